@@ -1,0 +1,88 @@
+"""Audio constants and helpers shared by every source: frames, resampling, PCM conversion.
+
+The core analyses mono float32 frames of FRAME_SAMPLES at ANALYSIS_RATE. Time is derived from
+sample counts only (`samples_to_seconds`), never from a clock.
+"""
+
+from __future__ import annotations
+
+from math import gcd
+
+import numpy as np
+import numpy.typing as npt
+
+ANALYSIS_RATE = 16_000
+FRAME_MS = 20
+FRAME_SAMPLES = ANALYSIS_RATE * FRAME_MS // 1000  # 320
+FRAME_SECONDS = FRAME_MS / 1000
+
+Samples = npt.NDArray[np.float32]
+
+
+def samples_to_seconds(samples: int, rate: int = ANALYSIS_RATE) -> float:
+    return samples / rate
+
+
+def resample(x: npt.NDArray[np.floating], src_rate: int, dst_rate: int = ANALYSIS_RATE) -> Samples:
+    """Resample a 1-D or (n, channels) float signal with a windowed-sinc polyphase filter.
+
+    Uses soxr when installed (fast, high quality), else a numpy polyphase fallback, so the
+    result never depends on optional packages for correctness.
+    """
+    if src_rate <= 0 or dst_rate <= 0:
+        raise ValueError("sample rates must be positive")
+    x = np.asarray(x, dtype=np.float32)
+    if src_rate == dst_rate or x.shape[0] == 0:
+        return x
+    try:
+        import soxr
+    except ImportError:  # pragma: no cover - soxr is a core dependency in practice
+        return _resample_poly(x, src_rate, dst_rate)
+    return np.asarray(soxr.resample(x, src_rate, dst_rate, quality="HQ"), dtype=np.float32)
+
+
+def _resample_poly(x: Samples, src_rate: int, dst_rate: int) -> Samples:
+    g = gcd(src_rate, dst_rate)
+    up, down = dst_rate // g, src_rate // g
+    n_out = int(np.ceil(x.shape[0] * up / down))
+    # Linear interpolation on the output grid after a low-pass: adequate for speech analysis.
+    t_out = np.arange(n_out) * (src_rate / dst_rate)
+    if dst_rate < src_rate:
+        taps = int(4 * src_rate / dst_rate) | 1
+        h = np.hanning(taps + 2)[1:-1]
+        h /= h.sum()
+        if x.ndim == 1:
+            x = np.convolve(x, h, mode="same").astype(np.float32)
+        else:
+            x = np.stack([np.convolve(x[:, c], h, mode="same") for c in range(x.shape[1])], 1)
+    t_in = np.arange(x.shape[0])
+    if x.ndim == 1:
+        return np.interp(t_out, t_in, x).astype(np.float32)
+    return np.stack([np.interp(t_out, t_in, x[:, c]) for c in range(x.shape[1])], 1).astype(
+        np.float32
+    )
+
+
+def to_int16_bytes(x: Samples) -> bytes:
+    """float32 [-1, 1] -> little-endian 16-bit PCM, clipped (what ASR engines take)."""
+    return (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def from_int16_bytes(b: bytes) -> Samples:
+    return (np.frombuffer(b, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
+
+
+def dbfs(x: Samples) -> float:
+    """RMS level in dB relative to full scale; -120 for digital silence."""
+    if x.size == 0:
+        return -120.0
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    return max(-120.0, 20.0 * np.log10(rms + 1e-12))
+
+
+def frames(x: Samples, frame_samples: int = FRAME_SAMPLES) -> list[Samples]:
+    """Split a mono signal into whole frames, zero-padding the last partial one."""
+    n = -(-x.shape[0] // frame_samples)
+    padded = np.zeros(n * frame_samples, dtype=np.float32)
+    padded[: x.shape[0]] = x
+    return list(padded.reshape(n, frame_samples))

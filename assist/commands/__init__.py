@@ -1,0 +1,1 @@
+"""One module per `assist` subcommand; each exposes `register(subparsers)`."""

@@ -1,0 +1,153 @@
+"""`assist demo`: play a recorded call (or the bundled one) through the whole pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from typing import Any
+
+from assist.demo import bundled_call, play
+from assist.errors import AudioFileError, InputError
+from assist.rules import RulePack, default_pack, load_pack
+from assist.runtime import CallRunner, JsonlSink, Sink
+from assist.session import CallSession
+from assist.wavio import load_call
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="play a recorded call (stereo WAV: agent, customer) through the assistant",
+        description="Play a call from WAV files as if it were live. With no file, plays the "
+        "bundled demo call. Serves the overlay unless --no-server.",
+    )
+    p.add_argument("call", nargs="?", help="stereo WAV: channel 0 agent, channel 1 customer")
+    p.add_argument("--agent", metavar="A.wav", help="agent's audio as its own file")
+    p.add_argument("--customer", metavar="B.wav", help="customer's audio as its own file")
+    p.add_argument(
+        "--agent-channel",
+        type=int,
+        default=0,
+        choices=(0, 1),
+        help="which channel of CALL is the agent (default 0)",
+    )
+    pace = p.add_mutually_exclusive_group()
+    pace.add_argument("--fast", action="store_true", help="as fast as possible (progress bar)")
+    pace.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="playback speed as a multiple of real time (default 1)",
+    )
+    p.add_argument("--events", metavar="FILE|-", help="write every event as JSON lines")
+    p.add_argument("--no-server", action="store_true", help="do not serve the overlay")
+    p.add_argument("--host", default="127.0.0.1", help="overlay bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="overlay port (0 = any free port)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language (rule pack)")
+    p.add_argument("--rules", metavar="FILE", help="rule pack TOML overriding the built-in one")
+    p.add_argument("--call-id", help="call id for the events (default: generated)")
+    p.set_defaults(run=run)
+
+
+def load_rules(args: argparse.Namespace) -> RulePack:
+    return load_pack(args.rules) if args.rules else default_pack(args.lang)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.speed <= 0:
+        raise InputError("--speed must be greater than 0")
+    if not 0 <= args.port <= 65535:
+        raise InputError("--port must be between 0 and 65535")
+    if args.call and (args.agent or args.customer):
+        raise InputError("give either CALL.wav or --agent/--customer, not both")
+    pack = load_rules(args)
+    if args.call or args.agent or args.customer:
+        agent, customer, infos = load_call(
+            args.call, agent=args.agent, customer=args.customer, agent_channel=args.agent_channel
+        )
+    else:
+        try:
+            path = bundled_call(args.lang)
+        except FileNotFoundError as exc:
+            raise AudioFileError("<bundled demo call>", str(exc)) from None
+        agent, customer, infos = load_call(path)
+    for info in infos:
+        if info.truncated:
+            print(
+                f"assist: warning: {info.path}: file is truncated; playing the "
+                f"{info.frames / info.sample_rate:.1f} s that are there",
+                file=sys.stderr,
+            )
+
+    sinks: list[Sink] = []
+    if args.events:
+        try:
+            sinks.append(JsonlSink(args.events))
+        except OSError as exc:
+            raise InputError(f"{args.events}: cannot write events ({exc.strerror})") from None
+    server = None
+    if not args.no_server:
+        from overlay.server import HubSink, OverlayServer
+
+        server = OverlayServer(host=args.host, port=args.port).start()
+        sinks.append(HubSink(server))
+        print(f"Overlay: {server.url}   (supervisor: {server.url}supervisor)", file=sys.stderr)
+
+    call_id = args.call_id or f"demo-{uuid.uuid4().hex[:8]}"
+    session = CallSession(call_id, pack=pack, source="demo", agent="demo-agent")
+    runner = CallRunner(session, sinks, block=args.fast).start()
+    reason = "completed"
+    progress = _progress(args.fast, len(agent))
+    try:
+        play(agent, customer, runner, speed=None if args.fast else args.speed, on_frame=progress)
+    except KeyboardInterrupt:
+        reason = "interrupted"
+    finally:
+        runner.finish(reason)
+        if progress is not None:
+            progress.close()  # type: ignore[attr-defined]
+    if runner.error is not None:
+        print(f"assist: error: analysis failed: {runner.error!r}", file=sys.stderr)
+        return 1
+    if server is not None:
+        if not args.fast and sys.stdin.isatty() and reason == "completed":
+            print("Call ended. The overlay stays up; Ctrl-C to quit.", file=sys.stderr)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+        time.sleep(0.2)  # let the last events reach connected clients
+        server.stop()
+    return 130 if reason == "interrupted" else 0
+
+
+class _Bar:
+    def __init__(self, total: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=total,
+            unit="s",
+            unit_scale=0.02,
+            file=sys.stderr,
+            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{rate_fmt}]",
+        )
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if done - self.done >= 50 or done == total:
+            self.bar.update(done - self.done)
+            self.done = done
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress(fast: bool, samples: int) -> _Bar | None:
+    if not fast or not sys.stderr.isatty():
+        return None
+    return _Bar(-(-samples // 320))

@@ -1,0 +1,402 @@
+"""Rule packs (data) and the rule engine (mechanism).
+
+A rule pack is a TOML file per language. Each `[[rule]]` names a *detector* (a mechanism in
+`assist.detectors`) and holds everything a person tuning the coaching may change: thresholds
+(`[rule.params]`), whisper text, severity, priority, cooldown, whether the prompt clears itself
+when its condition ends, and how long a momentary prompt stays up (`ttl_s`). Phrase lists for
+word cues live in the pack's `[phrases]` table.
+
+The engine is pure: `evaluate(ctx)` is called once per frame (and after each transcript) with
+the current audio time in `ctx.now`, and returns prompt / prompt_cleared payloads.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar, get_args
+
+from assist.errors import RulePackError
+from assist.events import EventData, Prompt, PromptCleared, Severity
+
+PACK_DIR = "rules"
+LANGS = ("en", "zh")
+DEFAULT_PRIORITY = 50
+DEFAULT_MAX_ACTIVE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    detector: str
+    text: str
+    severity: Severity = "warn"
+    priority: int = DEFAULT_PRIORITY
+    cooldown_s: float = 0.0
+    clears: bool = True
+    ttl_s: float | None = None
+    enabled: bool = True
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RulePack:
+    name: str
+    lang: str
+    version: int
+    rules: tuple[Rule, ...]
+    phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    max_active: int = DEFAULT_MAX_ACTIVE
+    source: str = ""
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+    def phrase_list(self, name: str) -> tuple[str, ...]:
+        return tuple(self.phrases.get(name, ()))
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A detector's verdict that its rule's condition holds now; `values` fill text/evidence."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Detector:
+    """Mechanism behind one or more rules. Subclasses register under `name`.
+
+    `params` maps each accepted parameter to its type and default (None = required); the pack
+    loader validates rule params against it, so a typo in a rule file is an error, not a no-op.
+    """
+
+    name: ClassVar[str] = ""
+    params: ClassVar[dict[str, tuple[type | tuple[type, ...], Any]]] = {}
+    registry: ClassVar[dict[str, type[Detector]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            Detector.registry[cls.name] = cls
+
+    def __init__(self, rule: Rule, pack: RulePack) -> None:
+        self.rule = rule
+        self.pack = pack
+        self.p: dict[str, Any] = {k: v[1] for k, v in self.params.items()}
+        self.p.update(rule.params)
+
+    def check(self, ctx: Any) -> Condition | None:
+        raise NotImplementedError
+
+
+# --- loading --------------------------------------------------------------------------------
+
+_RULE_KEYS = {f for f in Rule.__dataclass_fields__}
+_SEVERITIES = get_args(Severity)
+
+
+def _line_of(text: str, rule_id: str | None, key: str | None = None) -> int | None:
+    """Best-effort line number of a rule (or a key inside it) in the pack's text."""
+    lines = text.splitlines()
+    start = 0
+    if rule_id is not None:
+        pat = re.compile(rf"^\s*id\s*=\s*[\"']{re.escape(rule_id)}[\"']")
+        for i, line in enumerate(lines):
+            if pat.match(line):
+                start = i
+                break
+        else:
+            return None
+    if key is None:
+        return start + 1
+    kpat = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    for i in range(start, len(lines)):
+        if i > start and lines[i].lstrip().startswith("[[rule]]"):
+            break
+        if kpat.match(lines[i]):
+            return i + 1
+    return start + 1
+
+
+def parse_pack(text: str, source: str = "<rules>") -> RulePack:
+    """Parse and validate a rule pack; every problem raises RulePackError naming the line."""
+    import assist.detectors  # noqa: F401  (registers the detectors)
+
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise RulePackError(
+            source, f"invalid TOML: {exc}", int(m.group(1)) if m else None
+        ) from None
+    meta = doc.get("pack", {})
+    if not isinstance(meta, dict):
+        raise RulePackError(source, "[pack] must be a table", _line_of(text, None, "pack"))
+    raw_rules = doc.get("rule", [])
+    if not isinstance(raw_rules, list) or not raw_rules:
+        raise RulePackError(source, "no [[rule]] entries")
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for raw in raw_rules:
+        rules.append(_parse_rule(raw, text, source, seen))
+    phrases_raw = doc.get("phrases", {})
+    phrases: dict[str, tuple[str, ...]] = {}
+    if not isinstance(phrases_raw, dict):
+        raise RulePackError(source, "[phrases] must be a table")
+    for key, values in phrases_raw.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise RulePackError(
+                source, f"phrases.{key} must be a list of strings", _line_of(text, None, key)
+            )
+        phrases[key] = tuple(values)
+    max_active = meta.get("max_active", DEFAULT_MAX_ACTIVE)
+    if not isinstance(max_active, int) or max_active < 1:
+        raise RulePackError(source, "pack.max_active must be an integer >= 1")
+    pack = RulePack(
+        name=str(meta.get("name", Path(source).stem)),
+        lang=str(meta.get("lang", "en")),
+        version=int(meta.get("version", 1)),
+        rules=tuple(rules),
+        phrases=phrases,
+        max_active=max_active,
+        source=source,
+    )
+    for rule in pack.rules:  # detectors may validate phrase lists etc. against the whole pack
+        try:
+            Detector.registry[rule.detector](rule, pack)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise RulePackError(
+                source, f"rule {rule.id!r}: {exc}", _line_of(text, rule.id)
+            ) from None
+    return pack
+
+
+def _parse_rule(raw: Any, text: str, source: str, seen: set[str]) -> Rule:
+    if not isinstance(raw, dict):
+        raise RulePackError(source, "each [[rule]] must be a table")
+    rid = raw.get("id")
+    if not isinstance(rid, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", rid):
+        raise RulePackError(
+            source,
+            f"rule id must be snake_case text, got {rid!r}",
+            _line_of(text, rid if isinstance(rid, str) else None),
+        )
+    line = _line_of(text, rid)
+    if rid in seen:
+        raise RulePackError(source, f"duplicate rule id {rid!r}", line)
+    seen.add(rid)
+    unknown = set(raw) - _RULE_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise RulePackError(source, f"rule {rid!r}: unknown key {key!r}", _line_of(text, rid, key))
+    detector = raw.get("detector", rid)
+    cls = Detector.registry.get(detector)
+    if cls is None:
+        raise RulePackError(
+            source, f"rule {rid!r}: unknown detector {detector!r}", _line_of(text, rid, "detector")
+        )
+
+    def want(key: str, types: type | tuple[type, ...], default: Any) -> Any:
+        value = raw.get(key, default)
+        if value is not None and (
+            not isinstance(value, types)
+            or isinstance(value, bool)
+            and types in (int, float, (int, float))
+        ):
+            raise RulePackError(
+                source, f"rule {rid!r}: {key} has the wrong type", _line_of(text, rid, key)
+            )
+        return value
+
+    text_ = want("text", str, None)
+    if not text_:
+        raise RulePackError(source, f"rule {rid!r}: missing text", line)
+    severity = want("severity", str, "warn")
+    if severity not in _SEVERITIES:
+        raise RulePackError(
+            source,
+            f"rule {rid!r}: severity must be one of {_SEVERITIES}",
+            _line_of(text, rid, "severity"),
+        )
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        raise RulePackError(source, f"rule {rid!r}: params must be a table", line)
+    for key, value in params.items():
+        if key not in cls.params:
+            raise RulePackError(
+                source,
+                f"rule {rid!r}: unknown param {key!r} for detector {detector!r}",
+                _line_of(text, rid, key),
+            )
+        types = cls.params[key][0]
+        ok = isinstance(value, types) and not (
+            isinstance(value, bool)
+            and bool not in (types if isinstance(types, tuple) else (types,))
+        )
+        if not ok:
+            raise RulePackError(
+                source, f"rule {rid!r}: param {key} has the wrong type", _line_of(text, rid, key)
+            )
+    missing = [k for k, (_, d) in cls.params.items() if d is None and k not in params]
+    if missing:
+        raise RulePackError(source, f"rule {rid!r}: missing param {missing[0]!r}", line)
+    cooldown = want("cooldown_s", (int, float), 0.0)
+    ttl = want("ttl_s", (int, float), None)
+    priority = want("priority", int, DEFAULT_PRIORITY)
+    if cooldown < 0 or (ttl is not None and ttl <= 0):
+        raise RulePackError(source, f"rule {rid!r}: cooldown_s/ttl_s out of range", line)
+    rule = Rule(
+        id=rid,
+        detector=detector,
+        text=text_,
+        severity=severity,
+        priority=priority,
+        cooldown_s=float(cooldown),
+        clears=bool(want("clears", bool, True)),
+        ttl_s=None if ttl is None else float(ttl),
+        enabled=bool(want("enabled", bool, True)),
+        params=dict(params),
+    )
+    return rule
+
+
+def load_pack(path: str | Path) -> RulePack:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RulePackError(p, "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulePackError(p, f"cannot read: {exc}") from None
+    return parse_pack(text, str(p))
+
+
+def default_pack(lang: str) -> RulePack:
+    if lang not in LANGS:
+        raise RulePackError(f"<{lang}>", f"no built-in rule pack for language {lang!r}")
+    text = resources.files("assist").joinpath(PACK_DIR, f"{lang}.toml").read_text("utf-8")
+    return parse_pack(text, f"assist/rules/{lang}.toml")
+
+
+# --- engine ---------------------------------------------------------------------------------
+
+
+class _Formatter(string.Formatter):
+    def get_value(self, key: Any, args: Any, kwargs: Any) -> Any:
+        return kwargs.get(key, "{" + str(key) + "}")
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        try:
+            return super().format_field(value, format_spec)
+        except (ValueError, TypeError):
+            return str(value)
+
+
+_FMT = _Formatter()
+
+
+@dataclass(slots=True)
+class _RuleState:
+    detector: Detector
+    holding: bool = False  # condition held at the last evaluation
+    prompt_id: str | None = None
+    raised_at: float | None = None
+    last_fired: float | None = None
+
+
+class RuleEngine:
+    """Turns detector verdicts into prompts: edge-triggered, one active prompt per rule,
+    cooldowns, TTLs for momentary cues, priority order, and at most `max_active` on screen."""
+
+    def __init__(self, pack: RulePack) -> None:
+        self.pack = pack
+        self._states = {
+            r.id: _RuleState(Detector.registry[r.detector](r, pack))
+            for r in sorted(pack.rules, key=lambda r: -r.priority)
+            if r.enabled
+        }
+        self._count = 0
+        self.fired: dict[str, int] = {}
+
+    @property
+    def active(self) -> dict[str, str]:
+        """rule id -> active prompt id."""
+        return {rid: st.prompt_id for rid, st in self._states.items() if st.prompt_id}
+
+    def evaluate(self, ctx: Any) -> list[EventData]:
+        now: float = ctx.now
+        out: list[EventData] = []
+        raised: list[tuple[Rule, Condition]] = []
+        for st in self._states.values():
+            rule = st.detector.rule
+            cond = st.detector.check(ctx)
+            if cond is None:
+                if st.holding and st.prompt_id and rule.clears:
+                    out.append(self._clear(st, "condition_ended"))
+                st.holding = False
+            elif not st.holding:
+                st.holding = True
+                if st.prompt_id is None and (
+                    st.last_fired is None or now - st.last_fired >= rule.cooldown_s
+                ):
+                    raised.append((rule, cond))
+            if st.prompt_id and rule.ttl_s is not None and st.raised_at is not None:
+                if now - st.raised_at >= rule.ttl_s:
+                    out.append(self._clear(st, "expired"))
+        for rule, cond in raised:  # already in priority order
+            if len(self.active) >= self.pack.max_active:
+                self._evict_below(rule.priority, out)
+            if len(self.active) >= self.pack.max_active:
+                continue
+            out.append(self._raise(rule, cond, now))
+        return out
+
+    def _evict_below(self, priority: int, out: list[EventData]) -> None:
+        lowest = min(
+            (st for st in self._states.values() if st.prompt_id),
+            key=lambda st: st.detector.rule.priority,
+            default=None,
+        )
+        if lowest is not None and lowest.detector.rule.priority < priority:
+            out.append(self._clear(lowest, "superseded"))
+
+    def _raise(self, rule: Rule, cond: Condition, now: float) -> Prompt:
+        st = self._states[rule.id]
+        self._count += 1
+        st.prompt_id = f"{rule.id}-{self._count}"
+        st.raised_at = now
+        st.last_fired = now
+        self.fired[rule.id] = self.fired.get(rule.id, 0) + 1
+        values = {**rule.params, **cond.values}
+        return Prompt(
+            prompt_id=st.prompt_id,
+            rule=rule.id,
+            text=_FMT.format(rule.text, **values),
+            severity=rule.severity,
+            priority=rule.priority,
+            evidence=dict(cond.values),
+        )
+
+    def _clear(self, st: _RuleState, reason: str) -> PromptCleared:
+        assert st.prompt_id is not None
+        ev = PromptCleared(prompt_id=st.prompt_id, rule=st.detector.rule.id, reason=reason)
+        st.prompt_id = None
+        st.raised_at = None
+        return ev
+
+    def acknowledge(self, prompt_id: str, reason: str = "acknowledged") -> PromptCleared | None:
+        for st in self._states.values():
+            if st.prompt_id == prompt_id:
+                return self._clear(st, reason)
+        return None
+
+    def close(self) -> list[EventData]:
+        return [self._clear(st, "call_ended") for st in self._states.values() if st.prompt_id]

@@ -1,0 +1,1 @@
+"""Overlay adapter: the websocket hub and server, and the browser pages they serve."""

@@ -1,0 +1,81 @@
+"""Seeded synthetic signals and helpers shared by the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assist.audio import ANALYSIS_RATE, FRAME_SAMPLES
+from assist.events import Event
+from assist.rules import default_pack
+from assist.session import CallSession
+
+RATE = ANALYSIS_RATE
+
+
+def speechlike(
+    seconds: float, *, f0: float = 140.0, level_dbfs: float = -20.0, seed: int = 0, rate: int = RATE
+) -> np.ndarray:
+    """A voiced, syllable-modulated harmonic signal: loud enough and speech-shaped for a VAD."""
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * rate))
+    t = np.arange(n) / rate
+    jitter = 1 + 0.03 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6))
+    phase = 2 * np.pi * f0 * np.cumsum(jitter) / rate
+    x = sum(np.sin(k * phase) / k for k in range(1, 8))
+    syllables = 0.6 + 0.4 * np.abs(np.sin(2 * np.pi * 2.0 * t))  # ~4 syllables/s, never 0
+    x = x * syllables
+    x = x / np.sqrt(np.mean(x**2)) * 10 ** (level_dbfs / 20)
+    return x.astype(np.float32)
+
+
+def noise(
+    seconds: float, *, level_dbfs: float = -60.0, seed: int = 1, rate: int = RATE
+) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.normal(0, 10 ** (level_dbfs / 20), int(round(seconds * rate)))).astype(np.float32)
+
+
+def timeline(
+    total_s: float,
+    parts: list[tuple[float, float]],
+    *,
+    seed: int = 0,
+    noise_dbfs: float = -60.0,
+    level_dbfs: float = -20.0,
+) -> np.ndarray:
+    """Noise of `total_s` with speech-like audio in each (start_s, end_s) span."""
+    x = noise(total_s, level_dbfs=noise_dbfs, seed=seed + 100)
+    for i, (a, b) in enumerate(parts):
+        s = speechlike(b - a, seed=seed + i, level_dbfs=level_dbfs)
+        i0 = int(round(a * RATE))
+        x[i0 : i0 + s.shape[0]] += s[: x.shape[0] - i0]
+    return x
+
+
+def run_session(
+    agent: np.ndarray, customer: np.ndarray, *, lang: str = "en", pack=None, end: bool = True
+) -> list[Event]:
+    """Feed two equal-length signals through a fresh CallSession; return every event."""
+    session = CallSession("test", pack=pack or default_pack(lang))
+    events = session.start()
+    n = min(agent.shape[0], customer.shape[0]) // FRAME_SAMPLES
+    for i in range(n):
+        sl = slice(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES)
+        events += session.feed(agent[sl], customer[sl])
+    if end:
+        events += session.end()
+    return events
+
+
+def of_type(events: list[Event], kind: str, **match: object) -> list[Event]:
+    return [
+        e
+        for e in events
+        if e.type == kind and all(getattr(e.data, k) == v for k, v in match.items())
+    ]
+
+
+@pytest.fixture
+def en_pack():
+    return default_pack("en")

@@ -1,0 +1,226 @@
+"""`assist demo` as a user runs it: the bundled call, bad input, and the overlay server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import timeline
+
+from assist.wavio import write_wav
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def assist(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assist", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+def jsonl(text: str) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_bundled_call_fast_prints_a_customer_silence_prompt_at_the_right_time() -> None:
+    r = assist("demo", "--fast", "--no-server", "--events", "-")
+    assert r.returncode == 0, r.stderr
+    events = jsonl(r.stdout)
+    assert events[0]["type"] == "call_started" and events[-1]["type"] == "call_ended"
+    prompts = [e for e in events if e["type"] == "prompt"]
+    assert {"customer_silence", "agent_silence"} <= {p["data"]["rule"] for p in prompts}
+    (silence,) = [p for p in prompts if p["data"]["rule"] == "customer_silence"]
+    agent_stops = [
+        e["data"]["at"]
+        for e in events
+        if e["type"] == "speech"
+        and e["data"]["speaker"] == "agent"
+        and e["data"]["state"] == "stop"
+        and e["t"] <= silence["t"]
+    ]
+    assert 8.0 <= silence["t"] - agent_stops[-1] <= 8.1
+    assert silence["data"]["text"] == "Customer silent 8s — acknowledge / check in"
+
+
+def test_fast_and_paced_runs_give_the_same_events(tmp_path: Path) -> None:
+    call = tmp_path / "c.wav"
+    write_wav(call, np.stack([timeline(11, [(0.3, 1.5)]), timeline(11, [], seed=4)], 1), 16000)
+    fast = assist("demo", str(call), "--fast", "--no-server", "--events", "-", "--call-id", "x")
+    paced = assist(
+        "demo", str(call), "--speed", "20", "--no-server", "--events", "-", "--call-id", "x"
+    )
+    assert fast.returncode == paced.returncode == 0
+    assert jsonl(fast.stdout) == jsonl(paced.stdout)
+    assert any(e["type"] == "prompt" for e in jsonl(fast.stdout))
+
+
+def test_events_file_and_two_file_input(tmp_path: Path) -> None:
+    write_wav(tmp_path / "a.wav", timeline(3, [(0.5, 1.5)]), 16000)
+    write_wav(tmp_path / "b.wav", timeline(3, [], seed=2), 8000)
+    out = tmp_path / "ev.jsonl"
+    r = assist(
+        "demo",
+        "--agent",
+        str(tmp_path / "a.wav"),
+        "--customer",
+        str(tmp_path / "b.wav"),
+        "--fast",
+        "--no-server",
+        "--events",
+        str(out),
+    )
+    assert r.returncode == 0, r.stderr
+    events = jsonl(out.read_text())
+    assert [e["data"]["speaker"] for e in events if e["type"] == "speech"] == ["agent", "agent"]
+
+
+def pcm_wav(
+    tmp: Path,
+    name: str,
+    data: bytes,
+    *,
+    tag: int = 1,
+    channels: int = 2,
+    rate: int = 16000,
+    bits: int = 16,
+) -> Path:
+    block = channels * bits // 8
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, bits)
+    body = b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    p = tmp / name
+    p.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body)
+    return p
+
+
+SPEECH = timeline(1, [(0.1, 0.9)])
+
+
+@pytest.mark.parametrize(
+    ("name", "build"),
+    [
+        (
+            "u8.wav",
+            lambda t: pcm_wav(
+                t, "u8.wav", np.repeat((SPEECH * 127 + 128).astype(np.uint8), 2).tobytes(), bits=8
+            ),
+        ),
+        (
+            "s24.wav",
+            lambda t: pcm_wav(
+                t,
+                "s24.wav",
+                b"".join(int(v * 8e6).to_bytes(3, "little", signed=True) * 2 for v in SPEECH),
+                bits=24,
+            ),
+        ),
+        (
+            "f32.wav",
+            lambda t: pcm_wav(
+                t, "f32.wav", np.repeat(SPEECH, 2).astype("<f4").tobytes(), tag=3, bits=32
+            ),
+        ),
+        (
+            "six.wav",
+            lambda t: pcm_wav(
+                t, "six.wav", np.repeat((SPEECH * 3e4).astype("<i2"), 6).tobytes(), channels=6
+            ),
+        ),
+        (
+            "cd.wav",
+            lambda t: pcm_wav(t, "cd.wav", np.zeros(44100 * 2, "<i2").tobytes(), rate=44100),
+        ),
+    ],
+)
+def test_unusual_but_valid_wavs_play(tmp_path: Path, name: str, build) -> None:  # type: ignore[no-untyped-def]
+    path = build(tmp_path)
+    r = assist("demo", str(path), "--fast", "--no-server", "--events", "-")
+    assert r.returncode == 0, r.stderr
+    events = jsonl(r.stdout)
+    assert events[-1]["type"] == "call_ended"
+    assert events[-1]["data"]["duration_s"] == pytest.approx(1.0, abs=0.03)
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["missing.wav"], "missing.wav: no such file"),
+        (["text.wav"], "not a WAV file"),
+        (["empty.wav"], "empty file"),
+        (["truncated.wav"], "no data chunk"),
+        (["headeronly.wav"], "no audio samples"),
+        (["mono.wav"], "mono WAV"),
+        (["--agent", "mono.wav"], "give both --agent and --customer"),
+        (["stereo.wav", "--speed", "0"], "--speed must be greater than 0"),
+        (["stereo.wav", "--rules", "norules.toml"], "norules.toml: no such file"),
+        (["stereo.wav", "--events", "/nonexistent/dir/e.jsonl"], "cannot write events"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], problem: str) -> None:
+    (tmp_path / "text.wav").write_text("this is not audio\n")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "truncated.wav").write_bytes(
+        pcm_wav(tmp_path, "x.wav", b"\0" * 400).read_bytes()[:40]
+    )
+    pcm_wav(tmp_path, "headeronly.wav", b"")
+    write_wav(tmp_path / "mono.wav", np.zeros(1600), 16000)
+    write_wav(tmp_path / "stereo.wav", np.zeros((1600, 2)), 16000)
+    if args[0] != "--agent":
+        args = [str(tmp_path / args[0]), *args[1:]]
+    else:
+        args = ["--agent", str(tmp_path / args[1])]
+    args = [a if not a.endswith(".toml") else str(tmp_path / a) for a in args]
+    pace = [] if "--speed" in args else ["--fast"]
+    r = assist("demo", *args, *pace, "--no-server")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and problem in lines[0], r.stderr
+    assert lines[0].startswith("assist: error: ")
+
+
+def test_bad_rule_file_names_the_line(tmp_path: Path) -> None:
+    write_wav(tmp_path / "c.wav", np.zeros((1600, 2)), 16000)
+    rules = tmp_path / "r.toml"
+    rules.write_text(
+        '[[rule]]\nid = "customer_silence"\ndetector = "silence_after"\n'
+        'text = "x"\nseverity = "loud"\n'
+    )
+    r = assist("demo", str(tmp_path / "c.wav"), "--rules", str(rules), "--fast", "--no-server")
+    assert r.returncode == 2 and f"{rules}:5: rule 'customer_silence': severity" in r.stderr
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    write_wav(tmp_path / "c.wav", np.zeros((1600, 2)), 16000)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = assist("demo", str(tmp_path / "c.wav"), "--fast", "--port", str(port))
+    assert r.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_usage_errors_are_one_line_too() -> None:
+    r = assist("demo", "--fast", "--speed", "2")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "assist: error: argument --speed: not allowed with argument --fast"
+    ]
+
+
+def test_schema_command_prints_the_schema() -> None:
+    r = assist("schema")
+    assert r.returncode == 0
+    schema = json.loads(r.stdout)
+    assert {v["title"] for v in schema["oneOf"]} >= {"prompt", "transcript", "meters"}

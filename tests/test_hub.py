@@ -1,0 +1,70 @@
+"""Hub: per-client bounded queues with coalescing, and resume from a seq."""
+
+from __future__ import annotations
+
+from assist.events import Event, Meters, Prompt, SpeakerMeters, Transcript
+from overlay.hub import Hub
+
+
+def meters(seq: int, call: str = "c") -> Event:
+    sm = SpeakerMeters(speaking=False, talk_share=0.5, level_dbfs=-20, noise_dbfs=-60)
+    return Event(call, seq, seq / 10, Meters(agent=sm, customer=sm, silence_s=0))
+
+
+def prompt(seq: int, call: str = "c") -> Event:
+    return Event(
+        call, seq, seq / 10, Prompt(prompt_id=f"p-{seq}", rule="r", text="t", severity="warn")
+    )
+
+
+def test_slow_client_queue_coalesces_state_but_keeps_prompts() -> None:
+    hub = Hub()
+    wakes = []
+    sub, _ = hub.subscribe(None, lambda: wakes.append(1), maxlen=10)
+    for seq in range(40):
+        hub.publish(prompt(seq) if seq % 10 == 0 else meters(seq))
+    kinds = [e.type for e in sub.queue]
+    assert kinds == ["prompt"] * 4 + ["meters"]  # only the latest meters wait
+    assert not sub.overflowed and len(sub.queue) <= 10 and sub.coalesced > 0
+    assert len(wakes) == 40
+
+
+def test_partials_coalesce_per_speaker() -> None:
+    hub = Hub()
+    sub, _ = hub.subscribe("c", lambda: None, maxlen=3)
+    for seq, spk in enumerate(["agent", "customer", "agent", "customer", "agent"]):
+        hub.publish(Event("c", seq, 0, Transcript(speaker=spk, kind="partial", text=str(seq))))
+    assert [e.seq for e in sub.queue] == [3, 4]
+    hub.publish(Event("c", 5, 0, Transcript(speaker="agent", kind="final", text="done")))
+    assert [e.seq for e in sub.queue] == [3, 5]
+
+
+def test_client_that_cannot_keep_up_with_prompts_overflows_and_holds_nothing() -> None:
+    hub = Hub()
+    sub, _ = hub.subscribe(None, lambda: None, maxlen=5)
+    for seq in range(6):
+        hub.publish(prompt(seq))
+    assert sub.overflowed and len(sub.queue) == 0
+    hub.publish(prompt(7))
+    assert len(sub.queue) == 0
+
+
+def test_subscribe_filters_by_call_and_returns_backlog_after_since() -> None:
+    hub = Hub()
+    for seq in range(5):
+        hub.publish(prompt(seq, "a"))
+        hub.publish(prompt(seq, "b"))
+    sub, backlog = hub.subscribe("a", lambda: None, since={"a": 2})
+    assert [(e.call_id, e.seq) for e in backlog] == [("a", 3), ("a", 4)]
+    hub.publish(prompt(5, "b"))
+    hub.publish(prompt(5, "a"))
+    assert [(e.call_id, e.seq) for e in sub.queue] == [("a", 5)]
+
+
+def test_history_is_bounded() -> None:
+    hub = Hub(history_per_call=3, calls_kept=2)
+    for call in "xyz":
+        for seq in range(5):
+            hub.publish(prompt(seq, call))
+    assert hub.calls() == ["y", "z"]
+    assert [e.seq for e in hub.history["z"]] == [2, 3, 4]

@@ -52,6 +52,15 @@ def test_bundled_call_fast_prints_a_customer_silence_prompt_at_the_right_time() 
     assert silence["data"]["text"] == "Customer silent 8s — acknowledge / check in"
 
 
+def test_chinese_demo_call_prompts_in_chinese() -> None:
+    r = assist("demo", "--fast", "--no-server", "--events", "-", "--lang", "zh")
+    assert r.returncode == 0, r.stderr
+    events = jsonl(r.stdout)
+    assert events[0]["data"]["lang"] == "zh"
+    texts = {e["data"]["rule"]: e["data"]["text"] for e in events if e["type"] == "prompt"}
+    assert texts["customer_silence"] == "客户沉默8秒——请主动确认"
+
+
 def test_fast_and_paced_runs_give_the_same_events(tmp_path: Path) -> None:
     call = tmp_path / "c.wav"
     write_wav(call, np.stack([timeline(11, [(0.3, 1.5)]), timeline(11, [], seed=4)], 1), 16000)

@@ -1,4 +1,4 @@
-"""Regenerate the bundled demo call (demo_call_en.wav) from a scripted conversation.
+"""Regenerate the bundled demo calls (demo_call_en.wav, demo_call_zh.wav) from scripted talks.
 
     python assist/data/make_demo_call.py        # needs espeak-ng (apt-get install espeak-ng)
 
@@ -26,7 +26,10 @@ from assist.wavio import read_wav, write_wav  # noqa: E402
 
 RATE = 8000
 NOISE_DBFS = -55.0
-VOICES = {"agent": ("en-us+f3", 165), "customer": ("en-gb+m3", 150)}
+VOICES = {
+    "en": {"agent": ("en-us+f3", 165), "customer": ("en-gb+m3", 150)},
+    "zh": {"agent": ("cmn+f3", 230), "customer": ("cmn+m3", 220)},
+}
 # (speaker, start offset in s from the end of the previous turn (negative = overlap), text)
 SCRIPT_EN = [
     ("agent", 0.6, "Hello, thank you for calling Acme Bank, my name is Sam. How can I help you?"),
@@ -44,6 +47,18 @@ SCRIPT_EN = [
     ("customer", 0.5, "So when will I get the money back?"),
     ("agent", 6.0, "Within three days. Thank you for calling, goodbye."),
 ]
+SCRIPT_ZH = [
+    ("agent", 0.6, "您好，感谢致电安心银行，我是小王，请问有什么可以帮您？"),
+    ("customer", 0.5, "我这个月的卡被扣了两次钱，太差了，我要投诉。"),
+    ("agent", -2.0, "这个是我们的规定，我不能处理。"),
+    ("customer", 0.4, "我的账号是四七二九一八三。"),
+    ("agent", 0.5, "好的，我查一下您的账户。"),
+    ("customer", 9.0, "喂？你还在吗？"),
+    ("agent", 0.4, "在的，我看到重复扣款了，今天给您退款。"),
+    ("customer", 0.5, "那钱什么时候能到账？"),
+    ("agent", 6.0, "三天之内。感谢您的来电，再见。"),
+]
+SCRIPTS = {"en": SCRIPT_EN, "zh": SCRIPT_ZH}
 
 
 def speak(text: str, voice: str, wpm: int) -> np.ndarray:
@@ -56,11 +71,11 @@ def speak(text: str, voice: str, wpm: int) -> np.ndarray:
     return (y / peak * 0.5).astype(np.float32)
 
 
-def build(script: list[tuple[str, float, str]], seed: int = 7) -> np.ndarray:
+def build(lang: str, seed: int = 7) -> np.ndarray:
     clips = []
     cursor = 0.0
-    for speaker, gap, text in script:
-        voice, wpm = VOICES[speaker]
+    for speaker, gap, text in SCRIPTS[lang]:
+        voice, wpm = VOICES[lang][speaker]
         clip = speak(text, voice, wpm)
         start = max(0.0, cursor + gap)
         clips.append((speaker, start, clip))
@@ -78,9 +93,10 @@ def build(script: list[tuple[str, float, str]], seed: int = 7) -> np.ndarray:
 
 def main() -> None:
     here = Path(__file__).resolve().parent
-    call = build(SCRIPT_EN)
-    write_wav(here / "demo_call_en.wav", call, RATE)
-    print(f"demo_call_en.wav: {call.shape[0] / RATE:.1f} s")
+    for lang in SCRIPTS:
+        call = build(lang)
+        write_wav(here / f"demo_call_{lang}.wav", call, RATE)
+        print(f"demo_call_{lang}.wav: {call.shape[0] / RATE:.1f} s")
 
 
 if __name__ == "__main__":

@@ -224,6 +224,19 @@ class AsrLagging(EventData):
 
 
 @payload
+class SupervisorAction(EventData):
+    type: ClassVar[str] = "supervisor_action"
+    doc: ClassVar[str] = (
+        "A supervisor asked to listen, whisper, barge into or leave (`off`) the call; `ok` says "
+        "whether call control carried it out, `message` is its answer."
+    )
+    mode: Literal["listen", "whisper", "barge", "off"]
+    supervisor: str
+    ok: bool
+    message: str = ""
+
+
+@payload
 class Error(EventData):
     type: ClassVar[str] = "error"
     doc: ClassVar[str] = "A component failed; `recoverable` says whether the call goes on."

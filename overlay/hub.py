@@ -33,10 +33,13 @@ class Subscription:
     queue: deque[Event] = field(default_factory=deque)
     overflowed: bool = False
     coalesced: int = 0
+    visible: Callable[[str], bool] = lambda call_id: True  # the token's view (agent: own calls)
     id: int = field(default_factory=itertools.count().__next__)
 
     def wants(self, event: Event) -> bool:
-        return self.call_id is None or self.call_id == event.call_id
+        return (self.call_id is None or self.call_id == event.call_id) and self.visible(
+            event.call_id
+        )
 
     def offer(self, event: Event) -> None:
         if self.overflowed:
@@ -82,10 +85,12 @@ class Hub:
     ) -> None:
         self.history: OrderedDict[str, deque[Event]] = OrderedDict()
         self.live: set[str] = set()
+        self.agents: dict[str, str] = {}  # call id -> agent name, from call_started
         self.subs: set[Subscription] = set()
         self._history_per_call = history_per_call
         self._calls_kept = calls_kept
         self.listeners: list[Callable[[Event], None]] = []
+        self.forgetters: list[Callable[[str], None]] = []  # told when a call leaves history
 
     def publish(self, event: Event) -> None:
         hist = self.history.get(event.call_id)
@@ -94,9 +99,13 @@ class Hub:
             while len(self.history) > self._calls_kept:
                 old, _ = self.history.popitem(last=False)
                 self.live.discard(old)
+                self.agents.pop(old, None)
+                for listener in self.forgetters:
+                    listener(old)
         hist.append(event)
         if event.type == "call_started":
             self.live.add(event.call_id)
+            self.agents[event.call_id] = str(getattr(event.data, "agent", ""))
         elif event.type == "call_ended":
             self.live.discard(event.call_id)
         for listener in self.listeners:
@@ -112,13 +121,18 @@ class Hub:
         *,
         since: dict[str, int] | None = None,
         maxlen: int = CLIENT_QUEUE,
+        visible: Callable[[str], bool] | None = None,
     ) -> tuple[Subscription, list[Event]]:
-        """Subscribe and return the backlog: every kept event after `since[call_id]`."""
+        """Subscribe and return the backlog: every kept event after `since[call_id]`.
+
+        `visible(call_id)` limits both to the calls a token may see (an agent: their own)."""
         sub = Subscription(call_id, wake, maxlen)
+        if visible is not None:
+            sub.visible = visible
         since = since or {}
         backlog: list[Event] = []
         for cid, hist in self.history.items():
-            if call_id is not None and cid != call_id:
+            if (call_id is not None and cid != call_id) or not sub.visible(cid):
                 continue
             after = since.get(cid, -1)
             backlog.extend(ev for ev in hist if ev.seq > after)
@@ -130,3 +144,13 @@ class Hub:
 
     def calls(self) -> list[str]:
         return list(self.history)
+
+    def agent_of(self, call_id: str) -> str | None:
+        return self.agents.get(call_id)
+
+    def has_prompt(self, call_id: str, prompt_id: str) -> bool:
+        """Whether `call_id` raised `prompt_id` (feedback must name a real prompt)."""
+        return any(
+            ev.type == "prompt" and getattr(ev.data, "prompt_id", None) == prompt_id
+            for ev in self.history.get(call_id, ())
+        )

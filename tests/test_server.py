@@ -1,15 +1,21 @@
-"""The overlay server on a real socket: pages over HTTP, events over the websocket."""
+"""The overlay server on a real socket: pages, tokens and roles, Origin, feedback, supervise."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import urllib.error
 import urllib.request
+from typing import Any
 
 import pytest
 from conftest import noise, timeline
-from websockets.asyncio.client import connect
+from overlay_calls import PROMPT_AT, LiveCall, alert_pack
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from assist.audio import FRAME_SAMPLES
+from assist.control import CallRegistry, DemoControl
 from assist.rules import default_pack
 from assist.runtime import CallRunner
 from assist.session import CallSession
@@ -17,74 +23,94 @@ from overlay.server import HubSink, OverlayServer
 
 
 @pytest.fixture
-def server():  # type: ignore[no-untyped-def]
-    srv = OverlayServer(port=0).start()
+def registry() -> CallRegistry:
+    return CallRegistry()
+
+
+@pytest.fixture
+def server(registry: CallRegistry):  # type: ignore[no-untyped-def]
+    srv = OverlayServer(port=0, registry=registry, control=DemoControl()).start()
     yield srv
     srv.stop()
 
 
-def play_call(srv: OverlayServer, call_id: str = "c1") -> None:
-    session = CallSession(call_id, pack=default_pack("en"))
+def ws_url(srv: OverlayServer, role: str = "supervisor") -> str:
+    p = srv.config.supervisors[0] if role == "supervisor" else srv.config.agents[0]
+    return f"ws://127.0.0.1:{srv.port}/ws?token={p.token}"
+
+
+def play_call(srv: OverlayServer, call_id: str = "c1", agent: str = "") -> None:
+    session = CallSession(call_id, pack=default_pack("en"), agent=agent)
     runner = CallRunner(session, [HubSink(srv)], block=True).start()
-    agent, customer = timeline(12, [(0.5, 2.0)]), noise(12)
-    for i in range(agent.shape[0] // FRAME_SAMPLES):
+    a, c = timeline(12, [(0.5, 2.0)]), noise(12)
+    for i in range(a.shape[0] // FRAME_SAMPLES):
         sl = slice(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES)
-        runner.push(agent[sl], customer[sl])
+        runner.push(a[sl], c[sl])
     runner.finish()
 
 
-async def recv_until(ws, kind: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
-    import asyncio
-
+async def recv_until(ws: ClientConnection, pred: Any) -> list[dict[str, Any]]:
+    """Messages up to and including the first for which `pred(msg)` (or type == pred) holds."""
+    test = pred if callable(pred) else (lambda m: m.get("type") == pred)
     got = []
     async with asyncio.timeout(10):
         while True:
             msg = json.loads(await ws.recv())
             got.append(msg)
-            if msg.get("type") == kind:
+            if test(msg):
                 return got
 
 
+async def reply(ws: ClientConnection) -> dict[str, Any]:
+    """The next `result` or protocol `error` (no seq), skipping events and board updates."""
+    msgs = await recv_until(ws, lambda m: m["type"] in ("result", "error") and "seq" not in m)
+    return msgs[-1]
+
+
+def in_thread(fn: Any, *args: Any) -> asyncio.Future[Any]:
+    """Run `fn` on a worker thread, starting now (the call pushes frames while we read)."""
+    return asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
 def test_pages_are_served_and_unknown_paths_404(server: OverlayServer) -> None:
-    with urllib.request.urlopen(server.url) as r:
-        assert r.status == 200 and b"<title>softphone-assist" in r.read()
+    for path, marker in (("", b"<title>"), ("supervisor", b"supervisor.js")):
+        with urllib.request.urlopen(server.url + path) as r:
+            assert r.status == 200 and marker in r.read()
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(server.url + "static/../../etc/passwd")
     assert err.value.code == 404
 
 
 async def test_client_receives_hello_then_the_prompt_live(server: OverlayServer) -> None:
-    import asyncio
-
-    async with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+    async with connect(ws_url(server)) as ws:
         hello = json.loads(await ws.recv())
         assert hello["type"] == "hello" and hello["v"] == 1 and hello["protocol"] == 1
+        assert hello["role"] == "supervisor"
         await ws.send(json.dumps({"type": "subscribe"}))
         await asyncio.sleep(0.1)
-        player = asyncio.get_running_loop().run_in_executor(None, play_call, server)
+        player = in_thread(play_call, server)
         got = await recv_until(ws, "call_ended")
         await player
-    prompts = [m for m in got if m["type"] == "prompt"]
+    events = [m for m in got if "seq" in m]
+    prompts = [m for m in events if m["type"] == "prompt"]
     assert [p["data"]["rule"] for p in prompts] == ["customer_silence"]
-    seqs = [m["seq"] for m in got]
+    seqs = [m["seq"] for m in events]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
 async def test_late_client_resumes_from_its_last_seq_without_duplicates(
     server: OverlayServer,
 ) -> None:
-    import asyncio
-
-    await asyncio.get_running_loop().run_in_executor(None, play_call, server, "c2")
-    async with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+    await in_thread(play_call, server, "c2")
+    async with connect(ws_url(server)) as ws:
         await ws.recv()
         await ws.send(json.dumps({"type": "subscribe"}))
-        everything = await recv_until(ws, "call_ended")
+        everything = [m for m in await recv_until(ws, "call_ended") if "seq" in m]
     cut = everything[len(everything) // 2]["seq"]
-    async with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+    async with connect(ws_url(server)) as ws:
         await ws.recv()
         await ws.send(json.dumps({"type": "subscribe", "since": {"c2": cut}}))
-        rest = await recv_until(ws, "call_ended")
+        rest = [m for m in await recv_until(ws, "call_ended") if "seq" in m]
     assert [m["seq"] for m in rest] == [m["seq"] for m in everything if m["seq"] > cut]
 
 
@@ -95,14 +121,146 @@ async def test_late_client_resumes_from_its_last_seq_without_duplicates(
         ("[1,2]", "bad_message"),
         ('{"type":"dance"}', "unknown_type"),
         ('{"type":"subscribe","since":{"c":"x"}}', "bad_message"),
+        ('{"type":"feedback","call_id":"c","prompt_id":"p","verdict":"meh"}', "bad_message"),
+        ('{"type":"supervise","call_id":"c","mode":"shout"}', "bad_message"),
+        ('{"type":"subscribe","pad":"' + "x" * 20_000 + '"}', "too_large"),
+        (b"\x00\x01", "bad_message"),
     ],
 )
 async def test_bad_messages_get_an_error_and_the_connection_stays(
-    server: OverlayServer, raw: str, code: str
+    server: OverlayServer, raw: str | bytes, code: str
 ) -> None:
-    async with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+    async with connect(ws_url(server)) as ws:
         await ws.recv()
         await ws.send(raw)
+        err = await reply(ws)
+        assert err["type"] == "error" and err["code"] == code and err["error"]
+        await ws.send(json.dumps({"type": "subscribe", "id": 7}))  # still usable
+        await ws.send(json.dumps({"type": "dance", "id": "x1"}))
+        err = await reply(ws)
+        assert err["code"] == "unknown_type" and err["id"] == "x1"
+
+
+@pytest.mark.parametrize("token", ["", "?token=wrong-token-of-some-length"])
+async def test_missing_or_wrong_token_is_refused_with_4401(
+    server: OverlayServer, token: str
+) -> None:
+    async with connect(f"ws://127.0.0.1:{server.port}/ws{token}") as ws:
         err = json.loads(await ws.recv())
-        assert err["type"] == "error" and err["code"] == code
-        await ws.send(json.dumps({"type": "subscribe"}))  # still usable
+        assert err == {"type": "error", "code": "unauthorized", "error": "missing or unknown token"}
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+async def test_foreign_origin_is_refused_and_our_own_accepted(server: OverlayServer) -> None:
+    with pytest.raises(InvalidStatus) as err:
+        async with connect(ws_url(server), origin="http://evil.example:8765"):  # type: ignore[arg-type]
+            pass
+    assert err.value.response.status_code == 403
+    with pytest.raises(InvalidStatus):  # right host, wrong port: another local page
+        async with connect(ws_url(server), origin="http://127.0.0.1:1"):  # type: ignore[arg-type]
+            pass
+    own = f"http://localhost:{server.port}"
+    async with connect(ws_url(server), origin=own) as ws:  # type: ignore[arg-type]
+        assert json.loads(await ws.recv())["type"] == "hello"
+
+
+async def test_agent_token_sees_only_its_own_calls(server: OverlayServer) -> None:
+    await in_thread(play_call, server, "mine", "demo-agent")
+    await in_thread(play_call, server, "theirs", "bob")
+    async with connect(ws_url(server, "agent")) as ws:
+        hello = json.loads(await ws.recv())
+        assert hello["role"] == "agent" and hello["calls"] == ["mine"]
+        await ws.send(json.dumps({"type": "subscribe"}))
+        got = await recv_until(ws, "call_ended")
+        assert {m["call_id"] for m in got} == {"mine"}
+        await ws.send(json.dumps({"type": "subscribe", "call_id": "theirs"}))
+        assert (await reply(ws))["code"] == "forbidden"
+        await ws.send(json.dumps({"type": "supervise", "call_id": "mine", "mode": "listen"}))
+        assert (await reply(ws))["code"] == "forbidden"
+
+
+async def test_feedback_is_recorded_in_the_calls_stream_and_clears_the_card(
+    server: OverlayServer, registry: CallRegistry
+) -> None:
+    call = LiveCall(server, registry, "fb")
+    try:
+        async with connect(ws_url(server, "agent")) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "subscribe"}))
+            await in_thread(call.play_to, PROMPT_AT + 0.5)
+            prompt = (await recv_until(ws, "prompt"))[-1]
+            pid = prompt["data"]["prompt_id"]
+            bad = {"type": "feedback", "call_id": "fb", "prompt_id": "nope-9", "verdict": "done"}
+            await ws.send(json.dumps(bad))
+            assert (await reply(ws))["code"] == "unknown_prompt"
+            fb = {"type": "feedback", "id": 1, "call_id": "fb", "prompt_id": pid}
+            await ws.send(json.dumps(fb | {"verdict": "done"}))
+            got = await recv_until(ws, "prompt_cleared")
+        assert {"type": "result", "ok": True, "message": "feedback recorded: done", "id": 1} in got
+        feedback = [m for m in got if m["type"] == "feedback"]
+        assert feedback[0]["data"] == {
+            "prompt_id": pid,
+            "rule": "customer_silence",
+            "verdict": "done",
+            "client": "agent:demo-agent",
+        }
+        assert got[-1]["data"]["reason"] == "acknowledged"
+    finally:
+        await in_thread(call.finish)
+    assert "feedback" in call.types()  # in the call's own stream (JSONL, store), not just ours
+
+
+async def test_feedback_for_a_call_that_is_not_live_is_an_error(server: OverlayServer) -> None:
+    await in_thread(play_call, server, "gone")
+    async with connect(ws_url(server)) as ws:
+        await ws.recv()
+        msg = {"type": "feedback", "call_id": "gone", "prompt_id": "customer_silence-1"}
+        await ws.send(json.dumps(msg | {"verdict": "not_helpful"}))
+        assert (await reply(ws))["code"] == "no_such_call"
+
+
+async def test_supervise_in_demo_mode_says_so_and_is_recorded(
+    server: OverlayServer, registry: CallRegistry
+) -> None:
+    call = LiveCall(server, registry, "sv")
+    try:
+        await in_thread(call.play_to, 1.0)
+        async with connect(ws_url(server)) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "subscribe", "call_id": "sv"}))
+            await ws.send(
+                json.dumps({"type": "supervise", "id": "b1", "call_id": "sv", "mode": "barge"})
+            )
+            err = (await recv_until(ws, lambda m: m.get("type") == "error"))[-1]
+            assert err["code"] == "control_failed" and err["id"] == "b1"
+            assert "not available in demo mode" in err["error"]
+            action = (await recv_until(ws, "supervisor_action"))[-1]
+            assert action["data"]["mode"] == "barge" and action["data"]["ok"] is False
+    finally:
+        await in_thread(call.finish)
+
+
+async def test_supervisor_board_flags_a_call_with_an_alert_prompt(
+    server: OverlayServer, registry: CallRegistry
+) -> None:
+    calm = LiveCall(server, registry, "calm", agent="bob")
+    hot = LiveCall(server, registry, "hot", pack=alert_pack())
+    try:
+        await in_thread(calm.play_to, 3.0)
+        await in_thread(hot.play_to, PROMPT_AT + 0.5)
+        async with connect(ws_url(server)) as ws:
+            await ws.recv()
+
+            def flagged(m: dict[str, Any]) -> bool:
+                return m.get("type") == "calls" and any(c["flagged"] for c in m["calls"])
+
+            board = (await recv_until(ws, flagged))[-1]["calls"]
+        assert [c["call_id"] for c in board] == ["hot", "calm"]
+        assert board[0]["flag_reason"] == "alert"
+        assert board[0]["flags"][0]["rule"] == "customer_silence"
+        assert board[0]["last_prompt"]["severity"] == "alert" and not board[1]["flagged"]
+    finally:
+        await in_thread(calm.finish)
+        await in_thread(hot.finish)

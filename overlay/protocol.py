@@ -1,0 +1,186 @@
+"""The overlay websocket protocol, v1: typed client messages, their validation, server replies.
+
+Events travel in the one envelope of assist/events.py (they carry `seq`); everything else the
+server sends is a *protocol message* without `seq`: `hello`, `calls`, `result`, `error`.
+Clients send `subscribe`, `feedback` and `supervise`. `decode()` turns a raw frame into one
+of the frozen message classes below or raises `ProtocolError` with a stable `code`; nothing
+is string-matched elsewhere. See docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from assist.control import SUPERVISE_MODES, SuperviseMode
+from assist.events import SCHEMA_VERSION
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE = 16 * 1024  # bytes of one client message; larger ones get a `too_large` error
+MAX_FRAME = 1024 * 1024  # transport limit: beyond this the connection is closed (1009)
+MAX_SINCE = 1000  # calls in one `since` map
+MAX_ID = 128  # characters of a call id, prompt id or request id
+
+ErrorCode = Literal[
+    "bad_message",  # not JSON, not an object, a field missing or of the wrong type
+    "unknown_type",  # a `type` this protocol version does not have
+    "too_large",  # over MAX_MESSAGE
+    "unauthorized",  # missing or unknown token (the connection is then closed, code 4401)
+    "forbidden",  # the token's role may not do this (an agent's token and another call)
+    "no_such_call",  # the call is not live on this server
+    "unknown_prompt",  # feedback for a prompt this call never raised
+    "control_failed",  # call control refused (e.g. "not available in demo mode")
+]
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_SLOW = 1013
+
+
+class ProtocolError(ValueError):
+    """A client message that cannot be accepted; sent back as an `error` message."""
+
+    def __init__(self, code: ErrorCode, message: str, ref: str | int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+
+# --- client -> server -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Stream one call (`call_id`) or every call the token may see, resuming after `since`."""
+
+    call_id: str | None = None
+    since: tuple[tuple[str, int], ...] = ()
+    ref: str | int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendFeedback:
+    """The agent pressed "done" or "not helpful" on a prompt card."""
+
+    call_id: str
+    prompt_id: str
+    verdict: Literal["done", "not_helpful"]
+    ref: str | int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Supervise:
+    """A supervisor asks to listen, whisper, barge into a call, or to stop (`off`)."""
+
+    call_id: str
+    mode: SuperviseMode
+    ref: str | int | None = None
+
+
+ClientMessage = Subscribe | SendFeedback | Supervise
+
+
+def decode(raw: str | bytes) -> ClientMessage:
+    """Parse and validate one client frame; raises ProtocolError (never anything else)."""
+    if isinstance(raw, bytes):
+        raise ProtocolError("bad_message", "binary messages are not accepted")
+    if len(raw) > MAX_MESSAGE or len(raw.encode("utf-8", "replace")) > MAX_MESSAGE:
+        raise ProtocolError("too_large", f"message is larger than {MAX_MESSAGE} bytes")
+    try:
+        msg = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ProtocolError("bad_message", "message is not JSON") from None
+    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+        raise ProtocolError("bad_message", "message must be an object with a string 'type'")
+    ref = msg.get("id")
+    if ref is not None and not (
+        (isinstance(ref, str) and len(ref) <= MAX_ID)
+        or (isinstance(ref, int) and not isinstance(ref, bool))
+    ):
+        raise ProtocolError("bad_message", f"'id' must be a string of <= {MAX_ID} chars or int")
+    kind = msg["type"]
+    try:
+        if kind == "subscribe":
+            return _subscribe(msg, ref)
+        if kind == "feedback":
+            verdict = _str(msg, "verdict")
+            if verdict not in ("done", "not_helpful"):
+                raise ProtocolError("bad_message", "'verdict' must be 'done' or 'not_helpful'")
+            return SendFeedback(_str(msg, "call_id"), _str(msg, "prompt_id"), verdict, ref)  # type: ignore[arg-type]
+        if kind == "supervise":
+            mode = _str(msg, "mode")
+            if mode not in SUPERVISE_MODES:
+                raise ProtocolError("bad_message", f"'mode' must be one of {list(SUPERVISE_MODES)}")
+            return Supervise(_str(msg, "call_id"), mode, ref)  # type: ignore[arg-type]
+    except ProtocolError as exc:
+        exc.ref = ref
+        raise
+    raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}", ref)
+
+
+def _str(msg: dict[str, Any], key: str) -> str:
+    value = msg.get(key)
+    if not isinstance(value, str) or not value or len(value) > MAX_ID:
+        raise ProtocolError("bad_message", f"'{key}' must be a non-empty string (<= {MAX_ID})")
+    return value
+
+
+def _subscribe(msg: dict[str, Any], ref: str | int | None) -> Subscribe:
+    call_id = msg.get("call_id")
+    if call_id is not None:
+        call_id = _str(msg, "call_id")
+    since = msg.get("since", {})
+    if since is None:
+        since = {}
+    if (
+        not isinstance(since, dict)
+        or len(since) > MAX_SINCE
+        or not all(
+            isinstance(k, str) and len(k) <= MAX_ID and type(v) is int and v >= -1
+            for k, v in since.items()
+        )
+    ):
+        raise ProtocolError("bad_message", "'since' must map call ids to seq numbers (ints)")
+    return Subscribe(call_id, tuple(since.items()), ref)
+
+
+# --- server -> client -----------------------------------------------------------------------
+
+
+def _dump(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def hello(*, server: str, role: str, name: str, calls: list[str]) -> str:
+    """First message on every connection: versions, who the token is, which calls it sees."""
+    return _dump(
+        {
+            "type": "hello",
+            "v": SCHEMA_VERSION,
+            "protocol": PROTOCOL_VERSION,
+            "server": server,
+            "role": role,
+            "name": name,
+            "calls": calls,
+        }
+    )
+
+
+def error(code: ErrorCode, message: str, ref: str | int | None = None) -> str:
+    out: dict[str, Any] = {"type": "error", "code": code, "error": message}
+    if ref is not None:
+        out["id"] = ref
+    return _dump(out)
+
+
+def result(message: str, ref: str | int | None = None) -> str:
+    """A request (feedback, supervise) was carried out; `message` is for the user."""
+    out: dict[str, Any] = {"type": "result", "ok": True, "message": message}
+    if ref is not None:
+        out["id"] = ref
+    return _dump(out)
+
+
+def calls(summaries: list[dict[str, Any]]) -> str:
+    """The supervisor board: every visible call, flagged calls first."""
+    return _dump({"type": "calls", "calls": summaries})

@@ -1,0 +1,84 @@
+"""A synthetic call driven frame by frame into a live OverlayServer (server and browser tests).
+
+The call: the agent speaks 0.5-2.0 s, then nobody speaks, so `customer_silence` fires at about
+10 s of audio; the customer answers at 14 s, which clears it. Frames are pushed on demand
+(`play_to(t)`), so a test can hold the call at a moment (a card on screen) while it clicks.
+"""
+
+from __future__ import annotations
+
+from conftest import timeline
+
+from assist.audio import ANALYSIS_RATE, FRAME_SAMPLES
+from assist.control import CallRegistry
+from assist.rules import RulePack, default_pack, parse_pack
+from assist.runtime import CallRunner, ListSink
+from assist.session import CallSession
+from overlay.server import HubSink, OverlayServer
+
+CALL_S = 16.0
+PROMPT_AT = 10.0  # customer_silence: 8 s after the agent stops at 2.0 s
+ANSWER_AT = 14.0
+
+ALERT_PACK = """
+[pack]
+name = "test-alert"
+lang = "en"
+version = 1
+max_active = 3
+
+[[rule]]
+id = "customer_silence"
+detector = "silence_after"
+text = "Customer silent {min_s:.0f}s — acknowledge / check in"
+severity = "alert"
+priority = 60
+cooldown_s = 0
+clears = true
+[rule.params]
+last_speaker = "agent"
+min_s = 8.0
+"""
+
+
+def alert_pack() -> RulePack:
+    return parse_pack(ALERT_PACK, "<test alert pack>")
+
+
+class LiveCall:
+    """One call on a CallRunner feeding `server` (and a ListSink), registered for feedback."""
+
+    def __init__(
+        self,
+        server: OverlayServer,
+        registry: CallRegistry,
+        call_id: str = "c1",
+        *,
+        agent: str = "demo-agent",
+        pack: RulePack | None = None,
+        lang: str = "en",
+    ) -> None:
+        self.sink = ListSink()
+        session = CallSession(call_id, pack=pack or default_pack(lang), source="demo", agent=agent)
+        self.runner = CallRunner(session, [HubSink(server), self.sink], block=True).start()
+        self.registry = registry
+        registry.add(self.runner)
+        self.call_id = call_id
+        self.agent = timeline(CALL_S, [(0.5, 2.0)])
+        self.customer = timeline(CALL_S, [(ANSWER_AT, ANSWER_AT + 1.2)], seed=7)
+        self.pos = 0
+
+    def play_to(self, t: float) -> None:
+        end = min(int(t * ANALYSIS_RATE) // FRAME_SAMPLES, self.agent.shape[0] // FRAME_SAMPLES)
+        for i in range(self.pos, end):
+            sl = slice(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES)
+            self.runner.push(self.agent[sl], self.customer[sl])
+        self.pos = max(self.pos, end)
+
+    def finish(self) -> None:
+        self.play_to(CALL_S)
+        self.runner.finish(timeout=10)
+        self.registry.remove(self.call_id)
+
+    def types(self) -> list[str]:
+        return [e.type for e in self.sink.events]

@@ -79,3 +79,11 @@ def of_type(events: list[Event], kind: str, **match: object) -> list[Event]:
 @pytest.fixture
 def en_pack():
     return default_pack("en")
+
+
+@pytest.fixture(autouse=True)
+def _call_store_in_tmp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tests never touch the user's call store: `assist demo` records into a fresh temp file."""
+    monkeypatch.setenv("ASSIST_DB", str(tmp_path_factory.mktemp("store") / "calls.sqlite3"))

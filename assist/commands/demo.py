@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
 from assist.demo import bundled_call, play
 from assist.errors import AudioFileError, InputError
 from assist.rules import RulePack, default_pack, load_pack
@@ -49,6 +50,7 @@ def register(sub: Any) -> None:
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language (rule pack)")
     p.add_argument("--rules", metavar="FILE", help="rule pack TOML overriding the built-in one")
     p.add_argument("--call-id", help="call id for the events (default: generated)")
+    add_store_options(p, recording=True)
     p.set_defaults(run=run)
 
 
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             sinks.append(JsonlSink(args.events))
         except OSError as exc:
             raise InputError(f"{args.events}: cannot write events ({exc.strerror})") from None
+    store = open_store(args)
     server = None
     if not args.no_server:
         from overlay.server import HubSink, OverlayServer
@@ -98,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
 
     call_id = args.call_id or f"demo-{uuid.uuid4().hex[:8]}"
     session = CallSession(call_id, pack=pack, source="demo", agent="demo-agent")
+    store_sink = store_sink_for(store, call_id, fast=args.fast)
+    if store_sink is not None:
+        sinks.append(store_sink)
     runner = CallRunner(session, sinks, block=args.fast).start()
     reason = "completed"
     progress = _progress(args.fast, len(agent))
@@ -109,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         runner.finish(reason)
         if progress is not None:
             progress.close()  # type: ignore[attr-defined]
+    finish_store(store, store_sink)
     if runner.error is not None:
         print(f"assist: error: analysis failed: {runner.error!r}", file=sys.stderr)
         return 1

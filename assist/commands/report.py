@@ -1,0 +1,50 @@
+"""`assist report ID`: the post-call report of a stored call, as HTML (PNG inline) and a PNG."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from assist.commands.calls import add_store_options, store_path
+from assist.errors import InputError
+from assist.report import render_html, render_png, summarise
+from assist.store import CallStore
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "report",
+        help="write the post-call report of a stored call (HTML + PNG timeline)",
+        description="Write a self-contained HTML report of a stored call and a PNG of its "
+        "timeline beside it (same name, .png). ID may be a unique prefix.",
+    )
+    p.add_argument("call_id", metavar="ID", help="call id (or a unique prefix); see `assist calls`")
+    p.add_argument(
+        "-o", "--output", metavar="FILE.html", help="report file (default: report-ID.html)"
+    )
+    add_store_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = CallStore.open_existing(store_path(args))
+    try:
+        row = store.find(args.call_id)
+        events = store.events(row.call_id)
+    finally:
+        store.close()
+    out = Path(args.output or f"report-{row.call_id}.html")
+    if out.suffix.lower() == ".png":
+        raise InputError(f"{out}: give the .html name; the PNG is written beside it")
+    png_path = out.with_suffix(".png")
+    rep = summarise(events)
+    png = render_png(rep)
+    try:
+        png_path.write_bytes(png)
+        out.write_text(render_html(rep, png), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: cannot write ({exc.strerror})") from None
+    print(f"Wrote {out} and {png_path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,412 @@
+"""The call store: every event of every call in one SQLite file (WAL), written as it happens.
+
+Two tables. `events` holds each event's envelope JSON (docs/events.md) with `call_id`, `seq`,
+`t` and `type` as indexed columns; `calls` holds one row per call for listing (status is `live`
+until its `call_ended`, then that event's reason). A call's runner never touches the disk: its
+`StoreSink.send()` puts the event on one bounded queue, and the store's writer thread inserts
+and commits at least every COMMIT_EVERY_S of wall time and of call audio, so `kill -9` loses at
+most about a second. A full queue (a stalled disk) drops events instead of stalling the call;
+drops are counted per call in `calls.dropped`.
+
+On open, calls still `live` whose writing process is gone (it was killed or crashed) get a
+`call_ended` event with reason `interrupted` appended, and `calls.recovered = 1`: every stored
+call then ends with `call_ended`, and exports and reports need no special case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assist.errors import InputError
+from assist.events import SCHEMA_VERSION, Event
+
+COMMIT_EVERY_S = 0.5  # wall time and audio time between commits: kill -9 loses at most ~1 s
+QUEUE_EVENTS = 20_000  # events waiting for the writer (minutes of a live call)
+CLOSE_WAIT_S = 5.0  # how long a call's close() waits for its events to be committed
+BUSY_TIMEOUT_MS = 5_000  # another process holding the write lock
+DB_FILE = "calls.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    call_id TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL,   -- wall clock (UTC, ISO 8601) when call_started was stored
+    ended_at TEXT,
+    status TEXT NOT NULL,       -- live | the call_ended reason (completed, interrupted, ...)
+    recovered INTEGER NOT NULL DEFAULT 0,  -- 1: marked interrupted when the store reopened
+    source TEXT NOT NULL DEFAULT '',
+    agent TEXT NOT NULL DEFAULT '',
+    remote TEXT NOT NULL DEFAULT '',
+    lang TEXT NOT NULL DEFAULT '',
+    duration_s REAL,
+    prompts INTEGER,
+    dropped INTEGER NOT NULL DEFAULT 0,  -- events the writer queue had to drop
+    pid INTEGER NOT NULL        -- process writing the call (to tell live from interrupted)
+);
+CREATE TABLE IF NOT EXISTS events (
+    call_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    t REAL NOT NULL,
+    type TEXT NOT NULL,
+    body TEXT NOT NULL,         -- the event envelope, JSON
+    PRIMARY KEY (call_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_by_type ON events (type, call_id);
+CREATE INDEX IF NOT EXISTS calls_by_start ON calls (started_at);
+"""
+
+
+def default_path() -> Path:
+    """$ASSIST_DB, else $XDG_DATA_HOME/softphone-assist/calls.sqlite3 (~/.local/share/...)."""
+    env = os.environ.get("ASSIST_DB", "").strip()
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME", "").strip() or str(Path.home() / ".local" / "share")
+    return Path(base) / "softphone-assist" / DB_FILE
+
+
+@dataclass(frozen=True, slots=True)
+class CallRow:
+    call_id: str
+    started_at: str
+    ended_at: str | None
+    status: str
+    recovered: bool
+    source: str
+    agent: str
+    remote: str
+    lang: str
+    duration_s: float | None
+    prompts: int | None
+    dropped: int
+    events: int
+    last_t: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=True)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")  # WAL: a process crash loses no committed data
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return db
+
+
+@contextmanager
+def _as_input_error(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"{path}: not a usable call store ({exc})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open call store ({exc.strerror})") from None
+
+
+class CallStore:
+    """One SQLite call store. Reads on the caller's thread; writes on a lazily started thread."""
+
+    def __init__(self, path: str | Path, *, queue_events: int = QUEUE_EVENTS) -> None:
+        self.path = Path(path)
+        with _as_input_error(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = _connect(self.path)
+            self._db.executescript(SCHEMA)
+            self.recovered = self.recover()
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=queue_events)
+        self._writer: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.error: BaseException | None = None  # the writer's failure, if any
+
+    @classmethod
+    def open_existing(cls, path: str | Path) -> CallStore:
+        """Open a store that must already exist (listing, export, report)."""
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"{p}: no call store here (record a call first, or pass --store)")
+        return cls(p)
+
+    # -- recovery ------------------------------------------------------------------------------
+
+    def recover(self) -> list[str]:
+        """End every `live` call whose process is gone with `call_ended` (interrupted)."""
+        rows = self._db.execute("SELECT call_id, pid FROM calls WHERE status = 'live'").fetchall()
+        done = []
+        for call_id, pid in rows:
+            if _pid_alive(pid):
+                continue
+            last_seq, last_t, prompts = self._db.execute(
+                "SELECT max(seq), max(t), sum(type = 'prompt') FROM events WHERE call_id = ?",
+                (call_id,),
+            ).fetchone()
+            last_t = float(last_t or 0.0)
+            body = {
+                "v": SCHEMA_VERSION,
+                "type": "call_ended",
+                "call_id": call_id,
+                "seq": (last_seq if last_seq is not None else -1) + 1,
+                "t": round(last_t, 3),
+                "data": {
+                    "duration_s": round(last_t, 3),
+                    "reason": "interrupted",
+                    "prompts": int(prompts or 0),
+                },
+            }
+            with self._db:
+                self._insert(self._db, body)
+                self._db.execute(
+                    "UPDATE calls SET status = 'interrupted', recovered = 1, ended_at = ?, "
+                    "duration_s = ?, prompts = ? WHERE call_id = ?",
+                    (_now(), last_t, int(prompts or 0), call_id),
+                )
+            done.append(call_id)
+        return done
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def sink(self, call_id: str, *, wait_s: float = 0.0) -> StoreSink:
+        """A runtime Sink for one call. `wait_s`: how long send() may wait on a full queue
+        (0 for live calls; a file played --fast may wait, as it has no real time to keep)."""
+        if self.has_call(call_id):
+            raise InputError(f"call {call_id!r} is already in the store {self.path}")
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="call-store", daemon=True
+                )
+                self._writer.start()
+        return StoreSink(self, call_id, wait_s)
+
+    def _put(self, item: tuple[str, Any], wait_s: float) -> bool:
+        try:
+            if wait_s > 0:
+                self._queue.put(item, timeout=wait_s)
+            else:
+                self._queue.put_nowait(item)
+        except queue.Full:
+            return False
+        return True
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, body: dict[str, Any]) -> None:
+        db.execute(
+            "INSERT INTO events (call_id, seq, t, type, body) VALUES (?, ?, ?, ?, ?)",
+            (
+                body["call_id"],
+                body["seq"],
+                body["t"],
+                body["type"],
+                json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            ),
+        )
+
+    def _apply(self, db: sqlite3.Connection, ev: Event) -> None:
+        body = ev.to_dict()
+        if ev.type == "call_started":
+            d = body["data"]
+            db.execute(
+                "INSERT INTO calls (call_id, started_at, status, source, agent, remote, lang, pid)"
+                " VALUES (?, ?, 'live', ?, ?, ?, ?, ?)",
+                (ev.call_id, _now(), d["source"], d["agent"], d["remote"], d["lang"], os.getpid()),
+            )
+        self._insert(db, body)
+        if ev.type == "call_ended":
+            d = body["data"]
+            db.execute(
+                "UPDATE calls SET status = ?, ended_at = ?, duration_s = ?, prompts = ? "
+                "WHERE call_id = ?",
+                (d["reason"], _now(), d["duration_s"], d["prompts"], ev.call_id),
+            )
+
+    def _write_loop(self) -> None:
+        db = _connect(self.path)
+        pending = 0
+        first_wall = 0.0
+        first_t = 0.0
+        try:
+            while True:
+                timeout = (
+                    None
+                    if not pending
+                    else max(0.0, first_wall + COMMIT_EVERY_S - time.monotonic())
+                )
+                try:
+                    kind, item = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    kind, item = "tick", None
+                if kind == "event" and self.error is None:
+                    ev: Event = item
+                    if not pending:
+                        db.execute("BEGIN")
+                        first_wall, first_t = time.monotonic(), ev.t
+                    try:
+                        self._apply(db, ev)
+                        pending += 1
+                    except sqlite3.Error as exc:
+                        self.error = exc
+                    if ev.t - first_t >= COMMIT_EVERY_S or ev.type == "call_ended":
+                        kind = "commit"
+                elif kind == "dropped":
+                    call_id, count = item
+                    if not pending:
+                        db.execute("BEGIN")
+                        first_wall, first_t, pending = time.monotonic(), 0.0, 1
+                    db.execute(
+                        "UPDATE calls SET dropped = dropped + ? WHERE call_id = ?", (count, call_id)
+                    )
+                if pending and (
+                    kind in ("commit", "tick", "flush", "stop")
+                    or time.monotonic() - first_wall >= COMMIT_EVERY_S
+                ):
+                    db.commit()
+                    pending = 0
+                if kind == "flush":
+                    item.set()
+                if kind == "stop":
+                    return
+        except sqlite3.Error as exc:  # disk full, file removed: reported via .error
+            self.error = exc
+            self._drain_after_failure()
+        finally:
+            db.close()
+
+    def _drain_after_failure(self) -> None:
+        while True:
+            kind, item = self._queue.get()
+            if kind == "flush":
+                item.set()
+            elif kind == "stop":
+                return
+
+    def flush(self, timeout: float = CLOSE_WAIT_S) -> bool:
+        """Wait until everything queued so far is committed; False on timeout."""
+        if self._writer is None:
+            return True
+        done = threading.Event()
+        if not self._put(("flush", done), timeout):
+            return False
+        return done.wait(timeout)
+
+    def close(self) -> None:
+        """Commit what is queued, stop the writer and close the file."""
+        if self._writer is not None:
+            self._queue.put(("stop", None))
+            self._writer.join(CLOSE_WAIT_S * 2)
+            self._writer = None
+        self._db.close()
+
+    def __enter__(self) -> CallStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def has_call(self, call_id: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+        return row is not None
+
+    def calls(self, *, limit: int | None = None) -> list[CallRow]:
+        """Calls, newest first, with their event count and last audio time."""
+        sql = (
+            "SELECT c.call_id, c.started_at, c.ended_at, c.status, c.recovered, c.source, "
+            "c.agent, c.remote, c.lang, c.duration_s, c.prompts, c.dropped, "
+            "(SELECT count(*) FROM events e WHERE e.call_id = c.call_id), "
+            "(SELECT coalesce(max(t), 0) FROM events e WHERE e.call_id = c.call_id) "
+            "FROM calls c ORDER BY c.started_at DESC, c.call_id"
+        )
+        params: tuple[int, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        with _as_input_error(self.path):
+            rows = self._db.execute(sql, params).fetchall()
+        return [
+            CallRow(
+                r[0], r[1], r[2], r[3], bool(r[4]), *r[5:11], int(r[11]), int(r[12]), float(r[13])
+            )
+            for r in rows
+        ]
+
+    def find(self, ref: str) -> CallRow:
+        """The call whose id is `ref` or starts with it (unique prefix); InputError otherwise."""
+        rows = self.calls()
+        exact = [r for r in rows if r.call_id == ref]
+        if exact:
+            return exact[0]
+        matches = [r for r in rows if r.call_id.startswith(ref)] if ref else []
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise InputError(f"no call {ref!r} in {self.path} (see `assist calls`)")
+        ids = ", ".join(r.call_id for r in matches[:5])
+        raise InputError(
+            f"call id {ref!r} is ambiguous: {ids}{', ...' if len(matches) > 5 else ''}"
+        )
+
+    def events(self, call_id: str) -> list[dict[str, Any]]:
+        """Every stored envelope of a call, in `seq` order."""
+        with _as_input_error(self.path):
+            rows = self._db.execute(
+                "SELECT body FROM events WHERE call_id = ? ORDER BY seq", (call_id,)
+            ).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
+
+class StoreSink:
+    """A runtime Sink writing one call into a CallStore; never blocks longer than `wait_s`."""
+
+    def __init__(self, store: CallStore, call_id: str, wait_s: float = 0.0) -> None:
+        self.store = store
+        self.call_id = call_id
+        self.wait_s = wait_s
+        self.sent = 0
+        self.dropped = 0
+        self._unreported = 0
+
+    def send(self, event: Event) -> None:
+        if self.store._put(("event", event), self.wait_s):
+            self.sent += 1
+        else:
+            self.dropped += 1
+            self._unreported += 1
+        if self._unreported and event.type == "call_ended":
+            self._report_drops()
+
+    def _report_drops(self) -> None:
+        if self.store._put(("dropped", (self.call_id, self._unreported)), CLOSE_WAIT_S):
+            self._unreported = 0
+
+    def close(self) -> None:
+        """Record drops and wait (bounded) until this call's events are committed."""
+        if self._unreported:
+            self._report_drops()
+        self.store.flush()

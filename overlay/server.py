@@ -212,6 +212,8 @@ class OverlayServer:
             ):
                 return _response(http.HTTPStatus.FORBIDDEN, b"origin not allowed\n", "text/plain")
             return None
+        if path == "/favicon.ico":
+            return _response(http.HTTPStatus.NO_CONTENT, b"", "image/x-icon")
         name = PAGES.get(path) or (path[len("/static/") :] if path.startswith("/static/") else "")
         if name and "/" not in name and ".." not in name:
             body = _static(name)

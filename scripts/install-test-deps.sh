@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(chromium baresip sip-tester espeak-ng sox)
+# fonts-wqy-microhei: a CJK font, so the browser tests' Chinese screenshots are legible
+APT_PACKAGES=(chromium baresip sip-tester espeak-ng sox fonts-wqy-microhei)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -1,0 +1,234 @@
+"""The real pages in Debian's headless Chromium, driven by Playwright, against a live server.
+
+Calls are synthetic (tests/overlay_calls.py) and pushed frame by frame, so a test can hold a
+call while a card is on screen. Screenshots of both pages go to test-artifacts/ for review.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import timeline
+from overlay_calls import ANSWER_AT, PROMPT_AT, LiveCall, alert_pack
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from assist.audio import ANALYSIS_RATE
+from assist.control import CallRegistry, DemoControl
+from assist.events import Transcript
+from assist.rules import default_pack
+from assist.wavio import write_wav
+from overlay.server import OverlayServer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+WAIT_MS = 10_000
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/install-test-deps.sh"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def registry() -> CallRegistry:
+    return CallRegistry()
+
+
+@pytest.fixture
+def server(registry: CallRegistry) -> Iterator[OverlayServer]:
+    srv = OverlayServer(port=0, registry=registry, control=DemoControl()).start()
+    yield srv
+    srv.stop()
+
+
+def open_page(browser: Browser, url: str, width: int = 380, height: int = 720) -> Page:
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors  # type: ignore[attr-defined]
+    page.goto(url)
+    expect(page.locator("#status")).to_have_class("ok")
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def wait_for(pred, what: str, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_cards_appear_clear_by_themselves_and_feedback_reaches_the_call(
+    browser: Browser, server: OverlayServer, registry: CallRegistry
+) -> None:
+    page = open_page(browser, server.agent_url())
+    first = LiveCall(server, registry, "auto")
+    try:
+        first.play_to(PROMPT_AT + 0.5)
+        card = page.locator(".card[data-rule=customer_silence]")
+        expect(card).to_have_count(1)
+        expect(card).to_have_class("card warn")
+        expect(card.locator(".text")).to_have_text("Customer silent 8s — acknowledge / check in")
+        expect(card.locator(".evidence")).to_be_hidden()
+        card.hover()
+        expect(card.locator(".evidence")).to_contain_text("silence_s: 8")
+        first.play_to(ANSWER_AT + 0.5)  # the customer answers: the prompt clears itself
+        expect(card).to_have_count(0)
+    finally:
+        first.finish()
+    assert "feedback" not in first.types()
+
+    second = LiveCall(server, registry, "ack")  # the overlay follows the agent's newest call
+    try:
+        expect(page.locator("#call")).to_contain_text("ack")
+        second.play_to(PROMPT_AT + 0.5)
+        card = page.locator(".card[data-rule=customer_silence]")
+        expect(card).to_have_count(1)
+        shot(page, "overlay.png")
+        page.keyboard.press("d")  # the shortcut: "done" on the top card
+        expect(card).to_have_count(0)
+        expect(page.locator("#toast")).to_contain_text("Done")
+        wait_for(lambda: "feedback" in second.types(), "the feedback event")
+    finally:
+        second.finish()
+    fb = [e for e in second.sink.events if e.type == "feedback"]
+    assert [(e.data.verdict, e.data.client) for e in fb] == [("done", "agent:demo-agent")]  # type: ignore[attr-defined]
+    cleared = [e for e in second.sink.events if e.type == "prompt_cleared"]
+    assert cleared[0].data.reason == "acknowledged"  # type: ignore[attr-defined]
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_dropped_connection_resumes_without_duplicates_in_chinese(
+    browser: Browser, server: OverlayServer, registry: CallRegistry
+) -> None:
+    page = open_page(browser, server.agent_url())
+    call = LiveCall(server, registry, "zh1", pack=default_pack("zh"))
+    try:
+        call.play_to(PROMPT_AT + 0.5)
+        card = page.locator(".card")
+        expect(card).to_have_count(1)
+        expect(card.locator(".text")).to_contain_text("客户沉默8秒")
+        expect(page.locator("[data-i18n=silence]")).to_have_text("沉默")  # lang from the call
+        server.disconnect_all()
+        expect(page.locator("#status")).not_to_have_class("ok")
+        # what happens while the page is away: more audio, and a line of transcript
+        said = Transcript(speaker="customer", kind="final", text="我的账号是四七二九")
+        call.runner.submit(lambda s: s.add_transcript(said))
+        call.play_to(PROMPT_AT + 2.0)
+        expect(page.locator("#status")).to_have_class("ok")
+        expect(page.locator("#transcript .line.customer")).to_have_text("客户: 我的账号是四七二九")
+        last = call.sink.events[-1].seq
+        wait_for(lambda: page.evaluate("assist.conn.lastSeq['zh1']") >= last, "the missed events")
+        assert page.evaluate("assist.conn.connects") == 2
+        assert page.evaluate("assist.conn.duplicates") == 0  # the server resumed after `since`
+        expect(card).to_have_count(1)
+        expect(page.locator("#transcript .line")).to_have_count(1)
+        shot(page, "overlay-zh.png")
+    finally:
+        call.finish()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_supervisor_sees_the_flagged_call_first_follows_it_and_gets_demo_mode_errors(
+    browser: Browser, server: OverlayServer, registry: CallRegistry
+) -> None:
+    page = open_page(browser, server.supervisor_url(), width=1200, height=600)
+    calm = LiveCall(server, registry, "calm", agent="bob")
+    hot = LiveCall(server, registry, "hot", pack=alert_pack())
+    try:
+        calm.play_to(4.0)
+        hot.play_to(4.0)
+        rows = page.locator("tr.call")
+        expect(rows).to_have_count(2)
+        expect(page.locator("tr.call.flagged")).to_have_count(0)
+        hot.play_to(PROMPT_AT + 0.5)  # an alert-severity prompt: the call rises and blinks
+        expect(rows.first).to_have_attribute("data-call", "hot")
+        expect(rows.first).to_have_class("call flagged")
+        animation = rows.first.evaluate("r => getComputedStyle(r).animationName")
+        assert animation == "blink"
+        expect(rows.first.locator(".chip.alert")).to_have_text("customer_silence")
+        rows.first.click()
+        expect(page.locator("#f-prompts .p.alert")).to_contain_text("Customer silent 8s")
+        rows.first.locator("button[data-mode=barge]").click()
+        expect(page.locator("#notice")).to_have_text(
+            "Barge: not available in demo mode (needs the SIP softphone: assist sip)"
+        )
+        expect(page.locator("#notice")).to_have_class("error")
+        wait_for(lambda: "supervisor_action" in hot.types(), "the supervisor_action event")
+        shot(page, "supervisor.png")
+        hot.play_to(ANSWER_AT + 0.5)  # the prompt clears; the flag holds a while, then goes
+        expect(page.locator("#f-prompts .p.cleared")).to_have_count(1)
+    finally:
+        calm.finish()
+        hot.finish()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_assist_demo_serves_both_pages_with_the_printed_tokens(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The CLI as a user runs it: a short synthetic call at 2x, tokens from the printed URLs."""
+    agent = timeline(20.0, [(0.5, 2.0)])
+    write_wav(tmp_path / "call.wav", np.stack([agent, agent * 0], axis=1), ANALYSIS_RATE)
+    events = tmp_path / "events.jsonl"
+    cmd = [sys.executable, "-m", "assist", "demo", str(tmp_path / "call.wav"), "--speed", "2"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", "0", "--events", str(events), "--call-id", "cli"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "ASSIST_DB": str(tmp_path / "calls.sqlite3")},  # keep no call record
+    )
+    try:
+        assert proc.stderr is not None
+        urls = {}
+        while len(urls) < 2:
+            line = proc.stderr.readline()
+            assert line, "assist demo exited before printing its URLs"
+            name, _, url = line.partition(": ")
+            if name in ("Overlay", "Supervisor"):
+                urls[name] = url.strip()
+        assert "?token=" in urls["Overlay"] and "/supervisor?token=" in urls["Supervisor"]
+        sup = open_page(browser, urls["Supervisor"], width=1200, height=500)
+        page = open_page(browser, urls["Overlay"])
+        card = page.locator(".card[data-rule=customer_silence]")
+        expect(card).to_have_count(1)
+        expect(sup.locator("tr.call[data-call=cli]")).to_have_count(1)
+        card.locator("button.not-helpful").click()
+        expect(card).to_have_count(0)
+        proc.wait(30)
+    finally:
+        proc.kill()
+        proc.wait()
+    got = [json.loads(line) for line in events.read_text().splitlines()]
+    assert [e["data"]["verdict"] for e in got if e["type"] == "feedback"] == ["not_helpful"]
+    assert got[-1]["type"] == "call_ended"

@@ -68,3 +68,20 @@ def test_history_is_bounded() -> None:
             hub.publish(prompt(seq, call))
     assert hub.calls() == ["y", "z"]
     assert [e.seq for e in hub.history["z"]] == [2, 3, 4]
+
+
+def test_visible_filter_limits_backlog_and_live_events_to_the_tokens_calls() -> None:
+    from assist.events import CallStarted
+
+    hub = Hub()
+    for call, agent in (("a", "alice"), ("b", "bob")):
+        hub.publish(
+            Event(call, 0, 0, CallStarted(lang="en", source="demo", sample_rate=1, agent=agent))
+        )
+    mine = lambda call_id: hub.agent_of(call_id) == "alice"  # noqa: E731
+    sub, backlog = hub.subscribe(None, lambda: None, visible=mine)
+    assert [e.call_id for e in backlog] == ["a"]
+    hub.publish(prompt(1, "b"))
+    hub.publish(prompt(1, "a"))
+    assert [(e.call_id, e.seq) for e in sub.queue] == [("a", 1)]
+    assert hub.has_prompt("a", "p-1") and not hub.has_prompt("a", "p-2")

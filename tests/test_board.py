@@ -1,0 +1,88 @@
+"""The supervisor board: summaries, flags (alert prompt, agitation held 10 s), ordering."""
+
+from __future__ import annotations
+
+from assist.events import (
+    CallEnded,
+    CallStarted,
+    Event,
+    EventData,
+    Meters,
+    Prompt,
+    PromptCleared,
+    SpeakerMeters,
+)
+from overlay.board import AGITATION_FLAG_S, FLAG_HOLD_S, CallBoard
+
+
+class Call:
+    def __init__(self, board: CallBoard, call_id: str, agent: str = "a") -> None:
+        self.board, self.call_id, self.seq = board, call_id, 0
+        self.send(0.0, CallStarted(lang="en", source="demo", sample_rate=16000, agent=agent))
+
+    def send(self, t: float, data: EventData) -> bool:
+        self.seq += 1
+        return self.board.apply(Event(self.call_id, self.seq, t, data))
+
+    def meters(self, t: float, mood: str | None) -> None:
+        sm = SpeakerMeters(speaking=True, talk_share=0.5, level_dbfs=-20, noise_dbfs=-60)
+        self.send(t, Meters(agent=sm, customer=sm, silence_s=0, mood=mood))
+
+    def prompt(self, t: float, pid: str, severity: str, rule: str = "r") -> None:
+        self.send(t, Prompt(prompt_id=pid, rule=rule, text=f"{rule}!", severity=severity))  # type: ignore[arg-type]
+
+
+def row(board: CallBoard, call_id: str) -> dict:  # type: ignore[type-arg]
+    return next(r for r in board.snapshot() if r["call_id"] == call_id)
+
+
+def test_alert_prompt_flags_the_call_and_puts_it_first() -> None:
+    board = CallBoard()
+    calm, hot = Call(board, "calm"), Call(board, "hot")
+    calm.prompt(5, "w-1", "warn")
+    hot.prompt(1, "i-1", "info")
+    assert [r["call_id"] for r in board.snapshot()] == ["calm", "hot"]  # warn before info
+    hot.prompt(6, "a-1", "alert")
+    rows = board.snapshot()
+    assert [r["call_id"] for r in rows] == ["hot", "calm"]
+    assert rows[0]["flagged"] and rows[0]["flag_reason"] == "alert"
+    assert [f["severity"] for f in rows[0]["flags"]] == ["alert", "info"]  # alerts first
+    assert rows[0]["last_prompt"]["text"] == "r!" and rows[0]["last_prompt"]["severity"] == "alert"
+    hot.send(8, PromptCleared(prompt_id="a-1", rule="r"))
+    assert row(board, "hot")["flagged"]  # held for a while so a glance still catches it
+    hot.meters(8 + FLAG_HOLD_S + 0.5, None)
+    assert not row(board, "hot")["flagged"]
+
+
+def test_agitation_flags_only_when_held_for_ten_seconds() -> None:
+    board = CallBoard()
+    c = Call(board, "c")
+    c.meters(1.0, "agitated")
+    c.meters(1.0 + AGITATION_FLAG_S - 0.5, "agitated")
+    assert not row(board, "c")["flagged"]
+    c.meters(2.0 + AGITATION_FLAG_S - 0.5, "calm")  # it broke off: the clock restarts
+    c.meters(20.0, "agitated")
+    c.meters(20.0 + AGITATION_FLAG_S, "agitated")
+    r = row(board, "c")
+    assert r["flagged"] and r["flag_reason"] == "agitation" and r["mood"] == "agitated"
+
+
+def test_agitation_prompt_held_ten_seconds_flags_too() -> None:
+    board = CallBoard()
+    c = Call(board, "c")
+    c.prompt(3.0, "agitation-1", "warn", rule="agitation")
+    c.meters(3.0 + AGITATION_FLAG_S - 1, None)
+    assert not row(board, "c")["flagged"]
+    c.meters(3.0 + AGITATION_FLAG_S, None)
+    assert row(board, "c")["flag_reason"] == "agitation"
+
+
+def test_ended_calls_sink_below_live_ones_and_carry_their_duration() -> None:
+    board = CallBoard()
+    old, new = Call(board, "old", agent="x"), Call(board, "new", agent="y")
+    old.send(42.0, CallEnded(duration_s=42.0))
+    new.meters(3.0, "calm")
+    rows = board.snapshot()
+    assert [(r["call_id"], r["live"]) for r in rows] == [("new", True), ("old", False)]
+    assert rows[1]["duration_s"] == 42.0 and rows[1]["agent"] == "x"
+    assert [r["call_id"] for r in board.snapshot(lambda c: c.agent == "x")] == ["old"]

@@ -1,0 +1,75 @@
+"""Client message decoding: every malformed, unknown or oversize frame is a ProtocolError."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from overlay import protocol
+from overlay.protocol import ProtocolError, SendFeedback, Subscribe, Supervise, decode
+
+
+def test_subscribe_with_and_without_call_and_since() -> None:
+    assert decode('{"type":"subscribe"}') == Subscribe()
+    msg = decode('{"type":"subscribe","call_id":"c1","since":{"c1":41},"id":3}')
+    assert msg == Subscribe("c1", (("c1", 41),), 3)
+
+
+def test_feedback_and_supervise_are_typed() -> None:
+    fb = decode('{"type":"feedback","call_id":"c","prompt_id":"r-1","verdict":"not_helpful"}')
+    assert fb == SendFeedback("c", "r-1", "not_helpful")
+    sv = decode('{"type":"supervise","call_id":"c","mode":"whisper","id":"w"}')
+    assert sv == Supervise("c", "whisper", "w")
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"{}", "bad_message"),
+        ("", "bad_message"),
+        ("{", "bad_message"),
+        pytest.param("[" * 100_000, "too_large", id="huge"),
+        pytest.param("[" * 5000 + "]" * 5000, "bad_message", id="deep"),  # no RecursionError
+        ("null", "bad_message"),
+        ('{"type":1}', "bad_message"),
+        ('{"type":"subscribe","since":[1]}', "bad_message"),
+        ('{"type":"subscribe","since":{"c":true}}', "bad_message"),
+        ('{"type":"subscribe","since":{"c":-5}}', "bad_message"),
+        ('{"type":"subscribe","call_id":""}', "bad_message"),
+        ('{"type":"subscribe","id":[1]}', "bad_message"),
+        ('{"type":"feedback","call_id":"c","prompt_id":"p"}', "bad_message"),
+        ('{"type":"feedback","call_id":"c","prompt_id":5,"verdict":"done"}', "bad_message"),
+        ('{"type":"supervise","call_id":"c","mode":"eavesdrop"}', "bad_message"),
+        ('{"type":"supervise","mode":"listen"}', "bad_message"),
+        ('{"type":"hello"}', "unknown_type"),
+        pytest.param(
+            json.dumps({"type": "subscribe", "call_id": "x" * 200}), "bad_message", id="id"
+        ),
+        pytest.param(json.dumps({"type": "x", "p": "€" * 6000}), "too_large", id="utf8"),  # 18 kB
+    ],
+)
+def test_bad_input_raises_protocol_error_with_a_code(raw: str | bytes, code: str) -> None:
+    with pytest.raises(ProtocolError) as err:
+        decode(raw)
+    assert err.value.code == code and err.value.message
+
+
+def test_errors_echo_the_request_id() -> None:
+    with pytest.raises(ProtocolError) as err:
+        decode('{"type":"supervise","call_id":"c","mode":"?","id":"req-9"}')
+    assert err.value.ref == "req-9"
+    out = json.loads(protocol.error(err.value.code, err.value.message, err.value.ref))
+    assert out == {
+        "type": "error",
+        "code": "bad_message",
+        "error": err.value.message,
+        "id": "req-9",
+    }
+
+
+def test_server_messages_carry_no_seq() -> None:
+    hello = json.loads(protocol.hello(server="s", role="agent", name="a", calls=["c"]))
+    assert hello["protocol"] == protocol.PROTOCOL_VERSION and hello["v"] == 1
+    for raw in (protocol.result("ok", 1), protocol.calls([]), protocol.error("forbidden", "no")):
+        assert "seq" not in json.loads(raw)

@@ -33,7 +33,7 @@ class CallReport:
     lang: str = ""
     agent: str = ""
     speech: dict[str, list[Span]] = field(default_factory=lambda: {s: [] for s in SPEAKERS})
-    silences: list[Span] = field(default_factory=list)  # nobody speaking, >= MIN_SILENCE_S
+    silences: list[Span] = field(default_factory=list)  # nobody speaking >= MIN_SILENCE_S
     overlaps: list[Span] = field(default_factory=list)
     meters: list[dict[str, Any]] = field(default_factory=list)  # t, level/pitch per speaker
     prompts: list[dict[str, Any]] = field(default_factory=list)  # t + prompt data
@@ -136,11 +136,10 @@ def summarise(events: list[dict[str, Any]]) -> CallReport:
     for s in SPEAKERS:
         rep.speech[s] = _merge(rep.speech[s])
     rep.overlaps = _intersect(rep.speech["agent"], rep.speech["customer"])
-    anyone = _merge(rep.speech["agent"] + rep.speech["customer"])
+    edges = [(0.0, 0.0), *_merge(rep.speech["agent"] + rep.speech["customer"])]
+    edges.append((rep.duration_s, rep.duration_s))
     rep.silences = [
-        (a[1], b[0])
-        for a, b in zip(anyone, anyone[1:], strict=False)
-        if b[0] - a[1] >= MIN_SILENCE_S
+        (a[1], b[0]) for a, b in zip(edges, edges[1:], strict=False) if b[0] - a[1] >= MIN_SILENCE_S
     ]
     rep.transcript.sort(key=lambda x: x["t"])
     return rep

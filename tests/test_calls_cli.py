@@ -1,0 +1,129 @@
+"""`assist demo --store`, `assist calls`, `assist calls export` and `assist report` as a user runs
+them: what is recorded, listed and exported, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import timeline
+
+from assist.cli import main
+from assist.wavio import write_wav
+
+
+@pytest.fixture
+def call_wav(tmp_path: Path) -> Path:
+    path = tmp_path / "call.wav"
+    agent = timeline(14, [(0.5, 2.5)])
+    customer = timeline(14, [(3.0, 4.0)], seed=5)
+    write_wav(path, np.stack([agent, customer], 1), 8000)
+    return path
+
+
+def demo(call: Path, *args: str) -> int:
+    return main(["demo", str(call), "--fast", "--no-server", *args])
+
+
+def lines(text: str) -> list[str]:
+    return [x for x in text.splitlines() if x.strip()]
+
+
+def test_a_recorded_demo_is_listed_exported_and_reported(
+    call_wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, ev = tmp_path / "calls.sqlite3", tmp_path / "ev.jsonl"
+    assert demo(call_wav, "--store", str(db), "--events", str(ev), "--call-id", "demo-abc") == 0
+    assert f"Stored call demo-abc in {db}" in capsys.readouterr().err
+    played = [json.loads(x) for x in lines(ev.read_text())]
+
+    assert main(["calls", "--store", str(db)]) == 0
+    out = lines(capsys.readouterr().out)
+    assert out[0].split()[:2] == ["CALL", "ID"] and len(out) == 2
+    prompts = sum(e["type"] == "prompt" for e in played)
+    assert out[1].split()[0] == "demo-abc" and "completed" in out[1]
+    assert f" {prompts} " in out[1] and f" {len(played)} " in out[1]
+
+    assert main(["calls", "--store", str(db), "--json"]) == 0
+    (row,) = [json.loads(x) for x in lines(capsys.readouterr().out)]
+    assert row["call_id"] == "demo-abc" and row["events"] == len(played)
+
+    out_json = tmp_path / "c.json"
+    assert main(["calls", "--store", str(db), "export", "demo-a", "-o", str(out_json)]) == 0
+    doc = json.loads(out_json.read_text())
+    assert doc["events"] == played and doc["call"]["status"] == "completed"
+    assert main(["calls", "export", "demo-abc", "--store", str(db)]) == 0  # to stdout
+    assert json.loads(capsys.readouterr().out) == doc
+
+    report = tmp_path / "r.html"
+    assert main(["report", "demo-abc", "--store", str(db), "-o", str(report)]) == 0
+    page = report.read_text()
+    assert "Call report demo-abc" in page and "data:image/png;base64," in page
+    assert report.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_default_store_is_assist_db_and_no_store_records_nothing(
+    call_wav: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db = tmp_path / "env.sqlite3"
+    monkeypatch.setenv("ASSIST_DB", str(db))
+    assert demo(call_wav, "--no-store", "--call-id", "x1") == 0
+    assert not db.exists()
+    assert demo(call_wav, "--call-id", "x2") == 0
+    assert db.exists()
+    capsys.readouterr()
+    assert main(["calls"]) == 0
+    assert [x.split()[0] for x in lines(capsys.readouterr().out)[1:]] == ["x2"]
+
+
+def test_replaying_a_stored_call_id_plays_but_keeps_the_first_recording(
+    call_wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "calls.sqlite3"
+    assert demo(call_wav, "--store", str(db), "--call-id", "same") == 0
+    assert main(["calls", "--store", str(db), "export", "same"]) == 0
+    first = capsys.readouterr().out
+    assert demo(call_wav, "--store", str(db), "--call-id", "same") == 0
+    err = capsys.readouterr().err
+    assert "call same is already stored; not recording this run" in err
+    assert main(["calls", "--store", str(db), "export", "same"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == json.loads(first)["events"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["calls", "--store", "{tmp}/missing.sqlite3"], "no call store here"),
+        (["calls", "--store", "{tmp}/junk.sqlite3"], "not a usable call store"),
+        (["calls", "--store", "{db}", "export", "nope"], "no call 'nope'"),
+        (["report", "nope", "--store", "{db}"], "no call 'nope'"),
+        (["report", "rec", "--store", "{db}", "-o", "{tmp}/x.png"], "give the .html name"),
+        (
+            ["calls", "--store", "{db}", "export", "rec", "-o", "{tmp}/no/such/dir/x.json"],
+            "cannot write",
+        ),
+        (["calls", "--store", "{db}", "--limit", "-1"], "--limit must be 0 or more"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    args: list[str],
+    message: str,
+    call_wav: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db = tmp_path / "calls.sqlite3"
+    assert demo(call_wav, "--store", str(db), "--call-id", "rec") == 0
+    (tmp_path / "junk.sqlite3").write_text("not a database\n" * 50)
+    capsys.readouterr()
+    argv = [a.format(tmp=tmp_path, db=db) for a in args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(lines(err)) == 1 and err.startswith("assist: error: ") and message in err
+    assert main(["calls", "--store", str(db), "export", "rec"]) == 0  # nothing was lost
+    assert json.loads(capsys.readouterr().out)["events"][-1]["type"] == "call_ended"

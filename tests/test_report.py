@@ -1,0 +1,166 @@
+"""The post-call report: summary arithmetic on real session events, PNG and HTML output."""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+from typing import Any
+
+import pytest
+from conftest import run_session, timeline
+
+from assist.events import (
+    CallEnded,
+    CallStarted,
+    Event,
+    EventData,
+    Meters,
+    Prompt,
+    SpeakerMeters,
+    Speech,
+    Transcript,
+)
+from assist.report import render_html, render_png, summarise
+
+TOL = 0.3  # VAD boundaries are decided on 20 ms frames with hysteresis
+
+
+def near(spans: list[tuple[float, float]], expected: list[tuple[float, float]]) -> bool:
+    return len(spans) == len(expected) and all(
+        abs(a - x) <= TOL and abs(b - y) <= TOL
+        for (a, b), (x, y) in zip(spans, expected, strict=True)
+    )
+
+
+@pytest.fixture(scope="module")
+def call_events() -> list[dict[str, Any]]:
+    agent = timeline(20, [(0.5, 4.0), (8.5, 9.5)])
+    customer = timeline(20, [(3.0, 6.0)], seed=3)
+    return [e.to_dict() for e in run_session(agent, customer)]
+
+
+def test_lanes_overlaps_silences_and_talk_share_match_the_audio(
+    call_events: list[dict[str, Any]],
+) -> None:
+    rep = summarise(call_events)
+    assert near(rep.speech["agent"], [(0.5, 4.0), (8.5, 9.5)]), rep.speech
+    assert near(rep.speech["customer"], [(3.0, 6.0)]), rep.speech
+    assert near(rep.overlaps, [(3.0, 4.0)])
+    assert near(rep.silences, [(6.0, 8.5), (9.5, 20.0)])
+    assert rep.longest_silence == rep.silences[-1]
+    assert rep.talk_share["agent"] == pytest.approx(4.5 / 7.5, abs=0.05)
+    assert rep.talk_share["agent"] + rep.talk_share["customer"] == pytest.approx(1.0)
+    assert rep.reason == "completed" and rep.duration_s == pytest.approx(20.0, abs=0.02)
+
+
+def test_prompts_by_rule_counts_what_the_rules_raised(call_events: list[dict[str, Any]]) -> None:
+    rep = summarise(call_events)
+    raised = [e["data"]["rule"] for e in call_events if e["type"] == "prompt"]
+    assert "customer_silence" in raised  # the agent spoke last, then 10 s of nothing
+    assert rep.prompts_by_rule == {r: raised.count(r) for r in set(raised)}
+    (silence,) = [p for p in rep.prompts if p["rule"] == "customer_silence"]
+    assert rep.silences[-1][0] < silence["t"] < rep.silences[-1][1]
+
+
+def envelope(events: list[tuple[float, EventData]]) -> list[dict[str, Any]]:
+    return [Event("c", i, t, d).to_dict() for i, (t, d) in enumerate(events)]
+
+
+def start() -> tuple[float, EventData]:
+    return 0.0, CallStarted(lang="en", source="demo", sample_rate=16000, agent="ann")
+
+
+def test_numbers_confirmed_yes_no_or_unknown() -> None:
+    said = (5.0, Transcript(speaker="customer", kind="final", text="my account is 4 4 7 1"))
+    flagged = (
+        9.0,
+        Prompt(
+            prompt_id="confirm_numbers-1", rule="confirm_numbers", text="Read back", severity="warn"
+        ),
+    )
+    end = (10.0, CallEnded(duration_s=10.0))
+    assert summarise(envelope([start(), said, flagged, end])).numbers_confirmed is False
+    assert summarise(envelope([start(), said, end])).numbers_confirmed is True
+    assert summarise(envelope([start(), end])).numbers_confirmed is None
+
+
+def test_an_interrupted_call_keeps_its_open_speech_run() -> None:
+    events = envelope(
+        [
+            start(),
+            (1.2, Speech(speaker="customer", state="start", at=1.0)),
+            (7.5, CallEnded(duration_s=7.5, reason="interrupted")),
+        ]
+    )
+    rep = summarise(events)
+    assert rep.speech["customer"] == [(1.0, 7.5)] and rep.reason == "interrupted"
+    assert rep.talk_share == {"agent": 0.0, "customer": 1.0}
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    return struct.unpack(">II", png[16:24])
+
+
+def meters(t: float, pitch: float | None) -> tuple[float, EventData]:
+    m = SpeakerMeters(
+        speaking=True, talk_share=0.5, level_dbfs=-20.0, noise_dbfs=-60.0, pitch_hz=pitch
+    )
+    return t, Meters(agent=m, customer=m, silence_s=0.0)
+
+
+def test_png_is_a_timeline_with_a_pitch_lane_only_when_meters_carry_pitch(
+    call_events: list[dict[str, Any]],
+) -> None:
+    w, h = png_size(render_png(summarise(call_events), width_in=12, dpi=100))
+    assert w == 1200
+    with_pitch = envelope([start(), meters(0.5, 180.0), meters(1.0, 190.0), (2.0, CallEnded(2.0))])
+    w2, h2 = png_size(render_png(summarise(with_pitch), width_in=12, dpi=100))
+    assert w2 == 1200 and h2 > h
+
+
+def test_html_is_self_contained_and_escapes_what_was_said() -> None:
+    events = envelope(
+        [
+            start(),
+            (1.0, Speech(speaker="agent", state="start", at=0.8)),
+            (3.0, Speech(speaker="agent", state="stop", at=2.9, duration_s=2.1)),
+            (
+                3.1,
+                Transcript(
+                    speaker="agent",
+                    kind="final",
+                    text="<script>alert(1)</script> hi",
+                    start=0.8,
+                    end=2.9,
+                ),
+            ),
+            (
+                12.0,
+                Prompt(
+                    prompt_id="customer_silence-1",
+                    rule="customer_silence",
+                    text="Customer silent 8s & more",
+                    severity="warn",
+                ),
+            ),
+            (13.0, CallEnded(duration_s=13.0)),
+        ]
+    )
+    rep = summarise(events)
+    png = render_png(rep)
+    page = render_html(rep, png)
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; hi" in page
+    assert "Customer silent 8s &amp; more" in page
+    (b64,) = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert base64.b64decode(b64) == png
+    assert re.search(r"Longest silence</th><td>10\.1 s at 0:02\.9", page)
+    assert "customer_silence × 1" in page and "agent 100% · customer 0%" in page
+    assert "yes (no read-back prompt)" in page
+    assert "http://" not in page and "https://" not in page  # nothing fetched from elsewhere
+
+
+def test_a_call_without_events_cannot_be_reported() -> None:
+    with pytest.raises(ValueError, match="no events"):
+        summarise([])

@@ -1,0 +1,229 @@
+"""The call store: every event kept, bounded writer, kill -9 loses under a second, recovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import timeline
+
+from assist.audio import FRAME_SAMPLES
+from assist.errors import InputError
+from assist.events import CallStarted, Event, Meters, SpeakerMeters
+from assist.rules import default_pack
+from assist.runtime import CallRunner, ListSink
+from assist.session import CallSession
+from assist.store import CallStore, default_path
+from assist.wavio import write_wav
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def record(store: CallStore, call_id: str, seconds: float = 14.0) -> list[Event]:
+    """Play a short synthetic call through a CallRunner into the store; return what it sent."""
+    session = CallSession(call_id, pack=default_pack("en"))
+    seen = ListSink()
+    runner = CallRunner(session, [seen, store.sink(call_id)], block=True).start()
+    agent = timeline(seconds, [(0.5, 2.5)])
+    customer = timeline(seconds, [(3.0, 4.0)], seed=5)
+    for i in range(agent.shape[0] // FRAME_SAMPLES):
+        sl = slice(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES)
+        runner.push(agent[sl], customer[sl])
+    runner.finish(timeout=30)
+    assert runner.error is None
+    return seen.events
+
+
+def test_every_event_is_stored_in_order_with_its_call_row(tmp_path: Path) -> None:
+    with CallStore(tmp_path / "calls.sqlite3") as store:
+        sent = record(store, "c1")
+        stored = store.events("c1")
+        (row,) = store.calls()
+    assert stored == [e.to_dict() for e in sent]
+    assert [e["seq"] for e in stored] == list(range(len(sent)))
+    assert row.call_id == "c1" and row.status == "completed" and not row.recovered
+    assert row.events == len(sent) and row.dropped == 0
+    assert row.duration_s == pytest.approx(sent[-1].t)
+    assert row.prompts == sum(e.type == "prompt" for e in sent) >= 1
+    db = sqlite3.connect(tmp_path / "calls.sqlite3")
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    by_type = db.execute("SELECT count(*) FROM events WHERE type = 'meters'").fetchone()
+    assert by_type == (sum(e.type == "meters" for e in sent),)
+
+
+def test_calls_from_two_runs_are_listed_newest_first_and_found_by_prefix(tmp_path: Path) -> None:
+    path = tmp_path / "calls.sqlite3"
+    with CallStore(path) as store:
+        record(store, "alpha-1", 3)
+    time.sleep(0.01)  # started_at has millisecond resolution
+    with CallStore(path) as store:
+        record(store, "beta-2", 3)
+        assert [r.call_id for r in store.calls()] == ["beta-2", "alpha-1"]
+        assert store.find("alp").call_id == "alpha-1"
+        with pytest.raises(InputError, match="no call 'gamma'"):
+            store.find("gamma")
+        record(store, "alpha-3", 3)
+        with pytest.raises(InputError, match="ambiguous"):
+            store.find("alpha")
+
+
+def test_a_second_sink_for_a_stored_call_is_refused(tmp_path: Path) -> None:
+    with CallStore(tmp_path / "calls.sqlite3") as store:
+        record(store, "dup", 2)
+        with pytest.raises(InputError, match="already in the store"):
+            store.sink("dup")
+        assert store.events("dup")[-1]["type"] == "call_ended"
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def _half_call(store: CallStore, call_id: str, frames: int = 200) -> list[Event]:
+    """A call whose runner never finishes: started, some audio, no call_ended."""
+    session = CallSession(call_id, pack=default_pack("en"))
+    sink = store.sink(call_id)
+    events = session.start()
+    agent = timeline(frames * FRAME_SAMPLES / 16000, [(0.2, 1.5)])
+    silent = np.zeros(FRAME_SAMPLES, np.float32)
+    for i in range(frames):
+        events += session.feed(agent[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES], silent)
+    for ev in events:
+        sink.send(ev)
+    assert store.flush()
+    return events
+
+
+def test_a_call_whose_process_died_is_ended_as_interrupted_on_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "calls.sqlite3"
+    with CallStore(path) as store:
+        sent = _half_call(store, "lost")
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE calls SET pid = ? WHERE call_id = 'lost'", (_dead_pid(),))
+    db.close()
+    with CallStore(path) as store:
+        assert store.recovered == ["lost"]
+        (row,) = store.calls()
+        events = store.events("lost")
+    assert row.status == "interrupted" and row.recovered
+    assert events[:-1] == [e.to_dict() for e in sent]
+    end = events[-1]
+    assert end["type"] == "call_ended" and end["seq"] == sent[-1].seq + 1
+    assert end["t"] == pytest.approx(sent[-1].t) and end["data"]["reason"] == "interrupted"
+    assert end["data"]["duration_s"] == pytest.approx(sent[-1].t)
+    Event.from_dict(end)  # a valid v1 envelope
+    with CallStore(path) as store:  # recovering twice changes nothing
+        assert store.recovered == [] and len(store.events("lost")) == len(events)
+
+
+def test_a_live_call_of_a_running_process_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "calls.sqlite3"
+    writer = CallStore(path)
+    try:
+        _half_call(writer, "live")
+        with CallStore(path) as reader:  # e.g. `assist calls` while the call runs
+            assert reader.recovered == []
+            assert reader.calls()[0].status == "live"
+    finally:
+        writer.close()
+
+
+def test_a_stalled_disk_drops_events_counts_them_and_never_blocks_send(tmp_path: Path) -> None:
+    store = CallStore(tmp_path / "calls.sqlite3", queue_events=5)
+    entered, release = threading.Event(), threading.Event()
+    apply = store._apply
+
+    def slow_apply(db: sqlite3.Connection, ev: Event) -> None:  # a disk that hangs
+        entered.set()
+        release.wait(10)
+        apply(db, ev)
+
+    store._apply = slow_apply  # type: ignore[method-assign]
+    sink = store.sink("slow")
+    sink.send(Event("slow", 0, 0.0, CallStarted(lang="en", source="demo", sample_rate=16000)))
+    assert entered.wait(5)
+    quiet = SpeakerMeters(speaking=False, talk_share=0.0, level_dbfs=-120.0, noise_dbfs=-90.0)
+    for seq in range(1, 100):
+        sink.send(Event("slow", seq, seq * 0.5, Meters(agent=quiet, customer=quiet, silence_s=0)))
+    assert (sink.sent, sink.dropped) == (6, 94)  # one in the writer, five queued, rest dropped
+    release.set()
+    sink.close()
+    (row,) = store.calls()
+    assert row.dropped == 94 and row.events == 6
+    store.close()
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_input_error(tmp_path: Path) -> None:
+    bad = tmp_path / "calls.sqlite3"
+    bad.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(InputError, match="not a usable call store"):
+        CallStore(bad)
+    with pytest.raises(InputError, match="no call store here"):
+        CallStore.open_existing(tmp_path / "missing.sqlite3")
+
+
+def test_default_path_follows_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ASSIST_DB", str(tmp_path / "x.db"))
+    assert default_path() == tmp_path / "x.db"
+    monkeypatch.delenv("ASSIST_DB")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert default_path() == tmp_path / "data" / "softphone-assist" / "calls.sqlite3"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_path() == tmp_path / "home/.local/share/softphone-assist/calls.sqlite3"
+
+
+def test_kill_9_mid_call_loses_under_a_second_and_the_call_is_marked_interrupted(
+    tmp_path: Path,
+) -> None:
+    call = tmp_path / "call.wav"
+    parts = [(0.5 + 3 * k, 2.0 + 3 * k) for k in range(10)]
+    agent = timeline(30, parts)
+    customer = timeline(30, [(a + 1.6, b + 1.0) for a, b in parts], seed=7)
+    write_wav(call, np.stack([agent, customer], 1), 16000)
+    db, jsonl = tmp_path / "calls.sqlite3", tmp_path / "events.jsonl"
+    cmd = [sys.executable, "-m", "assist", "demo", str(call), "--speed", "4", "--no-server"]
+    cmd += ["--store", str(db), "--events", str(jsonl), "--call-id", "k9"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        seen_t = 0.0
+        while seen_t < 8.0:  # 8 s of audio (2 s of wall time at --speed 4) into the call
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+            lines = jsonl.read_text().splitlines() if jsonl.exists() else []
+            seen_t = json.loads(lines[-1])["t"] if lines and lines[-1].endswith("}") else 0.0
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    written = [json.loads(line) for line in jsonl.read_text().splitlines() if line.endswith("}")]
+    kill_t = written[-1]["t"]  # the JSONL sink flushes each event: the audio time of the kill
+    raw = sqlite3.connect(db)  # the file as the killed process left it, before any recovery
+    stored = [json.loads(b) for (b,) in raw.execute("SELECT body FROM events ORDER BY seq")]
+    raw.close()
+    assert stored == written[: len(stored)]  # a prefix of what happened, nothing made up
+    assert kill_t - stored[-1]["t"] <= 1.0, (kill_t, stored[-1]["t"])
+    assert 20.0 < 30 - kill_t  # it really was mid-call
+    with CallStore(db) as store:
+        assert store.recovered == ["k9"]
+        (row,) = store.calls()
+        events = store.events("k9")
+    assert row.status == "interrupted" and row.recovered
+    assert events[-1]["type"] == "call_ended" and events[-1]["data"]["reason"] == "interrupted"
+    assert events[-1]["seq"] == stored[-1]["seq"] + 1
+    assert os.path.getsize(db) > 0

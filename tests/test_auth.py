@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +104,14 @@ def test_origin_check(origin: str | None, ok: bool) -> None:
         origin_allowed(origin, port=9000, host="127.0.0.1", extra=("https://crm.example.com",))
         is ok
     )
+
+
+def test_assist_demo_config_errors_are_one_line_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[overlay]\nport = 8765\n[[overlay.agent]]\nname = "a"\ntoken = "short"\n')
+    cmd = [sys.executable, "-m", "assist", "demo", "--fast", "--config", str(bad)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        f"assist: error: {bad}: overlay.agent: the token of 'a' is shorter than 16 characters"
+    ]

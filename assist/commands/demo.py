@@ -9,8 +9,9 @@ import uuid
 from typing import Any
 
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
+from assist.control import CallRegistry, DemoControl
 from assist.demo import bundled_call, play
-from assist.errors import AudioFileError, InputError
+from assist.errors import AudioFileError, ConfigError, InputError
 from assist.rules import RulePack, default_pack, load_pack
 from assist.runtime import CallRunner, JsonlSink, Sink
 from assist.session import CallSession
@@ -51,6 +52,11 @@ def register(sub: Any) -> None:
     p.add_argument("--rules", metavar="FILE", help="rule pack TOML overriding the built-in one")
     p.add_argument("--call-id", help="call id for the events (default: generated)")
     add_store_options(p, recording=True)
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML config; its [overlay] table sets host, port, origins and tokens",
+    )
     p.set_defaults(run=run)
 
 
@@ -92,19 +98,34 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{args.events}: cannot write events ({exc.strerror})") from None
     store = open_store(args)
     server = None
+    registry = CallRegistry()
+    agent_name = "demo-agent"
     if not args.no_server:
         from overlay.server import HubSink, OverlayServer
 
-        server = OverlayServer(host=args.host, port=args.port).start()
+        config = _overlay_config(args.config)
+        agent_name = config.agents[0].name if config.agents else agent_name
+        host = args.host if args.host != "127.0.0.1" or args.config is None else None
+        port = args.port if args.port != 8765 or args.config is None else None
+        server = OverlayServer(
+            config=config,
+            host=host,
+            port=port,
+            registry=registry,
+            control=DemoControl(),
+            agent=agent_name,
+        ).start()
         sinks.append(HubSink(server))
-        print(f"Overlay: {server.url}   (supervisor: {server.url}supervisor)", file=sys.stderr)
+        print(f"Overlay: {server.agent_url(agent_name)}", file=sys.stderr)
+        print(f"Supervisor: {server.supervisor_url()}", file=sys.stderr)
 
     call_id = args.call_id or f"demo-{uuid.uuid4().hex[:8]}"
-    session = CallSession(call_id, pack=pack, source="demo", agent="demo-agent")
+    session = CallSession(call_id, pack=pack, source="demo", agent=agent_name)
     store_sink = store_sink_for(store, call_id, fast=args.fast)
     if store_sink is not None:
         sinks.append(store_sink)
     runner = CallRunner(session, sinks, block=args.fast).start()
+    registry.add(runner)
     reason = "completed"
     progress = _progress(args.fast, len(agent))
     try:
@@ -113,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         reason = "interrupted"
     finally:
         runner.finish(reason)
+        registry.remove(call_id)
         if progress is not None:
             progress.close()  # type: ignore[attr-defined]
     finish_store(store, store_sink)
@@ -130,6 +152,30 @@ def run(args: argparse.Namespace) -> int:
         time.sleep(0.2)  # let the last events reach connected clients
         server.stop()
     return 130 if reason == "interrupted" else 0
+
+
+def _overlay_config(path: str | None) -> Any:
+    """The overlay settings from the [overlay] table of a TOML config file (defaults without)."""
+    import tomllib
+
+    from overlay.auth import OverlayConfig
+
+    if path is None:
+        return OverlayConfig()
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read config ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: invalid TOML: {exc}") from None
+    table = doc.get("overlay", {})
+    if not isinstance(table, dict):
+        raise InputError(f"{path}: overlay: must be a table")
+    try:
+        return OverlayConfig.from_table(table)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 class _Bar:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -102,6 +103,19 @@ def test_cards_appear_clear_by_themselves_and_feedback_reaches_the_call(
         expect(card.locator(".evidence")).to_be_hidden()
         card.hover()
         expect(card.locator(".evidence")).to_contain_text("silence_s: 8")
+        expect(page.locator("#silence")).to_have_text(re.compile(r"^(8|9|10)\.\d s$"))
+        expect(page.locator("#share-pct")).to_have_text("100%")  # only the agent has spoken
+        for kind, text in (
+            ("partial", "I can"),
+            ("partial", "I can see why"),
+            ("final", "I can see why."),
+        ):
+            t = Transcript(speaker="agent", kind=kind, text=text)  # type: ignore[arg-type]
+            first.runner.submit(lambda s, t=t: s.add_transcript(t))
+        line = page.locator("#transcript .line")
+        expect(line).to_have_count(1)  # partials update one line in place; the final closes it
+        expect(line).to_have_text("Agent: I can see why.")
+        expect(line).not_to_have_class(re.compile("partial"))
         first.play_to(ANSWER_AT + 0.5)  # the customer answers: the prompt clears itself
         expect(card).to_have_count(0)
     finally:
@@ -179,6 +193,11 @@ def test_supervisor_sees_the_flagged_call_first_follows_it_and_gets_demo_mode_er
         expect(rows.first.locator(".chip.alert")).to_have_text("customer_silence")
         rows.first.click()
         expect(page.locator("#f-prompts .p.alert")).to_contain_text("Customer silent 8s")
+        said = Transcript(speaker="customer", kind="final", text="this is ridiculous")
+        hot.runner.submit(lambda s: s.add_transcript(said))
+        expect(page.locator("#f-transcript .line.customer")).to_have_text(
+            "Customer: this is ridiculous"
+        )
         rows.first.locator("button[data-mode=barge]").click()
         expect(page.locator("#notice")).to_have_text(
             "Barge: not available in demo mode (needs the SIP softphone: assist sip)"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -65,6 +67,13 @@ async def reply(ws: ClientConnection) -> dict[str, Any]:
     """The next `result` or protocol `error` (no seq), skipping events and board updates."""
     msgs = await recv_until(ws, lambda m: m["type"] in ("result", "error") and "seq" not in m)
     return msgs[-1]
+
+
+def wait_until(pred: Any, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
 
 
 def in_thread(fn: Any, *args: Any) -> asyncio.Future[Any]:
@@ -264,3 +273,50 @@ async def test_supervisor_board_flags_a_call_with_an_alert_prompt(
     finally:
         await in_thread(calm.finish)
         await in_thread(hot.finish)
+
+
+async def test_a_stalled_client_is_dropped_and_never_slows_the_others(
+    registry: CallRegistry,
+) -> None:
+    """A client that stops reading fills its bounded queue and is cut off; a reading client on
+    the same server gets every event. (Events are pushed in small bursts, as a call does.)"""
+    from assist.events import Event, Prompt
+    from overlay.auth import OverlayConfig
+
+    srv = OverlayServer(config=OverlayConfig(port=0, client_queue=32), registry=registry).start()
+    try:
+        token = srv.config.supervisors[0].token
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        writer.write(
+            f"GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        sub = json.dumps({"type": "subscribe"}).encode()
+        writer.write(bytes([0x81, 0x80 | len(sub)]) + b"\0\0\0\0" + sub)  # masked, zero key
+        await writer.drain()
+        async with connect(ws_url(srv), max_size=None) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "subscribe"}))
+            await asyncio.sleep(0.2)
+            assert srv.clients == 2
+            n, text = 800, "x" * 8000  # 6.4 MB: more than the socket buffers hold
+
+            def publish() -> None:
+                for seq in range(n):
+                    data = Prompt(prompt_id=f"p-{seq}", rule="r", text=text, severity="info")
+                    srv.publish(Event("burst", seq, seq / 10, data))
+                    if seq % 2 == 1:
+                        time.sleep(0.01)
+
+            pusher = in_thread(publish)
+            got = await recv_until(ws, lambda m: m.get("seq") == n - 1)
+            await pusher
+            assert [m["seq"] for m in got if "seq" in m] == list(range(n))
+        # the stalled one is gone (closed 1013, or aborted when its socket is stuck)
+        await in_thread(wait_until, lambda: srv.clients == 0, 10.0)
+        writer.close()
+    finally:
+        srv.stop()

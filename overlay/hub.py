@@ -100,8 +100,8 @@ class Hub:
                 old, _ = self.history.popitem(last=False)
                 self.live.discard(old)
                 self.agents.pop(old, None)
-                for listener in self.forgetters:
-                    listener(old)
+                for forget in self.forgetters:
+                    forget(old)
         hist.append(event)
         if event.type == "call_started":
             self.live.add(event.call_id)

@@ -111,7 +111,7 @@ def decode(raw: str | bytes) -> ClientMessage:
             mode = _str(msg, "mode")
             if mode not in SUPERVISE_MODES:
                 raise ProtocolError("bad_message", f"'mode' must be one of {list(SUPERVISE_MODES)}")
-            return Supervise(_str(msg, "call_id"), mode, ref)  # type: ignore[arg-type]
+            return Supervise(_str(msg, "call_id"), mode, ref)
     except ProtocolError as exc:
         exc.ref = ref
         raise

@@ -169,17 +169,19 @@ class OverlayServer:
             server_header=f"softphone-assist/{__version__}",
         ) as server:
             self._server = server
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[index]
+            self.port = server.sockets[0].getsockname()[1]
             self._ready.set()
             await self._stop.wait()
 
     def disconnect_all(self) -> None:
         """Close every websocket (code 1012, "restarting"): clients reconnect and resume."""
         if self.loop is not None:
-            for c in list(self.connected):
-                self.loop.call_soon_threadsafe(
-                    lambda ws=c.ws: asyncio.ensure_future(ws.close(1012, "restarting"))
-                )
+            asyncio.run_coroutine_threadsafe(self._close_all(1012, "restarting"), self.loop).result(
+                10
+            )
+
+    async def _close_all(self, code: int, reason: str) -> None:
+        await asyncio.gather(*(c.ws.close(code, reason) for c in list(self.connected)))
 
     # -- publishing (any thread) ---------------------------------------------------------------
 

@@ -122,18 +122,25 @@ class Hub:
         since: dict[str, int] | None = None,
         maxlen: int = CLIENT_QUEUE,
         visible: Callable[[str], bool] | None = None,
+        latest: bool = False,
     ) -> tuple[Subscription, list[Event]]:
         """Subscribe and return the backlog: every kept event after `since[call_id]`.
 
-        `visible(call_id)` limits both to the calls a token may see (an agent: their own)."""
+        `visible(call_id)` limits both to the calls a token may see (an agent: their own).
+        `latest`: of the calls not in `since`, only the newest (a fresh page needs no old calls).
+        """
         sub = Subscription(call_id, wake, maxlen)
         if visible is not None:
             sub.visible = visible
         since = since or {}
         backlog: list[Event] = []
-        for cid, hist in self.history.items():
-            if (call_id is not None and cid != call_id) or not sub.visible(cid):
-                continue
+        calls = [
+            cid for cid in self.history if (call_id is None or cid == call_id) and sub.visible(cid)
+        ]
+        if latest:  # resume the calls in `since`; of the others, only the newest
+            calls = [c for c in calls if c in since or c == calls[-1]]
+        for cid in calls:
+            hist = self.history[cid]
             after = since.get(cid, -1)
             backlog.extend(ev for ev in hist if ev.seq > after)
         self.subs.add(sub)

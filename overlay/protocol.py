@@ -56,6 +56,7 @@ class Subscribe:
     call_id: str | None = None
     since: tuple[tuple[str, int], ...] = ()
     ref: str | int | None = None
+    latest: bool = False  # of calls not in `since`, replay only the newest
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +142,10 @@ def _subscribe(msg: dict[str, Any], ref: str | int | None) -> Subscribe:
         )
     ):
         raise ProtocolError("bad_message", "'since' must map call ids to seq numbers (ints)")
-    return Subscribe(call_id, tuple(since.items()), ref)
+    latest = msg.get("latest", False)
+    if not isinstance(latest, bool):
+        raise ProtocolError("bad_message", "'latest' must be true or false")
+    return Subscribe(call_id, tuple(since.items()), ref, latest)
 
 
 # --- server -> client -----------------------------------------------------------------------

@@ -281,6 +281,7 @@ class OverlayServer:
                 since=dict(msg.since),
                 maxlen=self.config.client_queue,
                 visible=self._visible(who),
+                latest=msg.latest,
             )
             client.wake.set()
             return None

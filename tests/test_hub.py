@@ -85,3 +85,14 @@ def test_visible_filter_limits_backlog_and_live_events_to_the_tokens_calls() -> 
     hub.publish(prompt(1, "a"))
     assert [(e.call_id, e.seq) for e in sub.queue] == [("a", 1)]
     assert hub.has_prompt("a", "p-1") and not hub.has_prompt("a", "p-2")
+
+
+def test_latest_replays_only_the_newest_call_besides_those_resumed() -> None:
+    hub = Hub()
+    for call in "xyz":
+        for seq in range(3):
+            hub.publish(prompt(seq, call))
+    _, backlog = hub.subscribe(None, lambda: None, latest=True)
+    assert {e.call_id for e in backlog} == {"z"}
+    _, backlog = hub.subscribe(None, lambda: None, since={"x": 1}, latest=True)
+    assert [(e.call_id, e.seq) for e in backlog] == [("x", 2), ("z", 0), ("z", 1), ("z", 2)]

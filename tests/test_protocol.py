@@ -14,6 +14,7 @@ def test_subscribe_with_and_without_call_and_since() -> None:
     assert decode('{"type":"subscribe"}') == Subscribe()
     msg = decode('{"type":"subscribe","call_id":"c1","since":{"c1":41},"id":3}')
     assert msg == Subscribe("c1", (("c1", 41),), 3)
+    assert decode('{"type":"subscribe","latest":true}') == Subscribe(latest=True)
 
 
 def test_feedback_and_supervise_are_typed() -> None:
@@ -37,6 +38,7 @@ def test_feedback_and_supervise_are_typed() -> None:
         ('{"type":"subscribe","since":{"c":true}}', "bad_message"),
         ('{"type":"subscribe","since":{"c":-5}}', "bad_message"),
         ('{"type":"subscribe","call_id":""}', "bad_message"),
+        ('{"type":"subscribe","latest":1}', "bad_message"),
         ('{"type":"subscribe","id":[1]}', "bad_message"),
         ('{"type":"feedback","call_id":"c","prompt_id":"p"}', "bad_message"),
         ('{"type":"feedback","call_id":"c","prompt_id":5,"verdict":"done"}', "bad_message"),

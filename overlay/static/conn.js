@@ -6,7 +6,7 @@
 // the promise `request()` returned.
 
 class AssistConn {
-  constructor({ onEvent, onMessage, onStatus, all = true }) {
+  constructor({ onEvent, onMessage, onStatus, all = true, latest = false }) {
     const params = new URLSearchParams(location.search);
     this.token = params.get("token") || "";
     this.onEvent = onEvent;
@@ -15,6 +15,7 @@ class AssistConn {
     this.lastSeq = {};        // call id -> last seq handled
     this.callId = null;       // subscribe to one call, or null: every call the token sees
     this.all = all;           // with no callId: subscribe to every call (false: wait for one)
+    this.latest = latest;     // replay only the newest call besides those being resumed
     this.backoff = 500;
     this.nextId = 1;
     this.pending = new Map(); // request id -> {resolve, reject, timer}
@@ -45,7 +46,7 @@ class AssistConn {
   subscribe(callId) {
     if (callId !== undefined) this.callId = callId;
     if (!this.callId && !this.all) return;
-    const msg = { type: "subscribe", since: { ...this.lastSeq } };
+    const msg = { type: "subscribe", since: { ...this.lastSeq }, latest: this.latest };
     if (this.callId) msg.call_id = this.callId;
     this.send(msg);
   }

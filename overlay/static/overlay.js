@@ -9,6 +9,7 @@ const CLEAR_MS = 900; // fade-out before a cleared card leaves the page
 const view = { call: null, cards: new Map(), partials: {}, ended: false };
 
 const conn = new AssistConn({
+  latest: true, // a fresh overlay shows the agent's newest call, not the whole shift
   onEvent: handle,
   onMessage: (m) => { if (m.type === "error") toast(m.error, true); },
   onStatus: (s) => {

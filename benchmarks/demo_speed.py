@@ -1,0 +1,97 @@
+"""How fast `assist demo --fast` plays a call, as a multiple of real time.
+
+    python benchmarks/demo_speed.py [--runs N] [--json]
+
+Two figures on the bundled English demo call: the whole command as a user runs it
+(`assist demo --fast --no-server`, process start-up included), and the pipeline alone in one
+process (WAV already loaded: CallRunner + CallSession + sinks), each without and with the call
+store. Medians of N runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def command_x(audio_s: float, store: str | None) -> float:
+    cmd = [sys.executable, "-m", "assist", "demo", "--fast", "--no-server", "--events", "/dev/null"]
+    cmd += ["--store", store] if store else ["--no-store"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    return audio_s / (time.perf_counter() - t0)
+
+
+def pipeline_x(agent: Any, customer: Any, store_dir: str | None, i: int) -> float:
+    from assist.demo import play
+    from assist.rules import default_pack
+    from assist.runtime import CallRunner, ListSink
+    from assist.session import CallSession
+    from assist.store import CallStore
+
+    store = CallStore(Path(store_dir) / f"calls-{i}.sqlite3") if store_dir else None
+    sinks: list[Any] = [ListSink()]
+    if store is not None:
+        sinks.append(store.sink(f"bench-{i}"))
+    t0 = time.perf_counter()
+    runner = CallRunner(CallSession(f"bench-{i}", pack=default_pack("en")), sinks, block=True)
+    runner.start()
+    play(agent, customer, runner, speed=None)
+    runner.finish()
+    if store is not None:
+        store.close()
+    return agent.shape[0] / 16000 / (time.perf_counter() - t0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--json", action="store_true", help="last line: the figures as JSON")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from assist.demo import bundled_call
+    from assist.wavio import load_call
+
+    agent, customer, _ = load_call(bundled_call("en"))
+    audio_s = agent.shape[0] / 16000
+    fig: dict[str, Any] = {"audio_s": round(audio_s, 1), "runs": args.runs}
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline_x(agent, customer, None, -1)  # warm-up
+        for name, store in (("no_store", None), ("store", tmp)):
+            xs = [pipeline_x(agent, customer, store, i) for i in range(args.runs)]
+            fig[f"pipeline_x_realtime_{name}"] = round(statistics.median(xs), 1)
+        for name, path in (("no_store", None), ("store", str(Path(tmp) / "cmd.sqlite3"))):
+            xs = []
+            for _ in range(args.runs):
+                if path:
+                    Path(path).unlink(missing_ok=True)
+                xs.append(command_x(audio_s, path))
+            fig[f"command_x_realtime_{name}"] = round(statistics.median(xs), 1)
+    print(
+        f"assist demo --fast on the bundled call ({audio_s:.1f} s of audio), median of "
+        f"{args.runs} runs, as a multiple of real time:"
+    )
+    print(
+        f"  pipeline alone         {fig['pipeline_x_realtime_no_store']:7.1f}x   "
+        f"with call store {fig['pipeline_x_realtime_store']:7.1f}x"
+    )
+    print(
+        f"  whole command          {fig['command_x_realtime_no_store']:7.1f}x   "
+        f"with call store {fig['command_x_realtime_store']:7.1f}x   (process start-up included)"
+    )
+    if args.json:
+        print(json.dumps(fig))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

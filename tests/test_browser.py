@@ -204,6 +204,7 @@ def test_supervisor_sees_the_flagged_call_first_follows_it_and_gets_demo_mode_er
         )
         expect(page.locator("#notice")).to_have_class("error")
         wait_for(lambda: "supervisor_action" in hot.types(), "the supervisor_action event")
+        expect(page.locator("#f-action")).to_contain_text("supervisor: Barge — not available")
         shot(page, "supervisor.png")
         hot.play_to(ANSWER_AT + 0.5)  # the prompt clears; the flag holds a while, then goes
         expect(page.locator("#f-prompts .p.cleared")).to_have_count(1)

@@ -89,6 +89,7 @@ function startFollowing(callId, lang) {
   $("f-prompts").replaceChildren();
   $("f-transcript").replaceChildren();
   $("f-meters").textContent = "";
+  $("f-action").textContent = "";
   if (!I18N.forced && lang) I18N.set(lang);
   $("f-title").textContent = `${I18N.t("following")}: ${callId}`;
   conn.forget(callId); // the whole history of the call, not just what is new
@@ -124,7 +125,7 @@ function followed(ev) {
     follow.partials[d.speaker] = d.kind === "partial" ? line : null;
     box.scrollTop = box.scrollHeight;
   } else if (ev.type === "supervisor_action") {
-    $("f-meters").textContent = `${d.supervisor}: ${I18N.t(d.mode)} — ${d.message}`;
+    $("f-action").textContent = `${fmtTime(ev.t)} ${d.supervisor}: ${I18N.t(d.mode)} — ${d.message}`;
   }
 }
 

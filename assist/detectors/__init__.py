@@ -4,4 +4,4 @@ One module per family: `timing` (silence, turn-taking), and later `voice` (proso
 (transcript cues). Thresholds never live here: they come from the rule pack's params.
 """
 
-from assist.detectors import timing  # noqa: F401
+from assist.detectors import timing, words  # noqa: F401

@@ -1,0 +1,237 @@
+"""Word cues over transcripts: phrases said, the closing checklist, hold reasons, greeting.
+
+Mechanisms only: which phrase lists to use, who must say them and every threshold come from
+the rule's params and the pack's `[phrases]` table. Word cues are momentary, so their rules use
+`clears = false` with a `ttl_s`. Partials drive them for low latency; each cue fires once per
+utterance (keyed by the utterance's start time), whether it shows up in partials or the final.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assist import numbers, phrases
+from assist.context import Context
+from assist.events import Transcript
+from assist.rules import Condition, Detector, RulePack
+
+_SPEAKERS = ("agent", "customer")
+
+
+def _lists(pack: RulePack, names: str) -> tuple[str, ...]:
+    """Phrases of the comma-separated phrase list names; unknown or empty lists are errors."""
+    out: list[str] = []
+    for name in (n.strip() for n in names.split(",")):
+        if name not in pack.phrases:
+            raise ValueError(f"no phrase list [phrases].{name} in the pack")
+        entries = pack.phrase_list(name)
+        for e in entries:
+            phrases.Phrase.parse(e)
+        out += entries
+    if not out:
+        raise ValueError(f"phrase lists {names!r} are empty")
+    return tuple(out)
+
+
+def _key(t: Transcript) -> float:
+    """Identity of an utterance across its partials and final."""
+    return round(t.start, 1) if t.start is not None else -1.0
+
+
+class _WordDetector(Detector):
+    """Shared: speaker check, min_ratio, and fire-once-per-utterance bookkeeping."""
+
+    base_params: dict[str, tuple[Any, Any]] = {
+        "speaker": (str, None),
+        "min_ratio": ((int, float), phrases.DEFAULT_MIN_RATIO),
+        "final_only": (bool, False),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.p["speaker"] not in _SPEAKERS:
+            raise ValueError("speaker must be 'agent' or 'customer'")
+        if not 0 < self.p["min_ratio"] <= 1:
+            raise ValueError("min_ratio must be in (0, 1]")
+        self._done: set[tuple[float, str]] = set()
+
+    def mine(self, ctx: Context) -> list[Transcript]:
+        return [
+            t
+            for t in ctx.new_transcripts
+            if t.speaker == self.p["speaker"] and (t.kind == "final" or not self.p["final_only"])
+        ]
+
+    def once(self, t: Transcript, what: str) -> bool:
+        key = (_key(t), what)
+        if key in self._done:
+            return False
+        self._done.add(key)
+        return True
+
+    def first_turn(self, ctx: Context, t: Transcript) -> bool:
+        """Whether `t` is its speaker's first utterance (a greeting is not a closing)."""
+        return not any(f.speaker == t.speaker and _key(f) != _key(t) for f in ctx.finals)
+
+    def find(self, text: str, entries: tuple[str, ...]) -> list[phrases.Match]:
+        return phrases.find(text, entries, min_ratio=self.p["min_ratio"])
+
+
+class PhraseSaid(_WordDetector):
+    """`speaker` said a phrase of the `phrases` lists (negative_phrase, agent_wording).
+
+    An entry "phrase => suggestion" puts the suggestion in the prompt (`{suggestion}`).
+    """
+
+    name = "phrase_said"
+    params = {**_WordDetector.base_params, "phrases": (str, None)}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.entries = _lists(self.pack, self.p["phrases"])
+        self.suggestions = {
+            phrases.Phrase.parse(e).text: phrases.Phrase.parse(e).suggestion for e in self.entries
+        }
+
+    def check(self, ctx: Context) -> Condition | None:
+        for t in self.mine(ctx):
+            for m in self.find(t.text, self.entries):
+                if self.once(t, m.phrase):
+                    return Condition(
+                        {
+                            "phrase": m.phrase,
+                            "heard": m.heard,
+                            "score": m.score,
+                            "suggestion": self.suggestions.get(m.phrase, ""),
+                            "speaker": t.speaker,
+                        }
+                    )
+        return None
+
+
+def _said_before(ctx: Context, speaker: str, window_s: float) -> str:
+    """Everything `speaker` said in finals (within the last `window_s`, 0 = whole call)."""
+    lo = ctx.now - window_s if window_s > 0 else float("-inf")
+    return " \n ".join(
+        f.text for f in ctx.finals if f.speaker == speaker and (f.end is None or f.end >= lo)
+    )
+
+
+class ClosingWithout(_WordDetector):
+    """`speaker` said a `trigger` phrase (closing, goodbye) and no `required` phrase (anything
+    else, thanks) in the last `window_s` (0 = the whole call) or earlier in that utterance.
+    The speaker's first utterance never counts as closing ("thank you for calling Acme...")."""
+
+    name = "closing_without"
+    params = {
+        **_WordDetector.base_params,
+        "trigger": (str, None),
+        "required": (str, None),
+        "window_s": ((int, float), 0.0),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.trigger = _lists(self.pack, self.p["trigger"])
+        self.required = _lists(self.pack, self.p["required"])
+
+    def check(self, ctx: Context) -> Condition | None:
+        for t in self.mine(ctx):
+            hits = self.find(t.text, self.trigger)
+            if not hits or self.first_turn(ctx, t):
+                continue
+            before = _said_before(ctx, t.speaker, self.p["window_s"]) + " \n " + t.text
+            if self.find(before, self.required) or not self.once(t, "closing"):
+                continue
+            return Condition({"trigger": hits[0].phrase, "heard": hits[0].heard})
+        return None
+
+
+class NumbersNotReadBack(_WordDetector):
+    """Closing started (`speaker` said a `trigger` phrase) while numbers the other side gave
+    (at least `min_digits` digits) were never said back by `speaker`."""
+
+    name = "numbers_not_read_back"
+    params = {
+        **_WordDetector.base_params,
+        "trigger": (str, None),
+        "min_digits": (int, numbers.DEFAULT_MIN_DIGITS),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.trigger = _lists(self.pack, self.p["trigger"])
+        if self.p["min_digits"] < 1:
+            raise ValueError("min_digits must be >= 1")
+
+    def _numbers(self, texts: list[str]) -> list[str]:
+        out: list[str] = []
+        for text in texts:
+            out += numbers.extract(text, self.pack.lang, min_digits=self.p["min_digits"])
+        return out
+
+    def check(self, ctx: Context) -> Condition | None:
+        me = self.p["speaker"]
+        for t in self.mine(ctx):
+            if not self.find(t.text, self.trigger) or self.first_turn(ctx, t):
+                continue
+            other = [f.text for f in ctx.finals if f.speaker != me]
+            given = list(dict.fromkeys(self._numbers(other)))
+            if not given:
+                continue
+            mine = [f.text for f in ctx.finals if f.speaker == me and f is not t] + [t.text]
+            said = self._numbers(mine)
+            missing = [n for n in given if not numbers.read_back(n, said)]
+            if missing and self.once(t, "numbers"):
+                return Condition({"numbers": ", ".join(missing), "count": len(missing)})
+        return None
+
+
+class HoldWithoutReason(_WordDetector):
+    """`speaker` put the customer on hold or transferred them (`hold` phrases) without a
+    `reason` phrase in the same utterance. Uses finals: the reason may come after the hold."""
+
+    name = "hold_without_reason"
+    params = {**_WordDetector.base_params, "hold": (str, None), "reason": (str, None)}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hold = _lists(self.pack, self.p["hold"])
+        self.reason = _lists(self.pack, self.p["reason"])
+
+    def check(self, ctx: Context) -> Condition | None:
+        for t in self.mine(ctx):
+            hits = self.find(t.text, self.hold)
+            if hits and not self.find(t.text, self.reason) and self.once(t, "hold"):
+                return Condition({"phrase": hits[0].phrase, "heard": hits[0].heard})
+        return None
+
+
+class Greeting(_WordDetector):
+    """The first final of `speaker` lacks a `company` phrase or a `name` phrase."""
+
+    name = "greeting"
+    params = {**_WordDetector.base_params, "company": (str, None), "name": (str, None)}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.company = _lists(self.pack, self.p["company"])
+        self.own_name = _lists(self.pack, self.p["name"])
+        self.seen_first = False
+
+    def check(self, ctx: Context) -> Condition | None:
+        if self.seen_first:
+            return None
+        for t in ctx.new_transcripts:
+            if t.speaker != self.p["speaker"] or t.kind != "final":
+                continue
+            self.seen_first = True
+            missing = [
+                what
+                for what, entries in (("company", self.company), ("name", self.own_name))
+                if not self.find(t.text, entries)
+            ]
+            if missing:
+                return Condition({"missing": " + ".join(missing), "heard": t.text})
+            return None
+        return None

@@ -1,0 +1,126 @@
+"""Fuzzy phrase matching that survives ASR errors ("ridiculus", "complain", 投拆).
+
+English is matched word by word: a window of as many words as the phrase is compared with the
+phrase by edit-distance similarity, so one wrong letter or a dropped plural still matches while
+short words ("no", "but") must match exactly. Chinese is matched character by character, with
+one substituted character allowed in phrases of three characters or more. The phrase lists
+themselves are data in the rule packs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+DEFAULT_MIN_RATIO = 0.84
+EXACT_BELOW = 4  # phrases shorter than this (letters) must match exactly
+SUGGESTION_SEP = "=>"
+
+_WORD = re.compile(r"[\w']+", re.UNICODE)
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    phrase: str  # the phrase from the list
+    heard: str  # what the transcript said
+    score: float  # similarity 0..1 (1 = exact)
+    position: int  # index of the first matching token/character
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """A phrase list entry: "policy => What I can do is..." carries a suggestion."""
+
+    text: str
+    suggestion: str = ""
+
+    @classmethod
+    def parse(cls, entry: str) -> Phrase:
+        text, _, suggestion = entry.partition(SUGGESTION_SEP)
+        if not text.strip():
+            raise ValueError(f"empty phrase in {entry!r}")
+        return cls(text.strip(), suggestion.strip())
+
+
+def is_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words; curly apostrophes folded so "can’t" == "can't"."""
+    return _WORD.findall(text.lower().replace("\u2019", "'"))
+
+
+def cjk_chars(text: str) -> str:
+    """Chinese text without spaces or punctuation (Vosk zh models space their words)."""
+    return "".join(ch for ch in text if ch.isalnum()).lower()
+
+
+def similarity(a: str, b: str) -> float:
+    """1 - normalised Levenshtein distance."""
+    if a == b:
+        return 1.0
+    if not a or not b:
+        return 0.0
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return 1.0 - prev[-1] / max(len(a), len(b))
+
+
+def find(text: str, phrases: Iterable[str], *, min_ratio: float = DEFAULT_MIN_RATIO) -> list[Match]:
+    """Every phrase of `phrases` heard in `text`, best match per phrase, in text order."""
+    out: list[Match] = []
+    toks = tokens(text)
+    chars = cjk_chars(text)
+    for entry in phrases:
+        phrase = Phrase.parse(entry).text
+        m = _find_cjk(chars, phrase) if is_cjk(phrase) else _find_words(toks, phrase, min_ratio)
+        if m is not None:
+            out.append(m)
+    return sorted(out, key=lambda m: m.position)
+
+
+def _find_words(toks: list[str], phrase: str, min_ratio: float) -> Match | None:
+    want = tokens(phrase)
+    if not want or len(toks) < len(want):
+        return None
+    target = " ".join(want)
+    exact = len(target.replace(" ", "")) < EXACT_BELOW
+    best: Match | None = None
+    n = len(want)
+    for i in range(len(toks) - n + 1):
+        heard = " ".join(toks[i : i + n])
+        if exact:
+            score = 1.0 if heard == target else 0.0
+        else:
+            score = similarity(heard, target)
+            # a word glued to the next or split in two by the recogniser
+            for k in (n - 1, n + 1):
+                if k > 0 and i + k <= len(toks):
+                    alt = " ".join(toks[i : i + k])
+                    score = max(score, similarity(alt.replace(" ", ""), target.replace(" ", "")))
+        if score >= (1.0 if exact else min_ratio) and (best is None or score > best.score):
+            best = Match(phrase, heard, round(score, 3), i)
+    return best
+
+
+def _find_cjk(chars: str, phrase: str) -> Match | None:
+    want = cjk_chars(phrase)
+    if not want:
+        return None
+    i = chars.find(want)
+    if i >= 0:
+        return Match(phrase, want, 1.0, i)
+    if len(want) < 3:
+        return None
+    for i in range(len(chars) - len(want) + 1):
+        window = chars[i : i + len(want)]
+        if sum(a != b for a, b in zip(window, want, strict=True)) <= 1:
+            return Match(phrase, window, round(1 - 1 / len(want), 3), i)
+    return None

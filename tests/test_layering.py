@@ -17,6 +17,7 @@ ADAPTERS = {
     "store.py",
     "report.py",
     "models.py",
+    "control.py",
 }
 ADAPTER_DIRS = {"commands", "data"}
 FORBIDDEN = {

@@ -230,9 +230,9 @@ def _clock(t: float) -> str:
 
 
 def _yes_no(v: bool | None) -> str:
-    return {True: "yes (no read-back prompt)", False: "no (read-back prompt raised)"}.get(
-        v, "unknown (no transcript)"
-    )  # type: ignore[arg-type]
+    if v is None:
+        return "unknown (no transcript)"
+    return "yes (no read-back prompt)" if v else "no (read-back prompt raised)"
 
 
 def render_html(rep: CallReport, png: bytes) -> str:

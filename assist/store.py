@@ -351,7 +351,20 @@ class CallStore:
             rows = self._db.execute(sql, params).fetchall()
         return [
             CallRow(
-                r[0], r[1], r[2], r[3], bool(r[4]), *r[5:11], int(r[11]), int(r[12]), float(r[13])
+                call_id=r[0],
+                started_at=r[1],
+                ended_at=r[2],
+                status=r[3],
+                recovered=bool(r[4]),
+                source=r[5],
+                agent=r[6],
+                remote=r[7],
+                lang=r[8],
+                duration_s=r[9],
+                prompts=r[10],
+                dropped=int(r[11]),
+                events=int(r[12]),
+                last_t=float(r[13]),
             )
             for r in rows
         ]

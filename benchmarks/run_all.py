@@ -82,7 +82,7 @@ def run(path: Path) -> dict[str, Any]:
     t0 = time.monotonic()
     try:
         r = subprocess.run(
-            [sys.executable, str(path.relative_to(ROOT)), "--json"],
+            [sys.executable, str(path), "--json"],
             cwd=ROOT,
             capture_output=True,
             text=True,

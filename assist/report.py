@@ -39,6 +39,7 @@ class CallReport:
     prompts: list[dict[str, Any]] = field(default_factory=list)  # t + prompt data
     transcript: list[dict[str, Any]] = field(default_factory=list)  # final transcripts
     feedback: list[dict[str, Any]] = field(default_factory=list)
+    supervisor: list[dict[str, Any]] = field(default_factory=list)  # supervisor_action events
     dropped: int = 0  # audio frames dropped during the call
     errors: list[str] = field(default_factory=list)
 
@@ -127,6 +128,8 @@ def summarise(events: list[dict[str, Any]]) -> CallReport:
             rep.transcript.append({"t": float(start if start is not None else ev["t"]), **d})
         elif kind == "feedback":
             rep.feedback.append({"t": float(ev["t"]), **d})
+        elif kind == "supervisor_action":
+            rep.supervisor.append({"t": float(ev["t"]), **d})
         elif kind == "dropped":
             rep.dropped += int(d.get("count", 0))
         elif kind == "error":
@@ -248,13 +251,34 @@ def render_html(rep: CallReport, png: bytes) -> str:
             "Longest silence",
             f"{longest[1] - longest[0]:.1f} s at {_clock(longest[0])}" if longest else "none",
         ),
-        ("Overlap", f"{rep.overlap_s:.1f} s in {len(rep.overlaps)} stretches"),
+        ("Overlap", f"{rep.overlap_s:.1f} s in {len(rep.overlaps)} stretch(es)"),
         (
             "Prompts by rule",
             ", ".join(f"{e(k)} × {v}" for k, v in rep.prompts_by_rule.items()) or "none",
         ),
         ("Numbers confirmed", _yes_no(rep.numbers_confirmed)),
     ]
+    if rep.feedback:
+        summary.append(
+            (
+                "Agent feedback",
+                ", ".join(
+                    f"{e(str(f.get('rule', '')))}: {e(str(f.get('verdict', '')))}"
+                    for f in rep.feedback
+                ),
+            )
+        )
+    if rep.supervisor:
+        summary.append(
+            (
+                "Supervisor",
+                "<br>".join(
+                    f"{_clock(a['t'])} {e(str(a.get('supervisor', '')))} "
+                    f"{e(str(a.get('mode', '')))}" + ("" if a.get("ok") else " (failed)")
+                    for a in rep.supervisor
+                ),
+            )
+        )
     if rep.dropped:
         summary.append(("Audio dropped", f"{rep.dropped} frames"))
     if rep.errors:

@@ -15,10 +15,12 @@ from assist.events import (
     CallStarted,
     Event,
     EventData,
+    Feedback,
     Meters,
     Prompt,
     SpeakerMeters,
     Speech,
+    SupervisorAction,
     Transcript,
 )
 from assist.report import render_html, render_png, summarise
@@ -145,6 +147,16 @@ def test_html_is_self_contained_and_escapes_what_was_said() -> None:
                     severity="warn",
                 ),
             ),
+            (
+                12.5,
+                Feedback(
+                    prompt_id="customer_silence-1",
+                    rule="customer_silence",
+                    verdict="done",
+                    client="agent:<b>ann</b>",
+                ),
+            ),
+            (12.8, SupervisorAction(mode="whisper", supervisor="<i>sue</i>", ok=False)),
             (13.0, CallEnded(duration_s=13.0)),
         ]
     )
@@ -158,6 +170,8 @@ def test_html_is_self_contained_and_escapes_what_was_said() -> None:
     assert re.search(r"Longest silence</th><td>10\.1 s at 0:02\.9", page)
     assert "customer_silence × 1" in page and "agent 100% · customer 0%" in page
     assert "yes (no read-back prompt)" in page
+    assert "customer_silence: done" in page
+    assert "0:12.8 &lt;i&gt;sue&lt;/i&gt; whisper (failed)" in page
     assert "http://" not in page and "https://" not in page  # nothing fetched from elsewhere
 
 

@@ -227,3 +227,32 @@ def test_kill_9_mid_call_loses_under_a_second_and_the_call_is_marked_interrupted
     assert events[-1]["type"] == "call_ended" and events[-1]["data"]["reason"] == "interrupted"
     assert events[-1]["seq"] == stored[-1]["seq"] + 1
     assert os.path.getsize(db) > 0
+
+
+def test_a_failing_disk_is_reported_and_the_call_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from assist.commands.calls import finish_store
+
+    store = CallStore(tmp_path / "calls.sqlite3")
+    apply = store._apply
+
+    def failing_apply(db: sqlite3.Connection, ev: Event) -> None:
+        if ev.seq >= 3:
+            raise sqlite3.OperationalError("disk I/O error")
+        apply(db, ev)
+
+    store._apply = failing_apply  # type: ignore[method-assign]
+    sink = store.sink("bad")
+    session = CallSession("bad", pack=default_pack("en"))
+    runner = CallRunner(session, [sink], block=True).start()
+    agent = timeline(4, [(0.5, 2.5)])
+    for i in range(agent.shape[0] // FRAME_SAMPLES):
+        runner.push(agent[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES], agent[:FRAME_SAMPLES] * 0)
+    runner.finish(timeout=30)
+    assert runner.error is None and session.ended  # the analysis was not disturbed
+    finish_store(store, sink)
+    err = capsys.readouterr().err
+    assert "call store failed: disk I/O error" in err
+    with CallStore(tmp_path / "calls.sqlite3") as again:  # what was written before is kept
+        assert [e["seq"] for e in again.events("bad")] == [0, 1, 2]

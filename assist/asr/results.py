@@ -19,7 +19,7 @@ _VARIANT = re.compile(r"\(\d+\)$")  # PocketSphinx pronunciation variants: "the(
 def clean_token(token: str) -> str | None:
     """The word as users should see it, or None for silence/noise/unknown tokens."""
     token = _VARIANT.sub("", token.strip())
-    if not token or _NON_WORD.match(token):
+    if not token or _NON_WORD.match(token) or not any(ch.isalnum() for ch in token):
         return None
     return token
 

@@ -110,11 +110,11 @@ class PhraseSaid(_WordDetector):
 
 
 def _said_before(ctx: Context, speaker: str, window_s: float) -> str:
-    """Everything `speaker` said in finals (within the last `window_s`, 0 = whole call)."""
+    """What `speaker` said in finals after their first turn (the greeting), within the last
+    `window_s` (0 = the whole call)."""
     lo = ctx.now - window_s if window_s > 0 else float("-inf")
-    return " \n ".join(
-        f.text for f in ctx.finals if f.speaker == speaker and (f.end is None or f.end >= lo)
-    )
+    theirs = [f for f in ctx.finals if f.speaker == speaker][1:]
+    return " \n ".join(f.text for f in theirs if f.end is None or f.end >= lo)
 
 
 class ClosingWithout(_WordDetector):

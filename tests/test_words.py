@@ -1,0 +1,276 @@
+"""Every word cue on scripted transcript timelines, en and zh, with the polite negatives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assist.audio import FRAME_SAMPLES
+from assist.errors import RulePackError
+from assist.events import Prompt, Transcript, Word
+from assist.rules import default_pack, parse_pack
+from assist.session import CallSession
+
+SILENT = np.zeros(FRAME_SAMPLES, np.float32)
+WORD_RULES = {
+    "negative_phrase",
+    "agent_wording",
+    "confirm_numbers",
+    "anything_else",
+    "thank_before_goodbye",
+    "hold_reason",
+    "greeting",
+}
+
+
+def transcript(speaker: str, text: str, end: float, kind: str = "final") -> Transcript:
+    toks = text.split()
+    start = end - 0.3 * len(toks)
+    words = tuple(Word(w, start + 0.3 * i, start + 0.3 * (i + 1)) for i, w in enumerate(toks))
+    return Transcript(speaker=speaker, kind=kind, text=text, words=words, start=start, end=end)  # type: ignore[arg-type]
+
+
+def run(lang: str, script: list[tuple], pack=None) -> list[tuple[float, Prompt]]:
+    """Feed (time, speaker, text[, kind]) transcripts into a session over silent audio."""
+    s = CallSession("t", pack=pack or default_pack(lang))
+    events = s.start()
+    for t, speaker, text, *kind in script:
+        while s.t < t:
+            events += s.feed(SILENT, SILENT)
+        events += s.add_transcript(transcript(speaker, text, t, *kind))
+    for _ in range(50):
+        events += s.feed(SILENT, SILENT)
+    events += s.end()
+    return [(e.t, e.data) for e in events if isinstance(e.data, Prompt)]
+
+
+def rules(prompts: list[tuple[float, Prompt]]) -> list[str]:
+    return [p.rule for _, p in prompts]
+
+
+GREET_EN = (2.0, "agent", "thank you for calling acme bank my name is sam how can i help")
+GREET_ZH = (2.0, "agent", "您好 欢迎 致电 安可 银行 我 是 小 王 请问 有 什么 可以 帮 您")
+
+
+# --- en ---------------------------------------------------------------------------------------
+
+
+def test_polite_english_call_raises_no_word_cue() -> None:
+    prompts = run(
+        "en",
+        [
+            GREET_EN,
+            (6.0, "customer", "hi my account number is four seven two nine one eight three"),
+            (9.0, "agent", "thanks so that is four seven two nine one eight three"),
+            (12.0, "agent", "let me check your balance please hold while i look it up"),
+            (20.0, "agent", "is there anything else i can help you with today"),
+            (23.0, "customer", "no that is all"),
+            (26.0, "agent", "thank you for calling goodbye"),
+        ],
+    )
+    assert rules(prompts) == []
+
+
+def test_negative_phrase_is_fuzzy_and_customer_only() -> None:
+    prompts = run(
+        "en",
+        [
+            GREET_EN,
+            (5.0, "customer", "this is ridiculus i want to make a complain"),
+            (8.0, "agent", "i understand this is ridiculous"),
+        ],
+    )
+    assert rules(prompts) == ["negative_phrase"]
+    t, p = prompts[0]
+    assert t == pytest.approx(5.0, abs=0.021)
+    assert p.evidence["phrase"] == "ridiculous" and p.evidence["heard"] == "ridiculus"
+    assert "acknowledge feelings first" in p.text and p.severity == "alert"
+
+
+def test_negative_phrase_fires_once_per_utterance_across_partials_and_final() -> None:
+    prompts = run(
+        "en",
+        [
+            GREET_EN,
+            (4.0, "customer", "i want to cancel", "partial"),
+            (4.2, "customer", "i want to cancel my", "partial"),
+            (4.2, "customer", "i want to cancel my card"),
+        ],
+    )
+    assert rules(prompts) == ["negative_phrase"]
+
+
+def test_agent_wording_suggests_what_to_say_instead() -> None:
+    prompts = run(
+        "en",
+        [GREET_EN, (6.0, "agent", "well you have to understand that is our policy")],
+    )
+    assert rules(prompts) == ["agent_wording"]
+    p = prompts[0][1]
+    assert p.evidence["phrase"] == "you have to"
+    assert "Say what you CAN do" in p.text and "Could you please" in p.text
+
+
+def test_agent_wording_ignores_the_customer_and_similar_words() -> None:
+    prompts = run(
+        "en",
+        [GREET_EN, (6.0, "customer", "you have to fix this"), (9.0, "agent", "i know")],
+    )
+    assert "agent_wording" not in rules(prompts)
+
+
+def test_confirm_numbers_shows_the_numbers_not_read_back() -> None:
+    prompts = run(
+        "en",
+        [
+            GREET_EN,
+            (6.0, "customer", "my account number is four seven two nine one eight three"),
+            (10.0, "agent", "okay i will refund it today"),
+            (14.0, "agent", "is there anything else i can help with"),
+        ],
+    )
+    assert rules(prompts) == ["confirm_numbers"]
+    t, p = prompts[0]
+    assert t == pytest.approx(14.0, abs=0.021)
+    assert p.text == "Confirm numbers back before closing: 4729183"
+
+
+def test_confirm_numbers_silent_when_read_back_in_groups() -> None:
+    prompts = run(
+        "en",
+        [
+            GREET_EN,
+            (6.0, "customer", "my account number is four seven two nine one eight three"),
+            (9.0, "agent", "let me repeat that 4729 183"),
+            (14.0, "agent", "is there anything else i can help with"),
+        ],
+    )
+    assert "confirm_numbers" not in rules(prompts)
+
+
+def test_anything_else_when_closing_without_asking() -> None:
+    prompts = run(
+        "en",
+        [GREET_EN, (6.0, "customer", "thanks"), (9.0, "agent", "thank you for calling goodbye")],
+    )
+    assert rules(prompts) == ["anything_else"]
+    assert prompts[0][1].text == "Ask: anything else I can help with?"
+
+
+def test_greeting_phrase_is_not_a_closing() -> None:
+    assert run("en", [GREET_EN]) == []
+
+
+def test_thank_before_goodbye() -> None:
+    prompts = run(
+        "en",
+        [GREET_EN, (6.0, "agent", "anything else"), (9.0, "agent", "okay then goodbye")],
+    )
+    assert rules(prompts) == ["thank_before_goodbye"]
+
+
+def test_hold_reason_needs_a_reason_in_the_final() -> None:
+    prompts = run(
+        "en",
+        [
+            GREET_EN,
+            (5.0, "agent", "please hold", "partial"),
+            (6.0, "agent", "please hold while i check your account"),
+            (15.0, "agent", "one moment please"),
+        ],
+    )
+    assert rules(prompts) == ["hold_reason"]
+    assert prompts[0][0] == pytest.approx(15.0, abs=0.021)
+
+
+def test_greeting_without_company_and_name_only_first_turn() -> None:
+    prompts = run(
+        "en",
+        [(2.0, "agent", "hello how can i help"), (5.0, "agent", "hello again how are you")],
+    )
+    assert rules(prompts) == ["greeting"]
+    assert prompts[0][1].evidence["missing"] == "company + name"
+    only_name = run("en", [(2.0, "agent", "hello acme bank how can i help")])
+    assert only_name[0][1].evidence["missing"] == "name"
+
+
+# --- zh ---------------------------------------------------------------------------------------
+
+
+def test_polite_chinese_call_raises_no_word_cue() -> None:
+    prompts = run(
+        "zh",
+        [
+            GREET_ZH,
+            (6.0, "customer", "我 的 账号 是 四 七 二 九 一 八 三"),
+            (9.0, "agent", "好的 您 的 账号 是 4729183 对 吗"),
+            (12.0, "agent", "请 您 稍等 我 帮 您 查询 一下"),
+            (20.0, "agent", "请问 还有 什么 可以 帮 您"),
+            (26.0, "agent", "感谢 您 的 来电 再见"),
+        ],
+    )
+    assert rules(prompts) == []
+
+
+@pytest.mark.parametrize(
+    ("script", "rule", "text"),
+    [
+        ([(5.0, "customer", "你们 服务 太 差 了 我 要 投诉")], "negative_phrase", "太差"),
+        ([(5.0, "agent", "这个 是 公司 的 规定")], "agent_wording", "多说能做什么"),
+        (
+            [
+                (5.0, "customer", "我 的 账号 是 四 七 二 九 一 八 三"),
+                (9.0, "agent", "感谢 您 的 来电 再见"),
+            ],
+            "confirm_numbers",
+            "结束前复述号码：4729183",
+        ),
+        ([(9.0, "agent", "感谢 您 的 来电 再见")], "anything_else", "还有什么可以帮您"),
+        (
+            [(9.0, "agent", "还有 别的 吗"), (12.0, "agent", "好 的 再见")],
+            "thank_before_goodbye",
+            "感谢",
+        ),
+        ([(9.0, "agent", "请 您 稍等 一下")], "hold_reason", "说明原因"),
+    ],
+)
+def test_chinese_word_cues(script: list[tuple], rule: str, text: str) -> None:
+    prompts = run("zh", [GREET_ZH, *script])
+    fired = [p for _, p in prompts if p.rule == rule]
+    assert len(fired) == 1 and text in (fired[0].text + str(fired[0].evidence))
+    assert set(rules(prompts)) <= WORD_RULES
+
+
+def test_chinese_greeting_and_fuzzy_negative() -> None:
+    prompts = run("zh", [(2.0, "agent", "喂 你好"), (5.0, "customer", "我 很 不 满 意")])
+    assert rules(prompts) == ["greeting", "negative_phrase"]
+    assert "问候时报出公司和姓名" in prompts[0][1].text
+
+
+def test_word_cues_expire_after_their_ttl() -> None:
+    s = CallSession("t", pack=default_pack("en"))
+    s.start()
+    ev = s.add_transcript(transcript("customer", "this is unacceptable", 0.5))
+    assert [e.data.rule for e in ev if e.type == "prompt"] == ["negative_phrase"]
+    cleared = []
+    for _ in range(int(9 / 0.02)):
+        cleared += [e for e in s.feed(SILENT, SILENT) if e.type == "prompt_cleared"]
+    assert [(e.data.rule, e.data.reason) for e in cleared] == [("negative_phrase", "expired")]
+
+
+def test_a_pack_naming_a_missing_phrase_list_is_rejected() -> None:
+    text = """
+[pack]
+name = "t"
+lang = "en"
+
+[[rule]]
+id = "negative_phrase"
+detector = "phrase_said"
+text = "x"
+[rule.params]
+speaker = "customer"
+phrases = "nope"
+"""
+    with pytest.raises(RulePackError, match=r"t.toml:7: rule 'negative_phrase': .*nope"):
+        parse_pack(text, "t.toml")

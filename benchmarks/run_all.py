@@ -61,6 +61,7 @@ def machine() -> dict[str, str]:
         "Python": f"{platform.python_implementation()} {platform.python_version()}",
         "commit": (commit or "?") + (" (with uncommitted changes)" if dirty else ""),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 

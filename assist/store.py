@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (call_id, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_by_type ON events (type, call_id);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (call_id, t);
 CREATE INDEX IF NOT EXISTS calls_by_start ON calls (started_at);
 """
 

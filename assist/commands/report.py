@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         events = store.events(row.call_id)
     finally:
         store.close()
-    out = Path(args.output or f"report-{row.call_id}.html")
+    out = Path(args.output or f"report-{_safe(row.call_id)}.html")
     if out.suffix.lower() == ".png":
         raise InputError(f"{out}: give the .html name; the PNG is written beside it")
     png_path = out.with_suffix(".png")
@@ -48,3 +49,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{exc.filename}: cannot write ({exc.strerror})") from None
     print(f"Wrote {out} and {png_path}", file=sys.stderr)
     return 0
+
+
+def _safe(call_id: str) -> str:
+    """A file name part from a call id (SIP Call-IDs may hold '/', ':', quotes, ...)."""
+    return re.sub(r"[^A-Za-z0-9._@-]", "_", call_id)[:100] or "call"

@@ -105,6 +105,7 @@ class CallStarted(EventData):
     agent: str = ""
     remote: str = ""
     rules: str = ""  # rule pack name/version in force
+    asr: str = ""  # speech engine ("vosk:<model>", "pocketsphinx:en-us (fallback)"); "" = none
 
 
 @payload

@@ -48,6 +48,7 @@ class CallSession:
         source: str = "demo",
         agent: str = "",
         remote: str = "",
+        asr: str = "",
         vad: VadConfig | None = None,
         meters_interval_s: float = METERS_INTERVAL_S,
     ) -> None:
@@ -59,6 +60,7 @@ class CallSession:
         self.source = source
         self.agent = agent
         self.remote = remote
+        self.asr = asr  # speech engine label for call_started ("" = no word cues)
         self.vads: dict[Speaker, VoiceActivity] = {
             s: VoiceActivity(vad, sample_rate=sample_rate) for s in SPEAKERS
         }
@@ -102,6 +104,7 @@ class CallSession:
                 agent=self.agent,
                 remote=self.remote,
                 rules=f"{self.pack.name} v{self.pack.version}",
+                asr=self.asr,
             ),
             out,
         )

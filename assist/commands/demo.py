@@ -8,10 +8,13 @@ import time
 import uuid
 from typing import Any
 
+from assist.asr_worker import CallAsr
+from assist.audio import FRAME_SAMPLES
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
 from assist.control import CallRegistry, DemoControl
 from assist.demo import bundled_call, play
 from assist.errors import AudioFileError, ConfigError, InputError
+from assist.models import select_engine
 from assist.rules import RulePack, default_pack, load_pack
 from assist.runtime import CallRunner, JsonlSink, Sink
 from assist.session import CallSession
@@ -51,6 +54,14 @@ def register(sub: Any) -> None:
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language (rule pack)")
     p.add_argument("--rules", metavar="FILE", help="rule pack TOML overriding the built-in one")
     p.add_argument("--call-id", help="call id for the events (default: generated)")
+    p.add_argument(
+        "--asr",
+        choices=("auto", "vosk", "sphinx", "off"),
+        default="auto",
+        help="speech engine for word cues: auto = a Vosk model for the language if found, "
+        "else PocketSphinx for English (default auto)",
+    )
+    p.add_argument("--model", metavar="DIR", help="Vosk model folder to use (overrides --asr)")
     add_store_options(p, recording=True)
     p.add_argument(
         "--config",
@@ -119,20 +130,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"Overlay: {server.agent_url(agent_name)}", file=sys.stderr)
         print(f"Supervisor: {server.supervisor_url()}", file=sys.stderr)
 
+    speech = select_engine(pack.lang, args.asr, args.model)
+    print(speech.message, file=sys.stderr)
+    engine: Any = speech.engine
+    asr_label = "" if engine is None else engine.name + (" (fallback)" if engine.fallback else "")
     call_id = args.call_id or f"demo-{uuid.uuid4().hex[:8]}"
-    session = CallSession(call_id, pack=pack, source="demo", agent=agent_name)
+    session = CallSession(call_id, pack=pack, source="demo", agent=agent_name, asr=asr_label)
     store_sink = store_sink_for(store, call_id, fast=args.fast)
     if store_sink is not None:
         sinks.append(store_sink)
-    runner = CallRunner(session, sinks, block=args.fast).start()
+    runner = CallRunner(session, sinks, block=args.fast)
+    asr = None if engine is None else CallAsr(runner, engine)
+    runner.start()
     registry.add(runner)
     reason = "completed"
     progress = _progress(args.fast, len(agent))
+    pushed = None
     try:
-        play(agent, customer, runner, speed=None if args.fast else args.speed, on_frame=progress)
+        pushed = play(
+            agent, customer, runner, speed=None if args.fast else args.speed, on_frame=progress
+        )
     except KeyboardInterrupt:
         reason = "interrupted"
     finally:
+        if asr is not None:  # the last words, then the call ends
+            asr.close(until=None if pushed is None else pushed * FRAME_SAMPLES, timeout=30)
         runner.finish(reason)
         registry.remove(call_id)
         if progress is not None:

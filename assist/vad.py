@@ -4,11 +4,20 @@ A frame is *voiced* when its level stands SNR_DB above the channel's noise floor
 absolute floor, so digital silence never counts). Speech *starts* after START_FRAMES voiced
 frames and *stops* after HANGOVER_S without one; both boundaries are back-dated to the first
 and last voiced frame, so silence lengths are exact even though the decision is late.
+
+The floor follows the line noise down quickly and up slowly while nobody speaks. A sudden,
+lasting rise of steady line noise (a new hum, a noisy headset) would otherwise read as speech
+forever, because the floor never rises during speech. Speech is never steady, though: its
+20 ms levels swing by several dB with syllables, while line noise varies by well under 1 dB.
+So once STEADY_S of "speech" has a level spread under STEADY_STD_DB, it is re-classified as
+noise: the floor jumps to its level and the run stops, back-dated to where the steady stretch
+began.
 """
 
 from __future__ import annotations
 
 import enum
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +31,8 @@ HANGOVER_S = 0.4
 FLOOR_INIT_DBFS = -70.0
 FLOOR_RISE_DB_PER_S = 1.5  # how fast the floor creeps up through steady noise
 FLOOR_FALL = 0.3  # fraction of the gap closed per frame when the level drops below the floor
+STEADY_S = 1.0  # this long with a level spread under STEADY_STD_DB is line noise, not speech
+STEADY_STD_DB = 0.8  # speech frames spread > 1.2 dB (syllables); noise ~0.35 dB (white, 20 ms)
 
 
 class VadState(enum.Enum):
@@ -72,6 +83,7 @@ class VoiceActivity:
         self._hangover_samples = int(round(self.config.hangover_s * sample_rate))
         self.speech_start: int | None = None  # confirmed run start, while speaking
         self.last_speech_end: int | None = None  # end of the last confirmed speech
+        self._steady = _SteadyLevel(max(2, int(round(STEADY_S * sample_rate / FRAME_SAMPLES))))
 
     @property
     def speaking(self) -> bool:
@@ -84,6 +96,9 @@ class VoiceActivity:
         energy = float(np.mean(np.square(frame, dtype=np.float64))) if n else 0.0
         self.level_dbfs = max(-120.0, 10.0 * np.log10(energy + 1e-12))
         self.voiced = self.decide(self.level_dbfs)
+        self._steady.push(self.level_dbfs, start_sample)
+        if self.voiced and self.state is VadState.SPEAKING and self._steady.steady:
+            return self._reject_steady_noise()
         self._track_floor(n)
 
         if self.state is VadState.QUIET:
@@ -126,6 +141,19 @@ class VoiceActivity:
         self._last_voiced_end = end_sample
         return VadTransition(started=True, at_sample=self._run_start)
 
+    def _reject_steady_noise(self) -> VadTransition:
+        """The current "speech" is a steady level: make it the floor and end the run where the
+        steady stretch began (never before the run itself began)."""
+        self.floor_dbfs = self._steady.mean
+        self.voiced = False
+        at = max(self._steady.first_sample, self.speech_start or 0)
+        at = min(at, self._last_voiced_end)
+        self.state = VadState.QUIET
+        self.speech_start = None
+        self.last_speech_end = at
+        self._steady.clear()
+        return VadTransition(started=False, at_sample=at)
+
     def _track_floor(self, n: int) -> None:
         level = self.level_dbfs
         if level <= -119.0:  # digital silence says nothing about line noise
@@ -139,6 +167,50 @@ class VoiceActivity:
         elif not self.voiced or self.state is VadState.QUIET:
             rise = FLOOR_RISE_DB_PER_S * n / self.sample_rate
             self.floor_dbfs = min(level, self.floor_dbfs + rise)
+
+
+class _SteadyLevel:
+    """Mean and spread of the last `size` frame levels, in O(1) per frame."""
+
+    __slots__ = ("size", "_levels", "_starts", "_sum", "_sumsq")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._levels: deque[float] = deque()
+        self._starts: deque[int] = deque()
+        self._sum = 0.0
+        self._sumsq = 0.0
+
+    def push(self, level: float, start_sample: int) -> None:
+        self._levels.append(level)
+        self._starts.append(start_sample)
+        self._sum += level
+        self._sumsq += level * level
+        if len(self._levels) > self.size:
+            old = self._levels.popleft()
+            self._starts.popleft()
+            self._sum -= old
+            self._sumsq -= old * old
+
+    def clear(self) -> None:
+        self._levels.clear()
+        self._starts.clear()
+        self._sum = self._sumsq = 0.0
+
+    @property
+    def mean(self) -> float:
+        return self._sum / len(self._levels) if self._levels else -120.0
+
+    @property
+    def first_sample(self) -> int:
+        return self._starts[0] if self._starts else 0
+
+    @property
+    def steady(self) -> bool:
+        if len(self._levels) < self.size:
+            return False
+        var = self._sumsq / self.size - self.mean**2
+        return var < STEADY_STD_DB**2
 
 
 def frame_end(index: int, frame_samples: int = FRAME_SAMPLES) -> int:

@@ -2,10 +2,11 @@
 
     python benchmarks/demo_speed.py [--runs N] [--json]
 
-Two figures on the bundled English demo call: the whole command as a user runs it
-(`assist demo --fast --no-server`, process start-up included), and the pipeline alone in one
-process (WAV already loaded: CallRunner + CallSession + sinks), each without and with the call
-store. Medians of N runs.
+On the bundled English demo call: the analysis pipeline alone in one process (WAV loaded, no
+speech recognition: CallRunner + CallSession + sinks), without and with the call store; the
+whole command as a user runs it (`assist demo --fast --no-server`, process start-up
+included) with speech recognition off, without and with the store; and, once (it is slow),
+the command with default settings, speech recognition included. Medians of N runs.
 """
 
 from __future__ import annotations
@@ -23,12 +24,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def command_x(audio_s: float, store: str | None) -> float:
+def command_x(audio_s: float, store: str | None, extra: tuple[str, ...] = ()) -> float:
     cmd = [sys.executable, "-m", "assist", "demo", "--fast", "--no-server", "--events", "/dev/null"]
     cmd += ["--store", store] if store else ["--no-store"]
+    if store:
+        Path(store).unlink(missing_ok=True)
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    subprocess.run([*cmd, *extra], cwd=ROOT, check=True, capture_output=True, timeout=170)
     return audio_s / (time.perf_counter() - t0)
+
+
+def asr_off() -> tuple[str, ...]:
+    """`--asr off` if this version of `assist demo` has speech recognition (on by default)."""
+    r = subprocess.run(
+        [sys.executable, "-m", "assist", "demo", "-h"], cwd=ROOT, capture_output=True, text=True
+    )
+    return ("--asr", "off") if "--asr" in r.stdout else ()
 
 
 def pipeline_x(agent: Any, customer: Any, store_dir: str | None, i: int) -> float:
@@ -64,30 +75,36 @@ def main() -> int:
     agent, customer, _ = load_call(bundled_call("en"))
     audio_s = agent.shape[0] / 16000
     fig: dict[str, Any] = {"audio_s": round(audio_s, 1), "runs": args.runs}
+    off = asr_off()
     with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "cmd.sqlite3")
         pipeline_x(agent, customer, None, -1)  # warm-up
         for name, store in (("no_store", None), ("store", tmp)):
             xs = [pipeline_x(agent, customer, store, i) for i in range(args.runs)]
             fig[f"pipeline_x_realtime_{name}"] = round(statistics.median(xs), 1)
-        for name, path in (("no_store", None), ("store", str(Path(tmp) / "cmd.sqlite3"))):
-            xs = []
-            for _ in range(args.runs):
-                if path:
-                    Path(path).unlink(missing_ok=True)
-                xs.append(command_x(audio_s, path))
+        for name, path in (("no_store", None), ("store", db)):
+            xs = [command_x(audio_s, path, off) for _ in range(args.runs)]
             fig[f"command_x_realtime_{name}"] = round(statistics.median(xs), 1)
+        if off:
+            fig["command_x_realtime_default_with_asr"] = round(command_x(audio_s, db), 1)
     print(
         f"assist demo --fast on the bundled call ({audio_s:.1f} s of audio), median of "
         f"{args.runs} runs, as a multiple of real time:"
     )
     print(
-        f"  pipeline alone         {fig['pipeline_x_realtime_no_store']:7.1f}x   "
+        f"  pipeline alone (no ASR)       {fig['pipeline_x_realtime_no_store']:7.1f}x   "
         f"with call store {fig['pipeline_x_realtime_store']:7.1f}x"
     )
     print(
-        f"  whole command          {fig['command_x_realtime_no_store']:7.1f}x   "
+        f"  whole command{', --asr off' if off else ''}      "
+        f"{fig['command_x_realtime_no_store']:7.1f}x   "
         f"with call store {fig['command_x_realtime_store']:7.1f}x   (process start-up included)"
     )
+    if off:
+        print(
+            f"  whole command, default (ASR on, store; 1 run) "
+            f"{fig['command_x_realtime_default_with_asr']:7.1f}x"
+        )
     if args.json:
         print(json.dumps(fig))
     return 0

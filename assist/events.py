@@ -238,6 +238,20 @@ class SupervisorAction(EventData):
 
 
 @payload
+class CallState(EventData):
+    type: ClassVar[str] = "call_state"
+    doc: ClassVar[str] = (
+        "The SIP call changed state (ringing, confirmed, held, ended); `reason` and `code` "
+        "say why it ended (the SIP status, or `media timeout`)."
+    )
+    state: Literal["ringing", "confirmed", "held", "ended"]
+    direction: Literal["inbound", "outbound"] = "inbound"
+    remote: str = ""
+    reason: str = ""
+    code: int | None = None
+
+
+@payload
 class Error(EventData):
     type: ClassVar[str] = "error"
     doc: ClassVar[str] = "A component failed; `recoverable` says whether the call goes on."

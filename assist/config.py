@@ -1,0 +1,142 @@
+"""The softphone's settings: one TOML file, checked key by key before anything starts.
+
+    [sip]
+    uri = "sip:alice@pbx.example.com"      # who this softphone is
+    registrar = "sip:pbx.example.com"      # omit: no registration (direct IP calls)
+    username = "alice"                      # digest credentials, with password
+    password = "secret"
+    transport = "udp"                       # udp | tcp
+    port = 5060                             # local SIP port (0 = any free port)
+    bind = "127.0.0.1"                      # local address for SIP and RTP (default: all)
+    audio = "null"                          # "null" (no sound card) or "default"
+    auto_answer = true                      # answer incoming calls at once
+    media_timeout_s = 10                    # no RTP for this long: the call is dropped
+    agent_play = "agent.wav"                # optional: play a WAV as the agent's microphone
+    agent_record_dir = "ears/"              # optional: record what the agent hears, per call
+
+    [overlay]                               # see overlay/auth.py (host, port, tokens)
+
+A bad key raises ConfigError naming the file and the key (`assist: error: FILE: sip.port: ...`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from assist.errors import ConfigError
+
+Transport = Literal["udp", "tcp"]
+
+DEFAULT_SIP_PORT = 5060
+DEFAULT_MEDIA_TIMEOUT_S = 10.0
+DEFAULT_AUDIO = "null"
+TRANSPORTS: tuple[Transport, ...] = ("udp", "tcp")
+
+
+def _is_sip_uri(value: str) -> bool:
+    return value.startswith(("sip:", "sips:")) and len(value) > 4 and " " not in value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SipConfig:
+    """The `[sip]` table: account, transport, audio and call handling."""
+
+    uri: str
+    registrar: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+    realm: str = "*"
+    transport: Transport = "udp"
+    port: int = DEFAULT_SIP_PORT
+    bind: str = ""
+    audio: str = DEFAULT_AUDIO
+    auto_answer: bool = True
+    media_timeout_s: float = DEFAULT_MEDIA_TIMEOUT_S
+    agent_play: str = ""
+    agent_record_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if not _is_sip_uri(self.uri):
+            raise ConfigError(f"sip.uri: {self.uri!r} is not a SIP URI like sip:alice@host")
+        if self.registrar and not _is_sip_uri(self.registrar):
+            raise ConfigError(f"sip.registrar: {self.registrar!r} is not a SIP URI like sip:host")
+        if self.password and not self.username:
+            raise ConfigError("sip.username: required when sip.password is set")
+        if self.transport not in TRANSPORTS:
+            raise ConfigError(f"sip.transport: must be one of {', '.join(TRANSPORTS)}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"sip.port: {self.port} is not a port number (0-65535)")
+        if not self.audio:
+            raise ConfigError('sip.audio: must be "null" or "default"')
+        if self.audio not in ("null", "default"):
+            raise ConfigError(f'sip.audio: {self.audio!r}: must be "null" or "default"')
+        if not 1.0 <= self.media_timeout_s <= 3600.0:
+            raise ConfigError("sip.media_timeout_s: must be between 1 and 3600 seconds")
+        if self.agent_play and not Path(self.agent_play).is_file():
+            raise ConfigError(f"sip.agent_play: {self.agent_play}: no such file")
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> SipConfig:
+        known = {
+            "uri": str,
+            "registrar": str,
+            "username": str,
+            "password": str,
+            "realm": str,
+            "transport": str,
+            "port": int,
+            "bind": str,
+            "audio": str,
+            "auto_answer": bool,
+            "media_timeout_s": float,
+            "agent_play": str,
+            "agent_record_dir": str,
+        }
+        kwargs: dict[str, Any] = {}
+        for key, value in table.items():
+            kind = known.get(key)
+            if kind is None:
+                raise ConfigError(f"sip.{key}: unknown key (known: {', '.join(sorted(known))})")
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ConfigError(f"sip.{key}: expected {kind.__name__}, got {value!r}")
+            kwargs[key] = value
+        if "uri" not in kwargs:
+            raise ConfigError("sip.uri: missing (the account's SIP URI, e.g. sip:alice@host)")
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything `assist sip` reads from its config file."""
+
+    sip: SipConfig
+    overlay: dict[str, Any] = field(default_factory=dict)  # parsed by overlay.auth
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and check a config file; every problem is a ConfigError naming the file and key."""
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    try:
+        for key in doc:
+            if key not in ("sip", "overlay"):
+                raise ConfigError(f"{key}: unknown table (known: overlay, sip)")
+        sip = doc.get("sip")
+        if not isinstance(sip, dict):
+            raise ConfigError("sip: missing [sip] table")
+        overlay = doc.get("overlay", {})
+        if not isinstance(overlay, dict):
+            raise ConfigError("overlay: must be a table")
+        return Settings(sip=SipConfig.from_table(sip), overlay=overlay)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

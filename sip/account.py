@@ -1,0 +1,89 @@
+"""The SIP account: registration with our own backoff, and incoming calls handed to the phone.
+
+pjsip's built-in retry is switched off (retryIntervalSec=0) so a refused or unreachable
+registrar gets one clear line per attempt and retries at 1, 2, 4 ... 60 s instead of a fixed
+five minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pjsua2 as pj
+
+from assist.config import SipConfig
+
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 60.0
+REGISTER_EXPIRES_S = 300
+
+
+def account_config(cfg: SipConfig) -> pj.AccountConfig:
+    acfg = pj.AccountConfig()
+    acfg.idUri = cfg.uri
+    acfg.regConfig.registrarUri = cfg.registrar
+    acfg.regConfig.registerOnAdd = bool(cfg.registrar)
+    acfg.regConfig.retryIntervalSec = 0
+    acfg.regConfig.timeoutSec = REGISTER_EXPIRES_S
+    if cfg.username:
+        acfg.sipConfig.authCreds.append(
+            pj.AuthCredInfo("digest", cfg.realm, cfg.username, 0, cfg.password)
+        )
+    if cfg.bind:
+        acfg.mediaConfig.transportConfig.boundAddress = cfg.bind
+    return acfg
+
+
+class SipAccount(pj.Account):
+    """Registers (if a registrar is set), retries with backoff, routes incoming calls."""
+
+    def __init__(
+        self,
+        cfg: SipConfig,
+        *,
+        on_incoming: Callable[[int], None],
+        notify: Callable[[str], None],
+        later: Callable[[float, Callable[[], None]], None],
+    ) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.on_incoming = on_incoming
+        self.notify = notify
+        self.later = later
+        self.backoff_s = BACKOFF_FIRST_S
+        self.registered = False
+        self.failures = 0
+        self.closing = False
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802 - pjsua2 override
+        if self.closing:
+            return
+        if prm.code // 100 == 2 and prm.expiration > 0:
+            if not self.registered:
+                self.notify(f"registered {self.cfg.uri} at {self.cfg.registrar}")
+            self.registered = True
+            self.backoff_s = BACKOFF_FIRST_S
+            return
+        if prm.code // 100 == 2:  # unregistered on request
+            self.registered = False
+            return
+        self.registered = False
+        self.failures += 1
+        what = "refused" if 400 <= prm.code < 500 and prm.code not in (408,) else "failed"
+        delay = self.backoff_s
+        self.backoff_s = min(self.backoff_s * 2, BACKOFF_MAX_S)
+        self.notify(
+            f"registration of {self.cfg.uri} at {self.cfg.registrar} {what}: "
+            f"{prm.code} {prm.reason}; retrying in {delay:g} s"
+        )
+        self.later(delay, self._retry)
+
+    def _retry(self) -> None:
+        if not self.closing:
+            try:
+                self.setRegistration(True)
+            except pj.Error as exc:
+                self.notify(f"registration of {self.cfg.uri}: {exc.info()}")
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+        self.on_incoming(prm.callId)

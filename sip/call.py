@@ -1,0 +1,174 @@
+"""One SIP call and what hangs off it: its analysis runner, its taps and its bridge routes.
+
+`SipCall` only forwards pjsua2's callbacks (on the pump thread) to its `Leg`. A `Leg` is a
+customer call with an analysis session; a supervisor's call is a plain SipCall attached to it.
+Routes between named ends are applied by `Leg.rewire()` from sip/supervisor.py's table.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pjsua2 as pj
+
+from assist.control import SuperviseMode
+from assist.events import CallState
+from assist.runtime import CallRunner
+from sip.supervisor import Route, changes, routes
+from sip.tap import ChannelTap, FramePair
+
+MEDIA_STATES = {
+    pj.PJSUA_CALL_MEDIA_ACTIVE: "active",
+    pj.PJSUA_CALL_MEDIA_LOCAL_HOLD: "held",
+    pj.PJSUA_CALL_MEDIA_REMOTE_HOLD: "held",
+}
+
+
+class SipCall(pj.Call):
+    """pjsua2's Call; state and media changes go to `on_state(call)` / `on_media(call)`."""
+
+    def __init__(
+        self,
+        acc: pj.Account,
+        call_id: int = pj.PJSUA_INVALID_ID,
+        *,
+        on_state: Callable[[SipCall], None],
+        on_media: Callable[[SipCall], None],
+    ) -> None:
+        super().__init__(acc, call_id)
+        self.owner = ""  # the analysed call's id (for a supervisor: the call it supervises)
+        self.role = "customer"
+        self.on_state = on_state
+        self.on_media = on_media
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802 - pjsua2 override
+        self.on_state(self)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+        self.on_media(self)
+
+    def audio(self) -> tuple[pj.AudioMedia | None, str]:
+        """The call's audio on the bridge and its media state (active, held, none)."""
+        ci = self.getInfo()  # keep it alive: `.media` points into it (SWIG)
+        for mi in ci.media:
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO:
+                state = MEDIA_STATES.get(mi.status, "none")
+                if state == "none":
+                    return None, state
+                return self.getAudioMedia(mi.index), state
+        return None, "none"
+
+    def rx_packets(self) -> int:
+        """RTP packets received so far on the audio stream (media-timeout detection)."""
+        ci = self.getInfo()
+        for mi in ci.media:
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                return int(self.getStreamStat(mi.index).rtcp.rxStat.pkt)
+        return -1
+
+
+class Leg:
+    """A customer call under analysis (everything here runs on the pump thread)."""
+
+    def __init__(
+        self,
+        call_id: str,
+        call: SipCall,
+        runner: CallRunner,
+        *,
+        direction: str,
+        remote: str,
+        ep: pj.Endpoint,
+        agent_play: str = "",
+        record_dir: str = "",
+    ) -> None:
+        self.call_id = call_id
+        self.call = call
+        self.runner = runner
+        self.direction = direction
+        self.remote = remote
+        self.ep = ep
+        self.agent_play = agent_play
+        self.record_dir = record_dir
+        self.pair = FramePair(runner.push)
+        self.taps = {
+            "agent_tap": ChannelTap(f"{call_id}-agent", "agent", self.pair),
+            "customer_tap": ChannelTap(f"{call_id}-customer", "customer", self.pair),
+        }
+        self.player: pj.AudioMediaPlayer | None = None
+        self.recorder: pj.AudioMediaRecorder | None = None
+        self.supervisor: SipCall | None = None
+        self.supervisor_uri = ""
+        self.mode: SuperviseMode | None = None
+        self.applied: frozenset[Route] = frozenset()
+        self.state = ""
+        self.end_reason = "hangup"
+        self.timeout_reason = ""
+        self.last_rx = (-1, time.monotonic())
+
+    def note_state(self, state: str, reason: str = "", code: int | None = None) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        data = CallState(
+            state=state,  # type: ignore[arg-type]
+            direction=self.direction,  # type: ignore[arg-type]
+            remote=self.remote,
+            reason=reason,
+            code=code,
+        )
+        self.runner.submit(lambda s: s.note(data))
+
+    # -- media ---------------------------------------------------------------------------------
+
+    def _ends(self) -> dict[str, list[Any]]:
+        customer, _ = self.call.audio()
+        adm = self.ep.audDevManager()
+        if self.agent_play and self.player is None:
+            self.player = pj.AudioMediaPlayer()
+            self.player.createPlayer(self.agent_play, pj.PJMEDIA_FILE_NO_LOOP)
+        if self.record_dir and self.recorder is None:
+            Path(self.record_dir).mkdir(parents=True, exist_ok=True)
+            self.recorder = pj.AudioMediaRecorder()
+            self.recorder.createRecorder(str(Path(self.record_dir) / f"{self.call_id}-ear.wav"))
+        ear: list[Any] = [adm.getPlaybackDevMedia()]
+        if self.recorder is not None:
+            ear.append(self.recorder)
+        sup = self.supervisor.audio()[0] if self.supervisor is not None else None
+        ends: dict[str, list[Any]] = {
+            "customer": [customer] if customer is not None else [],
+            "agent": [self.player if self.player is not None else adm.getCaptureDevMedia()],
+            "ear": ear,
+            "supervisor": [sup] if sup is not None else [],
+            **{k: [v] for k, v in self.taps.items()},
+        }
+        return ends
+
+    def rewire(self) -> None:
+        """Bring the bridge to the routes this call needs now (after media or mode changes)."""
+        ends = self._ends()
+        live = {name for name, media in ends.items() if media}
+        supervisor_up = "supervisor" in live
+        want = routes(self.mode if supervisor_up else None)
+        want = frozenset(r for r in want if r[0] in live and r[1] in live)
+        stop, start = changes(self.applied, want)
+        for src, dst in stop:
+            for a in ends.get(src, []):
+                for b in ends.get(dst, []):
+                    a.stopTransmit(b)
+        for src, dst in start:
+            for a in ends[src]:
+                for b in ends[dst]:
+                    a.startTransmit(b)
+        self.applied = want
+
+    def release(self) -> None:
+        """Drop the bridge ports (pump thread, before the runner finishes)."""
+        self.pair.enabled = False
+        self.applied = frozenset()
+        self.taps.clear()
+        self.player = None
+        self.recorder = None

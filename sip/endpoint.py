@@ -1,0 +1,213 @@
+"""The pjsua2 Endpoint on one dedicated thread: every pjsua2 call is made on that thread.
+
+pjsua2 is configured with no SIP worker threads (threadCnt=0) and mainThreadOnly, so its
+callbacks arrive on the thread that pumps `libHandleEvents` — ours. Other threads (the overlay's
+control requests, the CLI) never call pjsua2: they hand a callable to `run()`/`post()`, which the
+pump executes between polls. Only the conference bridge's clock thread calls into Python on its
+own (the taps' onFrameReceived), and pjmedia registers that thread itself.
+
+Shutdown order matters for a clean exit: hang up, let the BYEs go out, drop every Python
+reference to calls/ports/accounts on this thread, then `libDestroy`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+import pjsua2 as pj
+
+from assist.errors import ServiceError
+
+POLL_MS = 10
+WORK_QUEUE = 256  # pending requests from other threads; beyond that callers get an error
+CLOCK_RATE = 16_000  # conference bridge rate: the analysis rate, so taps need no resampling
+SHUTDOWN_DRAIN_S = 2.0
+
+
+class Owner(Protocol):
+    """What the pump drives, all on its thread: build, wind down, report idle, let go."""
+
+    def setup(self, ep: pj.Endpoint, port: int) -> None: ...
+
+    def closing(self) -> None: ...
+
+    def idle(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+class Pump:
+    """Owns the Endpoint and its thread; the owner's hooks run on that thread."""
+
+    def __init__(
+        self,
+        *,
+        port: int,
+        bind: str = "",
+        transport: str = "udp",
+        audio: str = "null",
+        owner: Owner,
+        log_level: int = 1,
+    ) -> None:
+        self.port = port
+        self.bind = bind
+        self.transport = transport
+        self.audio = audio
+        self.owner = owner
+        self.log_level = log_level
+        self.ep: pj.Endpoint | None = None
+        self._work: queue.Queue[Callable[[], None]] = queue.Queue(WORK_QUEUE)
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="sip-pump", daemon=True)
+        self.bound_port = 0
+
+    # -- any thread ----------------------------------------------------------------------------
+
+    def start(self) -> Pump:
+        self._thread.start()
+        self._ready.wait(15)
+        if self._error is not None:
+            raise ServiceError(f"cannot start the SIP endpoint: {self._error}")
+        if not self._ready.is_set():
+            raise ServiceError("the SIP endpoint did not start within 15 s")
+        return self
+
+    @property
+    def on_pump(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def post(self, fn: Callable[[], None]) -> None:
+        """Run `fn` on the pump thread soon (fire and forget)."""
+        if self.on_pump:
+            self.later(0, fn)
+            return
+        try:
+            self._work.put_nowait(fn)
+        except queue.Full:
+            raise ServiceError("the SIP endpoint is overloaded; try again") from None
+
+    def run(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Run `fn` on the pump thread and return its result (or raise its exception)."""
+        if self.on_pump:
+            return fn()
+        fut: Future[Any] = Future()
+
+        def job() -> None:
+            if fut.set_running_or_notify_cancel():
+                try:
+                    fut.set_result(fn())
+                except BaseException as exc:  # handed to the caller's thread
+                    fut.set_exception(exc)
+
+        if not self._thread.is_alive():
+            raise ServiceError("the SIP endpoint is not running")
+        self.post(job)
+        return fut.result(timeout)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- pump thread ---------------------------------------------------------------------------
+
+    def later(self, delay_s: float, fn: Callable[[], None]) -> None:
+        """Run `fn` on the pump thread after `delay_s` (call from the pump thread)."""
+        heapq.heappush(self._timers, (time.monotonic() + delay_s, next(self._seq), fn))
+
+    def _main(self) -> None:
+        try:
+            self._create()
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+            self._ready.set()
+            self._destroy()
+            return
+        self._ready.set()
+        try:
+            while not self._stop.is_set():
+                self._step()
+            self._shutdown()
+        finally:
+            self._destroy()
+
+    def _step(self) -> None:
+        assert self.ep is not None
+        self.ep.libHandleEvents(POLL_MS)
+        while True:
+            try:
+                fn = self._work.get_nowait()
+            except queue.Empty:
+                break
+            fn()
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            heapq.heappop(self._timers)[2]()
+
+    def _create(self) -> None:
+        ep = pj.Endpoint()
+        ep.libCreate()
+        self.ep = ep
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.userAgent = "softphone-assist"
+        cfg.logConfig.level = self.log_level
+        cfg.logConfig.consoleLevel = self.log_level
+        cfg.medConfig.clockRate = CLOCK_RATE
+        cfg.medConfig.sndClockRate = CLOCK_RATE
+        cfg.medConfig.channelCount = 1
+        cfg.medConfig.audioFramePtime = 20
+        cfg.medConfig.ecTailLen = 0  # no echo canceller: the taps must see the raw streams
+        ep.libInit(cfg)
+        tcfg = pj.TransportConfig()
+        tcfg.port = self.port
+        tcfg.boundAddress = self.bind
+        kind = pj.PJSIP_TRANSPORT_TCP if self.transport == "tcp" else pj.PJSIP_TRANSPORT_UDP
+        try:
+            tid = ep.transportCreate(kind, tcfg)
+        except pj.Error as exc:
+            raise ServiceError(f"cannot use SIP port {self.port}: {exc.info()}") from None
+        self.bound_port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1]
+        self.bound_port = int(self.bound_port)
+        ep.libStart()
+        if self.audio == "null":
+            ep.audDevManager().setNullDev()
+        self.owner.setup(ep, self.bound_port)
+
+    def _shutdown(self) -> None:
+        """Hang up and pump until the calls are gone (bounded), so BYEs really go out."""
+        assert self.ep is not None
+        self.owner.closing()
+        self.ep.hangupAllCalls()
+        deadline = time.monotonic() + SHUTDOWN_DRAIN_S
+        while time.monotonic() < deadline:
+            self._step()
+            if self.owner.idle():
+                break
+        self.owner.release()
+        for _ in range(10):  # let the last BYE/unREGISTER transactions go out
+            self.ep.libHandleEvents(POLL_MS)
+
+    def _destroy(self) -> None:
+        self._timers.clear()
+        if self.ep is not None:
+            try:
+                self.ep.libDestroy()
+            except pj.Error:
+                pass  # already half-destroyed after a failed start: nothing left to free
+            self.ep = None

@@ -15,7 +15,7 @@ from typing import NoReturn
 from assist import __version__
 from assist.errors import AssistError
 
-COMMANDS = ("demo", "schema", "calls", "report", "models")
+COMMANDS = ("demo", "schema", "calls", "report", "models", "sip")
 
 
 class Parser(argparse.ArgumentParser):

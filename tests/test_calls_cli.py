@@ -4,6 +4,10 @@ them: what is recorded, listed and exported, and one-line errors for bad input."
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,7 @@ import pytest
 from conftest import timeline
 
 from assist.cli import main
+from assist.store import CallStore
 from assist.wavio import write_wav
 
 
@@ -139,3 +144,37 @@ def test_report_default_name_is_safe_for_any_call_id(
     assert main(["report", call_id, "--store", str(db)]) == 0
     assert (tmp_path / "report-a_b_c@host.html").is_file()
     assert (tmp_path / "report-a_b_c@host.png").is_file()
+
+
+def test_ctrl_c_ends_the_stored_call_as_interrupted_not_recovered(
+    call_wav: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "calls.sqlite3"
+    cmd = [sys.executable, "-m", "assist", "demo", str(call_wav), "--no-server"]
+    proc = subprocess.Popen(
+        [*cmd, "--store", str(db), "--call-id", "cc", "--events", str(tmp_path / "e.jsonl")],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while (
+            not (tmp_path / "e.jsonl").exists()
+            or "meters" not in (tmp_path / "e.jsonl").read_text()
+        ):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    with CallStore(db) as store:
+        (row,) = store.calls()
+        last = store.events("cc")[-1]
+    assert row.status == "interrupted" and not row.recovered
+    assert last["type"] == "call_ended" and last["data"]["reason"] == "interrupted"
+    assert last["t"] < 14.0  # it really stopped mid-call

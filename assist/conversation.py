@@ -14,6 +14,7 @@ from assist.events import SPEAKERS, Speaker
 from assist.vad import VoiceActivity
 
 TALK_WINDOW_S = 180.0
+RUN_HISTORY_S = 600.0  # closed runs kept for turn and talk-share queries
 
 
 @dataclass(slots=True)
@@ -31,8 +32,10 @@ class SpeakerState:
     def talk_in_window(self, now: int, window: int) -> int:
         lo = now - window
         total = 0
-        for s, e in self._window:
-            total += max(0, e - max(s, lo))
+        for s, e in reversed(self._window):
+            if e <= lo:
+                break
+            total += e - max(s, lo)
         if self.speaking and self.run_start is not None:
             total += max(0, now - max(self.run_start, lo))
         return total
@@ -51,6 +54,7 @@ class Conversation:
     ) -> None:
         self.rate = sample_rate
         self.window = int(talk_window_s * sample_rate)
+        self.history = max(self.window, int(RUN_HISTORY_S * sample_rate))
         self.speakers: dict[Speaker, SpeakerState] = {
             "agent": SpeakerState(agent),
             "customer": SpeakerState(customer),
@@ -79,7 +83,7 @@ class Conversation:
     def update(self, now: int) -> None:
         self.now = now
         for st in self.speakers.values():
-            while st._window and st._window[0][1] < now - self.window:
+            while st._window and st._window[0][1] < now - self.history:
                 st._window.popleft()
         a, c = self.speakers["agent"], self.speakers["customer"]
         if a.speaking and c.speaking and a.run_start is not None and c.run_start is not None:
@@ -146,5 +150,33 @@ class Conversation:
         total = sum(st.talk_in_window(self.now, self.window) for st in self.speakers.values())
         return mine / total if total else 0.0
 
-    def talk_s(self, speaker: Speaker) -> float:
-        return self.seconds(self.speakers[speaker].talk_in_window(self.now, self.window))
+    def talk_s(self, speaker: Speaker, window_s: float | None = None) -> float:
+        """Speech of `speaker` over the last `window_s` (default: the talk-share window)."""
+        window = self.window if window_s is None else int(window_s * self.rate)
+        return self.seconds(self.speakers[speaker].talk_in_window(self.now, window))
+
+    def stretch_start(self, speaker: Speaker, max_gap_s: float) -> int | None:
+        """Sample where `speaker`'s current stretch of speech began, pauses shorter than
+        `max_gap_s` included; None unless they speak now or paused less than that ago.
+
+        Turn-level cues (monologue, an unacknowledged customer) must not restart at every
+        breath, so they measure stretches rather than VAD runs."""
+        st = self.speakers[speaker]
+        gap = int(round(max_gap_s * self.rate))
+        runs = reversed(st._window)
+        if st.speaking and st.run_start is not None:
+            start = st.run_start
+        elif st.last_end is not None and self.now - st.last_end < gap and st._window:
+            start = next(runs)[0]
+        else:
+            return None
+        for s, e in runs:
+            if start - e >= gap:
+                break
+            start = s
+        return start
+
+    def last_active(self, speaker: Speaker) -> int | None:
+        """Sample of `speaker`'s latest speech: now while speaking, else their last end."""
+        st = self.speakers[speaker]
+        return self.now if st.speaking else st.last_end

@@ -32,6 +32,7 @@ from assist.events import (
     Speech,
     Transcript,
 )
+from assist.prosody import SpeakerProsody
 from assist.rules import RuleEngine, RulePack
 from assist.vad import VadConfig, VoiceActivity
 
@@ -65,6 +66,9 @@ class CallSession:
             s: VoiceActivity(vad, sample_rate=sample_rate) for s in SPEAKERS
         }
         self.conv = Conversation(self.vads["agent"], self.vads["customer"], sample_rate=sample_rate)
+        self.prosody: dict[Speaker, SpeakerProsody] = {
+            s: SpeakerProsody(sample_rate=sample_rate, lang=pack.lang) for s in SPEAKERS
+        }
         self.engine = RuleEngine(pack)
         self.samples = 0
         self.seq = 0
@@ -142,6 +146,14 @@ class CallSession:
             change = vad.feed(frame, end)
             if vad.voiced:
                 self._levels[speaker] = vad.level_dbfs
+            self.prosody[speaker].feed(
+                frame,
+                end,
+                speaking=vad.speaking,
+                voiced=vad.voiced,
+                level_dbfs=float(vad.level_dbfs),
+                noise_dbfs=float(vad.floor_dbfs),
+            )
             if change is None:
                 continue
             at = change.at_sample
@@ -163,7 +175,13 @@ class CallSession:
         return out
 
     def _evaluate(self, new: list[Transcript], out: list[Event]) -> None:
-        ctx = Context(now=self.t, conv=self.conv, new_transcripts=new, finals=self._finals)
+        ctx = Context(
+            now=self.t,
+            conv=self.conv,
+            new_transcripts=new,
+            finals=self._finals,
+            features=self.prosody,
+        )
         for ev in self.engine.evaluate(ctx):
             self._emit(ev, out)
 
@@ -178,6 +196,8 @@ class CallSession:
                 level_dbfs=round(self._levels[s], 1),
                 noise_dbfs=round(float(np.float64(self.vads[s].floor_dbfs)), 1),
                 run_s=round(conv.run_s(s), 2),
+                pace_wpm=_round(self.prosody[s].wpm(), 0),
+                pitch_hz=_round(self.prosody[s].pitch_hz, 0),
             )
 
         return Meters(
@@ -186,6 +206,7 @@ class CallSession:
             silence_s=round(conv.silence_s, 2),
             last_speaker=conv.last_speaker,
             overlap_s=round(conv.overlap_s, 2),
+            mood=self.prosody["customer"].mood,
         )
 
     # -- events from outside the core ----------------------------------------------------------
@@ -216,3 +237,7 @@ class CallSession:
         out: list[Event] = []
         self._emit(data, out)
         return out
+
+
+def _round(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(float(x), digits)

@@ -14,16 +14,25 @@ RATE = ANALYSIS_RATE
 
 
 def speechlike(
-    seconds: float, *, f0: float = 140.0, level_dbfs: float = -20.0, seed: int = 0, rate: int = RATE
+    seconds: float,
+    *,
+    f0: float = 140.0,
+    level_dbfs: float = -20.0,
+    seed: int = 0,
+    rate: int = RATE,
+    syllable_hz: float = 2.0,
 ) -> np.ndarray:
-    """A voiced, syllable-modulated harmonic signal: loud enough and speech-shaped for a VAD."""
+    """A voiced, syllable-modulated harmonic signal: loud enough and speech-shaped for a VAD.
+
+    It has 2 * `syllable_hz` syllables per second (4/s by default, about 160 words a minute).
+    """
     rng = np.random.default_rng(seed)
     n = int(round(seconds * rate))
     t = np.arange(n) / rate
     jitter = 1 + 0.03 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6))
     phase = 2 * np.pi * f0 * np.cumsum(jitter) / rate
     x = sum(np.sin(k * phase) / k for k in range(1, 8))
-    syllables = 0.6 + 0.4 * np.abs(np.sin(2 * np.pi * 2.0 * t))  # ~4 syllables/s, never 0
+    syllables = 0.6 + 0.4 * np.abs(np.sin(2 * np.pi * syllable_hz * t))  # never 0
     x = x * syllables
     x = x / np.sqrt(np.mean(x**2)) * 10 ** (level_dbfs / 20)
     return x.astype(np.float32)
@@ -43,11 +52,13 @@ def timeline(
     seed: int = 0,
     noise_dbfs: float = -60.0,
     level_dbfs: float = -20.0,
+    f0: float = 140.0,
+    syllable_hz: float = 2.0,
 ) -> np.ndarray:
     """Noise of `total_s` with speech-like audio in each (start_s, end_s) span."""
     x = noise(total_s, level_dbfs=noise_dbfs, seed=seed + 100)
     for i, (a, b) in enumerate(parts):
-        s = speechlike(b - a, seed=seed + i, level_dbfs=level_dbfs)
+        s = speechlike(b - a, seed=seed + i, level_dbfs=level_dbfs, f0=f0, syllable_hz=syllable_hz)
         i0 = int(round(a * RATE))
         x[i0 : i0 + s.shape[0]] += s[: x.shape[0] - i0]
     return x

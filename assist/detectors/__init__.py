@@ -1,7 +1,7 @@
 """Detector mechanisms; importing this package registers every detector with the rule engine.
 
-One module per family: `timing` (silence, turn-taking), and later `voice` (prosody) and `words`
+One module per family: `timing` (silence, turn-taking), `voice` (prosody) and `words`
 (transcript cues). Thresholds never live here: they come from the rule pack's params.
 """
 
-from assist.detectors import timing, words  # noqa: F401
+from assist.detectors import timing, voice, words  # noqa: F401

@@ -1,0 +1,214 @@
+"""Voice (prosody) detectors: pace, level, and pitch + level against the speaker's baseline.
+
+They read `ctx.features[speaker]` (assist.prosody.SpeakerProsody). Voice measures are noisy
+from moment to moment, so each condition must hold for `hold_s` before it fires and, for the
+emotional cues, stay off for `release_s` before it clears: a breath or a single calm word must
+not flicker a prompt. While the speaker is silent there is no evidence either way, and the
+state is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assist.context import Context
+from assist.detectors.timing import _positive, _speaker
+from assist.events import Speaker
+from assist.prosody import SpeakerProsody
+from assist.rules import Condition, Detector
+
+
+class _Hold:
+    """Debounce a per-frame verdict (True / False / None = no evidence) over audio time."""
+
+    __slots__ = ("hold_s", "release_s", "since", "off_since", "on")
+
+    def __init__(self, hold_s: float, release_s: float) -> None:
+        self.hold_s = hold_s
+        self.release_s = release_s
+        self.since: float | None = None  # verdict True continuously since
+        self.off_since: float | None = None  # while on: verdict False continuously since
+        self.on = False
+
+    def update(self, verdict: bool | None, now: float) -> bool:
+        if self.on:
+            if verdict is False:
+                self.off_since = self.off_since if self.off_since is not None else now
+                if now - self.off_since >= self.release_s:
+                    self.on, self.since, self.off_since = False, None, None
+            elif verdict is True:
+                self.off_since = None
+            return self.on
+        if verdict is True:
+            self.since = self.since if self.since is not None else now
+            if now - self.since >= self.hold_s:
+                self.on, self.off_since = True, None
+        else:
+            self.since = None
+        return self.on
+
+
+def _rises(f: SpeakerProsody) -> dict[str, Any]:
+    return {
+        "pitch_st": round(f.pitch_rise_st or 0.0, 2),
+        "level_db": round(f.level_rise_db or 0.0, 2),
+        "pitch_hz": round(f.pitch_hz or 0.0, 1),
+    }
+
+
+def _elevated(f: SpeakerProsody, pitch_st: float, level_db: float) -> bool | None:
+    """Both pitch and level that far over baseline; None while there is no evidence."""
+    p, e = f.pitch_rise_st, f.level_rise_db
+    if p is None or e is None:
+        return None
+    return p >= pitch_st and e >= level_db
+
+
+class Pace(Detector):
+    """`speaker` talks at `max_wpm` or faster (syllable nuclei / `syllables_per_word`, over
+    their last 8 s of speech), while speaking or within `active_s` of it. Holds until the
+    rate falls `release_wpm` below the limit."""
+
+    name = "pace"
+    params: dict[str, tuple[Any, Any]] = {
+        "speaker": (str, "agent"),
+        "max_wpm": ((int, float), None),
+        "syllables_per_word": ((int, float), 1.5),
+        "release_wpm": ((int, float), 10.0),
+        "active_s": ((int, float), 1.0),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _speaker(self.p["speaker"])
+        _positive(self.p, "max_wpm", "syllables_per_word")
+        if self.p["release_wpm"] < 0 or self.p["active_s"] < 0:
+            raise ValueError("release_wpm and active_s must be >= 0")
+        self._on = False
+
+    def check(self, ctx: Context) -> Condition | None:
+        me: Speaker = self.p["speaker"]
+        last = ctx.conv.last_active(me)
+        if last is None or ctx.conv.seconds(ctx.conv.now - last) > self.p["active_s"]:
+            self._on = False
+            return None
+        wpm = ctx.features[me].wpm(self.p["syllables_per_word"])
+        need = self.p["max_wpm"] - (self.p["release_wpm"] if self._on else 0.0)
+        self._on = wpm is not None and wpm >= need
+        return Condition({"wpm": round(wpm or 0.0), "speaker": me}) if self._on else None
+
+
+class Level(Detector):
+    """`speaker`'s speech level (mean of the last 2 s of voiced frames) stays below
+    `min_dbfs`, or less than `min_snr_db` over their line's noise floor, or above `max_dbfs`,
+    for `hold_s`. Set only the bounds a rule needs (volume_low: the lower ones; volume_high:
+    `max_dbfs`). Clears once the level is back inside for `release_s`."""
+
+    name = "level"
+    params: dict[str, tuple[Any, Any]] = {
+        "speaker": (str, "agent"),
+        "min_dbfs": ((int, float), -120.0),
+        "max_dbfs": ((int, float), 0.0),
+        "min_snr_db": ((int, float), 0.0),
+        "hold_s": ((int, float), 2.0),
+        "release_s": ((int, float), 1.0),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _speaker(self.p["speaker"])
+        if not self.p["min_dbfs"] < self.p["max_dbfs"] <= 0:
+            raise ValueError("need min_dbfs < max_dbfs <= 0")
+        if self.p["hold_s"] < 0 or self.p["release_s"] < 0 or self.p["min_snr_db"] < 0:
+            raise ValueError("hold_s, release_s and min_snr_db must be >= 0")
+        self._hold = _Hold(self.p["hold_s"], self.p["release_s"])
+
+    def check(self, ctx: Context) -> Condition | None:
+        f = ctx.features[self.p["speaker"]]
+        level, snr = f.level_dbfs, f.snr_db
+        verdict = None
+        if level is not None and snr is not None:
+            verdict = (
+                level < self.p["min_dbfs"]
+                or level > self.p["max_dbfs"]
+                or snr < self.p["min_snr_db"]
+            )
+        if not self._hold.update(verdict, ctx.now):
+            return None
+        return Condition(
+            {
+                "level_dbfs": round(level if level is not None else f.noise_dbfs, 1),
+                "noise_dbfs": round(f.noise_dbfs, 1),
+                "speaker": self.p["speaker"],
+            }
+        )
+
+
+class ElevatedVoice(Detector):
+    """`speaker`'s pitch is `pitch_st` semitones and their level `level_db` dB above their own
+    baseline (both), held for `hold_s`; clears after `release_s` back below (agitation)."""
+
+    name = "elevated_voice"
+    params: dict[str, tuple[Any, Any]] = {
+        "speaker": (str, "customer"),
+        "pitch_st": ((int, float), None),
+        "level_db": ((int, float), None),
+        "hold_s": ((int, float), 2.0),
+        "release_s": ((int, float), 4.0),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _speaker(self.p["speaker"])
+        _positive(self.p, "pitch_st", "level_db")
+        if self.p["hold_s"] < 0 or self.p["release_s"] < 0:
+            raise ValueError("hold_s and release_s must be >= 0")
+        self._hold = _Hold(self.p["hold_s"], self.p["release_s"])
+
+    def check(self, ctx: Context) -> Condition | None:
+        f = ctx.features[self.p["speaker"]]
+        verdict = _elevated(f, self.p["pitch_st"], self.p["level_db"])
+        if not self._hold.update(verdict, ctx.now):
+            return None
+        return Condition({**_rises(f), "speaker": self.p["speaker"]})
+
+
+class Escalating(Detector):
+    """`speaker`'s pitch and level rise (`pitch_st`, `level_db` over their baseline, held
+    `hold_s`) while the other side is agitated: the other side's voice was elevated
+    (`other_pitch_st`, `other_level_db`) within the last `memory_s` (they take turns, so
+    "while" spans the agent's reply). Clears after `release_s` of the speaker calm again."""
+
+    name = "escalating"
+    params: dict[str, tuple[Any, Any]] = {
+        "speaker": (str, "agent"),
+        "pitch_st": ((int, float), None),
+        "level_db": ((int, float), None),
+        "other_pitch_st": ((int, float), None),
+        "other_level_db": ((int, float), None),
+        "memory_s": ((int, float), 15.0),
+        "hold_s": ((int, float), 1.5),
+        "release_s": ((int, float), 3.0),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _speaker(self.p["speaker"])
+        _positive(self.p, "pitch_st", "level_db", "other_pitch_st", "other_level_db")
+        if min(self.p["memory_s"], self.p["hold_s"], self.p["release_s"]) < 0:
+            raise ValueError("memory_s, hold_s and release_s must be >= 0")
+        self._hold = _Hold(self.p["hold_s"], self.p["release_s"])
+        self._other_at: float | None = None  # last time the other side was elevated
+
+    def check(self, ctx: Context) -> Condition | None:
+        me: Speaker = self.p["speaker"]
+        other: Speaker = "customer" if me == "agent" else "agent"
+        fo = ctx.features[other]
+        if _elevated(fo, self.p["other_pitch_st"], self.p["other_level_db"]):
+            self._other_at = ctx.now
+        angry = self._other_at is not None and ctx.now - self._other_at <= self.p["memory_s"]
+        f = ctx.features[me]
+        verdict = _elevated(f, self.p["pitch_st"], self.p["level_db"]) if angry else False
+        if not self._hold.update(verdict, ctx.now):
+            return None
+        return Condition({**_rises(f), "speaker": me})

@@ -26,7 +26,7 @@ from assist.runtime import CallRunner
 from assist.session import CallSession
 
 PARTIAL_EVERY_S = 0.16
-ALIGN_S = 0.2
+ALIGN_S = 0.3
 LAG_REPORT_S = 1.0
 QUEUE_S = 3.0
 

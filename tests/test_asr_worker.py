@@ -9,7 +9,7 @@ import pytest
 
 from assist.asr.engine import Hypothesis
 from assist.asr.sphinx_engine import SphinxEngine
-from assist.asr_worker import POOL, CallAsr
+from assist.asr_worker import ALIGN_S, POOL, CallAsr
 from assist.audio import FRAME_SAMPLES
 from assist.demo import play
 from assist.events import Event
@@ -88,7 +88,7 @@ def test_fast_and_real_time_give_the_same_words_times_and_prompts(ko_engine) -> 
         if e.type == "transcript":
             assert round(e.t / 0.02, 6).is_integer()
             if e.data.kind == "final" and e.data.end is not None:
-                assert e.t >= e.data.end + 0.2  # after its last word, plus the alignment
+                assert e.t >= e.data.end + ALIGN_S  # after its last word, plus the alignment
     assert POOL.reused >= 2  # later calls took the recognisers the first call released
 
 

@@ -64,7 +64,7 @@ def test_chinese_demo_call_prompts_in_chinese() -> None:
 def test_fast_and_paced_runs_give_the_same_events(tmp_path: Path) -> None:
     call = tmp_path / "c.wav"
     write_wav(call, np.stack([timeline(11, [(0.3, 1.5)]), timeline(11, [], seed=4)], 1), 16000)
-    # ASR off: at 20x real time no recogniser keeps its 0.2 s alignment, so its results land
+    # ASR off: at 20x real time no recogniser keeps its 0.3 s alignment, so its results land
     # later (and say so); fast vs real-time ASR equality is tested in test_asr_worker.py.
     off = ("--no-server", "--events", "-", "--call-id", "x", "--asr", "off")
     fast = assist("demo", str(call), "--fast", *off)

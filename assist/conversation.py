@@ -142,7 +142,12 @@ class Conversation:
 
     @property
     def overlap_s(self) -> float:
-        return 0.0 if self.overlap_start is None else self.seconds(self.now - self.overlap_start)
+        """How long both have been speaking, up to the last voiced frame of either (a run in
+        its hangover may already be over: a 1.2 s interjection is not 1.6 s of overtalk)."""
+        if self.overlap_start is None:
+            return 0.0
+        end = min([self.now] + [st.vad.voiced_until for st in self.speakers.values()])
+        return self.seconds(max(0, end - self.overlap_start))
 
     def talk_share(self, speaker: Speaker) -> float:
         """Share of `speaker` in all speech over the sliding window (0 when nobody spoke)."""

@@ -89,6 +89,12 @@ class VoiceActivity:
     def speaking(self) -> bool:
         return self.state in (VadState.SPEAKING, VadState.STOPPING)
 
+    @property
+    def voiced_until(self) -> int:
+        """End sample of the last voiced frame of the current run: during the hangover the
+        run is still open but this is where the speech really is so far."""
+        return self._last_voiced_end
+
     def feed(self, frame: Samples, end_sample: int) -> VadTransition | None:
         """Classify one frame ending at `end_sample`; return a transition if one happened."""
         n = frame.shape[0]

@@ -1,0 +1,188 @@
+"""Voice rules on synthetic calls with controlled pitch, level and syllable rate: pace_fast,
+volume_low / volume_high, agitation, agent_escalating; and their rule-pack errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import noise, of_type, run_session, timeline
+from test_detectors_timing import cleared, fired, near, one_rule
+
+from assist.errors import RulePackError
+from assist.rules import parse_pack
+
+CALM = {"f0": 140.0, "level_dbfs": -20.0}
+ANGRY = {"f0": 200.0, "level_dbfs": -12.0}  # +6.2 semitones, +8 dB over CALM
+
+
+def spans(total: float, parts: list[tuple[float, float, dict]], seed: int = 0) -> np.ndarray:  # type: ignore[type-arg]
+    """Noise with speech in each (start, end, voice) span; voice = timeline() keywords."""
+    x = noise(total, seed=seed + 50)
+    for i, (a, b, voice) in enumerate(parts):
+        x += timeline(total, [(a, b)], seed=seed + i, noise_dbfs=-120, **voice)
+    return x
+
+
+# --- pace_fast --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_pace_fast_fires_once_3s_of_fast_speech_are_heard_and_clears_after(lang: str) -> None:
+    # 6.5 syllables/s: 260 wpm at 1.5 syllables a word (en), 390 characters a minute (zh)
+    agent = timeline(14, [(1.0, 10.0)], syllable_hz=3.25)
+    ev = run_session(agent, noise(14), lang=lang)
+    # the rate is judged over at least 3 s of speech (confirmed 60 ms after the onset)
+    assert near(fired(ev, "pace_fast"), [4.0], tol=0.1)
+    (prompt,) = of_type(ev, "prompt", rule="pace_fast")
+    wpm = prompt.data.evidence["wpm"]
+    assert wpm == pytest.approx(260 if lang == "en" else 390, rel=0.1)
+    assert prompt.data.text == (
+        "Slow down ({} wpm)" if lang == "en" else "语速放慢（每分钟{}字）"
+    ).format(wpm)
+    # clears once the agent has been quiet for active_s (1 s)
+    ((t, reason),) = cleared(ev, "pace_fast")
+    assert reason == "condition_ended" and 11.0 <= t <= 11.0 + 0.06
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_normal_pace_does_not_fire(lang: str) -> None:
+    agent = timeline(14, [(1.0, 13.0)], syllable_hz=2.0)  # 4 syllables/s: 160 wpm
+    ev = run_session(agent, noise(14), lang=lang)
+    assert fired(ev, "pace_fast") == []
+    meters = of_type(ev, "meters")[-1].data.agent
+    assert meters.pace_wpm == pytest.approx(160 if lang == "en" else 240, rel=0.1)
+
+
+# --- volume_low / volume_high -----------------------------------------------------------------
+
+
+def test_volume_low_fires_after_2s_of_quiet_speech_and_clears_when_it_is_normal() -> None:
+    agent = spans(14, [(1.0, 8.0, {"level_dbfs": -42.0}), (8.0, 13.0, {"level_dbfs": -20.0})])
+    ev = run_session(agent, noise(14))
+    # level is judged on >= 0.5 s of voiced frames, then must hold 2 s: 1.0 + 0.5 + 2.0
+    assert near(fired(ev, "volume_low"), [3.5], tol=0.1)
+    assert of_type(ev, "prompt", rule="volume_low")[0].data.text == "Speak up"
+    # the 2 s mean is back over -36 dBFS once a fifth of it is at -20: 8.4 s; release 1 s
+    ((t, reason),) = cleared(ev, "volume_low")
+    assert reason == "condition_ended" and 9.3 <= t <= 9.6
+    assert fired(ev, "volume_high") == []
+
+
+def test_volume_high_fires_on_shouting_and_normal_speech_raises_neither() -> None:
+    loud = run_session(timeline(8, [(1.0, 7.0)], level_dbfs=-5.0), noise(8))
+    assert near(fired(loud, "volume_high"), [3.5], tol=0.1)
+    assert of_type(loud, "prompt", rule="volume_high")[0].data.text == "Lower your voice"
+    normal = run_session(timeline(8, [(1.0, 7.0)], level_dbfs=-22.0), noise(8))
+    assert fired(normal, "volume_low") == fired(normal, "volume_high") == []
+
+
+def test_volume_low_also_means_too_little_over_the_line_noise() -> None:
+    pack = parse_pack(
+        one_rule("level", "min_snr_db = 25.0").replace('id = "r"', 'id = "volume_low"')
+    )
+    speech = timeline(8, [(1.0, 7.0)], level_dbfs=-30.0, noise_dbfs=-120.0)
+    noisy = run_session(speech + noise(8, level_dbfs=-50.0), noise(8), pack=pack)
+    assert near(fired(noisy, "volume_low"), [3.5], tol=0.1)
+    quiet_line = run_session(speech + noise(8, level_dbfs=-62.0), noise(8), pack=pack)
+    assert fired(quiet_line, "volume_low") == []
+
+
+# --- agitation --------------------------------------------------------------------------------
+
+
+def test_agitation_fires_when_pitch_and_level_rise_over_the_customers_baseline() -> None:
+    customer = spans(32, [(1.0, 11.0, CALM), (11.0, 20.0, ANGRY), (20.0, 31.0, CALM)])
+    ev = run_session(noise(32), customer)
+    # the 2 s window's level mean is +5 dB over baseline once ~70 % of it is angry (pitch
+    # median: 50 %), i.e. 11.0 + ~1.4 s; then it must hold 2 s
+    assert near(fired(ev, "agitation"), [14.4], tol=0.25)
+    (prompt,) = of_type(ev, "prompt", rule="agitation")
+    assert prompt.data.severity == "alert"
+    assert prompt.data.text == "Customer agitated — stay calm, empathise"
+    assert prompt.data.evidence["pitch_st"] > 5.0 and prompt.data.evidence["level_db"] > 5.0
+    # calm again from 20 s: the window's level mean is under +5 dB within ~0.5 s (the
+    # baseline crept up ~1 dB while they shouted), then it must stay calm 4 s
+    ((t, reason),) = cleared(ev, "agitation")
+    assert reason == "condition_ended" and 24.2 <= t <= 24.8
+    moods = [(m.t, m.data.mood) for m in of_type(ev, "meters")]
+    assert dict(moods)[16.0] == "agitated" and dict(moods)[10.0] == "calm"
+
+
+def test_loud_alone_or_high_alone_is_not_agitation() -> None:
+    louder = spans(22, [(1.0, 11.0, CALM), (11.0, 21.0, {"f0": 140.0, "level_dbfs": -12.0})])
+    higher = spans(22, [(1.0, 11.0, CALM), (11.0, 21.0, {"f0": 200.0, "level_dbfs": -20.0})])
+    for customer in (louder, higher):
+        assert fired(run_session(noise(22), customer), "agitation") == []
+
+
+def test_agitation_does_not_flood_within_its_cooldown() -> None:
+    customer = spans(
+        50, [(1.0, 11.0, CALM), (11.0, 20.0, ANGRY), (20.0, 31.0, CALM), (31.0, 40.0, ANGRY)]
+    )
+    ev = run_session(noise(50), customer)
+    assert len(fired(ev, "agitation")) == 1  # second episode inside the 60 s cooldown
+
+
+# --- agent_escalating -------------------------------------------------------------------------
+
+RAISED = {"f0": 190.0, "level_dbfs": -13.0}  # agent +5.3 semitones, +7 dB
+
+
+def escalation_call(customer_angry: bool) -> tuple[np.ndarray, np.ndarray]:
+    customer_voice = ANGRY if customer_angry else CALM
+    customer = spans(30, [(0.5, 6.5, CALM), (13.5, 20.0, customer_voice)], seed=3)
+    agent = spans(30, [(7.0, 13.0, CALM), (20.5, 27.0, RAISED)], seed=7)
+    return agent, customer
+
+
+def test_agent_escalating_when_the_agent_raises_their_voice_at_an_agitated_customer() -> None:
+    ev = run_session(*escalation_call(customer_angry=True))
+    assert len(fired(ev, "agitation")) == 1
+    # the agent's window holds only raised speech: it counts once 0.5 s of it is voiced
+    # (onset 20.5 + 40 ms to confirm speech + 0.5 s), then it must hold 1.5 s
+    assert near(fired(ev, "agent_escalating"), [22.54], tol=0.1)
+    (prompt,) = of_type(ev, "prompt", rule="agent_escalating")
+    assert (
+        prompt.data.text == "Stay calm — keep your voice level" and prompt.data.severity == "alert"
+    )
+    ((t, reason),) = cleared(ev, "agent_escalating")
+    assert reason in ("condition_ended", "call_ended")
+
+
+def test_a_raised_agent_voice_with_a_calm_customer_is_not_escalation() -> None:
+    ev = run_session(*escalation_call(customer_angry=False))
+    assert fired(ev, "agent_escalating") == fired(ev, "agitation") == []
+
+
+# --- rule-pack errors -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("detector", "params", "message"),
+    [
+        ("pace", "max_wpm = 0", "max_wpm must be > 0"),
+        ("pace", 'max_wpm = 200\nspeaker = "everyone"', "speaker must be"),
+        ("pace", "max_wpm = 200\nrelease_wpm = -5", "release_wpm and active_s must be >= 0"),
+        ("level", "min_dbfs = -10.0\nmax_dbfs = -20.0", "need min_dbfs < max_dbfs <= 0"),
+        ("level", "min_snr_db = -3.0", "must be >= 0"),
+        ("level", "max_dbfs = true", "param max_dbfs has the wrong type"),
+        ("elevated_voice", "pitch_st = 3.0", "missing param 'level_db'"),
+        ("elevated_voice", "pitch_st = 3.0\nlevel_db = 0", "level_db must be > 0"),
+        ("elevated_voice", "pitch_st = 3\nlevel_db = 5\nhold_s = -1", "must be >= 0"),
+        (
+            "escalating",
+            "pitch_st = 2\nlevel_db = 3\nother_pitch_st = 3",
+            "missing param 'other_level_db'",
+        ),
+        (
+            "escalating",
+            "pitch_st = 2\nlevel_db = 3\nother_pitch_st = 3\nother_level_db = 5\nmemory = 3",
+            "unknown param 'memory'",
+        ),
+    ],
+)
+def test_bad_voice_params_are_rule_pack_errors(detector: str, params: str, message: str) -> None:
+    with pytest.raises(RulePackError) as err:
+        parse_pack(one_rule(detector, params), "p.toml")
+    assert message in str(err.value)
+    assert str(err.value).startswith("p.toml:")

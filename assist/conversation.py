@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from assist.audio import ANALYSIS_RATE
 from assist.events import SPEAKERS, Speaker
-from assist.vad import VoiceActivity
+from assist.vad import VadState, VoiceActivity
 
 TALK_WINDOW_S = 180.0
 RUN_HISTORY_S = 600.0  # closed runs kept for turn and talk-share queries
@@ -146,7 +146,10 @@ class Conversation:
         its hangover may already be over: a 1.2 s interjection is not 1.6 s of overtalk)."""
         if self.overlap_start is None:
             return 0.0
-        end = min([self.now] + [st.vad.voiced_until for st in self.speakers.values()])
+        end = self.now
+        for st in self.speakers.values():
+            if st.vad.state is VadState.STOPPING:
+                end = min(end, st.vad.voiced_until)
         return self.seconds(max(0, end - self.overlap_start))
 
     def talk_share(self, speaker: Speaker) -> float:

@@ -55,7 +55,7 @@ class PitchTracker:
         self.decimate = sample_rate // PITCH_RATE
         n = 2 * FRAME_SAMPLES // self.decimate  # 40 ms
         self.n = n
-        self.min_lag = int(PITCH_RATE / PITCH_MAX_HZ)
+        self.min_lag = int(PITCH_RATE / PITCH_MAX_HZ) - 2  # margin: a peak needs neighbours
         self.max_lag = int(math.ceil(PITCH_RATE / PITCH_MIN_HZ))
         self.nfft = 1 << int(math.ceil(math.log2(n + self.max_lag + 1)))
         lags = np.arange(self.max_lag + 2)

@@ -186,3 +186,37 @@ def test_bad_voice_params_are_rule_pack_errors(detector: str, params: str, messa
         parse_pack(one_rule(detector, params), "p.toml")
     assert message in str(err.value)
     assert str(err.value).startswith("p.toml:")
+
+
+# --- a normal polite call ---------------------------------------------------------------------
+
+
+def polite_call(total: float = 150.0) -> tuple[np.ndarray, np.ndarray]:
+    """Turn-taking with short gaps, agent backchannels in long customer turns, normal voices."""
+    agent_voice = {"f0": 120.0, "level_dbfs": -22.0}
+    customer_voice = {"f0": 210.0, "level_dbfs": -24.0}
+    a: list[tuple[float, float, dict]] = []  # type: ignore[type-arg]
+    c: list[tuple[float, float, dict]] = []  # type: ignore[type-arg]
+    t, i = 0.5, 0
+    agent_turns = [6.0, 4.5, 8.0, 5.0, 7.0]
+    customer_turns = [9.0, 4.0, 14.0, 6.0, 11.0, 3.5]
+    while t < total - 15:
+        a.append((t, t + agent_turns[i % 5], agent_voice))
+        t += agent_turns[i % 5] + 0.8
+        ct = customer_turns[i % 6]
+        c.append((t, t + ct, customer_voice))
+        for k in range(1, int(ct // 6) + 1):  # "mm-hm" every 6 s of customer talk
+            a.append((t + 6.0 * k - 0.2, t + 6.0 * k + 0.2, agent_voice))
+        t += ct + 1.1
+        i += 1
+    a.append((t, t + 3.0, agent_voice))  # the agent closes; the call ends 2 s later
+    return spans(t + 5.0, a, seed=11), spans(t + 5.0, c, seed=21)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_normal_polite_call_raises_no_prompt_at_all(lang: str) -> None:
+    ev = run_session(*polite_call(), lang=lang)
+    assert [(e.t, e.data.rule) for e in of_type(ev, "prompt")] == []
+    last = of_type(ev, "meters")[-1].data
+    assert 0.35 <= last.agent.talk_share <= 0.65  # it really was a conversation
+    assert last.mood == "calm"

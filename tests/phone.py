@@ -49,3 +49,96 @@ def write_mulaw_wav(
     body += b"fact" + struct.pack("<II", 4, n)
     body += b"data" + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
     Path(path).write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+
+
+# --- phone-like test calls --------------------------------------------------------------------
+# Each call is a list of (speaker, start_s, end_s, voice) spans plus, per cue, the audio time
+# at which the audio meets the rule's threshold (from the rule's params in the built-in pack).
+# Voices are speechlike() keywords; every call goes down an 8 kHz mu-law line with -50 dBFS
+# noise on both channels.
+
+CALM = {"f0": 140.0, "level_dbfs": -20.0}
+ANGRY = {"f0": 205.0, "level_dbfs": -11.0}  # +6.6 semitones, +9 dB
+AGENT = {"f0": 115.0, "level_dbfs": -21.0}
+RAISED = {"f0": 165.0, "level_dbfs": -13.0}  # agent +6.3 semitones, +8 dB
+EVIDENCE_S = 0.5 + 0.04  # a voice measure needs 0.5 s of voiced speech (+40 ms to confirm it)
+
+Span = tuple[str, float, float, dict]  # type: ignore[type-arg]
+
+PHONE_CALLS: dict[str, tuple[float, list[Span], dict[str, float]]] = {
+    # name: (duration, spans, {rule: threshold time})
+    "silences": (
+        24.0,
+        [("agent", 0.5, 2.5, AGENT), ("customer", 12.0, 13.5, CALM), ("agent", 20.5, 22.0, AGENT)],
+        {"customer_silence": 2.5 + 8.0, "agent_silence": 13.5 + 5.0},
+    ),
+    "overtalk": (
+        10.0,
+        [("customer", 1.0, 9.0, CALM), ("agent", 4.0, 7.5, AGENT)],
+        {"overtalk": 4.0 + 1.5},
+    ),
+    "no_backchannel": (
+        30.0,
+        [("customer", 0.5, 28.0, CALM), ("agent", 5.0, 5.4, AGENT)],
+        {"no_backchannel": 5.4 + 20.0},
+    ),
+    "monologue": (
+        66.0,
+        [("agent", 1.0, 20.0, AGENT), ("agent", 20.7, 40.0, AGENT), ("agent", 40.6, 65.0, AGENT)],
+        # 60 s of agent stretch; and by then 60 s of speech, all the agent's: talk_ratio too
+        {"long_monologue": 1.0 + 60.0, "talk_ratio": 1.0 + 60.0 + 0.7 + 0.6},
+    ),
+    "pace": (
+        9.0,
+        [("agent", 1.0, 8.5, {**AGENT, "syllable_hz": 3.5})],  # 7 syllables/s: 280 wpm
+        {"pace_fast": 1.0 + 3.0},  # judged once 3 s of speech are heard
+    ),
+    "volume": (
+        14.0,
+        [
+            ("agent", 1.0, 6.0, {**AGENT, "level_dbfs": -38.0}),
+            ("agent", 8.0, 13.0, {**AGENT, "level_dbfs": -5.0}),
+        ],
+        {"volume_low": 1.0 + EVIDENCE_S + 2.0, "volume_high": 8.0 + EVIDENCE_S + 2.0},
+    ),
+    "agitation": (
+        28.0,
+        [
+            ("customer", 0.5, 9.0, CALM),
+            ("agent", 9.5, 14.0, AGENT),
+            ("customer", 14.5, 22.0, ANGRY),
+            ("agent", 22.5, 27.5, RAISED),
+        ],
+        {
+            "agitation": 14.5 + EVIDENCE_S + 2.0,  # hold_s 2
+            "agent_escalating": 22.5 + EVIDENCE_S + 1.5,  # hold_s 1.5
+        },
+    ),
+}
+
+
+def phone_call(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The (agent, customer) signals of PHONE_CALLS[name] at 16 kHz, before the phone line."""
+    from conftest import noise, speechlike  # the seeded generators the other tests use
+
+    total, spans, _ = PHONE_CALLS[name]
+    out = {
+        "agent": noise(total, level_dbfs=-50.0, seed=71),
+        "customer": noise(total, level_dbfs=-50.0, seed=72),
+    }
+    for i, (who, a, b, voice) in enumerate(spans):
+        s = speechlike(b - a, seed=300 + i, **voice)
+        i0 = int(round(a * ANALYSIS_RATE))
+        out[who][i0 : i0 + s.shape[0]] += s
+    return out["agent"], out["customer"]
+
+
+def write_phone_calls(folder: str | Path) -> list[Path]:
+    """Write every PHONE_CALLS entry as `<name>.wav` (stereo: agent, customer) in `folder`."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in PHONE_CALLS:
+        path = Path(folder) / f"{name}.wav"
+        write_mulaw_wav(path, list(phone_call(name)))
+        paths.append(path)
+    return paths

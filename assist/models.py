@@ -23,8 +23,13 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from assist.asr.engine import Engine
 from assist.errors import InputError, ModelError
+
+if TYPE_CHECKING:
+    from assist.asr.vosk_engine import VoskEngine
 
 ENV_MODELS = "ASSIST_MODELS"
 ENV_URL = "ASSIST_MODELS_URL"
@@ -111,7 +116,7 @@ def find(lang: str) -> ModelInfo | None:
 
 DITHER_OFF = "--dither=0.0"
 _lock = threading.Lock()
-_engines: dict[Path, object] = {}
+_engines: dict[Path, VoskEngine] = {}
 
 
 def _mfcc_conf(path: Path) -> Path | None:
@@ -159,7 +164,7 @@ def _mkdir(p: Path) -> Path:
     return p
 
 
-def load_vosk(info: ModelInfo):  # type: ignore[no-untyped-def]
+def load_vosk(info: ModelInfo) -> VoskEngine:
     """The shared VoskEngine for a model (loaded once per process)."""
     from assist.asr.vosk_engine import VoskEngine
 
@@ -180,7 +185,7 @@ def load_vosk(info: ModelInfo):  # type: ignore[no-untyped-def]
 class Choice:
     """The engine chosen for a call (None = no word cues) and a line saying why."""
 
-    engine: object | None
+    engine: Engine | None
     message: str
 
 
@@ -306,7 +311,7 @@ def _download(url: str, out: Path, progress: bool | None) -> tuple[int, str]:
     return got, h.hexdigest()
 
 
-def _bar(total: int | None, url: str, progress: bool | None):  # type: ignore[no-untyped-def]
+def _bar(total: int | None, url: str, progress: bool | None) -> Any:
     if progress is None:
         progress = sys.stderr.isatty()
     if not progress:

@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
     speech = select_engine(pack.lang, args.asr, args.model)
     print(speech.message, file=sys.stderr)
-    engine: Any = speech.engine
+    engine = speech.engine
     asr_label = "" if engine is None else engine.name + (" (fallback)" if engine.fallback else "")
     call_id = args.call_id or f"demo-{uuid.uuid4().hex[:8]}"
     session = CallSession(call_id, pack=pack, source="demo", agent=agent_name, asr=asr_label)

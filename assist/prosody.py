@@ -17,6 +17,7 @@ frames of the last WINDOW_S of audio: a median for pitch, a mean for level.
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 
 import numpy as np
@@ -124,7 +125,9 @@ class SpeakerProsody:
         self._prev = np.zeros(FRAME_SAMPLES, np.float32)
         self._window = int(round(WINDOW_S * sample_rate))
         self._min_voiced = int(round(MIN_WINDOW_VOICED_S / self.frame_s))
-        self._recent: deque[tuple[int, float, float]] = deque()  # (end, semitones|nan, dBFS)
+        self._levels: deque[tuple[int, float]] = deque()  # (end sample, dBFS) voiced frames
+        self._level_sum = 0.0
+        self._pitches: deque[tuple[int, float]] = deque()  # (end sample, semitones) pitched
         self.noise_dbfs = -120.0
         self.last_f0: float | None = None
         # speaking rate
@@ -152,16 +155,21 @@ class SpeakerProsody:
         self.last_f0 = None
         if voiced and speaking:
             f0 = self.pitch.estimate(np.concatenate((self._prev, frame)))
-            st = math.nan
             if f0 is not None:
                 self.last_f0 = f0
                 st = semitones(f0)
                 self.pitch_base.push(st)
+                self._pitches.append((end_sample, st))
             self.level_base.push(level_dbfs)
-            self._recent.append((end_sample, st, level_dbfs))
+            self._levels.append((end_sample, level_dbfs))
+            self._level_sum += level_dbfs
         lo = end_sample - self._window
-        while self._recent and self._recent[0][0] <= lo:
-            self._recent.popleft()
+        while self._levels and self._levels[0][0] <= lo:
+            self._level_sum -= self._levels.popleft()[1]
+        while self._pitches and self._pitches[0][0] <= lo:
+            self._pitches.popleft()
+        if not self._levels:
+            self._level_sum = 0.0  # no drift from the running sum
         if speaking:
             self.speech_frames += 1
             half = FRAME_SAMPLES // 2
@@ -195,16 +203,17 @@ class SpeakerProsody:
 
     def _current(self) -> tuple[float | None, float | None]:
         """(median semitones, mean dBFS) over the window's voiced frames, cached per frame."""
-        key = (self._recent[-1][0] if self._recent else -1, len(self._recent))
+        n = len(self._levels)
+        key = (self._levels[-1][0] if n else -1, n)
         if key != self._cache_key:
             self._cache_key = key
-            if len(self._recent) < self._min_voiced:
+            if n < self._min_voiced:
                 self._cache = (None, None)
             else:
-                sts = [s for _, s, _ in self._recent if s == s]
-                lv = sum(v for _, _, v in self._recent) / len(self._recent)
-                med = float(np.median(sts)) if len(sts) >= self._min_voiced else None
-                self._cache = (med, lv)
+                med = None
+                if len(self._pitches) >= self._min_voiced:
+                    med = statistics.median(st for _, st in self._pitches)
+                self._cache = (med, self._level_sum / n)
         return self._cache
 
     @property

@@ -99,7 +99,7 @@ class VoiceActivity:
         """Classify one frame ending at `end_sample`; return a transition if one happened."""
         n = frame.shape[0]
         start_sample = end_sample - n
-        energy = float(np.mean(np.square(frame, dtype=np.float64))) if n else 0.0
+        energy = float(np.dot(frame, frame)) / n if n else 0.0
         self.level_dbfs = max(-120.0, 10.0 * np.log10(energy + 1e-12))
         self.voiced = self.decide(self.level_dbfs)
         self._steady.push(self.level_dbfs, start_sample)

@@ -1,0 +1,160 @@
+"""Cost of the analysis core per 20 ms frame, and cue latency per rule.
+
+    python benchmarks/prosody.py [--seconds S] [--json]
+
+Cost: one call (two channels) through CallSession.feed (VAD, prosody, conversation, every rule
+of the English pack, meters), each frame timed on its own. A call where both sides talk, with
+overtalk, so pitch tracking runs on both channels much of the time. Reported as the median and
+95th percentile per frame, and as a share of one core in real time (cost / 20 ms; target
+< 2 %). Also the prosody loop alone (VAD + prosody for both channels).
+
+Latency: each phone-like test call (tests/phone.py: 8 kHz mu-law, -50 dBFS noise) through the
+session; for each cue, audio time from the moment the audio meets its threshold to the prompt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from assist.audio import FRAME_SAMPLES, FRAME_SECONDS  # noqa: E402
+from assist.prosody import SpeakerProsody  # noqa: E402
+from assist.rules import default_pack  # noqa: E402
+from assist.session import CallSession  # noqa: E402
+from assist.vad import VoiceActivity  # noqa: E402
+
+
+def busy_call(seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    from conftest import noise, speechlike
+
+    agent, customer = noise(seconds, seed=1), noise(seconds, seed=2)
+    t, i = 0.5, 0
+    while t < seconds - 8:
+        a = speechlike(6.0, f0=120, seed=i)
+        c = speechlike(6.0, f0=210, seed=100 + i)
+        agent[int(t * 16000) : int(t * 16000) + a.shape[0]] += a
+        t2 = t + 4.5  # the customer starts before the agent is done: 1.5 s of overlap
+        customer[int(t2 * 16000) : int(t2 * 16000) + c.shape[0]] += c
+        t, i = t2 + 6.8, i + 1
+    return agent, customer
+
+
+def percentile(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs), q))
+
+
+def cost(seconds: float) -> dict[str, Any]:
+    agent, customer = busy_call(seconds)
+    n = agent.shape[0] // FRAME_SAMPLES
+    frames = [
+        (
+            agent[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES],
+            customer[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES],
+        )
+        for i in range(n)
+    ]
+    session = CallSession("bench", pack=default_pack("en"))
+    session.start()
+    whole: list[float] = []
+    clock = time.perf_counter_ns
+    for a, c in frames:
+        t0 = clock()
+        session.feed(a, c)
+        whole.append((clock() - t0) / 1e3)
+    loop: list[float] = []
+    vads = [VoiceActivity(), VoiceActivity()]
+    pros = [SpeakerProsody(), SpeakerProsody()]
+    for i, (a, c) in enumerate(frames):
+        end = (i + 1) * FRAME_SAMPLES
+        t0 = clock()
+        for vad, sp, x in ((vads[0], pros[0], a), (vads[1], pros[1], c)):
+            vad.feed(x, end)
+            sp.feed(
+                x,
+                end,
+                speaking=vad.speaking,
+                voiced=vad.voiced,
+                level_dbfs=float(vad.level_dbfs),
+                noise_dbfs=float(vad.floor_dbfs),
+            )
+        loop.append((clock() - t0) / 1e3)
+    frame_us = FRAME_SECONDS * 1e6
+    return {
+        "audio_s": round(n * FRAME_SECONDS, 1),
+        "core_us_median": round(statistics.median(whole), 1),
+        "core_us_p95": round(percentile(whole, 95), 1),
+        "core_cpu_pct_median": round(100 * statistics.median(whole) / frame_us, 3),
+        "core_cpu_pct_p95": round(100 * percentile(whole, 95) / frame_us, 3),
+        "core_cpu_pct_mean": round(100 * statistics.fmean(whole) / frame_us, 3),
+        "prosody_loop_us_median": round(statistics.median(loop), 1),
+        "prosody_loop_us_p95": round(percentile(loop, 95), 1),
+        "prosody_loop_cpu_pct_median": round(100 * statistics.median(loop) / frame_us, 3),
+    }
+
+
+def latency() -> dict[str, float]:
+    from phone import PHONE_CALLS, write_phone_calls
+
+    from assist.wavio import load_call
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        write_phone_calls(tmp)
+        for name, (_, _, expected) in PHONE_CALLS.items():
+            agent, customer, _ = load_call(Path(tmp) / f"{name}.wav")
+            session = CallSession(name, pack=default_pack("en"))
+            events = session.start()
+            for i in range(agent.shape[0] // FRAME_SAMPLES):
+                sl = slice(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES)
+                events += session.feed(agent[sl], customer[sl])
+            for ev in events:
+                rule = getattr(ev.data, "rule", None)
+                if ev.type == "prompt" and rule in expected and rule not in out:
+                    out[rule] = round((ev.t - expected[rule]) * 1000, 1)
+            for rule in expected:
+                out.setdefault(rule, float("nan"))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=120.0, help="length of the timed call")
+    ap.add_argument("--json", action="store_true", help="last line: the figures as JSON")
+    args = ap.parse_args()
+    fig = cost(args.seconds)
+    lat = latency()
+    print(f"analysis core, one call (two channels), {fig['audio_s']} s of audio, per 20 ms frame:")
+    print(
+        f"  whole core     median {fig['core_us_median']:7.1f} us  p95 {fig['core_us_p95']:7.1f} us"
+        f"  = {fig['core_cpu_pct_median']:.2f} % / {fig['core_cpu_pct_p95']:.2f} % of one core"
+        f" (mean {fig['core_cpu_pct_mean']:.2f} %; target < 2 %)"
+    )
+    print(
+        f"  VAD + prosody  median {fig['prosody_loop_us_median']:7.1f} us"
+        f"  p95 {fig['prosody_loop_us_p95']:7.1f} us"
+        f"  = {fig['prosody_loop_cpu_pct_median']:.2f} % of one core"
+    )
+    print("cue latency, audio time from threshold to prompt (phone-like calls; limit 250 ms):")
+    for rule, ms in lat.items():
+        print(f"  {rule:18s} {ms:6.1f} ms")
+    fig["latency_ms"] = lat
+    fig["latency_ms_max"] = max(lat.values())
+    if args.json:
+        print(json.dumps(fig))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

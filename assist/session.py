@@ -141,7 +141,8 @@ class CallSession:
         out: list[Event] = []
         self.samples += FRAME_SAMPLES
         end = self.samples
-        for speaker, frame in (("agent", agent), ("customer", customer)):
+        pairs: tuple[tuple[Speaker, Samples], ...] = (("agent", agent), ("customer", customer))
+        for speaker, frame in pairs:
             vad = self.vads[speaker]
             change = vad.feed(frame, end)
             if vad.voiced:

@@ -20,7 +20,7 @@ class SilenceAfter(Detector):
     """
 
     name = "silence_after"
-    params: dict[str, tuple[Any, Any]] = {
+    params = {
         "last_speaker": (str, None),
         "min_s": ((int, float), None),
     }
@@ -67,7 +67,7 @@ class Unacknowledged(Detector):
     """
 
     name = "unacknowledged"
-    params: dict[str, tuple[Any, Any]] = {
+    params = {
         "speaker": (str, "customer"),
         "min_s": ((int, float), None),
         "max_gap_s": ((int, float), 1.5),
@@ -96,7 +96,7 @@ class Overtalk(Detector):
     """Both sides speaking for `min_s`, and `speaker` is the one who started second."""
 
     name = "overtalk"
-    params: dict[str, tuple[Any, Any]] = {
+    params = {
         "speaker": (str, "agent"),
         "min_s": ((int, float), None),
     }
@@ -121,7 +121,7 @@ class Monologue(Detector):
     """
 
     name = "monologue"
-    params: dict[str, tuple[Any, Any]] = {
+    params = {
         "speaker": (str, "agent"),
         "min_s": ((int, float), None),
         "max_gap_s": ((int, float), 1.0),
@@ -150,7 +150,7 @@ class TalkShare(Detector):
     Re-computed every `every_s` of audio: the share moves slowly."""
 
     name = "talk_share"
-    params: dict[str, tuple[Any, Any]] = {
+    params = {
         "speaker": (str, "agent"),
         "min_share": ((int, float), None),
         "window_s": ((int, float), 180.0),

@@ -70,7 +70,7 @@ class Pace(Detector):
     rate falls `release_wpm` below the limit."""
 
     name = "pace"
-    params: dict[str, tuple[Any, Any]] = {
+    params = {
         "speaker": (str, "agent"),
         "max_wpm": ((int, float), None),
         "syllables_per_word": ((int, float), 1.5),
@@ -105,7 +105,7 @@ class Level(Detector):
     `max_dbfs`). Clears once the level is back inside for `release_s`."""
 
     name = "level"
-    params: dict[str, tuple[Any, Any]] = {
+    params = {
         "speaker": (str, "agent"),
         "min_dbfs": ((int, float), -120.0),
         "max_dbfs": ((int, float), 0.0),
@@ -149,7 +149,7 @@ class ElevatedVoice(Detector):
     baseline (both), held for `hold_s`; clears after `release_s` back below (agitation)."""
 
     name = "elevated_voice"
-    params: dict[str, tuple[Any, Any]] = {
+    params = {
         "speaker": (str, "customer"),
         "pitch_st": ((int, float), None),
         "level_db": ((int, float), None),
@@ -180,7 +180,7 @@ class Escalating(Detector):
     "while" spans the agent's reply). Clears after `release_s` of the speaker calm again."""
 
     name = "escalating"
-    params: dict[str, tuple[Any, Any]] = {
+    params = {
         "speaker": (str, "agent"),
         "pitch_st": ((int, float), None),
         "level_db": ((int, float), None),

@@ -9,8 +9,8 @@ import pytest
 
 from assist.asr.engine import Hypothesis
 from assist.asr.sphinx_engine import SphinxEngine
-from assist.asr_worker import ALIGN_S, POOL, CallAsr
-from assist.audio import FRAME_SAMPLES
+from assist.asr_worker import ALIGN_S, POOL, CallAsr, _Channel
+from assist.audio import FRAME_SAMPLES, to_int16_bytes
 from assist.demo import play
 from assist.events import Event
 from assist.models import find, load_vosk
@@ -138,6 +138,10 @@ def test_live_asr_that_falls_behind_reports_lag_and_drops(ko_engine) -> None:
     assert {d.speaker for d in lag} <= {"agent", "customer"}
     drops = [e.data for e in events if e.type == "dropped"]
     assert drops and all(d.queue.startswith("asr_") for d in drops)
+    # word times stay call-audio times across the dropped audio
+    audio_s = agent.shape[0] / 16_000
+    words = [w for e in events if e.type == "transcript" for w in e.data.words]
+    assert all(0 <= w.start < w.end <= audio_s + 0.05 for w in words)
     assert events[-1].type == "call_ended"
 
 
@@ -159,3 +163,36 @@ def test_pocketsphinx_default_drives_a_word_prompt_end_to_end() -> None:
     prompts = [e.data for e in events if e.type == "prompt"]
     assert [p.rule for p in prompts] == ["negative_phrase"]
     assert prompts[0].evidence["phrase"] == "ridiculous"
+
+
+def channel_words(engine, x: np.ndarray, skip: range) -> list[tuple[str, float, float]]:
+    """Words from one worker channel fed `x` in 20 ms frames, leaving out frames in `skip`
+    (as a live queue that dropped them would)."""
+    ch = _Channel(
+        "agent", engine.recognizer(16_000), rate=16_000, partial_every=8, max_frames=10**6
+    )
+    ch.thread.start()
+    for i in range(x.shape[0] // FRAME_SAMPLES):
+        if i not in skip:
+            frame = x[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
+            ch.put(to_int16_bytes(frame), i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES, True)
+    with ch.cond:
+        ch.closing = True
+        ch.cond.notify_all()
+    ch.thread.join()
+    assert ch.error is None
+    return [
+        (w.w, w.start, w.end)
+        for r in ch.take(None)
+        if r.transcript.kind == "final"
+        for w in r.transcript.words
+    ]
+
+
+def test_word_times_stay_call_times_when_audio_was_dropped(ko_engine) -> None:
+    x, _ = say("오늘 날씨가 좋습니다.", "ko", pad_s=1.5)
+    full = channel_words(ko_engine, x, range(0))
+    gap = channel_words(ko_engine, x, range(10, 60))  # 1 s of the leading silence dropped
+    assert full and gap
+    assert abs(gap[0][1] - full[0][1]) < 0.3  # not shifted 1 s early
+    assert all(s >= 1.2 for _, s, _ in gap)  # nothing placed inside the dropped second

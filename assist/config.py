@@ -8,6 +8,7 @@
     transport = "udp"                       # udp | tcp
     port = 5060                             # local SIP port (0 = any free port)
     bind = "127.0.0.1"                      # local address for SIP and RTP (default: all)
+    rtp_port = 4000                         # first local RTP port (two per call, upwards)
     audio = "null"                          # "null" (no sound card) or "default"
     auto_answer = true                      # answer incoming calls at once
     media_timeout_s = 10                    # no RTP for this long: the call is dropped
@@ -31,6 +32,7 @@ from assist.errors import ConfigError
 Transport = Literal["udp", "tcp"]
 
 DEFAULT_SIP_PORT = 5060
+DEFAULT_RTP_PORT = 4000
 DEFAULT_MEDIA_TIMEOUT_S = 10.0
 DEFAULT_AUDIO = "null"
 TRANSPORTS: tuple[Transport, ...] = ("udp", "tcp")
@@ -52,6 +54,7 @@ class SipConfig:
     transport: Transport = "udp"
     port: int = DEFAULT_SIP_PORT
     bind: str = ""
+    rtp_port: int = DEFAULT_RTP_PORT
     audio: str = DEFAULT_AUDIO
     auto_answer: bool = True
     media_timeout_s: float = DEFAULT_MEDIA_TIMEOUT_S
@@ -69,6 +72,8 @@ class SipConfig:
             raise ConfigError(f"sip.transport: must be one of {', '.join(TRANSPORTS)}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"sip.port: {self.port} is not a port number (0-65535)")
+        if not 1024 <= self.rtp_port <= 65000:
+            raise ConfigError(f"sip.rtp_port: {self.rtp_port} must be between 1024 and 65000")
         if not self.audio:
             raise ConfigError('sip.audio: must be "null" or "default"')
         if self.audio not in ("null", "default"):
@@ -89,6 +94,7 @@ class SipConfig:
             "transport": str,
             "port": int,
             "bind": str,
+            "rtp_port": int,
             "audio": str,
             "auto_answer": bool,
             "media_timeout_s": float,

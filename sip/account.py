@@ -29,6 +29,7 @@ def account_config(cfg: SipConfig) -> pj.AccountConfig:
         acfg.sipConfig.authCreds.append(
             pj.AuthCredInfo("digest", cfg.realm, cfg.username, 0, cfg.password)
         )
+    acfg.mediaConfig.transportConfig.port = cfg.rtp_port
     if cfg.bind:
         acfg.mediaConfig.transportConfig.boundAddress = cfg.bind
     return acfg

@@ -82,6 +82,7 @@ class Leg:
         direction: str,
         remote: str,
         ep: pj.Endpoint,
+        taps: tuple[ChannelTap, ChannelTap],
         agent_play: str = "",
         record_dir: str = "",
     ) -> None:
@@ -94,10 +95,10 @@ class Leg:
         self.agent_play = agent_play
         self.record_dir = record_dir
         self.pair = FramePair(runner.push)
-        self.taps = {
-            "agent_tap": ChannelTap(f"{call_id}-agent", "agent", self.pair),
-            "customer_tap": ChannelTap(f"{call_id}-customer", "customer", self.pair),
-        }
+        agent_tap, customer_tap = taps
+        agent_tap.attach("agent", self.pair)
+        customer_tap.attach("customer", self.pair)
+        self.taps = {"agent_tap": agent_tap, "customer_tap": customer_tap}
         self.player: pj.AudioMediaPlayer | None = None
         self.recorder: pj.AudioMediaRecorder | None = None
         self.supervisor: SipCall | None = None
@@ -124,20 +125,26 @@ class Leg:
 
     # -- media ---------------------------------------------------------------------------------
 
-    def _ends(self) -> dict[str, list[Any]]:
-        customer, _ = self.call.audio()
+    def _ends(self, *, create: bool = True) -> dict[str, list[Any]]:
+        try:
+            customer, _ = self.call.audio()
+        except pj.Error:
+            customer = None
         adm = self.ep.audDevManager()
-        if self.agent_play and self.player is None:
+        if create and self.agent_play and self.player is None:
             self.player = pj.AudioMediaPlayer()
             self.player.createPlayer(self.agent_play, pj.PJMEDIA_FILE_NO_LOOP)
-        if self.record_dir and self.recorder is None:
+        if create and self.record_dir and self.recorder is None:
             Path(self.record_dir).mkdir(parents=True, exist_ok=True)
             self.recorder = pj.AudioMediaRecorder()
             self.recorder.createRecorder(str(Path(self.record_dir) / f"{self.call_id}-ear.wav"))
         ear: list[Any] = [adm.getPlaybackDevMedia()]
         if self.recorder is not None:
             ear.append(self.recorder)
-        sup = self.supervisor.audio()[0] if self.supervisor is not None else None
+        try:
+            sup = self.supervisor.audio()[0] if self.supervisor is not None else None
+        except pj.Error:
+            sup = None
         ends: dict[str, list[Any]] = {
             "customer": [customer] if customer is not None else [],
             "agent": [self.player if self.player is not None else adm.getCaptureDevMedia()],
@@ -165,10 +172,22 @@ class Leg:
                     a.startTransmit(b)
         self.applied = want
 
-    def release(self) -> None:
-        """Drop the bridge ports (pump thread, before the runner finishes)."""
+    def release(self) -> list[ChannelTap]:
+        """Disconnect everything and hand back the taps for reuse (pump thread)."""
         self.pair.enabled = False
+        ends = self._ends(create=False)
+        for src, dst in self.applied:
+            for a in ends.get(src, []):
+                for b in ends.get(dst, []):
+                    try:
+                        a.stopTransmit(b)
+                    except pj.Error:
+                        pass  # that end's media is already gone with the call
         self.applied = frozenset()
+        taps = list(self.taps.values())
+        for tap in taps:
+            tap.attach("agent", None)
         self.taps.clear()
         self.player = None
         self.recorder = None
+        return taps

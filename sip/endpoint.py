@@ -29,6 +29,7 @@ POLL_MS = 10
 WORK_QUEUE = 256  # pending requests from other threads; beyond that callers get an error
 CLOCK_RATE = 16_000  # conference bridge rate: the analysis rate, so taps need no resampling
 SHUTDOWN_DRAIN_S = 2.0
+MAX_CALLS = 32  # customer calls plus supervisor calls (pjsua's default is 4)
 
 
 class Owner(Protocol):
@@ -166,6 +167,7 @@ class Pump:
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
         cfg.uaConfig.userAgent = "softphone-assist"
+        cfg.uaConfig.maxCalls = MAX_CALLS
         cfg.logConfig.level = self.log_level
         cfg.logConfig.consoleLevel = self.log_level
         cfg.medConfig.clockRate = CLOCK_RATE
@@ -173,6 +175,7 @@ class Pump:
         cfg.medConfig.channelCount = 1
         cfg.medConfig.audioFramePtime = 20
         cfg.medConfig.ecTailLen = 0  # no echo canceller: the taps must see the raw streams
+        cfg.medConfig.noVad = True  # no silence suppression: steady audio must not be cut
         ep.libInit(cfg)
         tcfg = pj.TransportConfig()
         tcfg.port = self.port

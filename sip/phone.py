@@ -22,6 +22,7 @@ from assist.runtime import CallRunner
 from sip.account import SipAccount, account_config
 from sip.call import Leg, SipCall
 from sip.endpoint import Pump
+from sip.tap import ChannelTap
 
 WATCH_EVERY_S = 0.5
 
@@ -63,6 +64,8 @@ class Softphone:
         self.legs: dict[str, Leg] = {}
         self._graveyard: list[Any] = []  # pjsua2 objects released on the next pump step
         self._closing = False
+        self._free_taps: list[ChannelTap] = []  # reused, deleted only once the clock is stopped
+        self._taps_made = 0
 
     # -- any thread ----------------------------------------------------------------------------
 
@@ -115,7 +118,10 @@ class Softphone:
     def release(self) -> None:
         for leg in list(self.legs.values()):  # calls that did not end in time
             self._finish(leg, "ended", "shutdown", None)
+        assert self.ep is not None
+        self.ep.audDevManager().setNoDev()  # stop the bridge's clock: no more port callbacks
         self._graveyard.clear()
+        self._free_taps.clear()
         self.legs.clear()
         if self.account is not None:
             self.account.shutdown()
@@ -140,12 +146,19 @@ class Softphone:
             direction=direction,
             remote=remote,
             ep=self.ep,
+            taps=(self._tap(), self._tap()),
             agent_play=self.cfg.agent_play,
             record_dir=self.cfg.agent_record_dir,
         )
         call.owner = call_id  # by id, not by reference: no cycles keep pjsua2 objects alive
         self.legs[call_id] = leg
         return leg
+
+    def _tap(self) -> ChannelTap:
+        if self._free_taps:
+            return self._free_taps.pop()
+        self._taps_made += 1
+        return ChannelTap(f"tap-{self._taps_made}")
 
     def _call(self, call_id: int = pj.PJSUA_INVALID_ID) -> SipCall:
         return SipCall(self.account, call_id, on_state=self._on_state, on_media=self._on_media)
@@ -245,7 +258,10 @@ class Softphone:
         leg = self.legs.get(call.owner)
         if leg is None:
             return
+        recording = leg.recorder is not None
         leg.rewire()
+        if not recording and leg.recorder is not None:
+            self.notify(f"{leg.call_id}: recording what the agent hears in {leg.record_dir}")
         if call is leg.call:
             _, media = call.audio()
             if media == "held":
@@ -259,7 +275,7 @@ class Softphone:
         leg.note_state(state, reason, code)
         if leg.supervisor is not None:
             leg.supervisor.hangup(_op())
-        leg.release()
+        self._free_taps.extend(leg.release())
         self._graveyard.append(leg.call)
         self.notify(f"{leg.call_id}: ended ({reason})")
         self.end_runner(leg.runner, leg.end_reason)

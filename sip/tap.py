@@ -65,22 +65,33 @@ class FramePair:
 
 
 class ChannelTap(pj.AudioMediaPort):
-    """One direction of a call (agent or customer) into a FramePair."""
+    """One direction of a call (agent or customer) into a FramePair.
 
-    def __init__(self, name: str, speaker: str, pair: FramePair) -> None:
+    Taps are pooled and reused, never deleted while the bridge's clock runs: pjsip 2.14+
+    removes conference ports asynchronously, so freeing a Python-owned port right after
+    removing it can race the clock thread's next callback.
+    """
+
+    def __init__(self, name: str) -> None:
         super().__init__()
-        self.speaker = speaker
-        self.pair = pair
+        self.speaker = "agent"
+        self.pair: FramePair | None = None
         self.frames = 0
         self.createPort(name, analysis_format())
 
+    def attach(self, speaker: str, pair: FramePair | None) -> None:
+        self.speaker, self.pair = speaker, pair
+
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 override
+        pair = self.pair
+        if pair is None:
+            return
         if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
             samples = pcm_to_float(bytes(frame.buf))
         else:
             samples = SILENCE
         self.frames += 1
-        self.pair.add(self.speaker, samples)
+        pair.add(self.speaker, samples)
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 override
         frame.type = pj.PJMEDIA_FRAME_TYPE_NONE  # a tap is a listener only: it says nothing

@@ -1,0 +1,197 @@
+"""Helpers for the SIP tests: processes whose output lines are timestamped, WAV tones, band
+levels, the plugin's config and events. Everything on 127.0.0.1; every wait is bounded."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import wave
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+PEER = Path(__file__).with_name("sip_peer.py")
+
+
+class Proc:
+    """A child process; a thread collects (wall time, line) from its stdout+stderr."""
+
+    def __init__(self, argv: Sequence[str], *, cwd: Path = ROOT) -> None:
+        self.argv = list(argv)
+        self.p = subprocess.Popen(
+            self.argv,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.lines: list[tuple[float, str]] = []
+        self._cond = threading.Condition()
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+
+    def _read(self) -> None:
+        assert self.p.stdout is not None
+        for line in self.p.stdout:
+            with self._cond:
+                self.lines.append((time.time(), line.rstrip("\n")))
+                self._cond.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float = 15.0) -> tuple[float, re.Match[str]]:
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for t, line in self.lines:
+                    m = rx.search(line)
+                    if m:
+                        return t, m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{self.argv[:3]}: no line like {pattern!r}:\n{self.text}")
+                self._cond.wait(min(left, 0.2))
+
+    @property
+    def text(self) -> str:
+        with self._cond:
+            return "\n".join(line for _, line in self.lines)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, wait; SIGKILL if it does not go. Returns the exit code."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait(5)
+        self._t.join(5)
+        return self.p.returncode
+
+    def kill(self) -> None:
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait(5)
+
+
+def assist(*args: str) -> Proc:
+    return Proc([sys.executable, "-m", "assist", *args])
+
+
+def peer(*args: str) -> Proc:
+    return Proc([sys.executable, str(PEER), *args])
+
+
+def write_wav(path: Path, x: np.ndarray, rate: int = 16_000) -> Path:
+    pcm = (np.clip(x, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+def tone(freq: float, seconds: float, *, level: float = 0.25, rate: int = 16_000) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (level * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path), "rb") as w:
+        rate = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768
+    return x, rate
+
+
+def band_rms(x: np.ndarray, rate: int, freq: float, width: float = 40.0) -> float:
+    """RMS of `x` within freq ± width/2 (Parseval over the rFFT bins)."""
+    if x.size == 0:
+        return 0.0
+    spec = np.fft.rfft(x * np.hanning(x.size))
+    f = np.fft.rfftfreq(x.size, 1 / rate)
+    sel = np.abs(f - freq) <= width / 2
+    power = 2 * np.sum(np.abs(spec[sel]) ** 2) / (x.size * np.sum(np.hanning(x.size) ** 2))
+    return float(np.sqrt(power))
+
+
+def typical_band_rms(x: np.ndarray, rate: int, freq: float, chunk_s: float = 0.2) -> float:
+    """Median band RMS over short chunks: what is heard most of the time, so a transient
+    (a re-routed bridge, a late packet) does not decide the verdict."""
+    n = int(chunk_s * rate)
+    chunks = [x[i : i + n] for i in range(0, x.size - n + 1, n)]
+    return float(np.median([band_rms(c, rate, freq) for c in chunks]))
+
+
+def window(x: np.ndarray, rate: int, start_s: float, end_s: float) -> np.ndarray:
+    a, b = max(0, int(start_s * rate)), max(0, int(end_s * rate))
+    assert b - a > rate // 2, f"window {start_s:.2f}..{end_s:.2f} s is too short or missing"
+    assert b <= x.size, f"recording is {x.size / rate:.2f} s, window ends at {end_s:.2f} s"
+    return x[a:b]
+
+
+def plugin_config(path: Path, *, overlay: str = "", **sip: Any) -> Path:
+    rows = {"uri": "sip:agent@127.0.0.1", "bind": "127.0.0.1", "port": 0, **sip}
+    lines = ["[sip]"] + [f"{k} = {json.dumps(v)}" for k, v in rows.items()]
+    path.write_text("\n".join(lines) + "\n" + overlay)
+    return path
+
+
+def events(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            out.append(json.loads(line))
+    return out
+
+
+def wait_event(path: Path, timeout: float = 15.0, **match: Any) -> dict[str, Any]:
+    """The first event whose type/data fields match, polling the JSONL file (bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for e in events(path):
+            if all(e.get(k) == v or e["data"].get(k) == v for k, v in match.items()):
+                return e
+        time.sleep(0.1)
+    seen = [(e["type"], e["data"].get("state")) for e in events(path) if e["type"] != "meters"]
+    raise AssertionError(f"no event like {match} within {timeout} s; got {seen}")
+
+
+BARESIP_CONFIG = """\
+poll_method epoll
+sip_listen 127.0.0.1:{port}
+audio_player aufile,/dev/null
+audio_source aufile,{wav}
+audio_alert aufile,/dev/null
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module account.so
+module menu.so
+audio_srate 8000
+"""
+
+
+def baresip(home: Path, wav: Path, *, seconds: int, dial: str = "", port: int = 0) -> Proc:
+    """baresip (Debian) streaming `wav` (8 kHz mono) on 127.0.0.1: dials `dial`, or auto-answers
+    on `port`; quits after `seconds`."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config").write_text(BARESIP_CONFIG.format(port=port, wav=wav))
+    (home / "accounts").write_text("<sip:customer@127.0.0.1>;regint=0;answermode=auto\n")
+    argv = ["/usr/bin/baresip", "-n", "127.0.0.1", "-f", str(home), "-t", str(seconds)]
+    if dial:
+        argv += ["-e", f"/dial {dial}"]
+    return Proc(argv, cwd=home)

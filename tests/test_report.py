@@ -116,12 +116,13 @@ def test_png_is_a_timeline_with_a_pitch_lane_only_when_meters_carry_pitch(
     call_events: list[dict[str, Any]],
 ) -> None:
     assert png_size(render_png(summarise(call_events), width_in=12, dpi=100))[0] == 1200
-    no_pitch = envelope([start(), meters(0.5, None), meters(1.0, None), (2.0, CallEnded(2.0))])
-    w, h = png_size(render_png(summarise(no_pitch), width_in=12, dpi=100))
-    assert w == 1200
-    with_pitch = envelope([start(), meters(0.5, 180.0), meters(1.0, 190.0), (2.0, CallEnded(2.0))])
-    w2, h2 = png_size(render_png(summarise(with_pitch), width_in=12, dpi=100))
-    assert w2 == 1200 and h2 > h
+
+    def size(pitch: float | None) -> tuple[int, int]:
+        events = [start(), meters(0.5, pitch), meters(1.0, pitch), (2.0, CallEnded(2.0))]
+        return png_size(render_png(summarise(envelope(events)), width_in=12, dpi=100))
+
+    (w, h), (w2, h2) = size(None), size(180.0)
+    assert w == w2 == 1200 and h2 > h
 
 
 def test_html_is_self_contained_and_escapes_what_was_said() -> None:

@@ -1,0 +1,125 @@
+"""End to end with a real Debian SIP peer: baresip calls `assist sip` (and is called by it),
+streaming speech-like audio from a WAV through its aufile source; the plugin's events must
+show the call's states, the customer's speech and the prompt that follows it.
+
+The agent side is the null sound device (silence), so after the customer speaks the
+`agent_silence` rule ("Customer is waiting — respond") must fire. Loopback only; every process
+is killed in `finally`; each test bounds its time.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from assist.audio import resample
+from tests.conftest import timeline
+from tests.sip_helpers import assist, baresip, events, plugin_config, wait_event, write_wav
+
+CUSTOMER_SPEECH = [(0.5, 3.0)]
+
+
+def _customer_wav(tmp_path: Path, seconds: float = 14.0) -> Path:
+    x = timeline(seconds, CUSTOMER_SPEECH, seed=7)
+    return write_wav(tmp_path / "customer8k.wav", resample(x, 16_000, 8_000), rate=8_000)
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _plugin(tmp_path: Path, *extra: str, **sip: object):
+    cfg = plugin_config(tmp_path / "assist.toml", **sip)
+    ev = tmp_path / "events.jsonl"
+    proc = assist("sip", *extra, "--config", str(cfg), "--events", str(ev), "--no-store")
+    return proc, ev
+
+
+def _clean_exit(proc) -> None:
+    assert proc.stop() == 0, proc.text
+    assert "Assertion" not in proc.text and "Traceback" not in proc.text, proc.text
+
+
+@pytest.mark.timeout(60)
+def test_baresip_calls_in_customer_speech_and_prompt(tmp_path: Path) -> None:
+    wav = _customer_wav(tmp_path)
+    plugin, ev = _plugin(tmp_path, "--no-server", rtp_port=4600)
+    peer = None
+    try:
+        _, m = plugin.wait_for(r"listening on udp port (\d+)")
+        peer = baresip(
+            tmp_path / "baresip", wav, seconds=11, dial=f"sip:agent@127.0.0.1:{m.group(1)}"
+        )
+        wait_event(ev, type="call_state", state="confirmed")
+        speech = wait_event(ev, type="speech", speaker="customer", state="start")
+        prompt = wait_event(ev, timeout=20, type="prompt", rule="agent_silence")
+        ended = wait_event(ev, timeout=15, type="call_ended")
+        _clean_exit(plugin)
+    finally:
+        plugin.kill()
+        if peer is not None:
+            peer.kill()
+    assert 0.3 < speech["data"]["at"] < 1.5  # speech began 0.5 s into the customer's audio
+    assert prompt["t"] > 7.0  # 5 s of agent silence after the customer stopped at 3 s
+    assert ended["data"]["reason"] == "hangup"
+    states = [e["data"]["state"] for e in events(ev) if e["type"] == "call_state"]
+    assert states == ["ringing", "confirmed", "ended"]
+    assert not [e for e in events(ev) if e["type"] == "speech" and e["data"]["speaker"] == "agent"]
+
+
+@pytest.mark.timeout(60)
+def test_peer_vanishing_without_bye_is_a_dropped_call(tmp_path: Path) -> None:
+    wav = _customer_wav(tmp_path)
+    plugin, ev = _plugin(tmp_path, "--no-server", rtp_port=4700, media_timeout_s=2)
+    peer = None
+    try:
+        _, m = plugin.wait_for(r"listening on udp port (\d+)")
+        peer = baresip(
+            tmp_path / "baresip", wav, seconds=30, dial=f"sip:agent@127.0.0.1:{m.group(1)}"
+        )
+        wait_event(ev, type="speech", speaker="customer", state="start")
+        peer.kill()  # SIGKILL: no BYE, RTP just stops
+        killed = time.monotonic()
+        ended = wait_event(ev, timeout=10, type="call_ended")
+        assert time.monotonic() - killed < 6
+        _clean_exit(plugin)
+    finally:
+        plugin.kill()
+        if peer is not None:
+            peer.kill()
+    assert ended["data"]["reason"] == "dropped"
+    last_state = [e for e in events(ev) if e["type"] == "call_state"][-1]["data"]
+    assert last_state["state"] == "ended" and "media timeout" in last_state["reason"]
+
+
+@pytest.mark.timeout(60)
+def test_plugin_calls_out_to_baresip(tmp_path: Path) -> None:
+    wav = _customer_wav(tmp_path, seconds=8.0)
+    port = _free_udp_port()
+    peer = baresip(tmp_path / "baresip", wav, seconds=7, port=port)
+    plugin = None
+    try:
+        peer.wait_for(r"baresip is ready", timeout=10)
+        plugin, ev = _plugin(
+            tmp_path, "call", f"sip:customer@127.0.0.1:{port}", "--no-server", rtp_port=4800
+        )
+        plugin.p.wait(30)  # `sip call` returns when the call has ended
+        assert plugin.p.returncode == 0, plugin.text
+        assert "Assertion" not in plugin.text, plugin.text
+    finally:
+        peer.kill()
+        if plugin is not None:
+            plugin.kill()
+    got = events(ev)
+    started = [e for e in got if e["type"] == "call_started"]
+    assert len(started) == 1 and started[0]["data"]["remote"] == f"sip:customer@127.0.0.1:{port}"
+    states = [e["data"] for e in got if e["type"] == "call_state"]
+    assert [s["state"] for s in states][-2:] == ["confirmed", "ended"]
+    assert all(s["direction"] == "outbound" for s in states)
+    assert [e for e in got if e["type"] == "speech" and e["data"]["speaker"] == "customer"]
+    assert got[-1]["type"] == "call_ended" and got[-1]["data"]["reason"] == "hangup"

@@ -175,3 +175,9 @@ def test_bad_params_are_rule_pack_errors_naming_the_rule(
         parse_pack(one_rule(detector, params), "p.toml")
     assert message in str(err.value)
     assert str(err.value).startswith("p.toml:")
+
+
+def test_customer_backchannels_do_not_end_a_monologue() -> None:
+    customer = timeline(74, [(15.0, 15.4), (35.0, 35.5), (50.0, 50.3)], seed=4)  # "mm-hm"
+    ev = run_session(timeline(74, monologue(0.7)), customer)
+    assert near(fired(ev, "long_monologue"), [61.0])

@@ -220,3 +220,58 @@ def test_a_normal_polite_call_raises_no_prompt_at_all(lang: str) -> None:
     last = of_type(ev, "meters")[-1].data
     assert 0.35 <= last.agent.talk_share <= 0.65  # it really was a conversation
     assert last.mood == "calm"
+
+
+# --- real speech ------------------------------------------------------------------------------
+
+
+def espeak(tmp_path, text: str, *args: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from assist.wavio import load_call
+
+    wav = tmp_path / f"{abs(hash((text, args)))}.wav"
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", *args, "-w", str(wav), text],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return load_call(agent=wav, customer=wav)[0]
+
+
+def test_agitation_on_real_speech_over_a_phone_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from phone import phone_line
+
+    calm = espeak(
+        tmp_path,
+        "I am calling about my bill. I was charged twice for the same purchase last week and "
+        "I would like to understand what happened. Could you please check that for me.",
+        "-p", "40", "-a", "60",
+    )  # fmt: skip
+    agent = espeak(tmp_path, "I see. Let me check that for you.", "-p", "35", "-a", "60")
+    angry = espeak(
+        tmp_path,
+        "This is the third time I am calling about this. Nobody has fixed it and I am really "
+        "tired of waiting for you people to do something about it.",
+        "-p", "75", "-a", "180", "-s", "190",
+    )  # fmt: skip
+    r = 16000
+    t_agent = 0.5 + calm.shape[0] / r + 0.8
+    t_angry = t_agent + agent.shape[0] / r + 0.8
+    total = t_angry + angry.shape[0] / r + 3.0
+    a, c = noise(total, level_dbfs=-50, seed=1), noise(total, level_dbfs=-50, seed=2)
+    c[int(0.5 * r) : int(0.5 * r) + calm.shape[0]] += calm
+    a[int(t_agent * r) : int(t_agent * r) + agent.shape[0]] += agent
+    c[int(t_angry * r) : int(t_angry * r) + angry.shape[0]] += angry
+    ev = run_session(phone_line(a), phone_line(c))
+    onset = next(
+        e.data.at
+        for e in of_type(ev, "speech", speaker="customer", state="start")
+        if e.data.at >= t_angry - 0.1
+    )
+    # 0.5 s of voiced evidence + hold 2 s; real speech has pauses, so allow 0.5 s more
+    (t,) = fired(ev, "agitation")
+    assert onset + 2.5 <= t <= onset + 3.0
+    calm_moods = {m.data.mood for m in of_type(ev, "meters") if 7.0 <= m.t < t_angry}
+    assert calm_moods == {"calm"}

@@ -8,8 +8,11 @@ import pytest
 from conftest import noise, of_type, run_session, timeline
 from test_detectors_timing import cleared, fired, near, one_rule
 
+from assist.audio import FRAME_SAMPLES
 from assist.errors import RulePackError
-from assist.rules import parse_pack
+from assist.events import Transcript, Word
+from assist.rules import default_pack, parse_pack
+from assist.session import CallSession
 
 CALM = {"f0": 140.0, "level_dbfs": -20.0}
 ANGRY = {"f0": 200.0, "level_dbfs": -12.0}  # +6.2 semitones, +8 dB over CALM
@@ -51,6 +54,52 @@ def test_normal_pace_does_not_fire(lang: str) -> None:
     assert fired(ev, "pace_fast") == []
     meters = of_type(ev, "meters")[-1].data.agent
     assert meters.pace_wpm == pytest.approx(160 if lang == "en" else 240, rel=0.1)
+
+
+def feed_with_transcript(agent: np.ndarray, at: float, final: Transcript, lang: str = "en"):  # type: ignore[no-untyped-def]
+    """Run a session over `agent` (customer silent), adding `final` at audio time `at`."""
+    session = CallSession("t", pack=default_pack(lang))
+    events = session.start()
+    customer = noise(agent.shape[0] / 16000)
+    for i in range(agent.shape[0] // FRAME_SAMPLES):
+        sl = slice(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES)
+        events += session.feed(agent[sl], customer[sl])
+        if abs(session.t - at) < 1e-9:
+            events += session.add_transcript(final)
+    return events
+
+
+def final(words: list[str], start: float, end: float) -> Transcript:
+    step = (end - start) / len(words)
+    timed = tuple(
+        Word(w=w, start=start + i * step, end=start + (i + 1) * step) for i, w in enumerate(words)
+    )
+    return Transcript(
+        speaker="agent", kind="final", text=" ".join(words), words=timed, start=start, end=end
+    )
+
+
+def test_pace_uses_asr_words_when_they_are_there() -> None:
+    # syllables say 160 wpm, but the recogniser heard 25 words in 5 s of speech: 300 wpm
+    agent = timeline(12, [(1.0, 11.5)], syllable_hz=2.0)
+    ev = feed_with_transcript(agent, 7.0, final(["word"] * 25, 1.5, 6.5))
+    (prompt,) = of_type(ev, "prompt", rule="pace_fast")
+    assert prompt.t == pytest.approx(7.0)
+    assert prompt.data.evidence == {"wpm": 300, "source": "words", "speaker": "agent"}
+
+
+def test_asr_words_at_a_normal_pace_overrule_the_syllable_estimate() -> None:
+    agent = timeline(10, [(1.0, 9.5)], syllable_hz=3.25)  # syllables alone: 260 wpm at 4.0 s
+    assert near(fired(run_session(agent, noise(10)), "pace_fast"), [4.0], tol=0.1)
+    ev = feed_with_transcript(agent, 3.96, final(["word"] * 8, 0.9, 3.95))  # 157 wpm
+    assert fired(ev, "pace_fast") == []
+
+
+def test_chinese_pace_from_words_counts_characters() -> None:
+    agent = timeline(12, [(1.0, 11.5)], syllable_hz=2.0)  # 240 characters a minute
+    ev = feed_with_transcript(agent, 7.0, final(["您好", "请稍等"] * 6, 1.5, 5.5), lang="zh")
+    (prompt,) = of_type(ev, "prompt", rule="pace_fast")  # 30 characters in 4 s: 450 a minute
+    assert prompt.data.evidence["wpm"] == 450 and prompt.t == pytest.approx(7.0)
 
 
 # --- volume_low / volume_high -----------------------------------------------------------------
@@ -162,7 +211,7 @@ def test_a_raised_agent_voice_with_a_calm_customer_is_not_escalation() -> None:
     [
         ("pace", "max_wpm = 0", "max_wpm must be > 0"),
         ("pace", 'max_wpm = 200\nspeaker = "everyone"', "speaker must be"),
-        ("pace", "max_wpm = 200\nrelease_wpm = -5", "release_wpm and active_s must be >= 0"),
+        ("pace", "max_wpm = 200\nrelease_wpm = -5", "words_window_s must be >= 0"),
         ("level", "min_dbfs = -10.0\nmax_dbfs = -20.0", "need min_dbfs < max_dbfs <= 0"),
         ("level", "min_snr_db = -3.0", "must be >= 0"),
         ("level", "max_dbfs = true", "param max_dbfs has the wrong type"),

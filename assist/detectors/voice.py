@@ -14,7 +14,7 @@ from typing import Any
 from assist.context import Context
 from assist.detectors.timing import _positive, _speaker
 from assist.events import Speaker
-from assist.prosody import SpeakerProsody
+from assist.prosody import RATE_MIN_SPEECH_S, SpeakerProsody
 from assist.rules import Condition, Detector
 
 
@@ -65,9 +65,14 @@ def _elevated(f: SpeakerProsody, pitch_st: float, level_db: float) -> bool | Non
 
 
 class Pace(Detector):
-    """`speaker` talks at `max_wpm` or faster (syllable nuclei / `syllables_per_word`, over
-    their last 8 s of speech), while speaking or within `active_s` of it. Holds until the
-    rate falls `release_wpm` below the limit."""
+    """`speaker` talks at `max_wpm` or faster, while speaking or within `active_s` of it;
+    holds until the rate falls `release_wpm` below the limit.
+
+    The rate is words per minute of speech from the speaker's final transcripts of the last
+    `words_window_s` when speech recognition gives timed words for 3 s of speech or more
+    (characters for zh), else syllable nuclei / `syllables_per_word` over their last 8 s of
+    speech. Words are the better measure but arrive an utterance late; nuclei need no ASR.
+    """
 
     name = "pace"
     params = {
@@ -76,15 +81,38 @@ class Pace(Detector):
         "syllables_per_word": ((int, float), 1.5),
         "release_wpm": ((int, float), 10.0),
         "active_s": ((int, float), 1.0),
+        "words_window_s": ((int, float), 30.0),
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _speaker(self.p["speaker"])
         _positive(self.p, "max_wpm", "syllables_per_word")
-        if self.p["release_wpm"] < 0 or self.p["active_s"] < 0:
-            raise ValueError("release_wpm and active_s must be >= 0")
+        if min(self.p["release_wpm"], self.p["active_s"], self.p["words_window_s"]) < 0:
+            raise ValueError("release_wpm, active_s and words_window_s must be >= 0")
         self._on = False
+        self._finals_seen = 0
+        self._words: tuple[float, float] | None = None  # (wpm, end of the latest final)
+
+    def _words_wpm(self, ctx: Context) -> float | None:
+        """Words (zh: characters) per minute of speech in recent finals; cached per final."""
+        window = self.p["words_window_s"]
+        if window <= 0:
+            return None
+        if len(ctx.finals) != self._finals_seen:
+            self._finals_seen = len(ctx.finals)
+            mine = [f for f in ctx.finals if f.speaker == self.p["speaker"] and f.words]
+            latest = max((f.words[-1].end for f in mine), default=None)
+            units, speech = 0, 0.0
+            for f in mine:
+                if latest is not None and f.words[-1].end >= latest - window:
+                    units += sum(len(w.w) if self.pack.lang == "zh" else 1 for w in f.words)
+                    speech += f.words[-1].end - f.words[0].start
+            ok = latest is not None and speech >= RATE_MIN_SPEECH_S
+            self._words = (units / speech * 60.0, latest) if ok else None  # type: ignore[assignment]
+        if self._words is None or ctx.now - self._words[1] > window:
+            return None
+        return self._words[0]
 
     def check(self, ctx: Context) -> Condition | None:
         me: Speaker = self.p["speaker"]
@@ -92,10 +120,14 @@ class Pace(Detector):
         if last is None or ctx.conv.seconds(ctx.conv.now - last) > self.p["active_s"]:
             self._on = False
             return None
-        wpm = ctx.features[me].wpm(self.p["syllables_per_word"])
+        wpm, source = self._words_wpm(ctx), "words"
+        if wpm is None:
+            wpm, source = ctx.features[me].wpm(self.p["syllables_per_word"]), "syllables"
         need = self.p["max_wpm"] - (self.p["release_wpm"] if self._on else 0.0)
         self._on = wpm is not None and wpm >= need
-        return Condition({"wpm": round(wpm or 0.0), "speaker": me}) if self._on else None
+        if not self._on:
+            return None
+        return Condition({"wpm": round(wpm or 0.0), "source": source, "speaker": me})
 
 
 class Level(Detector):

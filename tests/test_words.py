@@ -100,6 +100,23 @@ def test_negative_phrase_fires_once_per_utterance_across_partials_and_final() ->
     assert rules(prompts) == ["negative_phrase"]
 
 
+def test_the_same_phrase_in_a_later_utterance_fires_again_after_the_cooldown() -> None:
+    prompts = run(
+        "en",
+        [
+            GREET_EN,
+            (4.0, "customer", "i want to cancel", "partial"),
+            (4.5, "customer", "i want to cancel"),
+            (40.0, "customer", "cancel it", "partial"),
+            (40.5, "customer", "cancel it now"),
+        ],
+    )
+    assert [(round(t), p.rule) for t, p in prompts] == [
+        (4, "negative_phrase"),
+        (40, "negative_phrase"),
+    ]
+
+
 def test_agent_wording_suggests_what_to_say_instead() -> None:
     prompts = run(
         "en",

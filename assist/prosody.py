@@ -6,7 +6,7 @@ Cheap by design (it runs inline for every frame of every call): pitch is a norma
 autocorrelation of the last 40 ms at 8 kHz (phone audio has nothing above 4 kHz), computed only
 on frames the VAD found voiced; speaking rate counts syllable nuclei, peaks of the 10 ms level
 envelope that rise and fall by NUCLEUS_DB, per second of speech (on espeak-ng English at
-130-220 wpm it reads within 10 % of the true rate; see tests/test_prosody.py).
+130-220 wpm it reads within 15 % of the true rate; see tests/test_prosody.py).
 
 Baselines start as the median of the speaker's first BASELINE_WARMUP_S of voiced speech, then
 follow the median slowly (BASELINE_*_PER_S), so a minute of shouting moves them little while a

@@ -126,12 +126,19 @@ def band_rms(x: np.ndarray, rate: int, freq: float, width: float = 40.0) -> floa
     return float(np.sqrt(power))
 
 
-def typical_band_rms(x: np.ndarray, rate: int, freq: float, chunk_s: float = 0.2) -> float:
-    """Median band RMS over short chunks: what is heard most of the time, so a transient
-    (a re-routed bridge, a late packet) does not decide the verdict."""
+def tone_level(
+    x: np.ndarray, rate: int, freq: float, *, reference: float, chunk_s: float = 0.2
+) -> float:
+    """How loud the tone `freq` is, over and above a band nobody plays (`reference`): clicks
+    from late packets spread energy over every band and must not count as hearing a party.
+    The median over short chunks, so a transient (a re-routed bridge) does not decide."""
     n = int(chunk_s * rate)
     chunks = [x[i : i + n] for i in range(0, x.size - n + 1, n)]
-    return float(np.median([band_rms(c, rate, freq) for c in chunks]))
+    return float(
+        np.median(
+            [max(0.0, band_rms(c, rate, freq) - band_rms(c, rate, reference)) for c in chunks]
+        )
+    )
 
 
 def window(x: np.ndarray, rate: int, start_s: float, end_s: float) -> np.ndarray:

@@ -19,10 +19,10 @@ from assist.audio import resample
 from tests.conftest import timeline
 from tests.sip_helpers import assist, baresip, events, plugin_config, wait_event, write_wav
 
-CUSTOMER_SPEECH = [(0.5, 3.0)]
+CUSTOMER_SPEECH = [(0.5, 2.5)]
 
 
-def _customer_wav(tmp_path: Path, seconds: float = 14.0) -> Path:
+def _customer_wav(tmp_path: Path, seconds: float = 18.0) -> Path:
     x = timeline(seconds, CUSTOMER_SPEECH, seed=7)
     return write_wav(tmp_path / "customer8k.wav", resample(x, 16_000, 8_000), rate=8_000)
 
@@ -53,7 +53,7 @@ def test_baresip_calls_in_customer_speech_and_prompt(tmp_path: Path) -> None:
     try:
         _, m = plugin.wait_for(r"listening on udp port (\d+)")
         peer = baresip(
-            tmp_path / "baresip", wav, seconds=11, dial=f"sip:agent@127.0.0.1:{m.group(1)}"
+            tmp_path / "baresip", wav, seconds=16, dial=f"sip:agent@127.0.0.1:{m.group(1)}"
         )
         wait_event(ev, type="call_state", state="confirmed")
         speech = wait_event(ev, type="speech", speaker="customer", state="start")
@@ -65,17 +65,20 @@ def test_baresip_calls_in_customer_speech_and_prompt(tmp_path: Path) -> None:
         if peer is not None:
             peer.kill()
     assert 0.3 < speech["data"]["at"] < 1.5  # speech began 0.5 s into the customer's audio
-    assert prompt["t"] > 7.0  # 5 s of agent silence after the customer stopped at 3 s
+    assert prompt["t"] > 6.5  # 5 s of agent silence after the customer stopped at 2.5 s
     assert ended["data"]["reason"] == "hangup"
     states = [e["data"]["state"] for e in events(ev) if e["type"] == "call_state"]
     assert states == ["ringing", "confirmed", "ended"]
     assert not [e for e in events(ev) if e["type"] == "speech" and e["data"]["speaker"] == "agent"]
+    started = events(ev)[0]
+    assert started["type"] == "call_started" and started["data"]["source"] == "sip"
+    assert started["data"]["asr"]  # live calls get speech recognition like demo calls
 
 
 @pytest.mark.timeout(60)
 def test_peer_vanishing_without_bye_is_a_dropped_call(tmp_path: Path) -> None:
     wav = _customer_wav(tmp_path)
-    plugin, ev = _plugin(tmp_path, "--no-server", rtp_port=4700, media_timeout_s=2)
+    plugin, ev = _plugin(tmp_path, "--no-server", "--asr", "off", rtp_port=4700, media_timeout_s=2)
     peer = None
     try:
         _, m = plugin.wait_for(r"listening on udp port (\d+)")
@@ -106,7 +109,9 @@ def test_plugin_calls_out_to_baresip(tmp_path: Path) -> None:
     try:
         peer.wait_for(r"baresip is ready", timeout=10)
         plugin, ev = _plugin(
-            tmp_path, "call", f"sip:customer@127.0.0.1:{port}", "--no-server", rtp_port=4800
+            tmp_path,
+            *("call", f"sip:customer@127.0.0.1:{port}", "--no-server", "--asr", "off"),
+            rtp_port=4800,
         )
         plugin.p.wait(30)  # `sip call` returns when the call has ended
         assert plugin.p.returncode == 0, plugin.text

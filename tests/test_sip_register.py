@@ -44,6 +44,7 @@ def test_refused_registration_retries_with_backoff_then_registers(tmp_path: Path
     )
     plugin = Proc(
         ["python", "-m", "assist", "sip", "--config", str(cfg), "--no-server", "--no-store"]
+        + ["--asr", "off"]
     )
     try:
         t1, m1 = plugin.wait_for(r"registration of .* refused: 403 Forbidden; retrying in 1 s")

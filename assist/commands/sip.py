@@ -9,15 +9,18 @@ import threading
 import time
 from typing import Any
 
+from assist.asr_worker import CallAsr
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
 from assist.config import load_settings
 from assist.control import CallRegistry, ControlError
 from assist.errors import ConfigError, InputError, ServiceError
+from assist.models import select_engine
 from assist.rules import default_pack, load_pack
 from assist.runtime import CallRunner, JsonlSink, Sink
 from assist.session import CallSession
 
 FINISH_TIMEOUT_S = 5.0
+ASR_CLOSE_S = 3.0  # at a call's end, wait this long for the last words
 
 
 def register(sub: Any) -> None:
@@ -34,6 +37,13 @@ def register(sub: Any) -> None:
     p.add_argument("--no-server", action="store_true", help="do not serve the overlay")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language (rule pack)")
     p.add_argument("--rules", metavar="FILE", help="rule pack TOML overriding the built-in one")
+    p.add_argument(
+        "--asr",
+        choices=("auto", "vosk", "sphinx", "off"),
+        default="auto",
+        help="speech engine for word cues (as for `assist demo`; default auto)",
+    )
+    p.add_argument("--model", metavar="DIR", help="Vosk model folder to use (overrides --asr)")
     p.add_argument(
         "--duration", type=float, metavar="S", help="quit after S seconds (scripts, tests)"
     )
@@ -57,6 +67,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config}: {exc}") from None
     pack = load_pack(args.rules) if args.rules else default_pack(args.lang)
     agent_name = overlay_cfg.agents[0].name if overlay_cfg.agents else "agent"
+    speech = select_engine(pack.lang, args.asr, args.model)
+    print(speech.message, file=sys.stderr)
+    engine = speech.engine
+    asr_label = "" if engine is None else engine.name + (" (fallback)" if engine.fallback else "")
+    asrs: dict[str, CallAsr] = {}
+    closers: list[threading.Thread] = []
 
     shared: list[Sink] = []
     if args.events:
@@ -74,22 +90,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"assist: sip: {line}", file=sys.stderr, flush=True)
 
     def new_runner(call_id: str, direction: str, remote: str) -> CallRunner:
-        session = CallSession(call_id, pack=pack, source="sip", agent=agent_name, remote=remote)
+        session = CallSession(
+            call_id, pack=pack, source="sip", agent=agent_name, remote=remote, asr=asr_label
+        )
         sinks = list(shared)
         if server is not None:
             sinks.append(HubSink(server))
         store_sink = store_sink_for(store, call_id, fast=False)
         if store_sink is not None:
             sinks.append(store_sink)
-        runner = CallRunner(session, sinks).start()
-        registry.add(runner)
+        runner = CallRunner(session, sinks)
+        if engine is not None:
+            asrs[call_id] = CallAsr(runner, engine)
+        registry.add(runner.start())
         return runner
 
-    def end_runner(runner: CallRunner, reason: str) -> None:
+    def close(runner: CallRunner, reason: str) -> None:
+        call_id = runner.session.call_id
+        asr = asrs.pop(call_id, None)
+        if asr is not None:  # the last words, then the call ends
+            asr.close(until=None, timeout=ASR_CLOSE_S)
         runner.finish(reason, timeout=FINISH_TIMEOUT_S)
-        registry.remove(runner.session.call_id)
+        registry.remove(call_id)
         with lock:
-            ended.append(runner.session.call_id)
+            ended.append(call_id)
+
+    def end_runner(runner: CallRunner, reason: str) -> None:
+        """Called on the SIP thread: finish the call elsewhere so SIP never waits for ASR."""
+        t = threading.Thread(target=close, args=(runner, reason), name="call-end", daemon=True)
+        closers.append(t)
+        t.start()
 
     phone = Softphone(settings.sip, new_runner=new_runner, end_runner=end_runner, notify=say)
     if not args.no_server:
@@ -125,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         phone.stop()
+        for t in closers:
+            t.join(ASR_CLOSE_S + FINISH_TIMEOUT_S)
         for s in shared:
             s.close_now()  # type: ignore[attr-defined]
         finish_store(store, None)

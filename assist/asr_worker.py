@@ -15,12 +15,13 @@ A live queue that overflows drops its oldest audio and reports a `dropped` event
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
 from assist.asr.engine import Engine, Hypothesis, Recognizer
 from assist.asr.pool import RecognizerPool
-from assist.audio import ANALYSIS_RATE, Samples, to_int16_bytes
+from assist.audio import Samples, to_int16_bytes
 from assist.events import AsrLagging, Dropped, Error, Event, Speaker, Transcript, Word
 from assist.runtime import CallRunner
 from assist.session import CallSession
@@ -187,14 +188,13 @@ class CallAsr:
         align_s: float = ALIGN_S,
         lag_report_s: float = LAG_REPORT_S,
         queue_s: float = QUEUE_S,
-        rate: int = ANALYSIS_RATE,
     ) -> None:
         if partial_every_s <= 0 or align_s < 0 or lag_report_s <= 0 or queue_s <= 0:
-            raise ValueError("partial_every_s, lag_report_s and queue_s must be > 0")
+            raise ValueError("align_s must be >= 0; partial_every_s, lag_report_s, queue_s > 0")
         self.runner = runner
         self.engine = engine
         self.block = runner.block if block is None else block
-        self.rate = rate
+        rate = self.rate = runner.session.rate  # recognisers take the session's frames as is
         self.align = round(align_s * rate)
         self.lag_report = round(lag_report_s * rate)
         frame = 0.02
@@ -255,15 +255,13 @@ class CallAsr:
         sample), flush the pending utterances, deliver every result, free the recognisers."""
         if self.closed:
             return
-        if until is not None:
-            for ch in self.channels.values():
-                with ch.cond:
-                    ch.cond.wait_for(
-                        lambda c=ch: (
-                            c.seen >= until or c.error is not None or not self.runner.alive
-                        ),  # type: ignore[misc]
-                        timeout,
-                    )
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for ch in self.channels.values():
+            with ch.cond:
+                while until is not None and ch.seen < until and ch.error is None:
+                    if not self.runner.alive or (deadline and time.monotonic() >= deadline):
+                        break
+                    ch.cond.wait(0.1)
         self.closed = True
         for ch in self.channels.values():
             with ch.cond:

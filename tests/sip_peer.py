@@ -5,7 +5,7 @@ headless (its aufile module is a source only here); this peer can. It answers (o
 call, plays a WAV into it, records what it receives to a WAV, and prints one line per event:
 
     python tests/sip_peer.py --port 0 --play tone.wav --record heard.wav [--dial URI]
-    -> "ready <port>", "recording <unix time>", "ended"
+    -> "ready <port>", "recording <unix time>", ["held", "resumed"], "ended"
 
 It exits on SIGTERM or when the call ends. Loopback only.
 """
@@ -29,6 +29,7 @@ def main() -> int:
     ap.add_argument("--dial")
     ap.add_argument("--rtp-port", type=int, required=True)
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--hold", type=float, nargs=2, metavar=("AT", "UNTIL"), help="put on hold")
     args = ap.parse_args()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -94,9 +95,21 @@ def main() -> int:
         call = Peer(acc)
         state["call"] = call
         call.makeCall(args.dial, pj.CallOpParam(True))
-    deadline = time.monotonic() + args.seconds
-    while not stop.is_set() and time.monotonic() < deadline:
+    start = time.monotonic()
+    hold = list(args.hold or ())
+    while not stop.is_set() and time.monotonic() - start < args.seconds:
         ep.libHandleEvents(10)
+        if hold and time.monotonic() - start >= hold[0] and "call" in state:
+            call = state["call"]
+            if len(hold) == 2:
+                call.setHold(pj.CallOpParam(True))  # type: ignore[attr-defined]
+                print("held", flush=True)
+            else:
+                op = pj.CallOpParam(True)
+                op.opt.flag = pj.PJSUA_CALL_UNHOLD
+                call.reinvite(op)  # type: ignore[attr-defined]
+                print("resumed", flush=True)
+            hold.pop(0)
     ep.hangupAllCalls()
     for _ in range(50):
         ep.libHandleEvents(10)

@@ -17,7 +17,15 @@ import pytest
 
 from assist.audio import resample
 from tests.conftest import timeline
-from tests.sip_helpers import assist, baresip, events, plugin_config, wait_event, write_wav
+from tests.sip_helpers import (
+    assist,
+    baresip,
+    events,
+    peer,
+    plugin_config,
+    wait_event,
+    write_wav,
+)
 
 CUSTOMER_SPEECH = [(0.5, 2.5)]
 
@@ -128,3 +136,28 @@ def test_plugin_calls_out_to_baresip(tmp_path: Path) -> None:
     assert all(s["direction"] == "outbound" for s in states)
     assert [e for e in got if e["type"] == "speech" and e["data"]["speaker"] == "customer"]
     assert got[-1]["type"] == "call_ended" and got[-1]["data"]["reason"] == "hangup"
+
+
+@pytest.mark.timeout(60)
+def test_hold_and_resume_are_call_states(tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "customer.wav", timeline(3.0, [(0.2, 2.0)], seed=3))
+    plugin, ev = _plugin(tmp_path, "--no-server", "--asr", "off", rtp_port=5000)
+    caller = None
+    try:
+        _, m = plugin.wait_for(r"listening on udp port (\d+)")
+        caller = peer(
+            *("--play", str(wav), "--record", str(tmp_path / "heard.wav"), "--rtp-port", "5100"),
+            *("--dial", f"sip:agent@127.0.0.1:{m.group(1)}", "--hold", "1.5", "3.0"),
+            *("--seconds", "4.5"),
+        )
+        caller.wait_for(r"^ended", timeout=20)
+        wait_event(ev, type="call_ended")
+        _clean_exit(plugin)
+    finally:
+        plugin.kill()
+        if caller is not None:
+            caller.kill()
+    assert "resumed" in caller.text
+    states = [e["data"]["state"] for e in events(ev) if e["type"] == "call_state"]
+    assert states == ["ringing", "confirmed", "held", "confirmed", "ended"]
+    assert [e["data"]["reason"] for e in events(ev) if e["type"] == "call_ended"] == ["hangup"]

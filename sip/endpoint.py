@@ -135,8 +135,10 @@ class Pump:
             self._create()
         except BaseException as exc:  # reported by start()
             self._error = exc
-            self._ready.set()
+            if self.ep is not None:
+                self.owner.release()  # drop what setup made before the library goes
             self._destroy()
+            self._ready.set()
             return
         self._ready.set()
         try:
@@ -184,7 +186,8 @@ class Pump:
         try:
             tid = ep.transportCreate(kind, tcfg)
         except pj.Error as exc:
-            raise ServiceError(f"cannot use SIP port {self.port}: {exc.info()}") from None
+            where = f"{self.bind or 'all interfaces'} port {self.port} ({self.transport})"
+            raise ServiceError(f"cannot listen for SIP on {where}: {exc.reason}") from None
         self.bound_port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1]
         self.bound_port = int(self.bound_port)
         ep.libStart()

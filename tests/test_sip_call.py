@@ -161,3 +161,22 @@ def test_hold_and_resume_are_call_states(tmp_path: Path) -> None:
     states = [e["data"]["state"] for e in events(ev) if e["type"] == "call_state"]
     assert states == ["ringing", "confirmed", "held", "confirmed", "ended"]
     assert [e["data"]["reason"] for e in events(ev) if e["type"] == "call_ended"] == ["hangup"]
+
+
+@pytest.mark.timeout(60)
+def test_sip_port_in_use_is_one_line_exit_2(tmp_path: Path) -> None:
+    port = _free_udp_port()
+    first, _ = _plugin(tmp_path, "--no-server", "--asr", "off", port=port, rtp_port=5500)
+    try:
+        first.wait_for(r"listening on udp port")
+        second, _ = _plugin(tmp_path, "--no-server", "--asr", "off", port=port, rtp_port=5600)
+        assert second.p.wait(20) == 2
+        second.stop()
+        errors = [line for line in second.text.splitlines() if line.startswith("assist: error")]
+        assert errors == [
+            f"assist: error: cannot start the SIP endpoint: cannot listen for SIP on 127.0.0.1 "
+            f"port {port} (udp): Address already in use"
+        ], second.text
+        _clean_exit(first)
+    finally:
+        first.kill()

@@ -66,7 +66,9 @@ class SipCall(pj.Call):
         ci = self.getInfo()
         for mi in ci.media:
             if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                return int(self.getStreamStat(mi.index).rtcp.rxStat.pkt)
+                stat = self.getStreamStat(mi.index)  # kept alive while its parts are read
+                rtcp = stat.rtcp
+                return int(rtcp.rxStat.pkt)
         return -1
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from asr_audio import say
 
 from assist.asr.engine import Hypothesis, Recognizer
 from assist.asr.pool import RecognizerPool
@@ -15,7 +16,6 @@ from assist.asr.results import parse_vosk
 from assist.asr.sphinx_engine import SphinxEngine
 from assist.audio import to_int16_bytes
 from assist.models import find, load_vosk, select_engine
-from tests.asr_audio import say
 
 KO_TEXT = "오늘 날씨가 좋습니다. 감사합니다."
 PAD_S = 1.0

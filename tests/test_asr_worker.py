@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+from asr_audio import say
 
 from assist.asr.engine import Hypothesis
 from assist.asr.sphinx_engine import SphinxEngine
@@ -17,7 +18,6 @@ from assist.models import find, load_vosk
 from assist.rules import default_pack, parse_pack
 from assist.runtime import CallRunner, ListSink
 from assist.session import CallSession
-from tests.asr_audio import say
 
 
 @pytest.fixture(scope="module")

@@ -158,12 +158,22 @@ def parse_pack(text: str, source: str = "<rules>") -> RulePack:
             )
         phrases[key] = tuple(values)
     max_active = meta.get("max_active", DEFAULT_MAX_ACTIVE)
-    if not isinstance(max_active, int) or max_active < 1:
-        raise RulePackError(source, "pack.max_active must be an integer >= 1")
+    if not isinstance(max_active, int) or isinstance(max_active, bool) or max_active < 1:
+        raise RulePackError(
+            source, "pack.max_active must be an integer >= 1", _line_of(text, None, "max_active")
+        )
+    version = meta.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise RulePackError(
+            source, "pack.version must be an integer >= 1", _line_of(text, None, "version")
+        )
+    for key in ("name", "lang"):
+        if not isinstance(meta.get(key, ""), str):
+            raise RulePackError(source, f"pack.{key} must be text", _line_of(text, None, key))
     pack = RulePack(
         name=str(meta.get("name", Path(source).stem)),
         lang=str(meta.get("lang", "en")),
-        version=int(meta.get("version", 1)),
+        version=version,
         rules=tuple(rules),
         phrases=phrases,
         max_active=max_active,
@@ -198,7 +208,7 @@ def _parse_rule(raw: Any, text: str, source: str, seen: set[str]) -> Rule:
         key = sorted(unknown)[0]
         raise RulePackError(source, f"rule {rid!r}: unknown key {key!r}", _line_of(text, rid, key))
     detector = raw.get("detector", rid)
-    cls = Detector.registry.get(detector)
+    cls = Detector.registry.get(detector) if isinstance(detector, str) else None
     if cls is None:
         raise RulePackError(
             source, f"rule {rid!r}: unknown detector {detector!r}", _line_of(text, rid, "detector")

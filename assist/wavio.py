@@ -130,8 +130,8 @@ def read_wav(path: str | Path) -> tuple[Samples, WavInfo]:
     elif kind == "pcm":
         x = (np.frombuffer(buf, "<i4").astype(np.float64) / 2147483648.0).astype(np.float32)
     elif kind == "float":
-        x = np.frombuffer(buf, "<f4" if bits == 32 else "<f8").astype(np.float32)
-        x = np.nan_to_num(np.clip(x, -1.0, 1.0), nan=0.0)
+        raw_f = np.frombuffer(buf, "<f4" if bits == 32 else "<f8")
+        x = np.nan_to_num(np.clip(raw_f, -1.0, 1.0), nan=0.0).astype(np.float32)
     else:
         x = _g711_table(kind)[np.frombuffer(buf, np.uint8)]
     info = WavInfo(str(p), rate, channels, bits, kind, n, truncated)

@@ -10,20 +10,12 @@ from __future__ import annotations
 import json
 import math
 
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from assist.errors import RulePackError
 from assist.rules import RulePack, parse_pack
 
-# Found by these tests in assist/rules.py (not this module's area; reported to its owner):
-# `version = []` reaches int() (rules.py parse_pack) and `detector = []` a dict lookup
-# (unhashable): TypeError instead of RulePackError. Strict: when fixed, these xfails fail
-# and the markers must go; any other exception type fails at once.
-KNOWN_BUG = pytest.mark.xfail(
-    strict=True, raises=TypeError, reason="rules.py: non-scalar version/detector -> TypeError"
-)
 DETECTOR_LIST = '[pack]\n[[rule]]\nid = "customer_silence"\ndetector = []\n'
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -104,7 +96,6 @@ def mutated_pack(draw: st.DrawFn) -> str:
     return "\n".join(lines)
 
 
-@KNOWN_BUG
 @SETTINGS
 @given(mutated_pack())
 @example(VERSION_LIST)
@@ -137,7 +128,6 @@ def built_pack(draw: st.DrawFn) -> str:
     return "\n".join(out)
 
 
-@KNOWN_BUG
 @SETTINGS
 @given(built_pack())
 @example(DETECTOR_LIST)

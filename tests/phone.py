@@ -91,7 +91,7 @@ PHONE_CALLS: dict[str, tuple[float, list[Span], dict[str, float]]] = {
     "pace": (
         9.0,
         [("agent", 1.0, 8.5, {**AGENT, "syllable_hz": 3.5})],  # 7 syllables/s: 280 wpm
-        {"pace_fast": 1.0 + 3.0},  # judged once 3 s of speech are heard
+        {"pace_fast": 1.0 + 3.0 + 2.0},  # judged once 3 s of speech are heard, held 2 s
     ),
     "volume": (
         14.0,

@@ -30,12 +30,13 @@ def spans(total: float, parts: list[tuple[float, float, dict]], seed: int = 0) -
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_pace_fast_fires_once_3s_of_fast_speech_are_heard_and_clears_after(lang: str) -> None:
+def test_pace_fast_fires_once_fast_speech_has_held_2s_and_clears_after(lang: str) -> None:
     # 6.5 syllables/s: 260 wpm at 1.5 syllables a word (en), 390 characters a minute (zh)
     agent = timeline(14, [(1.0, 10.0)], syllable_hz=3.25)
     ev = run_session(agent, noise(14), lang=lang)
-    # the rate is judged over at least 3 s of speech (confirmed 60 ms after the onset)
-    assert near(fired(ev, "pace_fast"), [4.0], tol=0.1)
+    # the rate is judged over at least 3 s of speech (confirmed 60 ms after the onset), then
+    # must stay over the limit for hold_s (2 s)
+    assert near(fired(ev, "pace_fast"), [6.0], tol=0.1)
     (prompt,) = of_type(ev, "prompt", rule="pace_fast")
     wpm = prompt.data.evidence["wpm"]
     assert wpm == pytest.approx(260 if lang == "en" else 390, rel=0.1)
@@ -84,13 +85,13 @@ def test_pace_uses_asr_words_when_they_are_there() -> None:
     agent = timeline(12, [(1.0, 11.5)], syllable_hz=2.0)
     ev = feed_with_transcript(agent, 7.0, final(["word"] * 25, 1.5, 6.5))
     (prompt,) = of_type(ev, "prompt", rule="pace_fast")
-    assert prompt.t == pytest.approx(7.0)
+    assert prompt.t == pytest.approx(9.0)  # words known at 7.0 s, then held 2 s
     assert prompt.data.evidence == {"wpm": 300, "source": "words", "speaker": "agent"}
 
 
 def test_asr_words_at_a_normal_pace_overrule_the_syllable_estimate() -> None:
     agent = timeline(10, [(1.0, 9.5)], syllable_hz=3.25)  # syllables alone: 260 wpm at 4.0 s
-    assert near(fired(run_session(agent, noise(10)), "pace_fast"), [4.0], tol=0.1)
+    assert near(fired(run_session(agent, noise(10)), "pace_fast"), [6.0], tol=0.1)
     ev = feed_with_transcript(agent, 3.96, final(["word"] * 8, 0.9, 3.95))  # 157 wpm
     assert fired(ev, "pace_fast") == []
 
@@ -99,7 +100,7 @@ def test_chinese_pace_from_words_counts_characters() -> None:
     agent = timeline(12, [(1.0, 11.5)], syllable_hz=2.0)  # 240 characters a minute
     ev = feed_with_transcript(agent, 7.0, final(["您好", "请稍等"] * 6, 1.5, 5.5), lang="zh")
     (prompt,) = of_type(ev, "prompt", rule="pace_fast")  # 30 characters in 4 s: 450 a minute
-    assert prompt.data.evidence["wpm"] == 450 and prompt.t == pytest.approx(7.0)
+    assert prompt.data.evidence["wpm"] == 450 and prompt.t == pytest.approx(9.0)
 
 
 # --- volume_low / volume_high -----------------------------------------------------------------
@@ -211,7 +212,7 @@ def test_a_raised_agent_voice_with_a_calm_customer_is_not_escalation() -> None:
     [
         ("pace", "max_wpm = 0", "max_wpm must be > 0"),
         ("pace", 'max_wpm = 200\nspeaker = "everyone"', "speaker must be"),
-        ("pace", "max_wpm = 200\nrelease_wpm = -5", "words_window_s must be >= 0"),
+        ("pace", "max_wpm = 200\nrelease_wpm = -5", "hold_s must be >= 0"),
         ("level", "min_dbfs = -10.0\nmax_dbfs = -20.0", "need min_dbfs < max_dbfs <= 0"),
         ("level", "min_snr_db = -3.0", "must be >= 0"),
         ("level", "max_dbfs = true", "param max_dbfs has the wrong type"),

@@ -65,8 +65,9 @@ def _elevated(f: SpeakerProsody, pitch_st: float, level_db: float) -> bool | Non
 
 
 class Pace(Detector):
-    """`speaker` talks at `max_wpm` or faster, while speaking or within `active_s` of it;
-    holds until the rate falls `release_wpm` below the limit.
+    """`speaker` talks at `max_wpm` or faster for `hold_s`, while speaking or within
+    `active_s` of it; holds until the rate falls `release_wpm` below the limit. The hold keeps
+    a rate that merely touches the limit for a moment from flashing a card.
 
     The rate is words per minute of speech from the speaker's final transcripts of the last
     `words_window_s` when speech recognition gives timed words for 3 s of speech or more
@@ -82,15 +83,18 @@ class Pace(Detector):
         "release_wpm": ((int, float), 10.0),
         "active_s": ((int, float), 1.0),
         "words_window_s": ((int, float), 30.0),
+        "hold_s": ((int, float), 0.0),
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _speaker(self.p["speaker"])
         _positive(self.p, "max_wpm", "syllables_per_word")
-        if min(self.p["release_wpm"], self.p["active_s"], self.p["words_window_s"]) < 0:
-            raise ValueError("release_wpm, active_s and words_window_s must be >= 0")
+        limits = ("release_wpm", "active_s", "words_window_s", "hold_s")
+        if min(self.p[k] for k in limits) < 0:
+            raise ValueError("release_wpm, active_s, words_window_s and hold_s must be >= 0")
         self._on = False
+        self._since: float | None = None  # audio time the rate first reached the limit
         self._finals_seen = 0
         self._words: tuple[float, float] | None = None  # (wpm, end of the latest final)
 
@@ -119,6 +123,7 @@ class Pace(Detector):
         last = ctx.conv.last_active(me)
         if last is None or ctx.conv.seconds(ctx.conv.now - last) > self.p["active_s"]:
             self._on = False
+            self._since = None
             return None
         wpm, source = self._words_wpm(ctx), "words"
         if wpm is None:
@@ -126,6 +131,11 @@ class Pace(Detector):
         need = self.p["max_wpm"] - (self.p["release_wpm"] if self._on else 0.0)
         self._on = wpm is not None and wpm >= need
         if not self._on:
+            self._since = None
+            return None
+        if self._since is None:
+            self._since = ctx.now
+        if ctx.now - self._since < self.p["hold_s"]:
             return None
         return Condition({"wpm": round(wpm or 0.0), "source": source, "speaker": me})
 

@@ -42,6 +42,15 @@ def _is_sip_uri(value: str) -> bool:
     return value.startswith(("sip:", "sips:")) and len(value) > 4 and " " not in value
 
 
+def _uri_transport(uri: str) -> str:
+    """The `;transport=` parameter of a SIP URI, lower case ("" if none)."""
+    for param in uri.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "transport":
+            return value.strip().lower()
+    return ""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SipConfig:
     """The `[sip]` table: account, transport, audio and call handling."""
@@ -66,6 +75,11 @@ class SipConfig:
             raise ConfigError(f"sip.uri: {self.uri!r} is not a SIP URI like sip:alice@host")
         if self.registrar and not _is_sip_uri(self.registrar):
             raise ConfigError(f"sip.registrar: {self.registrar!r} is not a SIP URI like sip:host")
+        scheme = _uri_transport(self.registrar)
+        if scheme and scheme != self.transport:
+            raise ConfigError(
+                f"sip.registrar: uses transport={scheme} but sip.transport is {self.transport!r}"
+            )
         if self.password and not self.username:
             raise ConfigError("sip.username: required when sip.password is set")
         if self.transport not in TRANSPORTS:

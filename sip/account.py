@@ -16,6 +16,7 @@ from assist.config import SipConfig
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
 REGISTER_EXPIRES_S = 300
+REGISTER_WATCHDOG_S = 40.0  # longer than SIP's 32 s transaction timeout
 
 
 def account_config(cfg: SipConfig) -> pj.AccountConfig:
@@ -54,6 +55,7 @@ class SipAccount(pj.Account):
         self.backoff_s = BACKOFF_FIRST_S
         self.registered = False
         self.failures = 0
+        self.successes = 0
         self.closing = False
 
     def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802 - pjsua2 override
@@ -63,28 +65,52 @@ class SipAccount(pj.Account):
             if not self.registered:
                 self.notify(f"registered {self.cfg.uri} at {self.cfg.registrar}")
             self.registered = True
+            self.successes += 1
             self.backoff_s = BACKOFF_FIRST_S
             return
         if prm.code // 100 == 2:  # unregistered on request
             self.registered = False
             return
+        self._failed(prm.code, prm.reason)
+
+    def _failed(self, code: int, reason: str) -> None:
+        """One clear line, then a retry after the next backoff step."""
         self.registered = False
         self.failures += 1
-        what = "refused" if 400 <= prm.code < 500 and prm.code not in (408,) else "failed"
+        what = "refused" if 400 <= code < 500 and code != 408 else "failed"
         delay = self.backoff_s
         self.backoff_s = min(self.backoff_s * 2, BACKOFF_MAX_S)
         self.notify(
             f"registration of {self.cfg.uri} at {self.cfg.registrar} {what}: "
-            f"{prm.code} {prm.reason}; retrying in {delay:g} s"
+            f"{code} {reason}; retrying in {delay:g} s"
         )
         self.later(delay, self._retry)
 
+    def start(self) -> None:
+        """Create the account; a REGISTER that gets no answer at all is reported too."""
+        self.create(account_config(self.cfg))
+        self._watch_attempt()
+
+    def _watch_attempt(self) -> None:
+        if not self.cfg.registrar:
+            return
+        attempt = self.failures, self.successes
+
+        def check() -> None:  # no onRegState since: pjsip could not even send it
+            if not self.closing and (self.failures, self.successes) == attempt:
+                self._failed(408, f"no answer within {REGISTER_WATCHDOG_S:g} s")
+
+        self.later(REGISTER_WATCHDOG_S, check)
+
     def _retry(self) -> None:
-        if not self.closing:
-            try:
-                self.setRegistration(True)
-            except pj.Error as exc:
-                self.notify(f"registration of {self.cfg.uri}: {exc.info()}")
+        if self.closing:
+            return
+        try:
+            self.setRegistration(True)
+        except pj.Error as exc:
+            self._failed(503, exc.reason)
+            return
+        self._watch_attempt()
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
         self.on_incoming(prm.callId)

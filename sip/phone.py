@@ -19,7 +19,7 @@ import pjsua2 as pj
 from assist.config import SipConfig
 from assist.control import ControlError, SuperviseMode
 from assist.runtime import CallRunner
-from sip.account import SipAccount, account_config
+from sip.account import SipAccount
 from sip.call import Leg, SipCall
 from sip.endpoint import Pump
 from sip.tap import ChannelTap
@@ -102,7 +102,7 @@ class Softphone:
         self.account = SipAccount(
             self.cfg, on_incoming=self._incoming, notify=self.notify, later=self.pump.later
         )
-        self.account.create(account_config(self.cfg))
+        self.account.start()
         self.pump.later(WATCH_EVERY_S, self._watch)
 
     def closing(self) -> None:

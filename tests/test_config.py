@@ -57,6 +57,7 @@ def test_good_config_loads_with_defaults_for_the_rest(tmp_path: Path) -> None:
         ('[sip]\nuri = "sip:a@h"\npassword = "x"\n', "sip.username"),
         ('[sip]\nuri = "sip:a@h"\nagent_play = "/nonexistent.wav"\n', "sip.agent_play"),
         ('[sip]\nuri = "sip:a@h"\nrtp_port = 80\n', "sip.rtp_port"),
+        ('[sip]\nuri = "sip:a@h"\nregistrar = "sip:h;transport=tcp"\n', "sip.registrar"),
         ('[sip]\nuri = "sip:a@h"\nregistar = "sip:x"\n', "sip.registar"),
         ('[sip]\nuri = "sip:a@h"\n[sipp]\n', "sipp"),
         ("[overlay]\nport = 1\n", "sip"),

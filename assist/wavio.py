@@ -176,17 +176,31 @@ def load_call(
     return a, c, [ia, ic]
 
 
-def write_wav(path: str | Path, x: np.ndarray, rate: int) -> None:
-    """Write float [-1, 1] samples (frames[, channels]) as 16-bit PCM."""
+def mulaw_encode(x: np.ndarray) -> np.ndarray:
+    """float [-1, 1] -> G.711 mu-law bytes (the inverse of the decoder table above)."""
+    pcm = (np.clip(np.asarray(x, np.float64), -1, 1) * 32767).astype(np.int32)
+    sign = np.where(pcm < 0, 0x80, 0)
+    mag = np.minimum(np.abs(pcm), 32635) + 0x84
+    exponent = np.floor(np.log2(mag >> 7 | 1)).astype(np.int32).clip(0, 7)
+    mantissa = (mag >> (exponent + 3)) & 0x0F
+    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
+
+
+def write_wav(path: str | Path, x: np.ndarray, rate: int, *, mulaw: bool = False) -> None:
+    """Write float [-1, 1] samples (frames[, channels]) as 16-bit PCM, or 8-bit G.711 mu-law
+    (half the size, as phone systems record)."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 1:
         x = x[:, None]
-    pcm = (np.clip(x, -1, 1) * 32767).astype("<i2")
-    channels = pcm.shape[1]
-    body = pcm.tobytes()
-    header = b"RIFF" + struct.pack("<I", 36 + len(body)) + b"WAVE"
-    header += b"fmt " + struct.pack(
-        "<IHHIIHH", 16, PCM, channels, rate, rate * 2 * channels, 2 * channels, 16
+    channels = x.shape[1]
+    if mulaw:
+        tag, width, body = MULAW, 1, mulaw_encode(x).tobytes()
+    else:
+        tag, width, body = PCM, 2, (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+    fmt = struct.pack(
+        "<HHIIHH", tag, channels, rate, rate * width * channels, width * channels, 8 * width
     )
+    header = b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(body)) + b"WAVE"
+    header += b"fmt " + struct.pack("<I", len(fmt)) + fmt
     header += b"data" + struct.pack("<I", len(body))
     Path(path).write_bytes(header + body)

@@ -78,6 +78,16 @@ def test_mulaw_and_alaw(tmp_path: Path) -> None:
         assert 0.9 < np.max(np.abs(x)) <= 1.0
 
 
+def test_mulaw_writer_round_trips_through_the_reader(tmp_path: Path) -> None:
+    x = np.stack([SINE, -SINE * 0.01], 1)
+    write_wav(tmp_path / "u.wav", x, 16000, mulaw=True)
+    y, info = read_wav(tmp_path / "u.wav")
+    assert info.fmt == "mulaw" and info.bits == 8 and y.shape == x.shape
+    assert (tmp_path / "u.wav").stat().st_size == 44 + x.size
+    # mu-law: the error is at most half a step, and steps grow with the level (~3 %)
+    assert np.all(np.abs(y - x) <= 0.035 * np.abs(x) + 1e-4)
+
+
 def test_truncated_data_is_read_up_to_the_last_whole_frame(tmp_path: Path) -> None:
     p = tmp_path / "cut.wav"
     pcm = (SINE * 32767).astype("<i2").tobytes()

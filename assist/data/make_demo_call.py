@@ -2,12 +2,13 @@
 
     python assist/data/make_demo_call.py        # needs espeak-ng (apt-get install espeak-ng)
 
-Each turn is spoken by espeak-ng with a different voice per party, band-limited and placed on
-its own channel (0 = agent, 1 = customer) at 8 kHz like a phone line, over faint line noise.
-The script is timed so that the call raises several prompts: an overtalk, a customer silence of
-9 s after the agent's turn (customer_silence at 8 s), dead air after the customer's question
-(agent_silence at 5 s), a negative phrase, numbers never read back, and a closing that skips
-"anything else".
+Each turn is spoken by espeak-ng with a different voice per party and placed on its own channel
+(0 = agent, 1 = customer) at 16 kHz (a wideband softphone line), over faint line noise, stored
+as G.711 mu-law like a call recording (half the size of 16-bit PCM).
+The script is timed so that the call raises several prompts: a greeting without the company
+name, an overtalk, a negative phrase, "you have to", a customer silence of 9 s after the
+agent's turn (customer_silence at 8 s), dead air after the customer's question (agent_silence
+at 5 s), numbers never read back, and a closing that skips "anything else".
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from assist.audio import resample  # noqa: E402
 from assist.wavio import read_wav, write_wav  # noqa: E402
 
-RATE = 8000
+RATE = 16000
 NOISE_DBFS = -55.0
 VOICES = {
-    "en": {"agent": ("en-us+f3", 165), "customer": ("en-gb+m3", 150)},
+    "en": {"agent": ("en-us+f3", 145), "customer": ("en-gb+m3", 150)},
     "zh": {"agent": ("cmn+f3", 230), "customer": ("cmn+m3", 220)},
 }
 # (speaker, start offset in s from the end of the previous turn (negative = overlap), text)
 SCRIPT_EN = [
-    ("agent", 0.6, "Hello, thank you for calling Acme Bank, my name is Sam. How can I help you?"),
+    ("agent", 0.6, "Hello, my name is Sam. How can I help you?"),
     (
         "customer",
         0.5,
@@ -48,7 +49,7 @@ SCRIPT_EN = [
     ("agent", 6.0, "Within three days. Thank you for calling, goodbye."),
 ]
 SCRIPT_ZH = [
-    ("agent", 0.6, "您好，感谢致电安心银行，我是小王，请问有什么可以帮您？"),
+    ("agent", 0.6, "您好，我是小王，请问有什么可以帮您？"),
     ("customer", 0.5, "我这个月的卡被扣了两次钱，太差了，我要投诉。"),
     ("agent", -2.0, "这个是我们的规定，我不能处理。"),
     ("customer", 0.4, "我的账号是四七二九一八三。"),
@@ -95,7 +96,7 @@ def main() -> None:
     here = Path(__file__).resolve().parent
     for lang in SCRIPTS:
         call = build(lang)
-        write_wav(here / f"demo_call_{lang}.wav", call, RATE)
+        write_wav(here / f"demo_call_{lang}.wav", call, RATE, mulaw=True)
         print(f"demo_call_{lang}.wav: {call.shape[0] / RATE:.1f} s")
 
 

@@ -100,6 +100,7 @@ def test_cards_appear_clear_by_themselves_and_feedback_reaches_the_call(
         expect(card).to_have_count(1)
         expect(card).to_have_class("card warn")
         expect(card.locator(".text")).to_have_text("Customer silent 8s — acknowledge / check in")
+        expect(page.locator("#engine")).to_have_text("Speech recognition off: word cues disabled")
         expect(card.locator(".evidence")).to_be_hidden()
         card.hover()
         expect(card.locator(".evidence")).to_contain_text("silence_s: 8")
@@ -242,6 +243,8 @@ def test_assist_demo_serves_both_pages_with_the_printed_tokens(
         page = open_page(browser, urls["Overlay"])
         card = page.locator(".card[data-rule=customer_silence]")
         expect(card).to_have_count(1)
+        # no English Vosk model here: the page says the fallback engine is listening
+        expect(page.locator("#engine")).to_have_text("Speech: pocketsphinx:en-us (fallback)")
         expect(sup.locator("tr.call[data-call=cli]")).to_have_count(1)
         card.locator("button.not-helpful").click()
         expect(card).to_have_count(0)

@@ -29,6 +29,8 @@ function reset(callId, data) {
   $("transcript").replaceChildren();
   I18N.set(data.lang);
   $("call").textContent = `${data.agent || ""} · ${callId}`;
+  // which speech engine hears this call (a fallback says so), or that word cues are off
+  $("engine").textContent = data.asr ? `${I18N.t("speech")}: ${data.asr}` : I18N.t("no_speech");
 }
 
 function handle(ev) {

@@ -56,11 +56,9 @@ def _resample_poly(x: Samples, src_rate: int, dst_rate: int) -> Samples:
         else:
             x = np.stack([np.convolve(x[:, c], h, mode="same") for c in range(x.shape[1])], 1)
     t_in = np.arange(x.shape[0])
-    if x.ndim == 1:
-        return np.interp(t_out, t_in, x).astype(np.float32)
-    return np.stack([np.interp(t_out, t_in, x[:, c]) for c in range(x.shape[1])], 1).astype(
-        np.float32
-    )
+    cols = [x] if x.ndim == 1 else [x[:, c] for c in range(x.shape[1])]
+    out: Samples = np.stack([np.interp(t_out, t_in, col) for col in cols], 1).astype(np.float32)
+    return out[:, 0] if x.ndim == 1 else out
 
 
 def to_int16_bytes(x: Samples) -> bytes:
@@ -77,7 +75,7 @@ def dbfs(x: Samples) -> float:
     if x.size == 0:
         return -120.0
     rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-    return max(-120.0, 20.0 * np.log10(rms + 1e-12))
+    return max(-120.0, 20.0 * float(np.log10(rms + 1e-12)))
 
 
 def frames(x: Samples, frame_samples: int = FRAME_SAMPLES) -> list[Samples]:

@@ -79,7 +79,7 @@ def _plain(value: Any) -> Any:
 
 def _revive(tp: Any, value: Any) -> Any:
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, dict):
         hints = typing.get_type_hints(tp)
         return tp(**{k: _revive(hints[k], v) for k, v in value.items() if k in hints})
     if origin is tuple and isinstance(value, list):
@@ -331,7 +331,7 @@ def _schema_of(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
         return {"type": "array", "items": _schema_of(args[0], defs)}
     if origin is dict:
         return {"type": "object"}
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         name = tp.__name__
         if name not in defs:
             defs[name] = {}

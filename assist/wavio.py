@@ -183,7 +183,8 @@ def mulaw_encode(x: np.ndarray) -> np.ndarray:
     mag = np.minimum(np.abs(pcm), 32635) + 0x84
     exponent = np.floor(np.log2(mag >> 7 | 1)).astype(np.int32).clip(0, 7)
     mantissa = (mag >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
+    codes: np.ndarray = (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
+    return codes
 
 
 def write_wav(path: str | Path, x: np.ndarray, rate: int, *, mulaw: bool = False) -> None:

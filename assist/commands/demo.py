@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         runner.finish(reason)
         registry.remove(call_id)
         if progress is not None:
-            progress.close()  # type: ignore[attr-defined]
+            progress.close()
     finish_store(store, store_sink)
     if runner.error is not None:
         print(f"assist: error: analysis failed: {runner.error!r}", file=sys.stderr)

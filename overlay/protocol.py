@@ -2,7 +2,8 @@
 
 Events travel in the one envelope of assist/events.py (they carry `seq`); everything else the
 server sends is a *protocol message* without `seq`: `hello`, `calls`, `result`, `error`.
-Clients send `subscribe`, `feedback` and `supervise`. `decode()` turns a raw frame into one
+Clients send `subscribe`, `feedback`, `supervise`, and the softphone's `answer`, `hangup`
+and `dial`. `decode()` turns a raw frame into one
 of the frozen message classes below or raises `ProtocolError` with a stable `code`; nothing
 is string-matched elsewhere. See docs/protocol.md.
 """
@@ -21,6 +22,7 @@ MAX_MESSAGE = 16 * 1024  # bytes of one client message; larger ones get a `too_l
 MAX_FRAME = 1024 * 1024  # transport limit: beyond this the connection is closed (1009)
 MAX_SINCE = 1000  # calls in one `since` map
 MAX_ID = 128  # characters of a call id, prompt id or request id
+MAX_URI = 256  # characters of a SIP URI to dial
 
 ErrorCode = Literal[
     "bad_message",  # not JSON, not an object, a field missing or of the wrong type
@@ -78,7 +80,24 @@ class Supervise:
     ref: str | int | None = None
 
 
-ClientMessage = Subscribe | SendFeedback | Supervise
+@dataclass(frozen=True, slots=True)
+class CallAction:
+    """Answer a ringing call or hang up a call (the softphone's buttons on the overlay)."""
+
+    call_id: str
+    action: Literal["answer", "hangup"]
+    ref: str | int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dial:
+    """Place a call from the softphone to `uri` (a SIP URI)."""
+
+    uri: str
+    ref: str | int | None = None
+
+
+ClientMessage = Subscribe | SendFeedback | Supervise | CallAction | Dial
 
 
 def decode(raw: str | bytes) -> ClientMessage:
@@ -113,16 +132,20 @@ def decode(raw: str | bytes) -> ClientMessage:
             if mode not in SUPERVISE_MODES:
                 raise ProtocolError("bad_message", f"'mode' must be one of {list(SUPERVISE_MODES)}")
             return Supervise(_str(msg, "call_id"), mode, ref)
+        if kind in ("answer", "hangup"):
+            return CallAction(_str(msg, "call_id"), kind, ref)
+        if kind == "dial":
+            return Dial(_str(msg, "uri", MAX_URI), ref)
     except ProtocolError as exc:
         exc.ref = ref
         raise
     raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}", ref)
 
 
-def _str(msg: dict[str, Any], key: str) -> str:
+def _str(msg: dict[str, Any], key: str, limit: int = MAX_ID) -> str:
     value = msg.get(key)
-    if not isinstance(value, str) or not value or len(value) > MAX_ID:
-        raise ProtocolError("bad_message", f"'{key}' must be a non-empty string (<= {MAX_ID})")
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ProtocolError("bad_message", f"'{key}' must be a non-empty string (<= {limit})")
     return value
 
 
@@ -178,7 +201,8 @@ def error(code: ErrorCode, message: str, ref: str | int | None = None) -> str:
 
 
 def result(message: str, ref: str | int | None = None) -> str:
-    """A request (feedback, supervise) was carried out; `message` is for the user."""
+    """A request (feedback, supervise, call control) was carried out; `message` is for the
+    user."""
     out: dict[str, Any] = {"type": "result", "ok": True, "message": message}
     if ref is not None:
         out["id"] = ref

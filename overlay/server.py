@@ -15,6 +15,7 @@ import http
 import logging
 import mimetypes
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from importlib import resources
 from typing import Any
@@ -285,8 +286,20 @@ class OverlayServer:
             )
             client.wake.set()
             return None
+        if isinstance(msg, protocol.Dial):
+            uri = msg.uri
+            return protocol.result(await self._control(lambda c: c.dial(uri), msg.ref), msg.ref)
         if not who.may_see(self.hub.agent_of(msg.call_id)):
             raise ProtocolError("forbidden", "this token may not act on that call", msg.ref)
+        if isinstance(msg, protocol.CallAction):
+            if self.hub.agent_of(msg.call_id) is None:
+                raise ProtocolError("no_such_call", "no such call on this server", msg.ref)
+            call_id, answer = msg.call_id, msg.action == "answer"
+
+            def act(c: CallControl) -> str:
+                return c.answer(call_id) if answer else c.hangup(call_id)
+
+            return protocol.result(await self._control(act, msg.ref), msg.ref)
         runner = self.registry.get(msg.call_id) if self.registry is not None else None
         if isinstance(msg, protocol.SendFeedback):
             if runner is None:
@@ -300,19 +313,30 @@ class OverlayServer:
             raise ProtocolError("forbidden", "only supervisor tokens may supervise", msg.ref)
         if self.hub.agent_of(msg.call_id) is None:
             raise ProtocolError("no_such_call", "no such call on this server", msg.ref)
+        call_id, mode = msg.call_id, msg.mode
+        failure: ProtocolError | None = None
+        try:
+            status = await self._control(lambda c: c.supervise(call_id, mode, who.sip), msg.ref)
+        except ProtocolError as exc:
+            status, failure = exc.message, exc
+        if runner is not None:  # recorded in the call's stream: the audit trail of who did what
+            action = SupervisorAction(
+                mode=mode, supervisor=who.name, ok=failure is None, message=status
+            )
+            runner.submit(lambda s: s.note(action))
+        if failure is not None:
+            raise failure
+        return protocol.result(status, msg.ref)
+
+    async def _control(self, request: Callable[[CallControl], str], ref: str | int | None) -> str:
+        """Run a call-control request off the event loop; a refusal is a `control_failed`."""
         try:
             if self.control is None:
                 raise ControlError("call control is not available on this server")
-            status = await asyncio.to_thread(self.control.supervise, msg.call_id, msg.mode, who.sip)
-            ok = True
+            control = self.control
+            return await asyncio.to_thread(request, control)
         except ControlError as exc:
-            status, ok = str(exc), False
-        if runner is not None:  # recorded in the call's stream: the audit trail of who did what
-            action = SupervisorAction(mode=msg.mode, supervisor=who.name, ok=ok, message=status)
-            runner.submit(lambda s: s.note(action))
-        if not ok:
-            raise ProtocolError("control_failed", status, msg.ref)
-        return protocol.result(status, msg.ref)
+            raise ProtocolError("control_failed", str(exc), ref) from None
 
     async def _pump(self, client: Client) -> None:
         ws = client.ws

@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from assist.audio import ANALYSIS_RATE
 from assist.control import CallRegistry, DemoControl
-from assist.events import Transcript
+from assist.events import CallState, Transcript
 from assist.rules import default_pack
 from assist.wavio import write_wav
 from overlay.server import OverlayServer
@@ -87,6 +87,63 @@ def wait_for(pred, what: str, timeout: float = 10.0) -> None:  # type: ignore[no
         if time.monotonic() > end:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+class RecordingControl(DemoControl):
+    """The telephony side as the page sees it: records what it was asked (SIP has its own
+    end-to-end test of these requests, tests/test_sip_call.py)."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+
+    def answer(self, call_id: str) -> str:
+        self.asked.append(("answer", call_id))
+        return f"{call_id}: answered"
+
+    def hangup(self, call_id: str) -> str:
+        self.asked.append(("hangup", call_id))
+        return f"{call_id}: hanging up"
+
+    def dial(self, uri: str) -> str:
+        self.asked.append(("dial", uri))
+        return "sip-9"
+
+
+def test_softphone_buttons_follow_the_call_state_and_reach_call_control(
+    browser: Browser, registry: CallRegistry
+) -> None:
+    control = RecordingControl()
+    server = OverlayServer(port=0, registry=registry, control=control).start()
+    call = LiveCall(server, registry, "ring")
+    try:
+        page = open_page(browser, server.agent_url())
+        call.play_to(0.5)
+        answer, hangup = page.locator("#answer"), page.locator("#hangup")
+        expect(answer).to_be_hidden()  # a demo call has no SIP state: no phone buttons
+        expect(hangup).to_be_hidden()
+        call.runner.submit(lambda s: s.note(CallState(state="ringing", direction="inbound")))
+        expect(answer).to_be_visible()
+        expect(page.locator("#call-state")).to_have_text("ringing")
+        answer.click()
+        expect(page.locator("#toast")).to_have_text("ring: answered")
+        call.runner.submit(lambda s: s.note(CallState(state="confirmed", direction="inbound")))
+        expect(answer).to_be_hidden()
+        expect(hangup).to_be_visible()
+        hangup.click()
+        expect(page.locator("#toast")).to_have_text("ring: hanging up")
+        page.locator("#dial-uri").fill("sip:bob@127.0.0.1:5099")
+        page.locator("#dial button").click()
+        expect(page.locator("#toast")).to_have_text("sip-9")
+        assert control.asked == [
+            ("answer", "ring"),
+            ("hangup", "ring"),
+            ("dial", "sip:bob@127.0.0.1:5099"),
+        ]
+        call.runner.submit(lambda s: s.note(CallState(state="ended", reason="hangup")))
+        expect(hangup).to_be_hidden()
+    finally:
+        call.finish()
+        server.stop()
 
 
 def test_cards_appear_clear_by_themselves_and_feedback_reaches_the_call(

@@ -7,7 +7,15 @@ import json
 import pytest
 
 from overlay import protocol
-from overlay.protocol import ProtocolError, SendFeedback, Subscribe, Supervise, decode
+from overlay.protocol import (
+    CallAction,
+    Dial,
+    ProtocolError,
+    SendFeedback,
+    Subscribe,
+    Supervise,
+    decode,
+)
 
 
 def test_subscribe_with_and_without_call_and_since() -> None:
@@ -24,10 +32,24 @@ def test_feedback_and_supervise_are_typed() -> None:
     assert sv == Supervise("c", "whisper", "w")
 
 
+def test_softphone_controls_are_typed() -> None:
+    assert decode('{"type":"answer","call_id":"c","id":1}') == CallAction("c", "answer", 1)
+    assert decode('{"type":"hangup","call_id":"c"}') == CallAction("c", "hangup")
+    assert decode('{"type":"dial","uri":"sip:bob@127.0.0.1:5070"}') == Dial(
+        "sip:bob@127.0.0.1:5070"
+    )
+
+
 @pytest.mark.parametrize(
     ("raw", "code"),
     [
         (b"{}", "bad_message"),
+        ('{"type":"answer"}', "bad_message"),
+        ('{"type":"hangup","call_id":7}', "bad_message"),
+        ('{"type":"dial"}', "bad_message"),
+        pytest.param(
+            json.dumps({"type": "dial", "uri": "sip:" + "b" * 300}), "bad_message", id="long-uri"
+        ),
         ("", "bad_message"),
         ("{", "bad_message"),
         pytest.param("[" * 100_000, "too_large", id="huge"),

@@ -251,6 +251,29 @@ async def test_supervise_in_demo_mode_says_so_and_is_recorded(
         await in_thread(call.finish)
 
 
+async def test_answer_hangup_and_dial_in_demo_mode_say_so(
+    server: OverlayServer, registry: CallRegistry
+) -> None:
+    call = LiveCall(server, registry, "ah")
+    try:
+        await in_thread(call.play_to, 1.0)
+        async with connect(ws_url(server)) as ws:
+            await ws.recv()
+            for i, msg in enumerate(
+                [{"type": "answer", "call_id": "ah"}, {"type": "hangup", "call_id": "ah"},
+                 {"type": "dial", "uri": "sip:bob@127.0.0.1"}]
+            ):
+                await ws.send(json.dumps({**msg, "id": f"c{i}"}))
+                err = (await recv_until(ws, lambda m: m.get("id") == f"c{i}"))[-1]
+                assert err["type"] == "error" and err["code"] == "control_failed"
+                assert "not available in demo mode" in err["error"]
+            await ws.send(json.dumps({"type": "answer", "call_id": "nope", "id": "x"}))
+            err = (await recv_until(ws, lambda m: m.get("id") == "x"))[-1]
+            assert err["code"] == "no_such_call"
+    finally:
+        await in_thread(call.finish)
+
+
 async def test_supervisor_board_flags_a_call_with_an_alert_prompt(
     server: OverlayServer, registry: CallRegistry
 ) -> None:

@@ -31,7 +31,33 @@ function reset(callId, data) {
   $("call").textContent = `${data.agent || ""} · ${callId}`;
   // which speech engine hears this call (a fallback says so), or that word cues are off
   $("engine").textContent = data.asr ? `${I18N.t("speech")}: ${data.asr}` : I18N.t("no_speech");
+  callState(null); // SIP calls report their state in call_state events
 }
+
+// The softphone's own buttons (SIP calls): answer a ringing inbound call, hang up, dial.
+function callState(state, direction) {
+  view.state = state;
+  $("call-state").textContent = state ? I18N.t(`st_${state}`) : "";
+  $("answer").hidden = !(state === "ringing" && direction === "inbound");
+  $("hangup").hidden = !(state === "ringing" || state === "confirmed" || state === "held");
+}
+
+async function control(msg) {
+  try {
+    const reply = await conn.request(msg);
+    toast(reply.message);
+  } catch (err) {
+    toast(`${I18N.t("failed")}: ${err.message}`, true);
+  }
+}
+
+$("answer").addEventListener("click", () => control({ type: "answer", call_id: view.call }));
+$("hangup").addEventListener("click", () => control({ type: "hangup", call_id: view.call }));
+$("dial").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const uri = $("dial-uri").value.trim();
+  if (uri) control({ type: "dial", uri });
+});
 
 function handle(ev) {
   const d = ev.data;
@@ -45,9 +71,11 @@ function handle(ev) {
     case "prompt_cleared": clearCard(d.prompt_id); break;
     case "feedback": { const c = view.cards.get(d.prompt_id); if (c) c.classList.add("sent"); break; }
     case "meters": meters(d); break;
+    case "call_state": callState(d.state, d.direction); break;
     case "transcript": transcript(d); break;
     case "call_ended":
       view.ended = true;
+      callState(null);
       $("call").textContent += ` · ${I18N.t("ended")} (${fmtTime(d.duration_s)})`;
       for (const id of [...view.cards.keys()]) clearCard(id);
       break;

@@ -260,11 +260,15 @@ async def test_answer_hangup_and_dial_in_demo_mode_say_so(
         async with connect(ws_url(server)) as ws:
             await ws.recv()
             for i, msg in enumerate(
-                [{"type": "answer", "call_id": "ah"}, {"type": "hangup", "call_id": "ah"},
-                 {"type": "dial", "uri": "sip:bob@127.0.0.1"}]
+                [
+                    {"type": "answer", "call_id": "ah"},
+                    {"type": "hangup", "call_id": "ah"},
+                    {"type": "dial", "uri": "sip:bob@127.0.0.1"},
+                ]
             ):
-                await ws.send(json.dumps({**msg, "id": f"c{i}"}))
-                err = (await recv_until(ws, lambda m: m.get("id") == f"c{i}"))[-1]
+                ref = f"c{i}"
+                await ws.send(json.dumps({**msg, "id": ref}))
+                err = (await recv_until(ws, lambda m, ref=ref: m.get("id") == ref))[-1]
                 assert err["type"] == "error" and err["code"] == "control_failed"
                 assert "not available in demo mode" in err["error"]
             await ws.send(json.dumps({"type": "answer", "call_id": "nope", "id": "x"}))

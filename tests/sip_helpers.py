@@ -127,18 +127,22 @@ def band_rms(x: np.ndarray, rate: int, freq: float, width: float = 40.0) -> floa
 
 
 def tone_level(
-    x: np.ndarray, rate: int, freq: float, *, reference: float, chunk_s: float = 0.2
+    x: np.ndarray,
+    rate: int,
+    freq: float,
+    *,
+    reference: float,
+    chunk_s: float = 0.2,
+    quantile: float = 0.5,
 ) -> float:
     """How loud the tone `freq` is, over and above a band nobody plays (`reference`): clicks
     from late packets spread energy over every band and must not count as hearing a party.
-    The median over short chunks, so a transient (a re-routed bridge) does not decide."""
+    A quantile over short chunks (default the median), so a transient (a re-routed bridge)
+    does not decide."""
     n = int(chunk_s * rate)
     chunks = [x[i : i + n] for i in range(0, x.size - n + 1, n)]
-    return float(
-        np.median(
-            [max(0.0, band_rms(c, rate, freq) - band_rms(c, rate, reference)) for c in chunks]
-        )
-    )
+    levels = [max(0.0, band_rms(c, rate, freq) - band_rms(c, rate, reference)) for c in chunks]
+    return float(np.quantile(levels, quantile))
 
 
 def window(x: np.ndarray, rate: int, start_s: float, end_s: float) -> np.ndarray:

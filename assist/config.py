@@ -138,15 +138,21 @@ class Settings:
     overlay: dict[str, Any] = field(default_factory=dict)  # parsed by overlay.auth
 
 
-def load_settings(path: str | Path) -> Settings:
-    """Read and check a config file; every problem is a ConfigError naming the file and key."""
+def read_config(path: str | Path) -> dict[str, Any]:
+    """The tables of a TOML config file; an unreadable file or bad TOML is a ConfigError
+    naming the file."""
     try:
         with open(path, "rb") as f:
-            doc = tomllib.load(f)
+            return tomllib.load(f)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and check a config file; every problem is a ConfigError naming the file and key."""
+    doc = read_config(path)
     try:
         for key in doc:
             if key not in ("sip", "overlay"):

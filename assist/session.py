@@ -14,8 +14,6 @@ feedback, queue drops, SIP state) enter through its methods so one call has one 
 
 from __future__ import annotations
 
-import numpy as np
-
 from assist.audio import ANALYSIS_RATE, FRAME_SAMPLES, Samples
 from assist.context import Context
 from assist.conversation import Conversation
@@ -195,7 +193,7 @@ class CallSession:
                 speaking=st.speaking,
                 talk_share=round(conv.talk_share(s), 3),
                 level_dbfs=round(self._levels[s], 1),
-                noise_dbfs=round(float(np.float64(self.vads[s].floor_dbfs)), 1),
+                noise_dbfs=round(float(self.vads[s].floor_dbfs), 1),
                 run_s=round(conv.run_s(s), 2),
                 pace_wpm=_round(self.prosody[s].wpm(), 0),
                 pitch_hz=_round(self.prosody[s].pitch_hz, 0),

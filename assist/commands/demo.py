@@ -178,22 +178,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _overlay_config(path: str | None) -> Any:
     """The overlay settings from the [overlay] table of a TOML config file (defaults without)."""
-    import tomllib
-
+    from assist.config import read_config
     from overlay.auth import OverlayConfig
 
     if path is None:
         return OverlayConfig()
-    try:
-        with open(path, "rb") as f:
-            doc = tomllib.load(f)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read config ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: invalid TOML: {exc}") from None
-    table = doc.get("overlay", {})
+    table = read_config(path).get("overlay", {})
     if not isinstance(table, dict):
-        raise InputError(f"{path}: overlay: must be a table")
+        raise ConfigError(f"{path}: overlay: must be a table")
     try:
         return OverlayConfig.from_table(table)
     except ConfigError as exc:

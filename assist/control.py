@@ -25,6 +25,8 @@ class ControlError(AssistError):
 
 
 class CallControl(Protocol):
+    telephony: bool  # a phone is behind it: answer/hangup/dial can work (pages show them)
+
     def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str) -> str:
         """Connect `supervisor` (a SIP URI) to the call in `mode`; return a status line."""
         ...
@@ -38,6 +40,8 @@ class CallControl(Protocol):
 
 class DemoControl:
     """Call control when calls come from WAV files: nothing to connect to."""
+
+    telephony = False
 
     def _no(self) -> str:
         raise ControlError("not available in demo mode (needs the SIP softphone: assist sip)")

@@ -178,8 +178,9 @@ def _dump(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def hello(*, server: str, role: str, name: str, calls: list[str]) -> str:
-    """First message on every connection: versions, who the token is, which calls it sees."""
+def hello(*, server: str, role: str, name: str, calls: list[str], telephony: bool = False) -> str:
+    """First message on every connection: versions, who the token is, which calls it sees,
+    and whether a phone is behind the server (answer/hangup/dial can work)."""
     return _dump(
         {
             "type": "hello",
@@ -189,6 +190,7 @@ def hello(*, server: str, role: str, name: str, calls: list[str]) -> str:
             "role": role,
             "name": name,
             "calls": calls,
+            "telephony": telephony,
         }
     )
 

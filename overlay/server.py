@@ -247,6 +247,7 @@ class OverlayServer:
                 role=who.role,
                 name=who.name,
                 calls=[c for c in self.hub.calls() if visible(c)],
+                telephony=self.control is not None and self.control.telephony,
             )
         )
         pump = asyncio.create_task(self._pump(client))

@@ -18,6 +18,8 @@ from sip.phone import Softphone
 
 
 class SipControl:
+    telephony = True
+
     def __init__(self, phone: Softphone) -> None:
         self.phone = phone
 

@@ -93,6 +93,8 @@ class RecordingControl(DemoControl):
     """The telephony side as the page sees it: records what it was asked (SIP has its own
     end-to-end test of these requests, tests/test_sip_call.py)."""
 
+    telephony = True
+
     def __init__(self) -> None:
         self.asked: list[tuple[str, str]] = []
 
@@ -131,6 +133,7 @@ def test_softphone_buttons_follow_the_call_state_and_reach_call_control(
         expect(hangup).to_be_visible()
         hangup.click()
         expect(page.locator("#toast")).to_have_text("ring: hanging up")
+        expect(page.locator("#dial")).to_be_visible()  # hello said a phone is behind it
         page.locator("#dial-uri").fill("sip:bob@127.0.0.1:5099")
         page.locator("#dial button").click()
         expect(page.locator("#toast")).to_have_text("sip-9")
@@ -158,6 +161,7 @@ def test_cards_appear_clear_by_themselves_and_feedback_reaches_the_call(
         expect(card).to_have_class("card warn")
         expect(card.locator(".text")).to_have_text("Customer silent 8s — acknowledge / check in")
         expect(page.locator("#engine")).to_have_text("Speech recognition off: word cues disabled")
+        expect(page.locator("#dial")).to_be_hidden()  # demo mode: no phone to dial with
         expect(card.locator(".evidence")).to_be_hidden()
         card.hover()
         expect(card.locator(".evidence")).to_contain_text("silence_s: 8")

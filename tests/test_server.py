@@ -94,6 +94,7 @@ async def test_client_receives_hello_then_the_prompt_live(server: OverlayServer)
     async with connect(ws_url(server)) as ws:
         hello = json.loads(await ws.recv())
         assert hello["type"] == "hello" and hello["v"] == 1 and hello["protocol"] == 1
+        assert hello["telephony"] is False  # DemoControl: no phone behind this server
         assert hello["role"] == "supervisor"
         await ws.send(json.dumps({"type": "subscribe"}))
         await asyncio.sleep(0.1)

@@ -63,7 +63,8 @@ def test_answer_hangup_and_dial_from_the_overlay(tmp_path: Path) -> None:
 
         url = f"ws://127.0.0.1:{http_port}/ws?token={AGENT_TOKEN}"
         with connect(url, open_timeout=10) as ws:
-            assert json.loads(ws.recv(timeout=10))["role"] == "agent"
+            hello = json.loads(ws.recv(timeout=10))
+            assert hello["role"] == "agent" and hello["telephony"] is True
             reply = _request(ws, {"type": "answer", "call_id": inbound}, "a")
             assert reply["type"] == "result", reply
             wait_event(ev, call_id=inbound, type="call_state", state="confirmed")

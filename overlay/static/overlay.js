@@ -11,7 +11,10 @@ const view = { call: null, cards: new Map(), partials: {}, ended: false };
 const conn = new AssistConn({
   latest: true, // a fresh overlay shows the agent's newest call, not the whole shift
   onEvent: handle,
-  onMessage: (m) => { if (m.type === "error") toast(m.error, true); },
+  onMessage: (m) => {
+    if (m.type === "error") toast(m.error, true);
+    if (m.type === "hello") $("dial").hidden = !m.telephony; // no phone in demo mode
+  },
   onStatus: (s) => {
     const st = $("status");
     st.textContent = I18N.t(s);

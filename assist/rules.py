@@ -157,16 +157,17 @@ def parse_pack(text: str, source: str = "<rules>") -> RulePack:
                 source, f"phrases.{key} must be a list of strings", _line_of(text, None, key)
             )
         phrases[key] = tuple(values)
-    max_active = meta.get("max_active", DEFAULT_MAX_ACTIVE)
-    if not isinstance(max_active, int) or isinstance(max_active, bool) or max_active < 1:
-        raise RulePackError(
-            source, "pack.max_active must be an integer >= 1", _line_of(text, None, "max_active")
-        )
-    version = meta.get("version", 1)
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise RulePackError(
-            source, "pack.version must be an integer >= 1", _line_of(text, None, "version")
-        )
+
+    def positive_int(key: str, default: int) -> int:
+        value = meta.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise RulePackError(
+                source, f"pack.{key} must be an integer >= 1", _line_of(text, None, key)
+            )
+        return value
+
+    max_active = positive_int("max_active", DEFAULT_MAX_ACTIVE)
+    version = positive_int("version", 1)
     for key in ("name", "lang"):
         if not isinstance(meta.get(key, ""), str):
             raise RulePackError(source, f"pack.{key} must be text", _line_of(text, None, key))

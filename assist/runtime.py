@@ -24,6 +24,7 @@ from assist.session import CallSession
 
 LIVE_QUEUE_FRAMES = 50  # 1 s of audio: beyond that, old audio is worth less than new
 DROP_REPORT_EVERY = 50  # frames: report drops at most once a second of audio
+MAX_WORK = 1000  # pending submissions (ASR results, feedback, SIP state) before new ones drop
 
 
 class Sink(Protocol):
@@ -92,6 +93,7 @@ class CallRunner:
         *,
         block: bool = False,
         max_frames: int = LIVE_QUEUE_FRAMES,
+        max_work: int = MAX_WORK,
         taps: Iterable[Tap] = (),
     ) -> None:
         self.session = session
@@ -99,12 +101,17 @@ class CallRunner:
         self.taps = list(taps)
         self.block = block
         self.max_frames = max_frames
+        self.max_work = max_work
         self._frames: deque[tuple[Samples, Samples]] = deque()
         self._work: deque[Work] = deque()
         self._cond = threading.Condition()
         self._finish: str | None = None
-        self.dropped_total = 0
+        self.dropped_total = 0  # audio frames
         self._dropped_unreported = 0
+        self._frames_since_report = DROP_REPORT_EVERY  # the first drop is reported at once
+        self.work_dropped_total = 0
+        self._work_dropped_unreported = 0
+        self.sink_errors: list[tuple[Sink, BaseException]] = []
         self._thread = threading.Thread(
             target=self._run, name=f"call-{session.call_id}", daemon=True
         )
@@ -128,11 +135,19 @@ class CallRunner:
             self._frames.append((agent, customer))
             self._cond.notify_all()
 
-    def submit(self, work: Work) -> None:
-        """Run `work(session)` on the runner's thread; its events go to the sinks."""
+    def submit(self, work: Work) -> bool:
+        """Run `work(session)` on the runner's thread; its events go to the sinks.
+
+        Never blocks the caller (a SIP or ASR thread): beyond `max_work` pending items the new
+        one is dropped, counted and reported as a `dropped` event; returns False then."""
         with self._cond:
+            if len(self._work) >= self.max_work:
+                self.work_dropped_total += 1
+                self._work_dropped_unreported += 1
+                return False
             self._work.append(work)
             self._cond.notify_all()
+            return True
 
     def finish(self, reason: str = "completed", timeout: float | None = None) -> None:
         """Drain queued audio, end the call with `reason`, close the sinks and join."""
@@ -150,8 +165,47 @@ class CallRunner:
 
     def _dispatch(self, events: Iterable[Event]) -> None:
         for ev in events:
+            failed: list[tuple[Sink, Exception]] = []
             for sink in self.sinks:
-                sink.send(ev)
+                try:
+                    sink.send(ev)
+                except Exception as exc:  # noqa: BLE001 - one broken sink must not end the call
+                    failed.append((sink, exc))
+            if failed:
+                self._drop_sinks(failed)
+
+    def _drop_sinks(self, failed: list[tuple[Sink, Exception]]) -> None:
+        """Detach failed sinks and tell the others, so a full disk or a closed pipe costs that
+        sink alone and every other sink still sees the rest of the call and `call_ended`."""
+        for sink, exc in failed:
+            self.sinks.remove(sink)
+            self.sink_errors.append((sink, exc))
+            _close_quietly(sink, self.sink_errors)
+            err = Error(source=f"sink:{_sink_name(sink)}", message=repr(exc), recoverable=True)
+            self._dispatch(self.session.note(err))
+
+    def _take_drops(self) -> list[Dropped]:
+        """Drop counts due for a report (called under the lock): at most once a second."""
+        self._frames_since_report += 1
+        if self._frames_since_report < DROP_REPORT_EVERY and self._finish is None:
+            return []
+        out = []
+        if self._dropped_unreported:
+            out.append(
+                Dropped(queue="audio", count=self._dropped_unreported, total=self.dropped_total)
+            )
+        if self._work_dropped_unreported:
+            out.append(
+                Dropped(
+                    queue="work",
+                    count=self._work_dropped_unreported,
+                    total=self.work_dropped_total,
+                )
+            )
+        if out:
+            self._frames_since_report = 0
+            self._dropped_unreported = self._work_dropped_unreported = 0
+        return out
 
     def _run(self) -> None:
         s = self.session
@@ -165,14 +219,12 @@ class CallRunner:
                     self._work.clear()
                     frame = self._frames.popleft() if self._frames else None
                     finishing = self._finish if frame is None and not work else None
-                    dropped, self._dropped_unreported = self._dropped_unreported, 0
+                    drops = self._take_drops() if frame is not None or finishing else []
                     self._cond.notify_all()
                 for w in work:
                     self._dispatch(w(s))
-                if dropped:
-                    self._dispatch(
-                        s.note(Dropped(queue="audio", count=dropped, total=self.dropped_total))
-                    )
+                for d in drops:
+                    self._dispatch(s.note(d))
                 if frame is not None:
                     agent, customer = frame
                     end = s.samples + agent.shape[0]
@@ -194,4 +246,17 @@ class CallRunner:
                 pass
         finally:
             for sink in self.sinks:
-                sink.close()
+                _close_quietly(sink, self.sink_errors)
+
+
+def _sink_name(sink: Sink) -> str:
+    return getattr(sink, "name", type(sink).__name__)
+
+
+def _close_quietly(sink: Sink, errors: list[tuple[Sink, BaseException]]) -> None:
+    """Close one sink; a failure is kept in `errors` (the owner reports it) and the other sinks
+    are still closed."""
+    try:
+        sink.close()
+    except Exception as exc:  # noqa: BLE001 - recorded for the owner, other sinks still close
+        errors.append((sink, exc))

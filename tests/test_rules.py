@@ -50,6 +50,11 @@ def test_parse_good_pack() -> None:
         (("[rule.params]", 'severity = "loud"\n[rule.params]'), "severity must be", 11),
         (("max_active = 2", "max_active = 2 2"), "invalid TOML", 5),
         (('last_speaker = "agent"', 'last_speaker = "bot"'), "last_speaker must be", 8),
+        (("{min_s:.0f}s", "{min_s"), "broken placeholder", 10),
+        (("{min_s:.0f}s", "{min_s}}s {"), "broken placeholder", 10),
+        (("{min_s:.0f}s", "{min_s.real}s"), "must be a plain name", 10),
+        (("{min_s:.0f}s", "{min_s!x}s"), "unknown conversion", 10),
+        (("{min_s:.0f}s", "{min_s:{x}}s"), "nests another placeholder", 10),
     ],
 )
 def test_bad_pack_errors_name_the_line(edit: tuple[str, str], message: str, line: int) -> None:
@@ -58,6 +63,15 @@ def test_bad_pack_errors_name_the_line(edit: tuple[str, str], message: str, line
         parse_pack(text, "pack.toml")
     assert message in str(err.value)
     assert str(err.value).startswith(f"pack.toml:{line}:")
+
+
+def test_a_loaded_pack_fills_every_text_when_its_rule_fires() -> None:
+    """What the loader accepts never crashes the call later: each built-in text formats."""
+    from assist.rules import _FMT
+
+    for lang in ("en", "zh"):
+        for rule in default_pack(lang).rules:
+            assert _FMT.format(rule.text, **rule.params)
 
 
 def test_duplicate_ids_and_empty_pack_are_rejected() -> None:

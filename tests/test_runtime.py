@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import numpy as np
@@ -74,7 +75,7 @@ def test_audio_drops_are_counted_and_reported_at_most_once_a_second() -> None:
     assert drops, "drops must be reported"
     assert sum(e.data.count for e in drops) == runner.dropped_total > 150  # type: ignore[attr-defined]
     times = [e.t for e in drops]
-    assert all(b - a >= DROP_REPORT_EVERY * 0.02 - 1e-9 for a, b in zip(times, times[1:]))
+    assert all(b - a >= DROP_REPORT_EVERY * 0.02 - 1e-9 for a, b in itertools.pairwise(times))
 
 
 def test_work_queue_is_bounded_and_its_drops_reported() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from assist import __version__
-from assist.errors import AssistError
+from assist.core.errors import AssistError
 
 COMMANDS = ("demo", "schema", "calls", "report", "models", "sip")
 

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assist.asr.engine import Engine, Hypothesis, Recognizer  # noqa: E402
 from assist.asr.sphinx_engine import SphinxEngine  # noqa: E402
-from assist.asr_worker import ALIGN_S, PARTIAL_EVERY_S, acquire, release  # noqa: E402
-from assist.audio import to_int16_bytes  # noqa: E402
-from assist.models import find, load_vosk  # noqa: E402
+from assist.core.audio import to_int16_bytes  # noqa: E402
+from assist.runtime.asr_worker import ALIGN_S, PARTIAL_EVERY_S, acquire, release  # noqa: E402
+from assist.runtime.models import find, load_vosk  # noqa: E402
 from tests.asr_audio import say  # noqa: E402
 
 RATE = 16_000

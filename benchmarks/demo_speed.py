@@ -43,11 +43,11 @@ def asr_off() -> tuple[str, ...]:
 
 
 def pipeline_x(agent: Any, customer: Any, store_dir: str | None, i: int) -> float:
-    from assist.demo import play
-    from assist.rules import default_pack
-    from assist.runtime import CallRunner, ListSink
-    from assist.session import CallSession
-    from assist.store import CallStore
+    from assist.core.session import CallSession
+    from assist.runtime.demo import play
+    from assist.runtime.packs import default_pack
+    from assist.runtime.runner import CallRunner, ListSink
+    from assist.runtime.store import CallStore
 
     store = CallStore(Path(store_dir) / f"calls-{i}.sqlite3") if store_dir else None
     sinks: list[Any] = [ListSink()]
@@ -69,8 +69,8 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="last line: the figures as JSON")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from assist.demo import bundled_call
-    from assist.wavio import load_call
+    from assist.runtime.demo import bundled_call
+    from assist.runtime.wavio import load_call
 
     agent, customer, _ = load_call(bundled_call("en"))
     audio_s = agent.shape[0] / 16000

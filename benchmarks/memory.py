@@ -5,7 +5,7 @@
 Each measurement runs in a fresh child process so one does not inflate the next. Per call:
 N calls live at once (session + runner thread + call-store sink), each fed 30 s of
 two-channel audio, then resident memory (RSS) and Python heap (tracemalloc) growth / N.
-Models: RSS growth when a model is loaded (Vosk models found by assist.models, and the
+Models: RSS growth when a model is loaded (Vosk models found by assist.runtime.models, and the
 PocketSphinx en-us default), and per call: one recogniser per channel.
 """
 
@@ -40,11 +40,11 @@ def child_calls(n: int) -> dict[str, Any]:
 
     import numpy as np
 
-    from assist.audio import ANALYSIS_RATE, FRAME_SAMPLES
-    from assist.rules import default_pack
-    from assist.runtime import CallRunner
-    from assist.session import CallSession
-    from assist.store import CallStore
+    from assist.core.audio import ANALYSIS_RATE, FRAME_SAMPLES
+    from assist.core.session import CallSession
+    from assist.runtime.packs import default_pack
+    from assist.runtime.runner import CallRunner
+    from assist.runtime.store import CallStore
 
     rng = np.random.default_rng(1)
     frames = int(CALL_SECONDS * ANALYSIS_RATE) // FRAME_SAMPLES
@@ -101,7 +101,7 @@ def child_model(kind: str) -> dict[str, Any]:
         rss1 = rss_mb()
         rate = 16000
     else:
-        from assist import models
+        from assist.runtime import models
 
         info = next(m for m in models.discover() if str(m.path) == kind)
         rss0 = rss_mb()
@@ -169,7 +169,7 @@ def main() -> int:
 
     targets = ["pocketsphinx"]
     try:
-        from assist import models
+        from assist.runtime import models
 
         targets += [str(m.path) for m in models.discover()]
     except Exception as exc:  # noqa: BLE001 - a benchmark reports what it could not measure

@@ -23,13 +23,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assist.audio import ANALYSIS_RATE, FRAME_SAMPLES  # noqa: E402
-from assist.control import CallRegistry, DemoControl  # noqa: E402
-from assist.demo import play  # noqa: E402
-from assist.events import Event  # noqa: E402
-from assist.rules import default_pack  # noqa: E402
-from assist.runtime import CallRunner  # noqa: E402
-from assist.session import CallSession  # noqa: E402
+from assist.core.audio import ANALYSIS_RATE, FRAME_SAMPLES  # noqa: E402
+from assist.core.events import Event  # noqa: E402
+from assist.core.session import CallSession  # noqa: E402
+from assist.runtime.control import CallRegistry, DemoControl  # noqa: E402
+from assist.runtime.demo import play  # noqa: E402
+from assist.runtime.packs import default_pack  # noqa: E402
+from assist.runtime.runner import CallRunner  # noqa: E402
 from overlay.server import HubSink, OverlayServer  # noqa: E402
 
 CYCLE_S = 20.0  # agent 1 s, 8.5 s silence (customer_silence), customer 1 s, 6 s (agent_silence)

@@ -29,11 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from assist.audio import FRAME_SAMPLES, FRAME_SECONDS  # noqa: E402
-from assist.prosody import SpeakerProsody  # noqa: E402
-from assist.rules import default_pack  # noqa: E402
-from assist.session import CallSession  # noqa: E402
-from assist.vad import VoiceActivity  # noqa: E402
+from assist.core.audio import FRAME_SAMPLES, FRAME_SECONDS  # noqa: E402
+from assist.core.prosody import SpeakerProsody  # noqa: E402
+from assist.core.session import CallSession  # noqa: E402
+from assist.core.vad import VoiceActivity  # noqa: E402
+from assist.runtime.packs import default_pack  # noqa: E402
 
 
 def busy_call(seconds: float) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +107,7 @@ def cost(seconds: float) -> dict[str, Any]:
 def latency() -> dict[str, float]:
     from phone import PHONE_CALLS, write_phone_calls
 
-    from assist.wavio import load_call
+    from assist.runtime.wavio import load_call
 
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from assist.errors import ConfigError
+from assist.core.errors import ConfigError
 
 Role = Literal["agent", "supervisor"]
 

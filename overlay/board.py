@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assist.events import Event
+from assist.core.events import Event
 
 AGITATION_FLAG_S = 10.0
 FLAG_HOLD_S = 15.0

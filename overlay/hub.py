@@ -17,7 +17,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assist.events import Event
+from assist.core.events import Event
 
 CLIENT_QUEUE = 256
 HISTORY_PER_CALL = 20_000

@@ -1,6 +1,6 @@
 """The overlay websocket protocol, v1: typed client messages, their validation, server replies.
 
-Events travel in the one envelope of assist/events.py (they carry `seq`); everything else the
+Events travel in the one envelope of assist/core/events.py (they carry `seq`); everything else the
 server sends is a *protocol message* without `seq`: `hello`, `calls`, `result`, `error`.
 Clients send `subscribe`, `feedback`, `supervise`, and the softphone's `answer`, `hangup`
 and `dial`. `decode()` turns a raw frame into one
@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from assist.control import SUPERVISE_MODES, SuperviseMode
-from assist.events import SCHEMA_VERSION
+from assist.core.events import SCHEMA_VERSION
+from assist.runtime.control import SUPERVISE_MODES, SuperviseMode
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE = 16 * 1024  # bytes of one client message; larger ones get a `too_large` error

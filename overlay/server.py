@@ -27,9 +27,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from assist import __version__
-from assist.control import CallControl, CallRegistry, ControlError
-from assist.errors import ServiceError
-from assist.events import Event, SupervisorAction
+from assist.core.errors import ServiceError
+from assist.core.events import Event, SupervisorAction
+from assist.runtime.control import CallControl, CallRegistry, ControlError
 from overlay import protocol
 from overlay.auth import OverlayConfig, Principal, Tokens, origin_allowed
 from overlay.board import CallBoard

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pjsua2 as pj
 
-from assist.config import SipConfig
+from assist.runtime.config import SipConfig
 
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0

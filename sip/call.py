@@ -14,9 +14,9 @@ from typing import Any
 
 import pjsua2 as pj
 
-from assist.control import SuperviseMode
-from assist.events import CallState
-from assist.runtime import CallRunner
+from assist.core.events import CallState
+from assist.runtime.control import SuperviseMode
+from assist.runtime.runner import CallRunner
 from sip.supervisor import Route, changes, routes
 from sip.tap import ChannelTap, FramePair
 

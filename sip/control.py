@@ -12,8 +12,8 @@ from typing import Any
 
 import pjsua2 as pj
 
-from assist.control import ControlError, SuperviseMode
-from assist.errors import ServiceError
+from assist.core.errors import ServiceError
+from assist.runtime.control import ControlError, SuperviseMode
 from sip.phone import Softphone
 
 

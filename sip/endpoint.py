@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import pjsua2 as pj
 
-from assist.errors import ServiceError
+from assist.core.errors import ServiceError
 
 POLL_MS = 10
 WORK_QUEUE = 256  # pending requests from other threads; beyond that callers get an error

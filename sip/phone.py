@@ -16,9 +16,9 @@ from typing import Any
 
 import pjsua2 as pj
 
-from assist.config import SipConfig
-from assist.control import ControlError, SuperviseMode
-from assist.runtime import CallRunner
+from assist.runtime.config import SipConfig
+from assist.runtime.control import ControlError, SuperviseMode
+from assist.runtime.runner import CallRunner
 from sip.account import SipAccount
 from sip.call import Leg, SipCall
 from sip.endpoint import Pump

@@ -13,7 +13,7 @@ table that can be read and tested without pjsua2, and switching modes is a set d
 
 from __future__ import annotations
 
-from assist.control import SuperviseMode
+from assist.runtime.control import SuperviseMode
 
 Route = tuple[str, str]
 

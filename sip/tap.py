@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pjsua2 as pj
 
-from assist.audio import ANALYSIS_RATE, FRAME_MS, FRAME_SAMPLES, Samples
+from assist.core.audio import ANALYSIS_RATE, FRAME_MS, FRAME_SAMPLES, Samples
 
 MAX_SKEW_FRAMES = 5  # one side this far ahead: the other is silent (not connected), pad it
 SILENCE = np.zeros(FRAME_SAMPLES, dtype=np.float32)

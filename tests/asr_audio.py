@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assist.audio import resample
-from assist.wavio import read_wav
+from assist.runtime.wavio import read_wav, resample
 
 
 def say(text: str, voice: str, *, wpm: int = 130, rate: int = 16_000, pad_s: float = 1.0):

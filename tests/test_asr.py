@@ -14,8 +14,8 @@ from assist.asr.engine import Hypothesis, Recognizer
 from assist.asr.pool import RecognizerPool
 from assist.asr.results import parse_vosk
 from assist.asr.sphinx_engine import SphinxEngine
-from assist.audio import to_int16_bytes
-from assist.models import find, select_engine
+from assist.core.audio import to_int16_bytes
+from assist.runtime.models import find, select_engine
 
 KO_TEXT = "오늘 날씨가 좋습니다. 감사합니다."
 PAD_S = 1.0
@@ -130,7 +130,7 @@ def test_pocketsphinx_default_recognises_english_speech() -> None:
 
 def test_engine_choice_falls_back_and_says_so(monkeypatch, tmp_path, ko_engine) -> None:
     monkeypatch.setenv("ASSIST_MODELS", str(tmp_path))
-    monkeypatch.setattr("assist.models.REPO_MODELS", tmp_path / "none")
+    monkeypatch.setattr("assist.runtime.models.REPO_MODELS", tmp_path / "none")
     en = select_engine("en")
     assert en.engine is not None and en.engine.fallback  # type: ignore[attr-defined]
     assert "pocketsphinx:en-us (fallback: no Vosk model for en)" in en.message

@@ -9,13 +9,14 @@ from asr_audio import say
 
 from assist.asr.engine import Hypothesis
 from assist.asr.sphinx_engine import SphinxEngine
-from assist.asr_worker import ALIGN_S, POOL, CallAsr, _Channel
-from assist.audio import FRAME_SAMPLES, to_int16_bytes
-from assist.demo import play
-from assist.events import Event
-from assist.rules import default_pack, parse_pack
-from assist.runtime import CallRunner, ListSink
-from assist.session import CallSession
+from assist.core.audio import FRAME_SAMPLES, to_int16_bytes
+from assist.core.events import Event
+from assist.core.rules import parse_pack
+from assist.core.session import CallSession
+from assist.runtime.asr_worker import ALIGN_S, POOL, CallAsr, _Channel
+from assist.runtime.demo import play
+from assist.runtime.packs import default_pack
+from assist.runtime.runner import CallRunner, ListSink
 
 
 def run_call(engine, agent, customer, pack, *, speed: float | None, **kw) -> list[Event]:

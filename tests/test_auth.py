@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assist.errors import ConfigError
+from assist.core.errors import ConfigError
 from overlay.auth import OverlayConfig, Principal, Tokens, origin_allowed
 
 TOML = """

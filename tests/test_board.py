@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assist.events import (
+from assist.core.events import (
     CallEnded,
     CallStarted,
     Event,

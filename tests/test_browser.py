@@ -21,11 +21,11 @@ from conftest import timeline
 from overlay_calls import ANSWER_AT, PROMPT_AT, LiveCall, alert_pack
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from assist.audio import ANALYSIS_RATE
-from assist.control import CallRegistry, DemoControl
-from assist.events import CallState, Transcript
-from assist.rules import default_pack
-from assist.wavio import write_wav
+from assist.core.audio import ANALYSIS_RATE
+from assist.core.events import CallState, Transcript
+from assist.runtime.control import CallRegistry, DemoControl
+from assist.runtime.packs import default_pack
+from assist.runtime.wavio import write_wav
 from overlay.server import OverlayServer
 
 CHROMIUM = "/usr/bin/chromium"

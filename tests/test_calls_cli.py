@@ -15,8 +15,8 @@ import pytest
 from conftest import timeline
 
 from assist.cli import main
-from assist.store import CallStore
-from assist.wavio import write_wav
+from assist.runtime.store import CallStore
+from assist.runtime.wavio import write_wav
 
 
 @pytest.fixture
@@ -146,8 +146,9 @@ def test_report_default_name_is_safe_for_any_call_id(
     assert (tmp_path / "report-a_b_c@host.png").is_file()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_ends_the_stored_call_as_interrupted_not_recovered(
-    call_wav: Path, tmp_path: Path
+    call_wav: Path, tmp_path: Path, sig: signal.Signals
 ) -> None:
     db = tmp_path / "calls.sqlite3"
     cmd = [sys.executable, "-m", "assist", "demo", str(call_wav), "--no-server", "--asr", "off"]
@@ -166,7 +167,7 @@ def test_ctrl_c_ends_the_stored_call_as_interrupted_not_recovered(
         ):
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from assist.cli import main
-from assist.config import DEFAULT_RTP_PORT, SipConfig, load_settings
-from assist.errors import ConfigError
+from assist.core.errors import ConfigError
+from assist.runtime.config import DEFAULT_RTP_PORT, SipConfig, load_settings
 
 GOOD = """\
 [sip]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assist.conversation import Conversation
-from assist.vad import VoiceActivity
+from assist.core.conversation import Conversation
+from assist.core.vad import VoiceActivity
 
 R = 100  # a small sample rate keeps the arithmetic readable
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import timeline
 
-from assist.wavio import write_wav
+from assist.runtime.wavio import write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 

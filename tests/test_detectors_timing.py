@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from conftest import noise, of_type, run_session, timeline
 
-from assist.errors import RulePackError
-from assist.rules import parse_pack
+from assist.core.errors import RulePackError
+from assist.core.rules import parse_pack
 
 TICK = 0.06  # a prompt is decided on the frame that crosses the threshold: allow 3 frames
 

@@ -8,11 +8,12 @@ import pytest
 from conftest import noise, of_type, run_session, timeline
 from test_detectors_timing import cleared, fired, near, one_rule
 
-from assist.audio import FRAME_SAMPLES
-from assist.errors import RulePackError
-from assist.events import Transcript, Word
-from assist.rules import default_pack, parse_pack
-from assist.session import CallSession
+from assist.core.audio import FRAME_SAMPLES
+from assist.core.errors import RulePackError
+from assist.core.events import Transcript, Word
+from assist.core.rules import parse_pack
+from assist.core.session import CallSession
+from assist.runtime.packs import default_pack
 
 CALM = {"f0": 140.0, "level_dbfs": -20.0}
 ANGRY = {"f0": 200.0, "level_dbfs": -12.0}  # +6.2 semitones, +8 dB over CALM
@@ -278,7 +279,7 @@ def test_a_normal_polite_call_raises_no_prompt_at_all(lang: str) -> None:
 def espeak(tmp_path, text: str, *args: str) -> np.ndarray:  # type: ignore[no-untyped-def]
     import subprocess
 
-    from assist.wavio import load_call
+    from assist.runtime.wavio import load_call
 
     wav = tmp_path / f"{abs(hash((text, args)))}.wav"
     subprocess.run(

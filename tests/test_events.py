@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from conftest import noise, run_session, timeline
 
-from assist.events import (
+from assist.core.events import (
     EVENT_TYPES,
     SCHEMA_VERSION,
     Event,

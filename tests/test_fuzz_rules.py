@@ -13,8 +13,9 @@ import math
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from assist.errors import RulePackError
-from assist.rules import RulePack, parse_pack
+from assist.core.errors import RulePackError
+from assist.core.pack import RulePack
+from assist.core.rules import parse_pack
 
 DETECTOR_LIST = '[pack]\n[[rule]]\nid = "customer_silence"\ndetector = []\n'
 

@@ -15,8 +15,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assist.errors import AudioFileError
-from assist.wavio import read_wav
+from assist.core.errors import AudioFileError
+from assist.runtime.wavio import read_wav
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TMP = Path(tempfile.mkdtemp(prefix="fuzz-wav-"))

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
-from assist.control import CallRegistry, DemoControl
+from assist.runtime.control import CallRegistry, DemoControl
 from overlay.server import OverlayServer
 
 SETTINGS = settings(

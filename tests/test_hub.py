@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assist.events import Event, Meters, Prompt, SpeakerMeters, Transcript
+from assist.core.events import Event, Meters, Prompt, SpeakerMeters, Transcript
 from overlay.hub import Hub
 
 
@@ -71,7 +71,7 @@ def test_history_is_bounded() -> None:
 
 
 def test_visible_filter_limits_backlog_and_live_events_to_the_tokens_calls() -> None:
-    from assist.events import CallStarted
+    from assist.core.events import CallStarted
 
     hub = Hub()
     for call, agent in (("a", "alice"), ("b", "bob")):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from assist import models
 from assist.cli import main
+from assist.runtime import models
 
 NAME = "vosk-model-small-cn-0.22"
 
@@ -174,7 +174,7 @@ def test_language_from_model_name(name: str, lang: str | None) -> None:
 
 
 def test_bad_model_option_is_an_input_error(tmp_path, capsys) -> None:
-    from assist.errors import ModelError
+    from assist.core.errors import ModelError
 
     with pytest.raises(ModelError, match="not a Vosk model folder"):
         models.select_engine("en", model=str(tmp_path))

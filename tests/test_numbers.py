@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assist.numbers import extract, read_back
+from assist.core.numbers import extract, read_back
 
 
 @pytest.mark.parametrize(

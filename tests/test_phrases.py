@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assist.phrases import Phrase, find, similarity
+from assist.core.phrases import Phrase, find, similarity
 
 
 @pytest.mark.parametrize(

@@ -11,16 +11,16 @@ import pytest
 from conftest import noise, speechlike, timeline
 from phone import phone_line
 
-from assist.audio import FRAME_SAMPLES
-from assist.prosody import (
+from assist.core.audio import FRAME_SAMPLES
+from assist.core.prosody import (
     BASELINE_ST_PER_S,
     BASELINE_WARMUP_S,
     PitchTracker,
     SpeakerProsody,
     semitones,
 )
-from assist.vad import VoiceActivity
-from assist.wavio import load_call, write_wav
+from assist.core.vad import VoiceActivity
+from assist.runtime.wavio import load_call, write_wav
 
 
 def analyse(x: np.ndarray, lang: str = "en", every: float | None = None):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import run_session, timeline
 
-from assist.events import (
+from assist.core.events import (
     CallEnded,
     CallStarted,
     Event,
@@ -23,7 +23,7 @@ from assist.events import (
     SupervisorAction,
     Transcript,
 )
-from assist.report import render_html, render_png, summarise
+from assist.runtime.report import render_html, render_png, summarise
 
 TOL = 0.3  # VAD boundaries are decided on 20 ms frames with hysteresis
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from assist.errors import RulePackError
-from assist.rules import Condition, Detector, RuleEngine, default_pack, load_pack, parse_pack
+from assist.core.detector import Condition, Detector
+from assist.core.errors import RulePackError
+from assist.core.rules import RuleEngine, parse_pack
+from assist.runtime.packs import default_pack, load_pack
 
 GOOD = """
 [pack]
@@ -67,7 +69,7 @@ def test_bad_pack_errors_name_the_line(edit: tuple[str, str], message: str, line
 
 def test_a_loaded_pack_fills_every_text_when_its_rule_fires() -> None:
     """What the loader accepts never crashes the call later: each built-in text formats."""
-    from assist.rules import _FMT
+    from assist.core.rules import _FMT
 
     for lang in ("en", "zh"):
         for rule in default_pack(lang).rules:

@@ -7,11 +7,11 @@ import threading
 
 import numpy as np
 
-from assist.audio import FRAME_SAMPLES
-from assist.events import Event
-from assist.rules import default_pack
-from assist.runtime import DROP_REPORT_EVERY, CallRunner, ListSink
-from assist.session import CallSession
+from assist.core.audio import FRAME_SAMPLES
+from assist.core.events import Event
+from assist.core.session import CallSession
+from assist.runtime.packs import default_pack
+from assist.runtime.runner import DROP_REPORT_EVERY, CallRunner, ListSink
 
 SILENCE = np.zeros(FRAME_SAMPLES, dtype=np.float32)
 

@@ -16,11 +16,11 @@ from overlay_calls import PROMPT_AT, LiveCall, alert_pack
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from assist.audio import FRAME_SAMPLES
-from assist.control import CallRegistry, DemoControl
-from assist.rules import default_pack
-from assist.runtime import CallRunner
-from assist.session import CallSession
+from assist.core.audio import FRAME_SAMPLES
+from assist.core.session import CallSession
+from assist.runtime.control import CallRegistry, DemoControl
+from assist.runtime.packs import default_pack
+from assist.runtime.runner import CallRunner
 from overlay.server import HubSink, OverlayServer
 
 
@@ -308,7 +308,7 @@ async def test_a_stalled_client_is_dropped_and_never_slows_the_others(
 ) -> None:
     """A client that stops reading fills its bounded queue and is cut off; a reading client on
     the same server gets every event. (Events are pushed in small bursts, as a call does.)"""
-    from assist.events import Event, Prompt
+    from assist.core.events import Event, Prompt
     from overlay.auth import OverlayConfig
 
     srv = OverlayServer(config=OverlayConfig(port=0, client_queue=32), registry=registry).start()

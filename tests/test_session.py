@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from conftest import noise, of_type, run_session, timeline
 
-from assist.audio import FRAME_SAMPLES
-from assist.events import Transcript
-from assist.rules import default_pack
-from assist.session import CallSession
+from assist.core.audio import FRAME_SAMPLES
+from assist.core.events import Transcript
+from assist.core.session import CallSession
+from assist.runtime.packs import default_pack
 
 
 def test_speech_boundaries_are_back_dated_to_the_audio() -> None:
@@ -115,6 +115,8 @@ def test_feedback_done_clears_the_prompt() -> None:
     assert [e.type for e in out] == ["feedback", "prompt_cleared"]
     assert out[1].data.reason == "acknowledged"
     assert s.feedback(prompt.data.prompt_id, "not_helpful")[0].data.verdict == "not_helpful"
+    assert out[0].data.rule == prompt.data.rule  # from the engine's record, not the id's text
+    assert s.feedback("customer_silence-999", "done") == []  # never raised: ignored
 
 
 def test_transcripts_enter_the_stream_with_audio_time() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from assist.audio import resample
+from assist.runtime.wavio import resample
 from tests.conftest import timeline
 from tests.sip_helpers import (
     assist,

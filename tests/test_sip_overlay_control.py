@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from assist.audio import resample
+from assist.runtime.wavio import resample
 from tests.conftest import timeline
 from tests.sip_helpers import assist, baresip, events, plugin_config, wait_event, write_wav
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assist.audio import FRAME_SAMPLES
+from assist.core.audio import FRAME_SAMPLES
 from sip.supervisor import CALL_ROUTES, changes, routes
 from sip.tap import MAX_SKEW_FRAMES, FramePair, pcm_to_float
 

@@ -19,12 +19,12 @@ import pytest
 from conftest import timeline
 from websockets.sync.client import connect
 
-from assist.control import CallRegistry, DemoControl
-from assist.demo import play
-from assist.rules import default_pack
-from assist.runtime import CallRunner
-from assist.session import CallSession
-from assist.store import CallStore
+from assist.core.session import CallSession
+from assist.runtime.control import CallRegistry, DemoControl
+from assist.runtime.demo import play
+from assist.runtime.packs import default_pack
+from assist.runtime.runner import CallRunner
+from assist.runtime.store import CallStore
 from overlay.hub import Hub
 from overlay.server import HubSink, OverlayServer
 

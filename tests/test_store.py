@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 from conftest import timeline
 
-from assist.audio import FRAME_SAMPLES
-from assist.errors import InputError
-from assist.events import CallStarted, Event, Meters, SpeakerMeters
-from assist.rules import default_pack
-from assist.runtime import CallRunner, ListSink
-from assist.session import CallSession
-from assist.store import CallStore, default_path
-from assist.wavio import write_wav
+from assist.core.audio import FRAME_SAMPLES
+from assist.core.errors import InputError
+from assist.core.events import CallStarted, Event, Meters, SpeakerMeters
+from assist.core.session import CallSession
+from assist.runtime.packs import default_pack
+from assist.runtime.runner import CallRunner, ListSink
+from assist.runtime.store import CallStore, default_path
+from assist.runtime.wavio import write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,8 +7,8 @@ import pytest
 from conftest import noise, speechlike, timeline
 from phone import phone_line
 
-from assist.audio import FRAME_SAMPLES
-from assist.vad import STEADY_S, VadConfig, VadState, VoiceActivity
+from assist.core.audio import FRAME_SAMPLES
+from assist.core.vad import STEADY_S, VadConfig, VadState, VoiceActivity
 
 
 def runs(x: np.ndarray, vad: VoiceActivity | None = None) -> list[tuple[float, float | None]]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assist.errors import AudioFileError
-from assist.wavio import load_call, read_wav, write_wav
+from assist.core.errors import AudioFileError
+from assist.runtime.wavio import load_call, read_wav, write_wav
 
 
 def wav_bytes(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assist.audio import FRAME_SAMPLES
-from assist.errors import RulePackError
-from assist.events import Prompt, Transcript, Word
-from assist.rules import default_pack, parse_pack
-from assist.session import CallSession
+from assist.core.audio import FRAME_SAMPLES
+from assist.core.errors import RulePackError
+from assist.core.events import Prompt, Transcript, Word
+from assist.core.rules import parse_pack
+from assist.core.session import CallSession
+from assist.runtime.packs import default_pack
 
 SILENT = np.zeros(FRAME_SAMPLES, np.float32)
 WORD_RULES = {

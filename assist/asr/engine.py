@@ -4,7 +4,7 @@ A `Recognizer` is one streaming decoder for one channel: 16-bit PCM in, hypothes
 synchronous and knows time only from the samples it was fed: every time in a `Hypothesis` is
 seconds of audio since the recogniser's last `reset()`, so the same audio gives the same words
 and times however fast it is fed. Threads, queues and the mapping to call time belong to the
-adapter (`assist.asr_worker`).
+adapter (`assist.runtime.asr_worker`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from assist.events import Word
+from assist.core.events import Word
 
 Kind = Literal["partial", "final"]
 

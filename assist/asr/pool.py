@@ -1,7 +1,7 @@
 """Recognisers kept for reuse across calls: a fresh KaldiRecognizer costs several times more
 CPU in its first seconds than one that is `reset()`.
 
-Not thread-safe on purpose (the core has no locks): `assist.asr_worker` guards the shared
+Not thread-safe on purpose (the core has no locks): `assist.runtime.asr_worker` guards the shared
 pool with a lock.
 """
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from assist.asr.engine import Hypothesis, Kind
-from assist.events import Word
+from assist.core.events import Word
 
 # Tokens that are not words: Vosk's "[unk]"/"<unk>" and noise classes such as "[2]",
 # PocketSphinx's "<s>", "<sil>", "[NOISE]".

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from assist.asr.engine import Hypothesis, Kind
 from assist.asr.results import clean_token, join_words
-from assist.events import Word
+from assist.core.events import Word
 
 SPHINX_RATE = 16_000  # the bundled en-us acoustic model is wideband
 FRAME_RATE = 100  # PocketSphinx segment times are in 10 ms frames

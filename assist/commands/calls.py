@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assist.errors import InputError
-from assist.store import CallRow, CallStore, StoreSink, default_path
+from assist.core.errors import InputError
+from assist.runtime.store import CallRow, CallStore, StoreSink, default_path
 
 FAST_WAIT_S = 5.0  # a file played --fast has no real time to keep: wait rather than drop
 LIST_LIMIT = 50

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 import uuid
 from typing import Any
 
-from assist.asr_worker import CallAsr
-from assist.audio import FRAME_SAMPLES
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
-from assist.control import CallRegistry, DemoControl
-from assist.demo import bundled_call, play
-from assist.errors import AudioFileError, ConfigError, InputError
-from assist.models import select_engine
-from assist.rules import RulePack, default_pack, load_pack
-from assist.runtime import CallRunner, JsonlSink, Sink
-from assist.session import CallSession
-from assist.wavio import load_call
+from assist.core.audio import FRAME_SAMPLES
+from assist.core.errors import AudioFileError, ConfigError, InputError
+from assist.core.pack import RulePack
+from assist.core.session import CallSession
+from assist.runtime.asr_worker import CallAsr
+from assist.runtime.control import CallRegistry, DemoControl
+from assist.runtime.demo import bundled_call, play
+from assist.runtime.models import select_engine
+from assist.runtime.packs import default_pack, load_pack
+from assist.runtime.runner import CallRunner, JsonlSink, Sink
+from assist.runtime.wavio import load_call
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def register(sub: Any) -> None:
@@ -143,22 +148,31 @@ def run(args: argparse.Namespace) -> int:
     asr = None if engine is None else CallAsr(runner, engine)
     runner.start()
     registry.add(runner)
-    reason = "completed"
     progress = _progress(args.fast, len(agent))
     pushed = None
+    stop = threading.Event()
+    # Ctrl-C / SIGTERM only set `stop`: the call then ends in order wherever the main thread
+    # was, instead of a KeyboardInterrupt landing in the middle of the shutdown below.
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
     try:
         pushed = play(
-            agent, customer, runner, speed=None if args.fast else args.speed, on_frame=progress
+            agent,
+            customer,
+            runner,
+            speed=None if args.fast else args.speed,
+            on_frame=progress,
+            stop=stop,
         )
-    except KeyboardInterrupt:
-        reason = "interrupted"
     finally:
+        reason = "interrupted" if stop.is_set() else "completed"
         if asr is not None:  # the last words, then the call ends
             asr.close(until=None if pushed is None else pushed * FRAME_SAMPLES, timeout=30)
         runner.finish(reason)
         registry.remove(call_id)
         if progress is not None:
             progress.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     finish_store(store, store_sink)
     if runner.error is not None:
         print(f"assist: error: analysis failed: {runner.error!r}", file=sys.stderr)
@@ -178,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _overlay_config(path: str | None) -> Any:
     """The overlay settings from the [overlay] table of a TOML config file (defaults without)."""
-    from assist.config import read_config
+    from assist.runtime.config import read_config
     from overlay.auth import OverlayConfig
 
     if path is None:

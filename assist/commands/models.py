@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assist import models
+from assist.runtime import models
 
 
 def register(sub: Any) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from assist.commands.calls import add_store_options, store_path
-from assist.errors import InputError
-from assist.report import render_html, render_png, summarise
-from assist.store import CallStore
+from assist.core.errors import InputError
+from assist.runtime.report import render_html, render_png, summarise
+from assist.runtime.store import CallStore
 
 
 def register(sub: Any) -> None:

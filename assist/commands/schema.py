@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from assist.events import json_schema
+from assist.core.events import json_schema
 
 
 def register(sub: Any) -> None:

@@ -9,15 +9,15 @@ import threading
 import time
 from typing import Any
 
-from assist.asr_worker import CallAsr
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
-from assist.config import load_settings
-from assist.control import CallRegistry, ControlError
-from assist.errors import ConfigError, InputError, ServiceError
-from assist.models import select_engine
-from assist.rules import default_pack, load_pack
-from assist.runtime import CallRunner, JsonlSink, Sink
-from assist.session import CallSession
+from assist.core.errors import ConfigError, InputError, ServiceError
+from assist.core.session import CallSession
+from assist.runtime.asr_worker import CallAsr
+from assist.runtime.config import load_settings
+from assist.runtime.control import CallRegistry, ControlError
+from assist.runtime.models import select_engine
+from assist.runtime.packs import default_pack, load_pack
+from assist.runtime.runner import CallRunner, JsonlSink, Sink
 
 FINISH_TIMEOUT_S = 5.0
 ASR_CLOSE_S = 3.0  # at a call's end, wait this long for the last words

@@ -22,8 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from assist.audio import resample  # noqa: E402
-from assist.wavio import read_wav, write_wav  # noqa: E402
+from assist.runtime.wavio import (  # noqa: E402
+    read_wav,
+    resample,  # noqa: E402
+    write_wav,
+)
 
 RATE = 16000
 NOISE_DBFS = -55.0

@@ -1,6 +1,6 @@
 """Voice (prosody) detectors: pace, level, and pitch + level against the speaker's baseline.
 
-They read `ctx.features[speaker]` (assist.prosody.SpeakerProsody). Voice measures are noisy
+They read `ctx.features[speaker]` (assist.core.prosody.SpeakerProsody). Voice measures are noisy
 from moment to moment, so each condition must hold for `hold_s` before it fires and, for the
 emotional cues, stay off for `release_s` before it clears: a breath or a single calm word must
 not flicker a prompt. While the speaker is silent there is no evidence either way, and the
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from assist.context import Context
-from assist.detectors.timing import _positive, _speaker
-from assist.events import Speaker
-from assist.prosody import RATE_MIN_SPEECH_S, SpeakerProsody
-from assist.rules import Condition, Detector
+from assist.core.context import Context
+from assist.core.detector import Condition, Detector
+from assist.core.detectors.checks import require_positive, require_speaker
+from assist.core.events import Speaker
+from assist.core.prosody import RATE_MIN_SPEECH_S, SpeakerProsody
 
 
 class _Hold:
@@ -88,8 +88,8 @@ class Pace(Detector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _speaker(self.p["speaker"])
-        _positive(self.p, "max_wpm", "syllables_per_word")
+        require_speaker(self.p["speaker"])
+        require_positive(self.p, "max_wpm", "syllables_per_word")
         limits = ("release_wpm", "active_s", "words_window_s", "hold_s")
         if min(self.p[k] for k in limits) < 0:
             raise ValueError("release_wpm, active_s, words_window_s and hold_s must be >= 0")
@@ -158,7 +158,7 @@ class Level(Detector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _speaker(self.p["speaker"])
+        require_speaker(self.p["speaker"])
         if not self.p["min_dbfs"] < self.p["max_dbfs"] <= 0:
             raise ValueError("need min_dbfs < max_dbfs <= 0")
         if self.p["hold_s"] < 0 or self.p["release_s"] < 0 or self.p["min_snr_db"] < 0:
@@ -201,8 +201,8 @@ class ElevatedVoice(Detector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _speaker(self.p["speaker"])
-        _positive(self.p, "pitch_st", "level_db")
+        require_speaker(self.p["speaker"])
+        require_positive(self.p, "pitch_st", "level_db")
         if self.p["hold_s"] < 0 or self.p["release_s"] < 0:
             raise ValueError("hold_s and release_s must be >= 0")
         self._hold = _Hold(self.p["hold_s"], self.p["release_s"])
@@ -235,8 +235,8 @@ class Escalating(Detector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _speaker(self.p["speaker"])
-        _positive(self.p, "pitch_st", "level_db", "other_pitch_st", "other_level_db")
+        require_speaker(self.p["speaker"])
+        require_positive(self.p, "pitch_st", "level_db", "other_pitch_st", "other_level_db")
         if min(self.p["memory_s"], self.p["hold_s"], self.p["release_s"]) < 0:
             raise ValueError("memory_s, hold_s and release_s must be >= 0")
         self._hold = _Hold(self.p["hold_s"], self.p["release_s"])

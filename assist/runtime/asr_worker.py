@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 from assist.asr.engine import Engine, Hypothesis, Recognizer
 from assist.asr.pool import RecognizerPool
-from assist.audio import Samples, to_int16_bytes
-from assist.events import AsrLagging, Dropped, Error, Event, Speaker, Transcript, Word
-from assist.runtime import CallRunner
-from assist.session import CallSession
+from assist.core.audio import Samples, to_int16_bytes
+from assist.core.events import AsrLagging, Dropped, Error, Event, Speaker, Transcript, Word
+from assist.core.session import CallSession
+from assist.runtime.runner import CallRunner
 
 PARTIAL_EVERY_S = 0.16
 ALIGN_S = 0.3

@@ -22,7 +22,7 @@ from collections import deque
 
 import numpy as np
 
-from assist.audio import ANALYSIS_RATE, FRAME_SAMPLES, Samples
+from assist.core.audio import ANALYSIS_RATE, FRAME_SAMPLES, Samples
 
 PITCH_MIN_HZ = 60.0
 PITCH_MAX_HZ = 400.0

@@ -1,7 +1,7 @@
 """Rule packs (data) and the rule engine (mechanism).
 
 A rule pack is a TOML file per language. Each `[[rule]]` names a *detector* (a mechanism in
-`assist.detectors`) and holds everything a person tuning the coaching may change: thresholds
+`assist.core.detectors`) and holds everything a person tuning the coaching may change: thresholds
 (`[rule.params]`), whisper text, severity, priority, cooldown, whether the prompt clears itself
 when its condition ends, and how long a momentary prompt stays up (`ttl_s`). Phrase lists for
 word cues live in the pack's `[phrases]` table.
@@ -15,87 +15,15 @@ from __future__ import annotations
 import re
 import string
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
-from typing import Any, ClassVar, get_args
+from dataclasses import dataclass
+from typing import Any, get_args
 
-from assist.errors import RulePackError
-from assist.events import EventData, Prompt, PromptCleared, Severity
-
-PACK_DIR = "rules"
-LANGS = ("en", "zh")
-DEFAULT_PRIORITY = 50
-DEFAULT_MAX_ACTIVE = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    detector: str
-    text: str
-    severity: Severity = "warn"
-    priority: int = DEFAULT_PRIORITY
-    cooldown_s: float = 0.0
-    clears: bool = True
-    ttl_s: float | None = None
-    enabled: bool = True
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class RulePack:
-    name: str
-    lang: str
-    version: int
-    rules: tuple[Rule, ...]
-    phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    max_active: int = DEFAULT_MAX_ACTIVE
-    source: str = ""
-
-    def rule(self, rule_id: str) -> Rule:
-        for r in self.rules:
-            if r.id == rule_id:
-                return r
-        raise KeyError(rule_id)
-
-    def phrase_list(self, name: str) -> tuple[str, ...]:
-        return tuple(self.phrases.get(name, ()))
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """A detector's verdict that its rule's condition holds now; `values` fill text/evidence."""
-
-    values: Mapping[str, Any] = field(default_factory=dict)
-
-
-class Detector:
-    """Mechanism behind one or more rules. Subclasses register under `name`.
-
-    `params` maps each accepted parameter to its type and default (None = required); the pack
-    loader validates rule params against it, so a typo in a rule file is an error, not a no-op.
-    """
-
-    name: ClassVar[str] = ""
-    params: ClassVar[dict[str, tuple[type | tuple[type, ...], Any]]] = {}
-    registry: ClassVar[dict[str, type[Detector]]] = {}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("name"):
-            Detector.registry[cls.name] = cls
-
-    def __init__(self, rule: Rule, pack: RulePack) -> None:
-        self.rule = rule
-        self.pack = pack
-        self.p: dict[str, Any] = {k: v[1] for k, v in self.params.items()}
-        self.p.update(rule.params)
-
-    def check(self, ctx: Any) -> Condition | None:
-        raise NotImplementedError
-
+import assist.core.detectors  # noqa: F401  (registers the detector families)
+from assist.core.context import Context
+from assist.core.detector import Condition, Detector
+from assist.core.errors import RulePackError
+from assist.core.events import EventData, Prompt, PromptCleared, Severity
+from assist.core.pack import DEFAULT_MAX_ACTIVE, DEFAULT_PRIORITY, Rule, RulePack
 
 # --- loading --------------------------------------------------------------------------------
 
@@ -128,8 +56,6 @@ def _line_of(text: str, rule_id: str | None, key: str | None = None) -> int | No
 
 def parse_pack(text: str, source: str = "<rules>") -> RulePack:
     """Parse and validate a rule pack; every problem raises RulePackError naming the line."""
-    import assist.detectors  # noqa: F401  (registers the detectors)
-
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -172,7 +98,7 @@ def parse_pack(text: str, source: str = "<rules>") -> RulePack:
         if not isinstance(meta.get(key, ""), str):
             raise RulePackError(source, f"pack.{key} must be text", _line_of(text, None, key))
     pack = RulePack(
-        name=str(meta.get("name", Path(source).stem)),
+        name=str(meta.get("name", _stem(source))),
         lang=str(meta.get("lang", "en")),
         version=version,
         rules=tuple(rules),
@@ -282,6 +208,11 @@ def _parse_rule(raw: Any, text: str, source: str, seen: set[str]) -> Rule:
     return rule
 
 
+def _stem(source: str) -> str:
+    """`assist/rules/en.toml` -> `en`: the pack's default name (no pathlib: the core has no I/O)."""
+    return source.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".toml")
+
+
 def _placeholder_problem(text: str) -> str | None:
     """Why `text` cannot be filled at run time, or None: a broken `{name}` must fail the pack
     load with its line, not the call when the rule first fires."""
@@ -297,24 +228,6 @@ def _placeholder_problem(text: str) -> str | None:
         if spec and "{" in spec:
             return f"placeholder {{{name}:{spec}}} nests another placeholder"
     return None
-
-
-def load_pack(path: str | Path) -> RulePack:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RulePackError(p, "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RulePackError(p, f"cannot read: {exc}") from None
-    return parse_pack(text, str(p))
-
-
-def default_pack(lang: str) -> RulePack:
-    if lang not in LANGS:
-        raise RulePackError(f"<{lang}>", f"no built-in rule pack for language {lang!r}")
-    text = resources.files("assist").joinpath(PACK_DIR, f"{lang}.toml").read_text("utf-8")
-    return parse_pack(text, f"assist/rules/{lang}.toml")
 
 
 # --- engine ---------------------------------------------------------------------------------
@@ -356,14 +269,15 @@ class RuleEngine:
         }
         self._count = 0
         self.fired: dict[str, int] = {}
+        self._rule_of: dict[str, str] = {}  # every prompt id raised in this call -> rule id
 
     @property
     def active(self) -> dict[str, str]:
         """rule id -> active prompt id."""
         return {rid: st.prompt_id for rid, st in self._states.items() if st.prompt_id}
 
-    def evaluate(self, ctx: Any) -> list[EventData]:
-        now: float = ctx.now
+    def evaluate(self, ctx: Context) -> list[EventData]:
+        now = ctx.now
         out: list[EventData] = []
         raised: list[tuple[Rule, Condition]] = []
         for st in self._states.values():
@@ -403,6 +317,7 @@ class RuleEngine:
         st = self._states[rule.id]
         self._count += 1
         st.prompt_id = f"{rule.id}-{self._count}"
+        self._rule_of[st.prompt_id] = rule.id
         st.raised_at = now
         st.last_fired = now
         self.fired[rule.id] = self.fired.get(rule.id, 0) + 1
@@ -422,6 +337,10 @@ class RuleEngine:
         st.prompt_id = None
         st.raised_at = None
         return ev
+
+    def rule_of(self, prompt_id: str) -> str | None:
+        """The rule that raised `prompt_id` in this call, or None if it never was raised."""
+        return self._rule_of.get(prompt_id)
 
     def acknowledge(self, prompt_id: str, reason: str = "acknowledged") -> PromptCleared | None:
         for st in self._states.values():

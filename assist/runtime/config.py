@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from assist.errors import ConfigError
+from assist.core.errors import ConfigError
 
 Transport = Literal["udp", "tcp"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from assist.conversation import Conversation
-from assist.events import Speaker, Transcript
-from assist.prosody import SpeakerProsody
+from assist.core.conversation import Conversation
+from assist.core.events import Speaker, Transcript
+from assist.core.prosody import SpeakerProsody
 
 
 @dataclass(slots=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from assist.audio import ANALYSIS_RATE
-from assist.events import SPEAKERS, Speaker
-from assist.vad import VadState, VoiceActivity
+from assist.core.audio import ANALYSIS_RATE
+from assist.core.events import SPEAKERS, Speaker
+from assist.core.vad import VadState, VoiceActivity
 
 TALK_WINDOW_S = 180.0
 RUN_HISTORY_S = 600.0  # closed runs kept for turn and talk-share queries

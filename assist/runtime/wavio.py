@@ -13,12 +13,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
+import soxr
 
-from assist.audio import ANALYSIS_RATE, Samples, resample
-from assist.errors import AudioFileError
+from assist.core.audio import ANALYSIS_RATE, Samples
+from assist.core.errors import AudioFileError
 
 PCM, IEEE_FLOAT, ALAW, MULAW, EXTENSIBLE = 0x0001, 0x0003, 0x0006, 0x0007, 0xFFFE
 MAX_CHANNELS = 64
+
+
+def resample(x: npt.NDArray[np.floating], src_rate: int, dst_rate: int = ANALYSIS_RATE) -> Samples:
+    """Resample a 1-D or (n, channels) float signal with soxr's high-quality filter.
+
+    soxr is a declared dependency: one resampler everywhere, so a WAV of any rate gives the
+    same frames on every machine.
+    """
+    if src_rate <= 0 or dst_rate <= 0:
+        raise ValueError("sample rates must be positive")
+    x = np.asarray(x, dtype=np.float32)
+    if src_rate == dst_rate or x.shape[0] == 0:
+        return x
+    return np.asarray(soxr.resample(x, src_rate, dst_rate, quality="HQ"), dtype=np.float32)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assist.errors import InputError
-from assist.events import SCHEMA_VERSION, Event
+from assist.core.errors import InputError
+from assist.core.events import SCHEMA_VERSION, Event
 
 COMMIT_EVERY_S = 0.5  # wall time and audio time between commits: kill -9 loses at most ~1 s
 QUEUE_EVENTS = 20_000  # events waiting for the writer (minutes of a live call)

@@ -14,10 +14,10 @@ feedback, queue drops, SIP state) enter through its methods so one call has one 
 
 from __future__ import annotations
 
-from assist.audio import ANALYSIS_RATE, FRAME_SAMPLES, Samples
-from assist.context import Context
-from assist.conversation import Conversation
-from assist.events import (
+from assist.core.audio import ANALYSIS_RATE, FRAME_SAMPLES, Samples
+from assist.core.context import Context
+from assist.core.conversation import Conversation
+from assist.core.events import (
     SPEAKERS,
     CallEnded,
     CallStarted,
@@ -30,9 +30,10 @@ from assist.events import (
     Speech,
     Transcript,
 )
-from assist.prosody import SpeakerProsody
-from assist.rules import RuleEngine, RulePack
-from assist.vad import VadConfig, VoiceActivity
+from assist.core.pack import RulePack
+from assist.core.prosody import SpeakerProsody
+from assist.core.rules import RuleEngine
+from assist.core.vad import VadConfig, VoiceActivity
 
 METERS_INTERVAL_S = 0.5
 
@@ -220,11 +221,14 @@ class CallSession:
         return out
 
     def feedback(self, prompt_id: str, verdict: str, client: str = "") -> list[Event]:
-        """The agent marked a prompt; `done` also clears it from the overlay."""
+        """The agent marked a prompt; `done` also clears it from the overlay. Feedback on a
+        prompt this call never raised is ignored (no event): a page cannot invent prompts."""
         if verdict not in ("done", "not_helpful"):
             raise ValueError(f"unknown verdict {verdict!r}")
-        rule = prompt_id.rsplit("-", 1)[0]
+        rule = self.engine.rule_of(prompt_id)
         out: list[Event] = []
+        if rule is None:
+            return out
         self._emit(Feedback(prompt_id=prompt_id, rule=rule, verdict=verdict, client=client), out)  # type: ignore[arg-type]
         cleared = self.engine.acknowledge(prompt_id)
         if cleared is not None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from assist.errors import AssistError
+from assist.core.errors import AssistError
 
 if TYPE_CHECKING:
-    from assist.runtime import CallRunner
+    from assist.runtime.runner import CallRunner
 
 SuperviseMode = Literal["listen", "whisper", "barge", "off"]
 SUPERVISE_MODES: tuple[SuperviseMode, ...] = ("listen", "whisper", "barge", "off")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from assist import numbers, phrases
-from assist.context import Context
-from assist.events import Transcript
-from assist.rules import Condition, Detector, RulePack
+from assist.core import numbers, phrases
+from assist.core.context import Context
+from assist.core.detector import Condition, Detector
+from assist.core.events import Transcript
+from assist.core.pack import RulePack
 
 _SPEAKERS = ("agent", "customer")
 

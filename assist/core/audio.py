@@ -1,4 +1,4 @@
-"""Audio constants and helpers shared by every source: frames, resampling, PCM conversion.
+"""Audio constants and helpers shared by every source: frames, PCM conversion, levels.
 
 The core analyses mono float32 frames of FRAME_SAMPLES at ANALYSIS_RATE. Time is derived from
 sample counts only (`samples_to_seconds`), never from a clock.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-import soxr
 
 ANALYSIS_RATE = 16_000
 FRAME_MS = 20
@@ -20,20 +19,6 @@ Samples = npt.NDArray[np.float32]
 
 def samples_to_seconds(samples: int, rate: int = ANALYSIS_RATE) -> float:
     return samples / rate
-
-
-def resample(x: npt.NDArray[np.floating], src_rate: int, dst_rate: int = ANALYSIS_RATE) -> Samples:
-    """Resample a 1-D or (n, channels) float signal with soxr's high-quality filter.
-
-    soxr is a declared dependency: one resampler everywhere, so a WAV of any rate gives the
-    same frames on every machine.
-    """
-    if src_rate <= 0 or dst_rate <= 0:
-        raise ValueError("sample rates must be positive")
-    x = np.asarray(x, dtype=np.float32)
-    if src_rate == dst_rate or x.shape[0] == 0:
-        return x
-    return np.asarray(soxr.resample(x, src_rate, dst_rate, quality="HQ"), dtype=np.float32)
 
 
 def to_int16_bytes(x: Samples) -> bytes:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assist.audio import ANALYSIS_RATE, FRAME_SAMPLES, Samples
+from assist.core.audio import ANALYSIS_RATE, FRAME_SAMPLES, Samples
 
 SNR_DB = 9.0
 ABS_MIN_DBFS = -60.0

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assist.asr.engine import Engine
-from assist.errors import InputError, ModelError
+from assist.core.errors import InputError, ModelError
 
 if TYPE_CHECKING:
     from assist.asr.vosk_engine import VoskEngine

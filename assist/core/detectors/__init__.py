@@ -4,4 +4,4 @@ One module per family: `timing` (silence, turn-taking), `voice` (prosody) and `w
 (transcript cues). Thresholds never live here: they come from the rule pack's params.
 """
 
-from assist.detectors import timing, voice, words  # noqa: F401
+from assist.core.detectors import timing, voice, words  # noqa: F401

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from assist.context import Context
-from assist.conversation import RUN_HISTORY_S
-from assist.events import Speaker
-from assist.rules import Condition, Detector
+from assist.core.context import Context
+from assist.core.conversation import RUN_HISTORY_S
+from assist.core.detector import Condition, Detector
+from assist.core.detectors.checks import require_positive, require_speaker
+from assist.core.events import Speaker
 
 
 class SilenceAfter(Detector):
@@ -42,17 +43,6 @@ class SilenceAfter(Detector):
         return Condition({"silence_s": round(silence, 2), "last_speaker": self.p["last_speaker"]})
 
 
-def _speaker(value: Any, key: str = "speaker") -> None:
-    if value not in ("agent", "customer"):
-        raise ValueError(f"{key} must be 'agent' or 'customer'")
-
-
-def _positive(p: dict[str, Any], *keys: str) -> None:
-    for key in keys:
-        if p[key] <= 0:
-            raise ValueError(f"{key} must be > 0")
-
-
 def _other(speaker: Speaker) -> Speaker:
     return "customer" if speaker == "agent" else "agent"
 
@@ -75,8 +65,8 @@ class Unacknowledged(Detector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _speaker(self.p["speaker"])
-        _positive(self.p, "min_s", "max_gap_s")
+        require_speaker(self.p["speaker"])
+        require_positive(self.p, "min_s", "max_gap_s")
 
     def check(self, ctx: Context) -> Condition | None:
         conv = ctx.conv
@@ -103,8 +93,8 @@ class Overtalk(Detector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _speaker(self.p["speaker"])
-        _positive(self.p, "min_s")
+        require_speaker(self.p["speaker"])
+        require_positive(self.p, "min_s")
 
     def check(self, ctx: Context) -> Condition | None:
         conv = ctx.conv
@@ -129,8 +119,8 @@ class Monologue(Detector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _speaker(self.p["speaker"])
-        _positive(self.p, "min_s", "max_gap_s")
+        require_speaker(self.p["speaker"])
+        require_positive(self.p, "min_s", "max_gap_s")
 
     def check(self, ctx: Context) -> Condition | None:
         conv = ctx.conv
@@ -161,8 +151,8 @@ class TalkShare(Detector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _speaker(self.p["speaker"])
-        _positive(self.p, "window_s", "every_s")
+        require_speaker(self.p["speaker"])
+        require_positive(self.p, "window_s", "every_s")
         if not 0 < self.p["min_share"] <= 1:
             raise ValueError("min_share must be in (0, 1]")
         if not 0 <= self.p["release"] < self.p["min_share"]:

@@ -12,7 +12,7 @@ import re
 import warnings
 from collections.abc import Iterable
 
-from assist.phrases import cjk_chars, is_cjk
+from assist.core.phrases import cjk_chars, is_cjk
 
 DEFAULT_MIN_DIGITS = 2
 _ZEROS = {"oh", "o", "zero", "nought"}

@@ -7,13 +7,14 @@ mode pushes with back-pressure instead of drops, so every run of a file gives th
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from assist.audio import FRAME_SAMPLES, FRAME_SECONDS, Samples, frames
-from assist.runtime import CallRunner
+from assist.core.audio import FRAME_SAMPLES, FRAME_SECONDS, Samples, frames
+from assist.runtime.runner import CallRunner
 
 DEMO_CALLS = {"en": "demo_call_en.wav", "zh": "demo_call_zh.wav"}
 
@@ -35,9 +36,13 @@ def play(
     speed: float | None = 1.0,
     on_frame: Callable[[int, int], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> int:
-    """Push every 20 ms frame pair; `speed=None` means as fast as possible. Returns frames."""
+    """Push every 20 ms frame pair; `speed=None` means as fast as possible. Returns the frames
+    pushed: all of them, or fewer when `stop` is set (Ctrl-C) or the runner died."""
+    stop = stop or threading.Event()
+    wait = sleep or stop.wait
     a_frames = frames(agent, FRAME_SAMPLES)
     c_frames = frames(customer, FRAME_SAMPLES)
     total = len(a_frames)
@@ -46,7 +51,9 @@ def play(
         if speed is not None:
             delay = start + i * FRAME_SECONDS / speed - clock()
             if delay > 0:
-                sleep(delay)
+                wait(delay)
+        if stop.is_set():
+            return i
         runner.push(a, c)
         if on_frame is not None:
             on_frame(i + 1, total)

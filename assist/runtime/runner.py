@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Protocol
 
-from assist.audio import Samples
-from assist.events import Dropped, Error, Event
-from assist.session import CallSession
+from assist.core.audio import Samples
+from assist.core.events import Dropped, Error, Event
+from assist.core.session import CallSession
 
 LIVE_QUEUE_FRAMES = 50  # 1 s of audio: beyond that, old audio is worth less than new
 DROP_REPORT_EVERY = 50  # frames: report drops at most once a second of audio

@@ -1,0 +1,49 @@
+"""A rule pack as data: what a person tuning the coaching may change, per language.
+
+Parsing and validation live in `assist.core.rules`; reading files in `assist.runtime.packs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from assist.core.events import Severity
+
+DEFAULT_PRIORITY = 50
+DEFAULT_MAX_ACTIVE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    detector: str
+    text: str
+    severity: Severity = "warn"
+    priority: int = DEFAULT_PRIORITY
+    cooldown_s: float = 0.0
+    clears: bool = True
+    ttl_s: float | None = None
+    enabled: bool = True
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RulePack:
+    name: str
+    lang: str
+    version: int
+    rules: tuple[Rule, ...]
+    phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    max_active: int = DEFAULT_MAX_ACTIVE
+    source: str = ""
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+    def phrase_list(self, name: str) -> tuple[str, ...]:
+        return tuple(self.phrases.get(name, ()))

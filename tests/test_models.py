@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import io
 import json
+import os
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -178,3 +179,42 @@ def test_bad_model_option_is_an_input_error(tmp_path, capsys) -> None:
 
     with pytest.raises(ModelError, match="not a Vosk model folder"):
         models.select_engine("en", model=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("file", "--dest is a file, not a folder"),
+        ("readonly", "folder is not writable"),
+        ("under_file", "cannot create the folder"),
+        ("sysfs", "cannot write into the folder"),
+    ],
+)
+def test_fetch_to_a_bad_dest_is_one_line(tmp_path, capsys, setup, message) -> None:
+    if setup == "file":
+        dest = tmp_path / "models"
+        dest.write_text("not a folder")
+    elif setup == "readonly":
+        dest = tmp_path / "ro"
+        dest.mkdir()
+        dest.chmod(0o500)
+        if os.access(dest, os.W_OK):  # root ignores mode bits: use a read-only mount instead
+            dest = Path("/proc/self")
+    elif setup == "sysfs":
+        dest = Path("/sys")  # looks writable to root, refuses new entries
+    else:
+        (tmp_path / "f").write_text("x")
+        dest = tmp_path / "f" / "models"
+    code = main(["models", "fetch", NAME, "--dest", str(dest)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("assist: error: ") and err.count("\n") == 1 and message in err
+
+
+@pytest.mark.parametrize("url", ["file:///etc", "ftp://127.0.0.1/models", "gopher://x"])
+def test_fetch_refuses_urls_that_are_not_http(tmp_path, monkeypatch, capsys, url) -> None:
+    monkeypatch.setenv("ASSIST_MODELS_URL", url)
+    assert fetch_cli(tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "http or https only" in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

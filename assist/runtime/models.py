@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -160,7 +161,16 @@ def deterministic_view(path: Path) -> Path:
 
 
 def _mkdir(p: Path) -> Path:
-    p.mkdir(parents=True, exist_ok=True)
+    """The destination folder, made if missing; a path that is a file or cannot be written is
+    the user's input error, said in one line."""
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{p}: --dest is a file, not a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{p}: cannot create the folder ({exc.strerror})") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise InputError(f"{p}: folder is not writable")
     return p
 
 
@@ -254,8 +264,16 @@ def fetch(
     if target.exists() and not force:
         raise InputError(f"{target} already exists (--force to replace it)")
     base = (base_url or os.environ.get(ENV_URL) or DEFAULT_URL).rstrip("/")
+    scheme = urllib.parse.urlsplit(base).scheme.lower()
+    if scheme not in ("http", "https"):
+        where = f"{ENV_URL}={base!r}" if not base_url and os.environ.get(ENV_URL) else repr(base)
+        raise InputError(f"{where}: models are fetched over http or https only")
     url = f"{base}/{name}.zip"
-    with tempfile.TemporaryDirectory(prefix=".fetch-", dir=dest) as tmp:
+    try:
+        workdir = tempfile.TemporaryDirectory(prefix=".fetch-", dir=dest)
+    except OSError as exc:
+        raise InputError(f"{dest}: cannot write into the folder ({exc.strerror})") from None
+    with workdir as tmp:
         archive = Path(tmp) / f"{name}.zip"
         size, digest = _download(url, archive, progress)
         if sha256 is not None and digest != sha256.lower():

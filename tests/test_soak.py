@@ -116,5 +116,5 @@ def test_back_to_back_calls_leak_no_memory_threads_or_descriptors(tmp_path: Path
     with CallStore(tmp_path / "calls.sqlite3") as check:  # every call fully stored
         rows = check.calls(limit=None)
     assert len(rows) == total and {r.status for r in rows} == {"completed"}
-    assert {r.events for r in rows} == {rows[0].events} and rows[0].dropped == 0
+    assert {r.events for r in rows} == {rows[0].events} and rows[0].events_not_stored == 0
     assert f"soak-{total - 1}" in watcher.ended  # the hub delivered to the end

@@ -51,13 +51,40 @@ def test_every_event_is_stored_in_order_with_its_call_row(tmp_path: Path) -> Non
     assert stored == [e.to_dict() for e in sent]
     assert [e["seq"] for e in stored] == list(range(len(sent)))
     assert row.call_id == "c1" and row.status == "completed" and not row.recovered
-    assert row.events == len(sent) and row.dropped == 0
+    assert row.events == len(sent) and row.events_not_stored == 0 == row.audio_frames_dropped
     assert row.duration_s == pytest.approx(sent[-1].t)
     assert row.prompts == sum(e.type == "prompt" for e in sent) >= 1
     db = sqlite3.connect(tmp_path / "calls.sqlite3")
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     by_type = db.execute("SELECT count(*) FROM events WHERE type = 'meters'").fetchone()
     assert by_type == (sum(e.type == "meters" for e in sent),)
+
+
+def test_audio_drops_and_unstored_events_are_two_counters(tmp_path: Path) -> None:
+    """Frames lost to overload (from `dropped` events) are not the store's own losses."""
+    from assist.core.events import Dropped
+
+    with CallStore(tmp_path / "calls.sqlite3") as store:
+        session = CallSession("c1", pack=default_pack("en"))
+        sink = store.sink("c1")
+        for ev in session.start():
+            sink.send(ev)
+        for data in (
+            Dropped(queue="audio", count=40, total=40),
+            Dropped(queue="asr_customer", count=7, total=7),
+            Dropped(queue="work", count=3, total=3),  # results, not audio
+        ):
+            for ev in session.note(data):
+                sink.send(ev)
+        for ev in session.end():
+            sink.send(ev)
+        sink.close()
+        store.flush()
+        (row,) = store.calls()
+    assert row.audio_frames_dropped == 47 and row.events_not_stored == 0
+    exported = row.to_dict()
+    assert exported["audio_frames_dropped"] == 47 and exported["events_not_stored"] == 0
+    assert "dropped" not in exported
 
 
 def test_calls_from_two_runs_are_listed_newest_first_and_found_by_prefix(tmp_path: Path) -> None:
@@ -161,7 +188,7 @@ def test_a_stalled_disk_drops_events_counts_them_and_never_blocks_send(tmp_path:
     release.set()
     sink.close()
     (row,) = store.calls()
-    assert row.dropped == 94 and row.events == 6
+    assert row.events_not_stored == 94 and row.events == 6
     store.close()
 
 

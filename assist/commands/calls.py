@@ -122,8 +122,10 @@ def format_table(rows: list[CallRow]) -> str:
     lines = [head]
     for r in rows:
         status = r.status + (" (recovered)" if r.recovered else "")
-        if r.dropped:
-            status += f" ({r.dropped} dropped)"
+        if r.events_not_stored:
+            status += f" ({r.events_not_stored} events not stored)"
+        if r.audio_frames_dropped:
+            status += f" ({r.audio_frames_dropped * 0.02:.1f} s audio dropped)"
         duration = r.duration_s if r.duration_s is not None else r.last_t
         lines.append(
             (

@@ -89,9 +89,10 @@ class CallRow:
     lang: str
     duration_s: float | None
     prompts: int | None
-    dropped: int
+    events_not_stored: int  # events the store's writer queue had to drop (disk too slow)
     events: int
     last_t: float
+    audio_frames_dropped: int  # 20 ms frames the call's analysis or recognition lost (overload)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -336,7 +337,10 @@ class CallStore:
             "SELECT c.call_id, c.started_at, c.ended_at, c.status, c.recovered, c.source, "
             "c.agent, c.remote, c.lang, c.duration_s, c.prompts, c.dropped, "
             "(SELECT count(*) FROM events e WHERE e.call_id = c.call_id), "
-            "(SELECT coalesce(max(t), 0) FROM events e WHERE e.call_id = c.call_id) "
+            "(SELECT coalesce(max(t), 0) FROM events e WHERE e.call_id = c.call_id), "
+            "(SELECT coalesce(sum(json_extract(e.body, '$.data.count')), 0) FROM events e "
+            " WHERE e.call_id = c.call_id AND e.type = 'dropped' "
+            " AND json_extract(e.body, '$.data.queue') <> 'work') "
             "FROM calls c ORDER BY c.started_at DESC, c.call_id"
         )
         params: tuple[int, ...] = ()
@@ -358,9 +362,10 @@ class CallStore:
                 lang=r[8],
                 duration_s=r[9],
                 prompts=r[10],
-                dropped=int(r[11]),
+                events_not_stored=int(r[11]),
                 events=int(r[12]),
                 last_t=float(r[13]),
+                audio_frames_dropped=int(r[14]),
             )
             for r in rows
         ]

@@ -16,11 +16,11 @@ from tests.sip_helpers import Proc, peer, write_wav
 SCRIPT = textwrap.dedent(
     """
     import json, sys, time
-    from assist.config import SipConfig
-    from assist.control import ControlError
-    from assist.rules import default_pack
-    from assist.runtime import CallRunner, ListSink
-    from assist.session import CallSession
+    from assist.runtime.config import SipConfig
+    from assist.runtime.control import ControlError
+    from assist.runtime.packs import default_pack
+    from assist.runtime.runner import CallRunner, ListSink
+    from assist.core.session import CallSession
     from sip.control import SipControl
     from sip.phone import Softphone
 

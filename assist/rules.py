@@ -12,6 +12,7 @@ the current audio time in `ctx.now`, and returns prompt / prompt_cleared payload
 
 from __future__ import annotations
 
+import math
 import re
 import string
 import tomllib
@@ -28,6 +29,7 @@ PACK_DIR = "rules"
 LANGS = ("en", "zh")
 DEFAULT_PRIORITY = 50
 DEFAULT_MAX_ACTIVE = 3
+DEFAULT_MIN_SHOW_S = 4.0  # a card stays this long on screen even if its condition ends sooner
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +37,14 @@ class Rule:
     id: str
     detector: str
     text: str
+    title: str = ""  # short readable name (chips, card headers, report); "" = from the id
     severity: Severity = "warn"
     priority: int = DEFAULT_PRIORITY
     cooldown_s: float = 0.0
     clears: bool = True
     ttl_s: float | None = None
     enabled: bool = True
+    min_show_s: float | None = None  # None: the pack's min_show_s
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -52,6 +56,7 @@ class RulePack:
     rules: tuple[Rule, ...]
     phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     max_active: int = DEFAULT_MAX_ACTIVE
+    min_show_s: float = DEFAULT_MIN_SHOW_S
     source: str = ""
 
     def rule(self, rule_id: str) -> Rule:
@@ -168,6 +173,13 @@ def parse_pack(text: str, source: str = "<rules>") -> RulePack:
 
     max_active = positive_int("max_active", DEFAULT_MAX_ACTIVE)
     version = positive_int("version", 1)
+    min_show = meta.get("min_show_s", DEFAULT_MIN_SHOW_S)
+    if not _is_seconds(min_show):
+        raise RulePackError(
+            source,
+            "pack.min_show_s must be a number of seconds >= 0",
+            _line_of(text, None, "min_show_s"),
+        )
     for key in ("name", "lang"):
         if not isinstance(meta.get(key, ""), str):
             raise RulePackError(source, f"pack.{key} must be text", _line_of(text, None, key))
@@ -178,6 +190,7 @@ def parse_pack(text: str, source: str = "<rules>") -> RulePack:
         rules=tuple(rules),
         phrases=phrases,
         max_active=max_active,
+        min_show_s=float(min_show),
         source=source,
     )
     for rule in pack.rules:  # detectors may validate phrase lists etc. against the whole pack
@@ -264,19 +277,37 @@ def _parse_rule(raw: Any, text: str, source: str, seen: set[str]) -> Rule:
     priority = want("priority", int, DEFAULT_PRIORITY)
     if cooldown < 0 or (ttl is not None and ttl <= 0):
         raise RulePackError(source, f"rule {rid!r}: cooldown_s/ttl_s out of range", line)
+    min_show = raw.get("min_show_s")
+    if min_show is not None and not _is_seconds(min_show):
+        raise RulePackError(
+            source,
+            f"rule {rid!r}: min_show_s must be a number of seconds >= 0",
+            _line_of(text, rid, "min_show_s"),
+        )
     rule = Rule(
         id=rid,
         detector=detector,
         text=text_,
+        title=str(want("title", str, "")),
         severity=severity,
         priority=priority,
         cooldown_s=float(cooldown),
         clears=bool(want("clears", bool, True)),
         ttl_s=None if ttl is None else float(ttl),
         enabled=bool(want("enabled", bool, True)),
+        min_show_s=None if min_show is None else float(min_show),
         params=dict(params),
     )
     return rule
+
+
+def _is_seconds(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= 600
+    )
 
 
 def load_pack(path: str | Path) -> RulePack:
@@ -394,6 +425,8 @@ class RuleEngine:
             severity=rule.severity,
             priority=rule.priority,
             evidence=dict(cond.values),
+            title=rule.title or rule.id.replace("_", " ").capitalize(),
+            min_show_s=self.pack.min_show_s if rule.min_show_s is None else rule.min_show_s,
         )
 
     def _clear(self, st: _RuleState, reason: str) -> PromptCleared:

@@ -11,15 +11,15 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_pages import chromium, demo_server, open_page, shot, wait_for
 from conftest import timeline
 from overlay_calls import ANSWER_AT, PROMPT_AT, LiveCall, alert_pack
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from assist.audio import ANALYSIS_RATE
 from assist.control import CallRegistry, DemoControl
@@ -28,29 +28,12 @@ from assist.rules import default_pack
 from assist.wavio import write_wav
 from overlay.server import OverlayServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-WAIT_MS = 10_000
-
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/install-test-deps.sh"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-        yield b
-        b.close()
+    yield from chromium()
 
 
 @pytest.fixture
@@ -60,33 +43,7 @@ def registry() -> CallRegistry:
 
 @pytest.fixture
 def server(registry: CallRegistry) -> Iterator[OverlayServer]:
-    srv = OverlayServer(port=0, registry=registry, control=DemoControl()).start()
-    yield srv
-    srv.stop()
-
-
-def open_page(browser: Browser, url: str, width: int = 380, height: int = 720) -> Page:
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors  # type: ignore[attr-defined]
-    page.goto(url)
-    expect(page.locator("#status")).to_have_class("ok")
-    return page
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-
-
-def wait_for(pred, what: str, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    yield from demo_server(registry)
 
 
 class RecordingControl(DemoControl):

@@ -434,6 +434,7 @@ def render_png(rep: CallReport, *, width_in: float = 12.0, dpi: int = 100) -> by
 def render_svg(rep: CallReport, *, width_in: float = 12.0, dpi: int = 100) -> str:
     """The same timeline as SVG (text kept as text), for inlining in the HTML report."""
     svg = _render(rep, "svg", width_in, dpi).decode("utf-8")
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)
     return svg[svg.index("<svg") :]  # no XML prolog or doctype inside HTML
 
 

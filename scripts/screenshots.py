@@ -40,7 +40,9 @@ def floor(server: OverlayServer, lang: str) -> None:
             tell_story(c)
             c.meters(40.0 + 23 * i, mood="agitated")
         elif i == 1:
-            pid = c.prompt(length - 8, "agent_escalating", pitch_st=2.4, level_db=3.5, speaker="agent")
+            pid = c.prompt(
+                length - 8, "agent_escalating", pitch_st=2.4, level_db=3.5, speaker="agent"
+            )
             c.clear(length - 3, pid)
             c.meters(length, mood="tense")
         elif i in (2, 5):

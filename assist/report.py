@@ -334,7 +334,7 @@ def _figure(rep: CallReport, width_in: float, dpi: int) -> Any:
     axis_px = width_px - LEFT_PX - RIGHT_PX
     prompts = sorted(rep.prompts, key=lambda p: p["t"])
     fig = Figure(figsize=(width_in, 4), dpi=dpi)
-    renderer = FigureCanvasAgg(fig).get_renderer()
+    renderer = FigureCanvasAgg(fig).get_renderer()  # type: ignore[no-untyped-call]
     widths = []
     for p in prompts:
         probe = fig.text(0, 0, title_of(p), fontsize=LABEL_PT)
@@ -347,7 +347,7 @@ def _figure(rep: CallReport, width_in: float, dpi: int) -> Any:
     heights = [label_px, LANES_PX, PLOT_PX] + ([PLOT_PX] if has_pitch else [])
     height_px = TOP_PX + BOTTOM_PX + sum(heights) + GAP_PX * (len(heights) - 1)
     fig.set_size_inches(width_in, height_px / dpi)
-    axes = []
+    axes: list[Any] = []
     y = height_px - TOP_PX
     for h in heights:
         y -= h
@@ -379,10 +379,10 @@ def _figure(rep: CallReport, width_in: float, dpi: int) -> Any:
             annotation_clip=False,
         )
         label.set_gid(f"prompt-label-{i}")
-    y = {"agent": 2, "customer": 1}
+    lane_y = {"agent": 2, "customer": 1}
     for s in SPEAKERS:
         spans = [(a, b - a) for a, b in rep.speech[s]]
-        lanes.broken_barh(spans, (y[s] - 0.35, 0.7), color=COLOURS[s], label=_t(rep, s))
+        lanes.broken_barh(spans, (lane_y[s] - 0.35, 0.7), color=COLOURS[s], label=_t(rep, s))
     silences = [(a, b - a) for a, b in rep.silences]
     lanes.broken_barh(
         silences, (0.3, 2.4), color=COLOURS["silence"], alpha=0.35, label=_t(rep, "silence")

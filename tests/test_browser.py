@@ -117,11 +117,11 @@ def test_cards_appear_clear_by_themselves_and_feedback_reaches_the_call(
         expect(card).to_have_count(1)
         expect(card).to_have_class("card warn")
         expect(card.locator(".text")).to_have_text("Customer silent 8s — acknowledge / check in")
-        expect(page.locator("#engine")).to_have_text("Speech recognition off: word cues disabled")
+        expect(page.locator("#engine")).to_have_text("Transcript off: word cues disabled")
         expect(page.locator("#dial")).to_be_hidden()  # demo mode: no phone to dial with
         expect(card.locator(".evidence")).to_be_hidden()
         card.hover()
-        expect(card.locator(".evidence")).to_contain_text("silence_s: 8")
+        expect(card.locator(".evidence")).to_contain_text("quiet for 8")
         expect(page.locator("#silence")).to_have_text(re.compile(r"^(8|9|10)\.\d s$"))
         expect(page.locator("#share-pct")).to_have_text("100%")  # only the agent has spoken
         for kind, text in (
@@ -136,6 +136,7 @@ def test_cards_appear_clear_by_themselves_and_feedback_reaches_the_call(
         expect(line).to_have_text("Agent: I can see why.")
         expect(line).not_to_have_class(re.compile("partial"))
         first.play_to(ANSWER_AT + 0.5)  # the customer answers: the prompt clears itself
+        expect(card).to_have_class(re.compile("resolved"))
         expect(card).to_have_count(0)
     finally:
         first.finish()
@@ -207,9 +208,11 @@ def test_supervisor_sees_the_flagged_call_first_follows_it_and_gets_demo_mode_er
         hot.play_to(PROMPT_AT + 0.5)  # an alert-severity prompt: the call rises and blinks
         expect(rows.first).to_have_attribute("data-call", "hot")
         expect(rows.first).to_have_class("call flagged")
-        animation = rows.first.evaluate("r => getComputedStyle(r).animationName")
+        animation = rows.first.locator(".flagtag").evaluate(
+            "t => getComputedStyle(t).animationName"
+        )
         assert animation == "blink"
-        expect(rows.first.locator(".chip.alert")).to_have_text("customer_silence")
+        expect(rows.first.locator(".chip.alert")).to_have_text("Customer silence")  # no title: id
         rows.first.click()
         expect(page.locator("#f-prompts .p.alert")).to_contain_text("Customer silent 8s")
         said = Transcript(speaker="customer", kind="final", text="this is ridiculous")
@@ -262,7 +265,8 @@ def test_assist_demo_serves_both_pages_with_the_printed_tokens(
         card = page.locator(".card[data-rule=customer_silence]")
         expect(card).to_have_count(1)
         # no English Vosk model here: the page says the fallback engine is listening
-        expect(page.locator("#engine")).to_have_text("Speech: pocketsphinx:en-us (fallback)")
+        expect(page.locator("#engine")).to_have_text("Transcript: basic quality")
+        expect(page.locator("#engine")).to_have_attribute("title", re.compile("pocketsphinx"))
         expect(sup.locator("tr.call[data-call=cli]")).to_have_count(1)
         card.locator("button.not-helpful").click()
         expect(card).to_have_count(0)

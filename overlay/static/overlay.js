@@ -138,7 +138,7 @@ function handle(ev) {
   if (!view.ended && ev.t > view.now) { view.now = ev.t; showCall(); }
   switch (ev.type) {
     case "prompt": addCard(ev); break;
-    case "prompt_cleared": clearCard(d.prompt_id, d.reason, ev.t); break;
+    case "prompt_cleared": clearCard(d.prompt_id, d.reason); break;
     case "feedback": { const c = view.cards.get(d.prompt_id); if (c) c.el.classList.add("sent"); break; }
     case "meters": meters(d); break;
     case "call_state": callState(d.state, d.direction); break;
@@ -162,7 +162,7 @@ function handle(ev) {
       $("ended-banner").hidden = false;
       showCall();
       showHealth();
-      for (const id of [...view.cards.keys()]) clearCard(id, "call_ended", ev.t);
+      for (const id of [...view.cards.keys()]) clearCard(id, "call_ended");
       break;
     case "error": toast(d.message, true); break;
   }
@@ -195,14 +195,15 @@ function addCard(ev) {
 }
 
 // The prompt's cue ended (or the call did): the card says "resolved" and leaves once it has
-// been up min_show_s, counted in wall time, or in call audio time for a replayed history.
-// The agent's own "done"/"not helpful" takes it away at once.
-function clearCard(promptId, reason, t) {
+// been up min_show_s of wall time (what a reader needs, whatever the playback speed; a page
+// opened late shows a replayed card that long too). The agent's own "done"/"not helpful"
+// takes it away at once.
+function clearCard(promptId, reason) {
   const c = view.cards.get(promptId);
   if (!c || c.el.classList.contains("resolved")) return;
   if (reason === "acknowledged") { removeCard(promptId); return; }
   c.el.classList.add("resolved");
-  const shown = Math.max(performance.now() - c.shownAt, ((t ?? c.t) - c.t) * 1000);
+  const shown = performance.now() - c.shownAt;
   c.timer = setTimeout(() => removeCard(promptId), Math.max(c.minMs - shown, RESOLVED_MS));
   showHint();
 }

@@ -358,7 +358,7 @@ def column_widths(page: Page) -> list[float]:
 
 
 def assert_one_line(page: Page) -> None:
-    """Every button and agent name on one line: one client rect, no taller than a line."""
+    """Every button and agent name on one line, no taller than a line; first chips not cut."""
     found = page.evaluate(
         """() => {
       const bad = [];
@@ -366,6 +366,10 @@ def assert_one_line(page: Page) -> None:
         const lh = parseFloat(getComputedStyle(b).lineHeight) || 16;
         if (b.getClientRects().length !== 1 || b.scrollHeight > lh * 1.5 + 4)
           bad.push(b.textContent);
+      }
+      for (const c of document.querySelectorAll('tr.call .chip:first-child')) {
+        if (c.getBoundingClientRect().right > c.parentElement.getBoundingClientRect().right + 1)
+          bad.push(`chip cut: ${c.textContent}`);
       }
       const rows = [...document.querySelectorAll('tr.call')]
         .map(r => r.getBoundingClientRect().height);

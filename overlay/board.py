@@ -5,6 +5,10 @@ agitated for AGITATION_FLAG_S of audio time (meters `mood == "agitated"`, or an 
 prompt still up), and for FLAG_HOLD_S after that ends so a supervisor glancing over still sees
 it. Flagged calls sort first; then calls with more severe prompts; then the newest.
 Durations are audio time, so a fast demo shows the same numbers as a live call.
+
+A flag says why it is up (`flag_title` / `flag_text`: the alert prompt's title and text; an
+agitation flag: `flag_since`, when the agitation began) and, while it is only held,
+`flag_cleared_at`: the audio time its cause ended, so the console never shows a bare "ALERT".
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ class CallSummary:
     agitated_since: float | None = None
     flag_reason: str | None = None
     flag_until: float = -1.0
+    flag_title: str = ""  # what the flag is about, in words (the alert prompt's title)
+    flag_text: str = ""  # the alert prompt's text
+    flag_since: float | None = None  # audio time the cause began
+    flag_cleared_at: float | None = None  # audio time the cause ended (None: still up)
     supervisor: str | None = None  # the mode a supervisor is connected in, if any
 
     def agitated_for(self, now: float) -> float:
@@ -43,15 +51,26 @@ class CallSummary:
 
     def _update_flag(self) -> None:
         now = self.duration_s
+        alerts = [p for p in self.active.values() if p["severity"] == "alert"]
         reason = None
-        if any(p["severity"] == "alert" for p in self.active.values()):
+        if alerts:
             reason = "alert"
+            newest = max(alerts, key=lambda p: p["since"])
+            self.flag_title, self.flag_text = newest["title"], newest["text"]
+            self.flag_since = min(p["since"] for p in alerts)
         elif self.agitated_for(now) >= AGITATION_FLAG_S:
             reason = "agitation"
+            self.flag_title, self.flag_text = "", ""
+            self.flag_since = now - self.agitated_for(now)
         if reason is not None:
             self.flag_reason, self.flag_until = reason, now + FLAG_HOLD_S
-        elif now > self.flag_until:
+            self.flag_cleared_at = None
+        elif self.flag_reason is not None and now > self.flag_until:
             self.flag_reason = None
+            self.flag_title = self.flag_text = ""
+            self.flag_since = self.flag_cleared_at = None
+        elif self.flag_reason is not None and self.flag_cleared_at is None:
+            self.flag_cleared_at = now
 
     @property
     def flagged(self) -> bool:
@@ -66,13 +85,20 @@ class CallSummary:
             "agent": self.agent,
             "remote": self.remote,
             "lang": self.lang,
+            "source": self.source,
             "live": self.live,
             "duration_s": round(self.duration_s, 1),
-            "flags": [{k: p[k] for k in ("prompt_id", "rule", "text", "severity")} for p in flags],
+            "flags": [
+                {k: p[k] for k in ("prompt_id", "rule", "title", "text", "severity")} for p in flags
+            ],
             "last_prompt": self.last_prompt,
             "mood": self.mood,
             "flagged": self.flagged,
             "flag_reason": self.flag_reason,
+            "flag_title": self.flag_title,
+            "flag_text": self.flag_text,
+            "flag_since": self.flag_since,
+            "flag_cleared_at": self.flag_cleared_at,
             "supervisor": self.supervisor,
         }
 
@@ -109,10 +135,12 @@ class CallBoard:
                 "rule": d.rule,  # type: ignore[attr-defined]
                 "text": d.text,  # type: ignore[attr-defined]
                 "severity": d.severity,  # type: ignore[attr-defined]
+                "title": getattr(d, "title", "") or "",
                 "since": event.t,
             }
             s.active[p["prompt_id"]] = p
-            s.last_prompt = {k: p[k] for k in ("rule", "text", "severity")} | {"t": event.t}
+            s.last_prompt = {k: p[k] for k in ("rule", "title", "text", "severity")}
+            s.last_prompt["t"] = event.t
         elif kind == "prompt_cleared":
             s.active.pop(getattr(d, "prompt_id", ""), None)
         elif kind == "meters":

@@ -28,8 +28,9 @@ class Call:
         sm = SpeakerMeters(speaking=True, talk_share=0.5, level_dbfs=-20, noise_dbfs=-60)
         self.send(t, Meters(agent=sm, customer=sm, silence_s=0, mood=mood))
 
-    def prompt(self, t: float, pid: str, severity: str, rule: str = "r") -> None:
-        self.send(t, Prompt(prompt_id=pid, rule=rule, text=f"{rule}!", severity=severity))  # type: ignore[arg-type]
+    def prompt(self, t: float, pid: str, severity: str, rule: str = "r", title: str = "") -> None:
+        p = Prompt(prompt_id=pid, rule=rule, text=f"{rule}!", severity=severity, title=title)  # type: ignore[arg-type]
+        self.send(t, p)
 
 
 def row(board: CallBoard, call_id: str) -> dict:  # type: ignore[type-arg]
@@ -86,3 +87,30 @@ def test_ended_calls_sink_below_live_ones_and_carry_their_duration() -> None:
     assert [(r["call_id"], r["live"]) for r in rows] == [("new", True), ("old", False)]
     assert rows[1]["duration_s"] == 42.0 and rows[1]["agent"] == "x"
     assert [r["call_id"] for r in board.snapshot(lambda c: c.agent == "x")] == ["old"]
+
+
+def test_a_flag_says_why_in_words_and_when_its_cause_cleared() -> None:
+    """Issue 13 point 6: never a bare ALERT; a held flag says when its cause ended."""
+    board = CallBoard()
+    c = Call(board, "c")
+    c.prompt(4.0, "w-1", "warn", rule="overtalk", title="Talking over")
+    c.prompt(6.0, "a-1", "alert", rule="agitation", title="Customer agitated")
+    r = row(board, "c")
+    assert (r["flag_reason"], r["flag_title"], r["flag_text"]) == (
+        "alert",
+        "Customer agitated",
+        "agitation!",
+    )
+    assert r["flag_since"] == 6.0 and r["flag_cleared_at"] is None
+    assert [f["title"] for f in r["flags"]] == ["Customer agitated", "Talking over"]
+    c.send(9.0, PromptCleared(prompt_id="a-1", rule="agitation"))
+    r = row(board, "c")
+    assert r["flagged"] and r["flag_cleared_at"] == 9.0 and r["flag_title"] == "Customer agitated"
+    assert r["last_prompt"]["title"] == "Customer agitated"
+    c.meters(9.0 + FLAG_HOLD_S + 0.5, None)
+    r = row(board, "c")
+    assert not r["flagged"] and r["flag_title"] == "" and r["flag_cleared_at"] is None
+    c.meters(30.0, "agitated")
+    c.meters(30.0 + AGITATION_FLAG_S, "agitated")
+    r = row(board, "c")
+    assert r["flag_reason"] == "agitation" and r["flag_since"] == 30.0

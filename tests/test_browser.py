@@ -11,15 +11,15 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_pages import chromium, demo_server, open_page, shot, wait_for
 from conftest import timeline
 from overlay_calls import ANSWER_AT, PROMPT_AT, LiveCall, alert_pack
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from assist.core.audio import ANALYSIS_RATE
 from assist.core.events import CallState, Transcript
@@ -28,29 +28,12 @@ from assist.runtime.packs import default_pack
 from assist.runtime.wavio import write_wav
 from overlay.server import OverlayServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-WAIT_MS = 10_000
-
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/install-test-deps.sh"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-        yield b
-        b.close()
+    yield from chromium()
 
 
 @pytest.fixture
@@ -60,33 +43,7 @@ def registry() -> CallRegistry:
 
 @pytest.fixture
 def server(registry: CallRegistry) -> Iterator[OverlayServer]:
-    srv = OverlayServer(port=0, registry=registry, control=DemoControl()).start()
-    yield srv
-    srv.stop()
-
-
-def open_page(browser: Browser, url: str, width: int = 380, height: int = 720) -> Page:
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors  # type: ignore[attr-defined]
-    page.goto(url)
-    expect(page.locator("#status")).to_have_class("ok")
-    return page
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-
-
-def wait_for(pred, what: str, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    yield from demo_server(registry)
 
 
 class RecordingControl(DemoControl):
@@ -160,11 +117,11 @@ def test_cards_appear_clear_by_themselves_and_feedback_reaches_the_call(
         expect(card).to_have_count(1)
         expect(card).to_have_class("card warn")
         expect(card.locator(".text")).to_have_text("Customer silent 8s — acknowledge / check in")
-        expect(page.locator("#engine")).to_have_text("Speech recognition off: word cues disabled")
+        expect(page.locator("#engine")).to_have_text("Transcript off: word cues disabled")
         expect(page.locator("#dial")).to_be_hidden()  # demo mode: no phone to dial with
         expect(card.locator(".evidence")).to_be_hidden()
         card.hover()
-        expect(card.locator(".evidence")).to_contain_text("silence_s: 8")
+        expect(card.locator(".evidence")).to_contain_text("quiet for 8")
         expect(page.locator("#silence")).to_have_text(re.compile(r"^(8|9|10)\.\d s$"))
         expect(page.locator("#share-pct")).to_have_text("100%")  # only the agent has spoken
         for kind, text in (
@@ -179,6 +136,7 @@ def test_cards_appear_clear_by_themselves_and_feedback_reaches_the_call(
         expect(line).to_have_text("Agent: I can see why.")
         expect(line).not_to_have_class(re.compile("partial"))
         first.play_to(ANSWER_AT + 0.5)  # the customer answers: the prompt clears itself
+        expect(card).to_have_class(re.compile("resolved"))
         expect(card).to_have_count(0)
     finally:
         first.finish()
@@ -250,9 +208,11 @@ def test_supervisor_sees_the_flagged_call_first_follows_it_and_gets_demo_mode_er
         hot.play_to(PROMPT_AT + 0.5)  # an alert-severity prompt: the call rises and blinks
         expect(rows.first).to_have_attribute("data-call", "hot")
         expect(rows.first).to_have_class("call flagged")
-        animation = rows.first.evaluate("r => getComputedStyle(r).animationName")
+        animation = rows.first.locator(".flagtag").evaluate(
+            "t => getComputedStyle(t).animationName"
+        )
         assert animation == "blink"
-        expect(rows.first.locator(".chip.alert")).to_have_text("customer_silence")
+        expect(rows.first.locator(".chip.alert")).to_have_text("Customer silence")  # no title: id
         rows.first.click()
         expect(page.locator("#f-prompts .p.alert")).to_contain_text("Customer silent 8s")
         said = Transcript(speaker="customer", kind="final", text="this is ridiculous")
@@ -305,7 +265,8 @@ def test_assist_demo_serves_both_pages_with_the_printed_tokens(
         card = page.locator(".card[data-rule=customer_silence]")
         expect(card).to_have_count(1)
         # no English Vosk model here: the page says the fallback engine is listening
-        expect(page.locator("#engine")).to_have_text("Speech: pocketsphinx:en-us (fallback)")
+        expect(page.locator("#engine")).to_have_text("Transcript: basic quality")
+        expect(page.locator("#engine")).to_have_attribute("title", re.compile("pocketsphinx"))
         expect(sup.locator("tr.call[data-call=cli]")).to_have_count(1)
         card.locator("button.not-helpful").click()
         expect(card).to_have_count(0)

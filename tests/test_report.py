@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import struct
 from typing import Any
@@ -23,7 +22,7 @@ from assist.core.events import (
     SupervisorAction,
     Transcript,
 )
-from assist.runtime.report import render_html, render_png, summarise
+from assist.runtime.report import render_html, render_png, render_svg, summarise
 
 TOL = 0.3  # VAD boundaries are decided on 20 ms frames with hysteresis
 
@@ -81,10 +80,16 @@ def test_numbers_confirmed_yes_no_or_unknown() -> None:
             prompt_id="confirm_numbers-1", rule="confirm_numbers", text="Read back", severity="warn"
         ),
     )
+    back = (7.0, Transcript(speaker="agent", kind="final", text="that's four four seven one"))
     end = (10.0, CallEnded(duration_s=10.0))
     assert summarise(envelope([start(), said, flagged, end])).numbers_confirmed is False
-    assert summarise(envelope([start(), said, end])).numbers_confirmed is True
+    rep = summarise(envelope([start(), said, back, end]))
+    assert rep.numbers_confirmed is True and rep.numbers_read_back == ["4471"]
+    # issue 13 point 10: a number nobody was heard reading back is "unknown", never "yes"
+    assert summarise(envelope([start(), said, end])).numbers_confirmed is None
     assert summarise(envelope([start(), end])).numbers_confirmed is None
+    early = (4.0, Transcript(speaker="agent", kind="final", text="four four seven one?"))
+    assert summarise(envelope([start(), early, said, end])).numbers_confirmed is None
 
 
 def test_an_interrupted_call_keeps_its_open_speech_run() -> None:
@@ -164,18 +169,16 @@ def test_html_is_self_contained_and_escapes_what_was_said() -> None:
         ]
     )
     rep = summarise(events)
-    png = render_png(rep)
-    page = render_html(rep, png)
+    page = render_html(rep, render_svg(rep))
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; hi" in page
     assert "Customer silent 8s &amp; more" in page
-    (b64,) = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert base64.b64decode(b64) == png
+    assert page.count("<svg ") == 1 and "<?xml" not in page  # the timeline inline, as SVG
     assert re.search(r"Longest silence</th><td>10\.1 s at 0:02\.9", page)
-    assert "customer_silence × 1" in page and "agent 100% · customer 0%" in page
-    assert "yes (no read-back prompt)" in page
-    assert "customer_silence: done" in page
+    assert "Customer silence × 1" in page and "agent 100% · customer 0%" in page
+    assert "unknown (no read-back heard)" in page
+    assert "Customer silence: done" in page
     assert "0:12.8 &lt;i&gt;sue&lt;/i&gt; whisper (failed)" in page
-    assert "http://" not in page and "https://" not in page  # nothing fetched from elsewhere
+    assert not re.search(r"(src|href)=\S*https?:", page)  # nothing fetched from elsewhere
 
 
 def test_a_call_without_events_cannot_be_reported() -> None:

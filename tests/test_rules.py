@@ -42,6 +42,24 @@ def test_parse_good_pack() -> None:
     assert rule.params["min_s"] == 8.0 and rule.clears and rule.severity == "warn"
 
 
+def test_titles_and_min_show_time_reach_the_prompt() -> None:
+    """The card's readable title and least time on screen are pack data (pack default, rule
+    override), carried on the prompt event; no title falls back to the id, capitalised."""
+    pack = parse_pack(GOOD.replace("max_active = 2", "max_active = 2\nmin_show_s = 6"))
+    assert pack.min_show_s == 6.0
+    eng = RuleEngine(
+        pack_with(rule("a_b", '["1-2"]'), rule("c", '["1-2"]', title='"See"', min_show_s=1))
+    )
+    prompts = {e.rule: e for e in eng.evaluate(Ctx(1.0)) if e.type == "prompt"}
+    assert (prompts["a_b"].title, prompts["a_b"].min_show_s) == ("A b", 4.0)
+    assert (prompts["c"].title, prompts["c"].min_show_s) == ("See", 1.0)
+    for lang in ("en", "zh"):
+        assert all(r.title for r in default_pack(lang).rules)
+    assert default_pack("zh").rule("customer_silence").title == "客户沉默"
+    with pytest.raises(RulePackError, match="min_show_s must be"):
+        parse_pack(GOOD.replace("max_active = 2", "max_active = 2\nmin_show_s = -1"))
+
+
 @pytest.mark.parametrize(
     ("edit", "message", "line"),
     [

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,11 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def format_table(rows: list[CallRow]) -> str:
-    head = ("CALL ID", "STARTED (UTC)", "DURATION", "STATUS", "PROMPTS", "EVENTS", "AGENT")
+    """The call list: who (source, language, agent, remote party) next to what happened."""
+    head = (
+        "CALL ID", "STARTED (UTC)", "DURATION", "STATUS", "PROMPTS", "SOURCE", "LANG", "AGENT",
+        "REMOTE",
+    )  # fmt: skip
     lines = [head]
     for r in rows:
         status = r.status + (" (recovered)" if r.recovered else "")
@@ -134,22 +139,33 @@ def format_table(rows: list[CallRow]) -> str:
                 f"{duration:.1f} s",
                 status,
                 str(r.prompts if r.prompts is not None else "-"),
-                str(r.events),
-                r.agent,
+                r.source or "-",
+                r.lang or "-",
+                r.agent or "-",
+                r.remote or "-",
             )
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    right = {2, 4, 5}
+    widths = [max(_width(line[i]) for line in lines) for i in range(len(head))]
+    right = {2, 4}
     out = [
         "  ".join(
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            _pad(c, w, right=i in right) for i, (c, w) in enumerate(zip(line, widths, strict=True))
         ).rstrip()
         for line in lines
     ]
     if not rows:
         out.append("(no calls stored yet)")
     return "\n".join(out)
+
+
+def _width(text: str) -> int:
+    """Columns `text` takes in a terminal: CJK characters (a Chinese agent name) take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int, *, right: bool) -> str:
+    fill = " " * (width - _width(text))
+    return fill + text if right else text + fill
 
 
 def export(store: CallStore, ref: str) -> dict[str, Any]:

@@ -54,9 +54,25 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--events", metavar="FILE|-", help="write every event as JSON lines")
     p.add_argument("--no-server", action="store_true", help="do not serve the overlay")
+    after = p.add_mutually_exclusive_group()
+    after.add_argument(
+        "--linger",
+        action="store_true",
+        help="keep serving the pages after the call ends, until Ctrl-C",
+    )
+    after.add_argument(
+        "--exit-when-done",
+        action="store_true",
+        help="stop the server as soon as the call ends (the default; for scripts)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="overlay bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="overlay port (0 = any free port)")
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language (rule pack)")
+    p.add_argument(
+        "--lang",
+        choices=("en", "zh"),
+        default="en",
+        help="the call's language: rule pack, speech model and the pages' language (default en)",
+    )
     p.add_argument("--rules", metavar="FILE", help="rule pack TOML overriding the built-in one")
     p.add_argument("--call-id", help="call id for the events (default: generated)")
     p.add_argument(
@@ -178,8 +194,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"assist: error: analysis failed: {runner.error!r}", file=sys.stderr)
         return 1
     if server is not None:
-        if not args.fast and sys.stdin.isatty() and reason == "completed":
-            print("Call ended. The overlay stays up; Ctrl-C to quit.", file=sys.stderr)
+        if args.linger and reason == "completed":
+            print("Call ended. The pages stay up (--linger); Ctrl-C to quit.", file=sys.stderr)
             try:
                 while True:
                     time.sleep(3600)
@@ -187,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
                 pass
         time.sleep(0.2)  # let the last events reach connected clients
         server.stop()
+        if not args.linger:
+            print("Call ended; pages closed (pass --linger to keep them up).", file=sys.stderr)
     return 130 if reason == "interrupted" else 0
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from assist.commands.calls import add_store_options, store_path
 from assist.core.errors import InputError
-from assist.runtime.report import render_html, render_png, summarise
+from assist.runtime.report import render_html, render_png, render_svg, summarise
 from assist.runtime.store import CallStore
 
 
@@ -18,8 +18,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "report",
         help="write the post-call report of a stored call (HTML + PNG timeline)",
-        description="Write a self-contained HTML report of a stored call and a PNG of its "
-        "timeline beside it (same name, .png). ID may be a unique prefix.",
+        description="Write a self-contained HTML report of a stored call, in the call's "
+        "language (timeline inline as SVG), and a PNG of its timeline beside it (same name, "
+        ".png). ID may be a unique prefix.",
     )
     p.add_argument("call_id", metavar="ID", help="call id (or a unique prefix); see `assist calls`")
     p.add_argument(
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     png = render_png(rep)
     try:
         png_path.write_bytes(png)
-        out.write_text(render_html(rep, png), encoding="utf-8")
+        out.write_text(render_html(rep, render_svg(rep)), encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{exc.filename}: cannot write ({exc.strerror})") from None
     print(f"Wrote {out} and {png_path}", file=sys.stderr)

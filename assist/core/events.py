@@ -181,6 +181,8 @@ class Prompt(EventData):
     severity: Severity
     priority: int = 0
     evidence: dict[str, Any] = field(default_factory=dict)
+    title: str = ""  # the rule's short readable name, in the pack's language
+    min_show_s: float = 0.0  # the card stays on screen at least this long (pack setting)
 
 
 @payload

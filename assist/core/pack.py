@@ -13,6 +13,7 @@ from assist.core.events import Severity
 
 DEFAULT_PRIORITY = 50
 DEFAULT_MAX_ACTIVE = 3
+DEFAULT_MIN_SHOW_S = 4.0  # a card stays this long on screen even if its condition ends sooner
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +21,14 @@ class Rule:
     id: str
     detector: str
     text: str
+    title: str = ""  # short readable name (chips, card headers, report); "" = from the id
     severity: Severity = "warn"
     priority: int = DEFAULT_PRIORITY
     cooldown_s: float = 0.0
     clears: bool = True
     ttl_s: float | None = None
     enabled: bool = True
+    min_show_s: float | None = None  # None: the pack's min_show_s
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -37,6 +40,7 @@ class RulePack:
     rules: tuple[Rule, ...]
     phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     max_active: int = DEFAULT_MAX_ACTIVE
+    min_show_s: float = DEFAULT_MIN_SHOW_S
     source: str = ""
 
     def rule(self, rule_id: str) -> Rule:

@@ -12,6 +12,7 @@ the current audio time in `ctx.now`, and returns prompt / prompt_cleared payload
 
 from __future__ import annotations
 
+import math
 import re
 import string
 import tomllib
@@ -23,7 +24,13 @@ from assist.core.context import Context
 from assist.core.detector import Condition, Detector
 from assist.core.errors import RulePackError
 from assist.core.events import EventData, Prompt, PromptCleared, Severity
-from assist.core.pack import DEFAULT_MAX_ACTIVE, DEFAULT_PRIORITY, Rule, RulePack
+from assist.core.pack import (
+    DEFAULT_MAX_ACTIVE,
+    DEFAULT_MIN_SHOW_S,
+    DEFAULT_PRIORITY,
+    Rule,
+    RulePack,
+)
 
 # --- loading --------------------------------------------------------------------------------
 
@@ -94,6 +101,13 @@ def parse_pack(text: str, source: str = "<rules>") -> RulePack:
 
     max_active = positive_int("max_active", DEFAULT_MAX_ACTIVE)
     version = positive_int("version", 1)
+    min_show = meta.get("min_show_s", DEFAULT_MIN_SHOW_S)
+    if not _is_seconds(min_show):
+        raise RulePackError(
+            source,
+            "pack.min_show_s must be a number of seconds >= 0",
+            _line_of(text, None, "min_show_s"),
+        )
     for key in ("name", "lang"):
         if not isinstance(meta.get(key, ""), str):
             raise RulePackError(source, f"pack.{key} must be text", _line_of(text, None, key))
@@ -104,6 +118,7 @@ def parse_pack(text: str, source: str = "<rules>") -> RulePack:
         rules=tuple(rules),
         phrases=phrases,
         max_active=max_active,
+        min_show_s=float(min_show),
         source=source,
     )
     for rule in pack.rules:  # detectors may validate phrase lists etc. against the whole pack
@@ -193,19 +208,37 @@ def _parse_rule(raw: Any, text: str, source: str, seen: set[str]) -> Rule:
     priority = want("priority", int, DEFAULT_PRIORITY)
     if cooldown < 0 or (ttl is not None and ttl <= 0):
         raise RulePackError(source, f"rule {rid!r}: cooldown_s/ttl_s out of range", line)
+    min_show = raw.get("min_show_s")
+    if min_show is not None and not _is_seconds(min_show):
+        raise RulePackError(
+            source,
+            f"rule {rid!r}: min_show_s must be a number of seconds >= 0",
+            _line_of(text, rid, "min_show_s"),
+        )
     rule = Rule(
         id=rid,
         detector=detector,
         text=text_,
+        title=str(want("title", str, "")),
         severity=severity,
         priority=priority,
         cooldown_s=float(cooldown),
         clears=bool(want("clears", bool, True)),
         ttl_s=None if ttl is None else float(ttl),
         enabled=bool(want("enabled", bool, True)),
+        min_show_s=None if min_show is None else float(min_show),
         params=dict(params),
     )
     return rule
+
+
+def _is_seconds(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= 600
+    )
 
 
 def _stem(source: str) -> str:
@@ -329,6 +362,8 @@ class RuleEngine:
             severity=rule.severity,
             priority=rule.priority,
             evidence=dict(cond.values),
+            title=rule.title or rule.id.replace("_", " ").capitalize(),
+            min_show_s=self.pack.min_show_s if rule.min_show_s is None else rule.min_show_s,
         )
 
     def _clear(self, st: _RuleState, reason: str) -> PromptCleared:

@@ -1,26 +1,34 @@
-"""The post-call report: a summary of one stored call, a PNG timeline, one self-contained HTML.
+"""The post-call report: a summary of one stored call, a timeline, one self-contained HTML.
 
 Works from the stored event envelopes (the `assist calls export` format), so a report can be
 made for any call in the store, including one that was interrupted. `summarise()` is plain
-arithmetic over the events; `render_png()` draws the timeline with matplotlib (Agg, no
-display); `render_html()` embeds that PNG as base64 so the one file can be mailed or archived.
+arithmetic over the events; `render_png()` / `render_svg()` draw the timeline with matplotlib
+(no display); `render_html()` inlines the SVG so the one file can be mailed or archived.
+
+The report speaks the call's language (en/zh). Prompt labels on the timeline are stacked in
+rows so that none overlaps another (their widths are measured with the font that draws them).
+Colours follow the overlay: agent blue, customer orange; red is kept for alerts.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from assist.core import numbers
+
 SPEAKERS = ("agent", "customer")
 NUMBER_RULES = ("confirm_numbers",)  # rules that mean "the customer's numbers were not read back"
 MIN_SILENCE_S = 2.0  # shorter gaps are turn-taking, not silences worth drawing
-COLOURS = {"agent": "#1f77b4", "customer": "#d62728", "overlap": "#9467bd", "silence": "#bbbbbb"}
-SEVERITY_COLOURS = {"info": "#2ca02c", "warn": "#ff7f0e", "alert": "#d62728"}
+READBACK_MIN_DIGITS = 3  # as the built-in confirm_numbers rule: shorter numbers are not checked
+COLOURS = {"agent": "#2f6fd0", "customer": "#e07b12", "overlap": "#8e5bc4", "silence": "#bbbbbb"}
+SEVERITY_COLOURS = {"info": "#55657a", "warn": "#a86b00", "alert": "#d62728"}
+FONTS = ["DejaVu Sans", "WenQuanYi Micro Hei", "Noto Sans CJK SC"]  # CJK glyphs by fallback
 
 Span = tuple[float, float]
 
@@ -66,12 +74,28 @@ class CallReport:
         return sum(b - a for a, b in self.overlaps)
 
     @property
+    def numbers_read_back(self) -> list[str]:
+        """The customer's numbers the agent was heard saying back afterwards."""
+        out: list[str] = []
+        for i, x in enumerate(self.transcript):
+            if x.get("speaker") != "customer":
+                continue
+            later = [y for y in self.transcript[i + 1 :] if y.get("speaker") == "agent"]
+            said = [n for y in later for n in numbers.extract(str(y["text"]), self.lang or "en")]
+            for n in numbers.extract(str(x["text"]), self.lang or "en"):
+                if len(n) >= READBACK_MIN_DIGITS and numbers.read_back(n, said):
+                    out.append(n)
+        return out
+
+    @property
     def numbers_confirmed(self) -> bool | None:
-        """False: a number read-back prompt was raised; True: there was a transcript and none
-        was; None: no transcript, so nobody could tell."""
+        """True only if a read-back was heard; False: a read-back prompt was raised; None:
+        unknown (no transcript, no numbers heard, or the recogniser may have missed them)."""
+        if self.numbers_read_back:
+            return True
         if any(p["rule"] in NUMBER_RULES for p in self.prompts):
             return False
-        return True if self.transcript else None
+        return None
 
 
 def _merge(spans: list[Span]) -> list[Span]:
@@ -148,7 +172,119 @@ def summarise(events: list[dict[str, Any]]) -> CallReport:
     return rep
 
 
-# --- PNG --------------------------------------------------------------------------------------
+# --- timeline ---------------------------------------------------------------------------------
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Call report {id}",
+        "who": "Agent {agent} · language {lang}",
+        "summary": "Summary",
+        "timeline": "Timeline",
+        "prompts": "Prompts",
+        "transcript": "Transcript",
+        "duration": "Duration",
+        "ended": "Ended",
+        "not_ended": "not recorded (still live?)",
+        "talk_share": "Talk share",
+        "longest_silence": "Longest silence",
+        "none": "none",
+        "overlap": "Overlap",
+        "stretches": "{s:.1f} s in {n} stretch(es)",
+        "prompts_by_rule": "Prompts by rule",
+        "numbers": "Numbers confirmed",
+        "yes": "yes (read back: {n})",
+        "no": "no (read-back prompt raised)",
+        "unknown": "unknown (no read-back heard)",
+        "unknown_no_text": "unknown (no transcript)",
+        "feedback": "Agent feedback",
+        "supervisor": "Supervisor",
+        "failed": "failed",
+        "dropped": "Audio dropped",
+        "frames": "{n} frames",
+        "errors": "Errors",
+        "at": "at",
+        "severity": "severity",
+        "rule": "prompt",
+        "text": "text",
+        "speaker": "speaker",
+        "agent": "agent",
+        "customer": "customer",
+        "silence": "silence",
+        "no_prompts": "No prompts.",
+        "no_transcript": "No transcript (speech recognition was off).",
+        "seconds": "seconds of call audio",
+        "level": "level dBFS",
+        "pitch": "pitch Hz",
+        "call": "Call {id}",
+        "info": "info",
+        "warn": "warning",
+        "alert": "alert",
+        "done": "done",
+        "not_helpful": "not helpful",
+        "at_clock": "{d:.1f} s at {at}",
+        "timeline_alt": "timeline of call {id}",
+    },
+    "zh": {
+        "title": "通话报告 {id}",
+        "who": "坐席 {agent} · 语言 {lang}",
+        "summary": "概要",
+        "timeline": "时间线",
+        "prompts": "提示",
+        "transcript": "转写",
+        "duration": "时长",
+        "ended": "结束方式",
+        "not_ended": "未记录（仍在进行？）",
+        "talk_share": "说话占比",
+        "longest_silence": "最长沉默",
+        "none": "无",
+        "overlap": "同时说话",
+        "stretches": "{s:.1f} 秒，共 {n} 段",
+        "prompts_by_rule": "各类提示次数",
+        "numbers": "号码已复述",
+        "yes": "是（已复述：{n}）",
+        "no": "否（触发了复述提示）",
+        "unknown": "未知（未听到复述）",
+        "unknown_no_text": "未知（无转写）",
+        "feedback": "坐席反馈",
+        "supervisor": "班长",
+        "failed": "失败",
+        "dropped": "音频丢失",
+        "frames": "{n} 帧",
+        "errors": "错误",
+        "at": "时间",
+        "severity": "级别",
+        "rule": "提示",
+        "text": "内容",
+        "speaker": "说话人",
+        "agent": "坐席",
+        "customer": "客户",
+        "silence": "沉默",
+        "no_prompts": "没有提示。",
+        "no_transcript": "没有转写（语音识别未开启）。",
+        "seconds": "通话音频秒数",
+        "level": "音量 dBFS",
+        "pitch": "音高 Hz",
+        "call": "通话 {id}",
+        "info": "信息",
+        "warn": "警告",
+        "alert": "警报",
+        "done": "已处理",
+        "not_helpful": "没帮助",
+        "at_clock": "{d:.1f} 秒，于 {at}",
+        "timeline_alt": "通话 {id} 的时间线",
+    },
+}
+
+
+def _t(rep: CallReport, key: str, **values: Any) -> str:
+    table = TEXT.get(rep.lang, TEXT["en"])
+    return table.get(key, TEXT["en"][key]).format(**values)
+
+
+def title_of(prompt: dict[str, Any]) -> str:
+    """A prompt's readable title: the pack's, else its rule id made readable."""
+    title = str(prompt.get("title") or "")
+    return title or str(prompt.get("rule", "")).replace("_", " ").capitalize()
 
 
 def _series(rep: CallReport, speaker: str, key: str) -> tuple[list[float], list[float]]:
@@ -162,66 +298,144 @@ def _series(rep: CallReport, speaker: str, key: str) -> tuple[list[float], list[
     return ts, vs
 
 
-def render_png(rep: CallReport, *, width_in: float = 12.0, dpi: int = 100) -> bytes:
-    """The timeline as a PNG: speech lanes, silences, overlaps, prompts, level and pitch."""
-    import matplotlib
+# layout in pixels at the figure's dpi: fixed margins so label widths can be measured first
+LEFT_PX, RIGHT_PX, TOP_PX, BOTTOM_PX, GAP_PX = 90, 150, 30, 46, 10
+LANES_PX, PLOT_PX, LABEL_ROW_PX, LABEL_PAD_PX = 130, 100, 17, 8
+LABEL_PT = 8
 
-    matplotlib.use("Agg")
+
+def _label_rows(widths: list[float], xs: list[float], right: float) -> list[tuple[int, bool]]:
+    """Row and side (True: text left of its line) of each label so none overlaps another:
+    each takes the first row where its span (plus padding) is free."""
+    rows: list[list[tuple[float, float]]] = []
+    out: list[tuple[int, bool]] = []
+    for w, x in zip(widths, xs, strict=True):
+        flip = x + 3 + w > right
+        span = (x - 3 - w - LABEL_PAD_PX, x) if flip else (x, x + 3 + w + LABEL_PAD_PX)
+        for i, taken in enumerate(rows):
+            if all(span[1] <= a or span[0] >= b for a, b in taken):
+                taken.append(span)
+                out.append((i, flip))
+                break
+        else:
+            rows.append([span])
+            out.append((len(rows) - 1, flip))
+    return out
+
+
+def _figure(rep: CallReport, width_in: float, dpi: int) -> Any:
+    """The timeline figure: prompt labels (stacked rows), speech lanes, level, pitch."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     has_pitch = any(m[s].get("pitch_hz") is not None for m in rep.meters for s in SPEAKERS)
-    rows = 3 if has_pitch else 2
-    fig = Figure(figsize=(width_in, 1.6 + 1.4 * rows), dpi=dpi, layout="constrained")
-    axes = fig.subplots(rows, 1, sharex=True, height_ratios=[1.4] + [1] * (rows - 1))
-    lanes = axes[0]
-    y = {"agent": 2, "customer": 1}
-    for s in SPEAKERS:
-        spans = [(a, b - a) for a, b in rep.speech[s]]
-        lanes.broken_barh(spans, (y[s] - 0.35, 0.7), color=COLOURS[s], label=s)
-    lanes.broken_barh(
-        [(a, b - a) for a, b in rep.silences],
-        (0.3, 2.4),
-        color=COLOURS["silence"],
-        alpha=0.35,
-        label="silence",
-    )
-    lanes.broken_barh(
-        [(a, b - a) for a, b in rep.overlaps],
-        (0.6, 1.8),
-        color=COLOURS["overlap"],
-        alpha=0.6,
-        label="overlap",
-    )
-    for i, p in enumerate(rep.prompts):
+    width_px = width_in * dpi
+    xmax = max(rep.duration_s, 1.0)
+    axis_px = width_px - LEFT_PX - RIGHT_PX
+    prompts = sorted(rep.prompts, key=lambda p: p["t"])
+    fig = Figure(figsize=(width_in, 4), dpi=dpi)
+    renderer = FigureCanvasAgg(fig).get_renderer()  # type: ignore[no-untyped-call]
+    widths = []
+    for p in prompts:
+        probe = fig.text(0, 0, title_of(p), fontsize=LABEL_PT)
+        widths.append(probe.get_window_extent(renderer).width)
+        probe.remove()
+    xs = [LEFT_PX + axis_px * min(max(p["t"], 0.0), xmax) / xmax for p in prompts]
+    placed = _label_rows(widths, xs, width_px - 4)
+    nrows = max([r for r, _ in placed], default=-1) + 1
+    label_px = max(nrows, 1) * LABEL_ROW_PX + 6
+    heights = [label_px, LANES_PX, PLOT_PX] + ([PLOT_PX] if has_pitch else [])
+    height_px = TOP_PX + BOTTOM_PX + sum(heights) + GAP_PX * (len(heights) - 1)
+    fig.set_size_inches(width_in, height_px / dpi)
+    axes: list[Any] = []
+    y = height_px - TOP_PX
+    for h in heights:
+        y -= h
+        rect = (LEFT_PX / width_px, y / height_px, axis_px / width_px, h / height_px)
+        axes.append(fig.add_axes(rect, sharex=axes[0] if axes else None))
+        y -= GAP_PX
+    marks, lanes = axes[0], axes[1]
+    marks.set_ylim(-0.5, max(nrows, 1) - 0.5)
+    marks.invert_yaxis()
+    marks.set_yticks([])
+    for side in ("left", "right", "top"):
+        marks.spines[side].set_visible(False)
+    marks.tick_params(labelbottom=False)
+    marks.set_title(_t(rep, "call", id=rep.call_id), loc="left", fontsize=10)
+    for i, (p, (row, flip)) in enumerate(zip(prompts, placed, strict=True)):
         colour = SEVERITY_COLOURS.get(str(p.get("severity")), "k")
-        lanes.axvline(p["t"], color=colour, linewidth=1.2, linestyle="--")
-        lanes.annotate(
-            str(p.get("rule", "")),
-            (p["t"], 2.65 + 0.3 * (i % 2)),
-            xytext=(3, 0),
+        style = "-" if p.get("severity") == "alert" else "--"
+        marks.plot([p["t"], p["t"]], [row, max(nrows, 1) - 0.5], color=colour, lw=1, ls=style)
+        lanes.axvline(p["t"], color=colour, linewidth=1.0, linestyle=style)
+        label = marks.annotate(
+            title_of(p),
+            (p["t"], row),
+            xytext=(-3 if flip else 3, 0),
             textcoords="offset points",
-            fontsize=7,
+            ha="right" if flip else "left",
+            va="center",
+            fontsize=LABEL_PT,
             color=colour,
             annotation_clip=False,
         )
-    lanes.set_yticks([2, 1], ["agent", "customer"])
-    lanes.set_ylim(0.2, 3.3)
-    lanes.set_title(f"Call {rep.call_id}", loc="left", fontsize=10)
-    lanes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
-    level = axes[1]
+        label.set_gid(f"prompt-label-{i}")
+    lane_y = {"agent": 2, "customer": 1}
     for s in SPEAKERS:
-        level.plot(*_series(rep, s, "level_dbfs"), color=COLOURS[s], label=s, linewidth=1)
-    level.set_ylabel("level dBFS")
-    level.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+        spans = [(a, b - a) for a, b in rep.speech[s]]
+        lanes.broken_barh(spans, (lane_y[s] - 0.35, 0.7), color=COLOURS[s], label=_t(rep, s))
+    silences = [(a, b - a) for a, b in rep.silences]
+    lanes.broken_barh(
+        silences, (0.3, 2.4), color=COLOURS["silence"], alpha=0.35, label=_t(rep, "silence")
+    )
+    overlaps = [(a, b - a) for a, b in rep.overlaps]
+    lanes.broken_barh(
+        overlaps, (0.6, 1.8), color=COLOURS["overlap"], alpha=0.6, label=_t(rep, "overlap")
+    )
+    lanes.set_yticks([2, 1], [_t(rep, "agent"), _t(rep, "customer")])
+    lanes.set_ylim(0.2, 2.8)
+    lanes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    level = axes[2]
+    for s in SPEAKERS:
+        ts, vs = _series(rep, s, "level_dbfs")
+        level.plot(ts, vs, color=COLOURS[s], label=_t(rep, s), linewidth=1)
+    level.set_ylabel(_t(rep, "level"))
+    level.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     if has_pitch:
         for s in SPEAKERS:
-            axes[2].plot(*_series(rep, s, "pitch_hz"), color=COLOURS[s], linewidth=1)
-        axes[2].set_ylabel("pitch Hz")
-    axes[-1].set_xlabel("seconds of call audio")
-    axes[-1].set_xlim(0, max(rep.duration_s, 1.0))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+            axes[3].plot(*_series(rep, s, "pitch_hz"), color=COLOURS[s], linewidth=1)
+        axes[3].set_ylabel(_t(rep, "pitch"))
+    for ax in axes[1:-1]:
+        ax.tick_params(labelbottom=False)
+    axes[-1].set_xlabel(_t(rep, "seconds"))
+    axes[-1].set_xlim(0, xmax)
+    return fig
+
+
+def _render(rep: CallReport, fmt: str, width_in: float, dpi: int) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import font_manager
+
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    fonts = [f for f in FONTS if f in have] or ["sans-serif"]  # only installed ones: no warnings
+    with matplotlib.rc_context({"font.family": fonts, "svg.fonttype": "none"}):
+        fig = _figure(rep, width_in, dpi)
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=dpi)
     return buf.getvalue()
+
+
+def render_png(rep: CallReport, *, width_in: float = 12.0, dpi: int = 100) -> bytes:
+    """The timeline as a PNG: prompt labels, speech lanes, silences, overlaps, level, pitch."""
+    return _render(rep, "png", width_in, dpi)
+
+
+def render_svg(rep: CallReport, *, width_in: float = 12.0, dpi: int = 100) -> str:
+    """The same timeline as SVG (text kept as text), for inlining in the HTML report."""
+    svg = _render(rep, "svg", width_in, dpi).decode("utf-8")
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)
+    return svg[svg.index("<svg") :]  # no XML prolog or doctype inside HTML
 
 
 # --- HTML -------------------------------------------------------------------------------------
@@ -232,38 +446,53 @@ def _clock(t: float) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
-def _yes_no(v: bool | None) -> str:
-    if v is None:
-        return "unknown (no transcript)"
-    return "yes (no read-back prompt)" if v else "no (read-back prompt raised)"
+def _numbers(rep: CallReport) -> str:
+    v = rep.numbers_confirmed
+    if v is True:
+        return _t(rep, "yes", n=", ".join(rep.numbers_read_back))
+    if v is False:
+        return _t(rep, "no")
+    return _t(rep, "unknown" if rep.transcript else "unknown_no_text")
 
 
-def render_html(rep: CallReport, png: bytes) -> str:
-    """One self-contained page: summary, the timeline PNG inline, prompts, transcript."""
+def render_html(rep: CallReport, svg: str) -> str:
+    """One self-contained page in the call's language: summary, timeline, prompts, transcript."""
     e = html.escape
+
+    def t(key: str, **values: Any) -> str:
+        return e(_t(rep, key, **values))
+
     share = rep.talk_share
     longest = rep.longest_silence
     summary = [
-        ("Duration", f"{rep.duration_s:.1f} s"),
-        ("Ended", e(rep.reason or "not recorded (still live?)")),
-        ("Talk share", f"agent {share['agent']:.0%} · customer {share['customer']:.0%}"),
+        (t("duration"), f"{rep.duration_s:.1f} s"),
+        (t("ended"), e(rep.reason or _t(rep, "not_ended"))),
         (
-            "Longest silence",
-            f"{longest[1] - longest[0]:.1f} s at {_clock(longest[0])}" if longest else "none",
+            t("talk_share"),
+            f"{t('agent')} {share['agent']:.0%} · {t('customer')} {share['customer']:.0%}",
         ),
-        ("Overlap", f"{rep.overlap_s:.1f} s in {len(rep.overlaps)} stretch(es)"),
         (
-            "Prompts by rule",
-            ", ".join(f"{e(k)} × {v}" for k, v in rep.prompts_by_rule.items()) or "none",
+            t("longest_silence"),
+            t("at_clock", d=longest[1] - longest[0], at=_clock(longest[0]))
+            if longest
+            else t("none"),
         ),
-        ("Numbers confirmed", _yes_no(rep.numbers_confirmed)),
+        (t("overlap"), t("stretches", s=rep.overlap_s, n=len(rep.overlaps))),
+        (
+            t("prompts_by_rule"),
+            ", ".join(
+                f"{e(title_of(_first(rep, k)))} × {v}" for k, v in rep.prompts_by_rule.items()
+            )
+            or t("none"),
+        ),
+        (t("numbers"), e(_numbers(rep))),
     ]
     if rep.feedback:
         summary.append(
             (
-                "Agent feedback",
+                t("feedback"),
                 ", ".join(
-                    f"{e(str(f.get('rule', '')))}: {e(str(f.get('verdict', '')))}"
+                    f"{e(title_of(_first(rep, str(f.get('rule', '')))))}: {_verdict(rep, f)}"
                     for f in rep.feedback
                 ),
             )
@@ -271,65 +500,87 @@ def render_html(rep: CallReport, png: bytes) -> str:
     if rep.supervisor:
         summary.append(
             (
-                "Supervisor",
+                t("supervisor"),
                 "<br>".join(
                     f"{_clock(a['t'])} {e(str(a.get('supervisor', '')))} "
-                    f"{e(str(a.get('mode', '')))}" + ("" if a.get("ok") else " (failed)")
+                    f"{e(str(a.get('mode', '')))}" + ("" if a.get("ok") else f" ({t('failed')})")
                     for a in rep.supervisor
                 ),
             )
         )
     if rep.dropped:
-        summary.append(("Audio dropped", f"{rep.dropped} frames"))
+        summary.append((t("dropped"), t("frames", n=rep.dropped)))
     if rep.errors:
-        summary.append(("Errors", "<br>".join(e(x) for x in rep.errors)))
+        summary.append((t("errors"), "<br>".join(e(x) for x in rep.errors)))
     rows = "\n".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in summary)
     prompts = (
         "\n".join(
-            f"<tr><td>{_clock(p['t'])}</td><td class='{e(str(p.get('severity', '')))}'>"
-            f"{e(str(p.get('severity', '')))}</td><td>{e(str(p.get('rule', '')))}</td>"
-            f"<td>{e(str(p.get('text', '')))}</td></tr>"
+            f"<tr><td>{_clock(p['t'])}</td><td class='{_sev(p)}'>{t(_sev(p))}</td>"
+            f"<td>{e(title_of(p))}</td><td>{e(str(p.get('text', '')))}</td></tr>"
             for p in rep.prompts
         )
-        or "<tr><td colspan=4>No prompts.</td></tr>"
+        or f"<tr><td colspan=4>{t('no_prompts')}</td></tr>"
     )
     lines = (
         "\n".join(
-            f"<tr><td>{_clock(x['t'])}</td><td class='{e(str(x.get('speaker', '')))}'>"
-            f"{e(str(x.get('speaker', '')))}</td><td>{e(str(x.get('text', '')))}</td></tr>"
+            f"<tr><td>{_clock(x['t'])}</td><td class='{_who(x)}'>{t(_who(x))}</td>"
+            f"<td>{e(str(x.get('text', '')))}</td></tr>"
             for x in rep.transcript
         )
-        or "<tr><td colspan=3>No transcript (speech recognition was off).</td></tr>"
+        or f"<tr><td colspan=3>{t('no_transcript')}</td></tr>"
     )
-    img = base64.b64encode(png).decode("ascii")
-    title = e(f"Call report {rep.call_id}")
+    svg = re.sub(
+        r"<svg ", f'<svg role="img" aria-label="{t("timeline_alt", id=rep.call_id)}" ', svg, count=1
+    )
+    title = t("title", id=rep.call_id)
+    lang = "zh-CN" if rep.lang == "zh" else "en"
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font: 14px system-ui, sans-serif; margin: 2em; color: #222; }}
+body {{ font: 14px system-ui, "WenQuanYi Micro Hei", sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
 th, td {{ text-align: left; padding: 3px 10px; border-bottom: 1px solid #ddd; }}
 td {{ vertical-align: top; }}
-img {{ max-width: 100%; }}
+.timeline svg {{ max-width: 100%; height: auto; }}
 .agent {{ color: {COLOURS["agent"]}; }} .customer {{ color: {COLOURS["customer"]}; }}
 .warn {{ color: {SEVERITY_COLOURS["warn"]}; }} .alert {{ color: {SEVERITY_COLOURS["alert"]}; }}
 </style></head>
 <body>
 <h1>{title}</h1>
-<p>Agent {e(rep.agent or "?")} · language {e(rep.lang or "?")}</p>
-<h2>Summary</h2>
+<p>{t("who", agent=rep.agent or "?", lang=rep.lang or "?")}</p>
+<h2>{t("summary")}</h2>
 <table class="summary">
 {rows}
 </table>
-<h2>Timeline</h2>
-<img alt="timeline of call {e(rep.call_id)}" src="data:image/png;base64,{img}">
-<h2>Prompts</h2>
-<table class="prompts"><tr><th>at</th><th>severity</th><th>rule</th><th>text</th></tr>
+<h2>{t("timeline")}</h2>
+<div class="timeline">{svg}</div>
+<h2>{t("prompts")}</h2>
+<table class="prompts"><tr><th>{t("at")}</th><th>{t("severity")}</th><th>{t("rule")}</th>
+<th>{t("text")}</th></tr>
 {prompts}
 </table>
-<h2>Transcript</h2>
-<table class="transcript"><tr><th>at</th><th>speaker</th><th>text</th></tr>
+<h2>{t("transcript")}</h2>
+<table class="transcript"><tr><th>{t("at")}</th><th>{t("speaker")}</th><th>{t("text")}</th></tr>
 {lines}
 </table>
 </body></html>
 """
+
+
+def _verdict(rep: CallReport, f: dict[str, Any]) -> str:
+    v = str(f.get("verdict", ""))
+    return html.escape(_t(rep, v) if v in ("done", "not_helpful") else v)
+
+
+def _first(rep: CallReport, rule: str) -> dict[str, Any]:
+    return next((p for p in rep.prompts if p.get("rule") == rule), {"rule": rule})
+
+
+def _sev(p: dict[str, Any]) -> str:
+    s = str(p.get("severity", ""))
+    return s if s in SEVERITY_COLOURS else "info"
+
+
+def _who(x: dict[str, Any]) -> str:
+    s = str(x.get("speaker", ""))
+    return s if s in SPEAKERS else "agent"

@@ -1,53 +1,119 @@
 "use strict";
-// UI strings of both pages, English and Chinese. Prompt texts come from the rule packs
-// (already in the call's language). The language is ?lang= if given, else the call's
-// call_started.data.lang, else English.
+// UI strings of both pages, English and Chinese. Prompt texts and rule titles come from the
+// rule packs (in the call's language, on each prompt event); everything the page itself says
+// is here. The language is ?lang= if given, else the call's language (the console: the
+// language most of its calls use), else English.
 
 const STRINGS = {
   en: {
-    title: "Call assist", connecting: "connecting…", live: "live", reconnecting: "reconnecting…",
+    title: "Call assist", connecting: "connecting…", live: "connected", reconnecting: "reconnecting…",
     denied: "access denied: bad or missing token", waiting: "waiting for a call…",
-    ended: "call ended", silence: "Silence", talk_share: "Talk share", agent: "Agent",
-    customer: "Customer", pace: "Pace", level: "Level", mood: "Mood", wpm: "wpm",
+    on_call: "On call", ended: "Call ended", silence: "Silence", talk_share: "Who talks",
+    agent: "Agent", customer: "Customer", pace: "Agent pace", level: "Volume", mood: "Customer mood",
+    wpm: "{n} wpm", wpm_title: "words per minute, agent (about 120–160 is easy to follow)",
     mood_calm: "calm", mood_tense: "tense", mood_agitated: "agitated", mood_unknown: "—",
-    done: "Done", not_helpful: "Not helpful", transcript: "Transcript",
-    hint: "d = done · n = not helpful (top card)", evidence: "Evidence", at: "at",
-    sent: "sent", failed: "failed", speech: "Speech", no_speech: "Speech recognition off: word cues disabled",
+    done: "Done", not_helpful: "Not helpful", resolved: "resolved", transcript: "Transcript",
+    transcript_empty: "What the agent and the customer say appears here.",
+    hint: "d = done · n = not helpful (top card)", evidence: "Why", at: "at",
+    sent: "sent", failed: "failed",
+    asr_label: "Transcript", asr_off: "Transcript off: word cues disabled",
+    asr_high: "high quality", asr_good: "good quality", asr_basic: "basic quality", asr_on: "on",
+    asr_fallback: "fallback engine: no better model installed for this language",
+    dropping: "Audio dropping: {n} frames lost", lagging: "Transcript delayed {s} s ({who})",
     answer: "Answer", hangup: "Hang up", dial: "Call", st_ringing: "ringing", st_confirmed: "connected",
     st_held: "on hold", st_ended: "ended",
-    sup_title: "Supervisor console", calls: "Live calls", call: "Call", duration: "Duration",
-    flags: "Flags", last_prompt: "Last prompt", actions: "Supervise", no_calls: "No calls yet",
-    listen: "Listen", whisper: "Whisper", barge: "Barge", off: "Stop",
-    follow_hint: "Click a call to follow it", following: "Following", prompts: "Prompts",
-    flag_alert: "ALERT", flag_agitation: "AGITATED", status_live: "live", status_ended: "ended",
+    // evidence, in words
+    ev_silence_s: "quiet for {v} s", ev_last_speaker: "{v} spoke last", ev_talk_s: "talked {v} s",
+    ev_speaker: "who: {v}", ev_overlap_s: "both talking for {v} s",
+    ev_run_s: "talking {v} s without a pause", ev_share: "{pct} of the talk", ev_wpm: "{v} words a minute",
+    ev_source_words: "counted from the transcript", ev_source_syllables: "estimated from the audio",
+    ev_level_dbfs: "voice level {v} dB", ev_noise_dbfs: "line noise {v} dB",
+    ev_pitch_st: "pitch up {v} semitones", ev_level_db: "{v} dB louder than usual",
+    ev_phrase: "phrase “{v}”", ev_heard: "heard “{v}”", ev_trigger: "after “{v}”",
+    ev_numbers: "not read back: {v}", ev_missing: "missing: {v}", ev_suggestion: "try: “{v}”",
+    // supervisor console
+    sup_title: "Supervisor console", calls: "Live calls", call: "Call", duration: "Time",
+    flags: "Prompts on screen", last_prompt: "Last prompt", actions: "Supervise", no_calls: "No calls yet",
+    state: "Status", sup_mood: "Mood", listen: "Listen", whisper: "Whisper", barge: "Barge", off: "Stop",
+    following: "Following", close: "Close", prompts: "Prompts",
+    flag_alert: "ALERT", flag_agitation: "AGITATED", flag_cleared: "cleared {at}",
+    flag_agitated_for: "customer agitated {s} s", status_live: "live", status_ended: "ended",
   },
   zh: {
-    title: "通话助手", connecting: "连接中…", live: "实时", reconnecting: "重新连接中…",
+    title: "通话助手", connecting: "连接中…", live: "已连接", reconnecting: "重新连接中…",
     denied: "拒绝访问：令牌无效或缺失", waiting: "等待通话…",
-    ended: "通话已结束", silence: "沉默", talk_share: "说话占比", agent: "坐席",
-    customer: "客户", pace: "语速", level: "音量", mood: "情绪", wpm: "字/分",
+    on_call: "通话中", ended: "通话已结束", silence: "沉默", talk_share: "说话占比",
+    agent: "坐席", customer: "客户", pace: "坐席语速", level: "音量", mood: "客户情绪",
+    wpm: "{n} 字/分", wpm_title: "坐席每分钟字数",
     mood_calm: "平静", mood_tense: "紧张", mood_agitated: "激动", mood_unknown: "—",
-    done: "已处理", not_helpful: "没帮助", transcript: "转写",
+    done: "已处理", not_helpful: "没帮助", resolved: "已解决", transcript: "转写",
+    transcript_empty: "坐席和客户说的话会显示在这里。",
     hint: "d = 已处理 · n = 没帮助（最上面的提示）", evidence: "依据", at: "时间",
-    sent: "已发送", failed: "失败", speech: "语音识别", no_speech: "语音识别未开启：词语提示已关闭",
+    sent: "已发送", failed: "失败",
+    asr_label: "转写", asr_off: "转写未开启：词语提示已关闭",
+    asr_high: "高质量", asr_good: "良好", asr_basic: "基本质量", asr_on: "已开启",
+    asr_fallback: "备用引擎：此语言未安装更好的模型",
+    dropping: "音频丢失：已丢 {n} 帧", lagging: "转写延迟 {s} 秒（{who}）",
     answer: "接听", hangup: "挂断", dial: "呼叫", st_ringing: "振铃中", st_confirmed: "通话中",
     st_held: "保持中", st_ended: "已结束",
+    ev_silence_s: "沉默 {v} 秒", ev_last_speaker: "最后说话：{v}", ev_talk_s: "说了 {v} 秒",
+    ev_speaker: "说话人：{v}", ev_overlap_s: "双方同时说话 {v} 秒",
+    ev_run_s: "连续说了 {v} 秒", ev_share: "占说话时间 {pct}", ev_wpm: "每分钟 {v} 字",
+    ev_source_words: "按转写计算", ev_source_syllables: "按音频估计",
+    ev_level_dbfs: "音量 {v} dB", ev_noise_dbfs: "线路噪声 {v} dB",
+    ev_pitch_st: "音调升高 {v} 个半音", ev_level_db: "比平时响 {v} dB",
+    ev_phrase: "短语“{v}”", ev_heard: "听到“{v}”", ev_trigger: "在“{v}”之后",
+    ev_numbers: "未复述：{v}", ev_missing: "缺少：{v}", ev_suggestion: "可以说：“{v}”",
     sup_title: "班长监控台", calls: "进行中的通话", call: "通话", duration: "时长",
-    flags: "提示", last_prompt: "最近提示", actions: "监听", no_calls: "暂无通话",
-    listen: "监听", whisper: "耳语", barge: "插话", off: "停止",
-    follow_hint: "点击通话以跟踪", following: "正在跟踪", prompts: "提示",
-    flag_alert: "警报", flag_agitation: "客户激动", status_live: "进行中", status_ended: "已结束",
+    flags: "当前提示", last_prompt: "最近提示", actions: "介入", no_calls: "暂无通话",
+    state: "状态", sup_mood: "情绪", listen: "监听", whisper: "耳语", barge: "插话", off: "停止",
+    following: "正在跟踪", close: "关闭", prompts: "提示",
+    flag_alert: "警报", flag_agitation: "客户激动", flag_cleared: "{at} 已解除",
+    flag_agitated_for: "客户激动 {s} 秒", status_live: "进行中", status_ended: "已结束",
   },
 };
 
 const I18N = {
   forced: new URLSearchParams(location.search).get("lang"),
   lang: "en",
+  onChange: [],
+  /** Switch to `lang` (unless ?lang= forces one) and re-label every [data-i18n] node. */
   set(lang) {
     const want = this.forced || lang || "en";
-    this.lang = STRINGS[want] ? want : "en";
-    document.documentElement.lang = this.lang;
+    const next = STRINGS[want] ? want : "en";
+    const changed = next !== this.lang;
+    this.lang = next;
+    document.documentElement.lang = next === "zh" ? "zh-CN" : "en";
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = this.t(node.dataset.i18n);
+    if (changed) for (const fn of this.onChange) fn();
   },
-  t(key) { return STRINGS[this.lang][key] ?? STRINGS.en[key] ?? key; },
+  /** The string `key`, with {name} filled from `vars`. */
+  t(key, vars) {
+    let s = STRINGS[this.lang][key] ?? STRINGS.en[key] ?? key;
+    if (vars) for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, v);
+    return s;
+  },
+  has(key) { return key in STRINGS[this.lang] || key in STRINGS.en; },
 };
+
+/** A rule's readable title: the pack's (on the prompt), else the id made readable. */
+function ruleTitle(p) {
+  if (p.title) return p.title;
+  const s = String(p.rule || "").replaceAll("_", " ");
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** A prompt's evidence as a short sentence in the page's language (hover detail). */
+function evidenceWords(ev) {
+  const parts = [];
+  for (const [k, raw] of Object.entries(ev || {})) {
+    if (raw === "" || raw === null || k === "score" || k === "count" || k === "pitch_hz") continue;
+    let v = Array.isArray(raw) ? raw.join(" ") : typeof raw === "object" ? JSON.stringify(raw) : raw;
+    if (k === "speaker" || k === "last_speaker") v = I18N.t(v);
+    if (k === "source") { parts.push(I18N.t(`ev_source_${v}`)); continue; }
+    const key = `ev_${k}`;
+    if (I18N.has(key)) parts.push(I18N.t(key, { v, pct: `${Math.round(Number(raw) * 100)}%` }));
+    else parts.push(`${k.replaceAll("_", " ")}: ${v}`);
+  }
+  return parts.join(" · ");
+}

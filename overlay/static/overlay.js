@@ -1,12 +1,20 @@
 "use strict";
 // The agent overlay: prompt cards (newest first), meters, live transcript of the agent's
 // current call. Follows the newest call the token sees; a reconnect resumes where it left off.
+// A card stays on screen at least its prompt's min_show_s (a rule pack setting): a cue that
+// ends sooner turns "resolved" and fades only once that time is up.
 
 const $ = (id) => document.getElementById(id);
 const MAX_LINES = 300;
-const CLEAR_MS = 900; // fade-out before a cleared card leaves the page
+const FADE_MS = 800;       // fade-out before a card leaves the page
+const RESOLVED_MS = 1500;  // a resolved card shows "resolved" at least this long
+const DEFAULT_MIN_SHOW_S = 4; // prompts stored before packs carried min_show_s
+const DROP_SHOW_MS = 5000; // the "audio dropping" notice stays this long after the last drop
 
-const view = { call: null, cards: new Map(), partials: {}, ended: false };
+const view = {
+  call: null, cards: new Map(), partials: {}, ended: false, now: 0, duration: null,
+  status: "connecting", asr: "", drops: 0, dropTimer: null, lag: {},
+};
 
 const conn = new AssistConn({
   latest: true, // a fresh overlay shows the agent's newest call, not the whole shift
@@ -15,26 +23,84 @@ const conn = new AssistConn({
     if (m.type === "error") toast(m.error, true);
     if (m.type === "hello") $("dial").hidden = !m.telephony; // no phone in demo mode
   },
-  onStatus: (s) => {
-    const st = $("status");
-    st.textContent = I18N.t(s);
-    st.className = s === "live" ? "ok" : "down";
-  },
+  onStatus: (s) => { view.status = s; showStatus(); },
 });
 window.assist = { conn, view }; // for tests and debugging
+
+function showStatus() {
+  const st = $("status");
+  st.textContent = I18N.t(view.status);
+  st.className = view.status === "live" ? "ok" : "down";
+}
 
 function reset(callId, data) {
   view.call = callId;
   view.ended = false;
+  view.now = 0;
+  view.duration = null;
+  view.asr = data.asr || "";
+  for (const c of view.cards.values()) clearTimeout(c.timer);
   view.cards.clear();
   view.partials = {};
+  view.drops = 0;
+  view.lag = {};
+  document.body.classList.remove("ended");
+  $("ended-banner").hidden = true;
   $("prompts").replaceChildren();
-  $("transcript").replaceChildren();
+  $("transcript").replaceChildren($("transcript-empty"));
+  $("transcript-empty").hidden = false;
   I18N.set(data.lang);
   $("call").textContent = `${data.agent || ""} · ${callId}`;
-  // which speech engine hears this call (a fallback says so), or that word cues are off
-  $("engine").textContent = data.asr ? `${I18N.t("speech")}: ${data.asr}` : I18N.t("no_speech");
+  $("call").title = $("call").textContent;
+  relabel();
   callState(null); // SIP calls report their state in call_state events
+}
+
+/** Texts built from state (not [data-i18n]): redone when the language changes. */
+function relabel() {
+  showStatus();
+  showEngine();
+  showCall();
+  showHealth();
+  $("pace").title = I18N.t("wpm_title");
+}
+I18N.onChange.push(relabel);
+
+// Which speech engine hears the call, in plain words; the engine itself on hover.
+function showEngine() {
+  const e = $("engine");
+  if (!view.call) { e.textContent = ""; return; }
+  if (!view.asr) { e.textContent = I18N.t("asr_off"); e.title = ""; return; }
+  const name = view.asr.toLowerCase();
+  const quality = name.startsWith("whisper") ? "asr_high" : name.startsWith("vosk") ? "asr_good"
+    : name.startsWith("pocketsphinx") ? "asr_basic" : "asr_on";
+  e.textContent = `${I18N.t("asr_label")}: ${I18N.t(quality)}`;
+  e.title = view.asr + (name.includes("fallback") ? ` — ${I18N.t("asr_fallback")}` : "");
+}
+
+function showCall() {
+  const pill = $("callpill");
+  if (!view.call) { pill.className = "pill idle"; return; }
+  if (view.ended) {
+    pill.className = "pill ended";
+    pill.textContent = `${I18N.t("ended")} · ${fmtTime(view.duration)}`;
+    $("ended-banner").textContent = `${I18N.t("ended")} (${fmtTime(view.duration)})`;
+  } else {
+    pill.className = "pill live";
+    pill.textContent = `${I18N.t("on_call")} ${fmtTime(view.now)}`;
+  }
+}
+
+// Audio drops and recognition lag, shown while they happen.
+function showHealth() {
+  const box = $("health");
+  const lines = [];
+  if (view.dropTimer) lines.push(I18N.t("dropping", { n: view.drops }));
+  for (const [who, lag] of Object.entries(view.lag)) {
+    lines.push(I18N.t("lagging", { s: lag.toFixed(1), who: I18N.t(who) }));
+  }
+  box.replaceChildren(...lines.map((l) => el("div", "", l)));
+  box.hidden = lines.length === 0;
 }
 
 // The softphone's own buttons (SIP calls): answer a ringing inbound call, hang up, dial.
@@ -69,18 +135,34 @@ function handle(ev) {
     return;
   }
   if (ev.call_id !== view.call) return;
+  if (!view.ended && ev.t > view.now) { view.now = ev.t; showCall(); }
   switch (ev.type) {
     case "prompt": addCard(ev); break;
-    case "prompt_cleared": clearCard(d.prompt_id); break;
-    case "feedback": { const c = view.cards.get(d.prompt_id); if (c) c.classList.add("sent"); break; }
+    case "prompt_cleared": clearCard(d.prompt_id, d.reason); break;
+    case "feedback": { const c = view.cards.get(d.prompt_id); if (c) c.el.classList.add("sent"); break; }
     case "meters": meters(d); break;
     case "call_state": callState(d.state, d.direction); break;
     case "transcript": transcript(d); break;
+    case "dropped":
+      view.drops += d.count;
+      clearTimeout(view.dropTimer);
+      view.dropTimer = setTimeout(() => { view.dropTimer = null; showHealth(); }, DROP_SHOW_MS);
+      showHealth();
+      break;
+    case "asr_lagging":
+      if (d.recovered) delete view.lag[d.speaker]; else view.lag[d.speaker] = d.lag_s;
+      showHealth();
+      break;
     case "call_ended":
       view.ended = true;
+      view.duration = d.duration_s;
+      view.lag = {};
       callState(null);
-      $("call").textContent += ` · ${I18N.t("ended")} (${fmtTime(d.duration_s)})`;
-      for (const id of [...view.cards.keys()]) clearCard(id);
+      document.body.classList.add("ended");
+      $("ended-banner").hidden = false;
+      showCall();
+      showHealth();
+      for (const id of [...view.cards.keys()]) clearCard(id, "call_ended");
       break;
     case "error": toast(d.message, true); break;
   }
@@ -93,12 +175,12 @@ function addCard(ev) {
   card.dataset.id = d.prompt_id;
   card.dataset.rule = d.rule;
   card.tabIndex = 0;
-  card.append(el("div", "text", d.text));
-  card.append(el("div", "meta", `${fmtTime(ev.t)} · ${d.rule}`));
-  const evidence = Object.entries(d.evidence || {}).map(([k, v]) =>
-    `${k}: ${Array.isArray(v) ? v.join(" ") : typeof v === "object" ? JSON.stringify(v) : v}`);
-  evidence.push(`${I18N.t("at")} ${fmtTime(ev.t)} (${ev.t.toFixed(1)} s)`);
-  card.append(el("div", "evidence", `${I18N.t("evidence")}: ${evidence.join(" · ")}`));
+  const head = el("div", "head");
+  head.append(el("span", "title", ruleTitle(d)), el("span", "when", fmtTime(ev.t)));
+  card.append(head, el("div", "text", d.text));
+  const why = evidenceWords(d.evidence);
+  card.append(el("div", "evidence", `${I18N.t("evidence")}: ${why ? `${why} · ` : ""}${I18N.t("at")} ${fmtTime(ev.t)}`));
+  card.append(el("div", "resolved-tag", `✓ ${I18N.t("resolved")}`));
   const actions = el("div", "actions");
   const done = el("button", "done", `✓ ${I18N.t("done")}`);
   const nope = el("button", "not-helpful", `✗ ${I18N.t("not_helpful")}`);
@@ -106,28 +188,53 @@ function addCard(ev) {
   nope.onclick = () => feedback(d.prompt_id, "not_helpful");
   actions.append(done, nope);
   card.append(actions);
-  view.cards.set(d.prompt_id, card);
+  const minShow = typeof d.min_show_s === "number" ? d.min_show_s : DEFAULT_MIN_SHOW_S;
+  view.cards.set(d.prompt_id, { el: card, shownAt: performance.now(), t: ev.t, minMs: minShow * 1000, timer: null });
   $("prompts").prepend(card);
+  showHint();
 }
 
-function clearCard(promptId) {
-  const card = view.cards.get(promptId);
-  if (!card) return;
-  view.cards.delete(promptId);
-  card.classList.add("cleared");
-  setTimeout(() => card.remove(), CLEAR_MS);
+// The prompt's cue ended (or the call did): the card says "resolved" and leaves once it has
+// been up min_show_s of wall time (what a reader needs, whatever the playback speed; a page
+// opened late shows a replayed card that long too). The agent's own "done"/"not helpful"
+// takes it away at once.
+function clearCard(promptId, reason) {
+  const c = view.cards.get(promptId);
+  if (!c || c.el.classList.contains("resolved")) return;
+  if (reason === "acknowledged") { removeCard(promptId); return; }
+  c.el.classList.add("resolved");
+  const shown = performance.now() - c.shownAt;
+  c.timer = setTimeout(() => removeCard(promptId), Math.max(c.minMs - shown, RESOLVED_MS));
+  showHint();
 }
+
+function removeCard(promptId) {
+  const c = view.cards.get(promptId);
+  if (!c) return;
+  clearTimeout(c.timer);
+  view.cards.delete(promptId);
+  c.el.classList.add("gone");
+  setTimeout(() => c.el.remove(), FADE_MS);
+  showHint();
+}
+
+function topCard() {
+  return [...view.cards.values()].map((c) => c.el).reverse()
+    .find((e) => !e.classList.contains("resolved") && !e.classList.contains("gone"));
+}
+
+function showHint() { $("hint").hidden = !topCard(); }
 
 async function feedback(promptId, verdict) {
-  const card = view.cards.get(promptId);
-  if (!card || card.classList.contains("sent")) return;
-  card.classList.add("sent");
+  const c = view.cards.get(promptId);
+  if (!c || c.el.classList.contains("sent")) return;
+  c.el.classList.add("sent");
   try {
     await conn.request({ type: "feedback", call_id: view.call, prompt_id: promptId, verdict });
     toast(`${I18N.t(verdict)}: ${I18N.t("sent")}`);
-    if (verdict === "not_helpful") clearCard(promptId);
+    if (verdict === "not_helpful") removeCard(promptId);
   } catch (err) {
-    card.classList.remove("sent");
+    c.el.classList.remove("sent");
     toast(`${I18N.t("failed")}: ${err.message}`, true);
   }
 }
@@ -139,9 +246,9 @@ function meters(d) {
   $("share-agent").style.width = `${ap}%`;
   $("share-customer").style.width = `${total > 0 ? 100 - ap : 0}%`;
   $("share-pct").textContent = total > 0 ? `${Math.round(ap)}%` : "–";
+  $("share-pct-customer").textContent = total > 0 ? `${100 - Math.round(ap)}%` : "–";
   const pace = d.agent.pace_wpm;
-  $("pace").textContent = pace == null ? "–" : `${Math.round(pace)}`;
-  $("pace").title = I18N.t("wpm");
+  $("pace").textContent = pace == null ? "–" : I18N.t("wpm", { n: Math.round(pace) });
   $("pace-bar").style.width = `${pace == null ? 0 : Math.min(100, (pace / 220) * 100)}%`;
   for (const who of ["agent", "customer"]) {
     const db = d[who].level_dbfs;
@@ -154,12 +261,13 @@ function meters(d) {
 
 function transcript(d) {
   const box = $("transcript");
+  $("transcript-empty").hidden = true;
   let line = view.partials[d.speaker];
   if (!line) {
     line = el("div", `line ${d.speaker}`);
     line.append(el("b", "", `${I18N.t(d.speaker)}: `), el("span", "words"));
     box.append(line);
-    while (box.children.length > MAX_LINES) box.firstChild.remove();
+    while (box.querySelectorAll(".line").length > MAX_LINES) box.querySelector(".line").remove();
   }
   line.querySelector(".words").textContent = d.text;
   line.classList.toggle("partial", d.kind === "partial");
@@ -177,10 +285,11 @@ document.addEventListener("keydown", (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey || /INPUT|TEXTAREA/.test(e.target.tagName)) return;
   const key = e.key.toLowerCase();
   if (key !== "d" && key !== "n") return;
-  const top = [...$("prompts").children].find((c) => !c.classList.contains("cleared"));
+  const top = topCard();
   if (top) feedback(top.dataset.id, key === "d" ? "done" : "not_helpful");
 });
 
 I18N.set();
+relabel();
 $("call").textContent = I18N.t("waiting");
 conn.start();

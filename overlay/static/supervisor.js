@@ -1,27 +1,63 @@
 "use strict";
 // The supervisor console: the board of every call (sent by the server as `calls`, flagged
 // calls first), one followed call's prompts and transcript live, and listen / whisper /
-// barge buttons that go to the server's call control.
+// barge buttons that go to the server's call control. The console speaks ?lang= if given,
+// else the language most of its calls use; prompt texts stay in their call's language.
 
 const $ = (id) => document.getElementById(id);
 const MODES = ["listen", "whisper", "barge", "off"];
-const follow = { call: null, prompts: new Map(), partials: {} };
+const follow = { call: null, prompts: new Map(), partials: {}, meters: null, action: null };
 let board = [];
+let status = "connecting";
 
 const conn = new AssistConn({
   all: false,
   onEvent: followed,
   onMessage: (m) => {
     if (m.type === "hello") $("who").textContent = m.name;
-    else if (m.type === "calls") { board = m.calls; render(); }
+    else if (m.type === "calls") { board = m.calls; I18N.set(boardLang()); render(); }
     else if (m.type === "error") notice(m.error, true);
   },
-  onStatus: (s) => {
-    $("status").textContent = I18N.t(s);
-    $("status").className = s === "live" ? "ok" : "down";
-  },
+  onStatus: (s) => { status = s; showStatus(); },
 });
 window.assist = { conn, follow, board: () => board };
+I18N.onChange.push(() => { showStatus(); render(); showFollowTitle(); showMeters(); });
+
+function showStatus() {
+  $("status").textContent = I18N.t(status);
+  $("status").className = status === "live" ? "ok" : "down";
+}
+
+/** The language most calls on the board use (ties: the first call's). */
+function boardLang() {
+  const n = {};
+  for (const c of board) if (c.lang) n[c.lang] = (n[c.lang] || 0) + 1;
+  let best = null;
+  for (const [lang, k] of Object.entries(n)) if (best === null || k > n[best]) best = lang;
+  return best || I18N.lang;
+}
+
+function stateCell(c) {
+  const td = el("td", "state");
+  if (!c.flagged) {
+    td.append(el("span", c.live ? "live-dot" : "ended-dot", "● "),
+      el("span", "", I18N.t(c.live ? "status_live" : "status_ended")));
+    return td;
+  }
+  td.append(el("span", "flagtag", I18N.t(`flag_${c.flag_reason}`)));
+  let reason = c.flag_title;
+  if (c.flag_reason === "agitation") {
+    const since = c.flag_cleared_at ?? c.duration_s;
+    reason = I18N.t("flag_agitated_for", { s: Math.round(since - (c.flag_since ?? since)) });
+  }
+  const r = el("span", "reason", reason || "");
+  if (c.flag_cleared_at != null) {
+    r.append(` · ${I18N.t("flag_cleared", { at: fmtTime(c.flag_cleared_at) })}`);
+  }
+  td.title = [reason, c.flag_text].filter(Boolean).join(": ");
+  td.append(r);
+  return td;
+}
 
 function render() {
   const body = $("calls");
@@ -29,7 +65,7 @@ function render() {
   if (!board.length) {
     const tr = el("tr");
     const td = el("td", "muted", I18N.t("no_calls"));
-    td.colSpan = 7;
+    td.colSpan = 8;
     tr.append(td);
     body.append(tr);
     return;
@@ -38,20 +74,27 @@ function render() {
     const tr = el("tr", "call");
     tr.dataset.call = c.call_id;
     tr.classList.toggle("flagged", c.flagged);
+    tr.classList.toggle("held", c.flagged && c.flag_cleared_at != null);
     tr.classList.toggle("ended", !c.live);
     tr.classList.toggle("selected", c.call_id === follow.call);
-    const state = el("td");
-    if (c.flagged) state.append(el("span", "flagtag", I18N.t(`flag_${c.flag_reason}`)));
-    const agent = el("td");
-    agent.append(el("div", "", c.agent || "?"), el("div", "muted", `${c.call_id} · ${I18N.t(c.live ? "status_live" : "status_ended")}`));
-    const flags = el("td");
+    const agent = el("td", "agent", c.agent || "?");
+    agent.title = [c.agent, c.remote].filter(Boolean).join(" · ");
+    const call = el("td", "call-id", c.call_id);
+    call.title = [c.call_id, c.source, c.lang].filter(Boolean).join(" · ");
+    const time = el("td", "num", fmtTime(c.duration_s));
+    const mood = el("td", `mood ${c.mood || ""}`, c.mood ? I18N.t(`mood_${c.mood}`) : "—");
+    const flags = el("td", "flags");
     for (const f of c.flags) {
-      const chip = el("span", `chip ${f.severity}`, f.rule);
+      const chip = el("span", `chip ${f.severity}`, ruleTitle(f));
+      chip.dataset.rule = f.rule;
       chip.title = f.text;
       flags.append(chip);
     }
-    const last = el("td", "", c.last_prompt ? c.last_prompt.text : "");
-    const mood = el("td", "", c.mood ? I18N.t(`mood_${c.mood}`) : "—");
+    const last = el("td", "c-last");
+    if (c.last_prompt) {
+      last.append(el("span", `sev-${c.last_prompt.severity}`, "● "), `${fmtTime(c.last_prompt.t)} ${c.last_prompt.text}`);
+      last.title = `${ruleTitle(c.last_prompt)}: ${c.last_prompt.text}`;
+    }
     const actions = el("td", "actions");
     for (const mode of MODES) {
       const b = el("button", mode === c.supervisor ? "on" : "", I18N.t(mode));
@@ -59,8 +102,8 @@ function render() {
       b.onclick = (e) => { e.stopPropagation(); supervise(c.call_id, mode); };
       actions.append(b);
     }
-    tr.append(state, agent, el("td", "", fmtTime(c.duration_s)), flags, last, mood, actions);
-    tr.onclick = () => startFollowing(c.call_id, c.lang);
+    tr.append(stateCell(c), agent, call, time, mood, flags, last, actions);
+    tr.onclick = () => startFollowing(c.call_id);
     body.append(tr);
   }
 }
@@ -77,24 +120,47 @@ async function supervise(callId, mode) {
 
 function notice(text, bad) {
   $("notice").textContent = text;
+  $("notice").title = text;
   $("notice").className = bad ? "error" : "ok";
 }
 
-function startFollowing(callId, lang) {
+function showFollowTitle() {
+  if (follow.call) $("f-title").textContent = `${I18N.t("following")}: ${follow.call}`;
+}
+
+function startFollowing(callId) {
   if (follow.call === callId) return;
   if (follow.call) conn.forget(follow.call);
   follow.call = callId;
   follow.prompts.clear();
   follow.partials = {};
+  follow.meters = null;
   $("f-prompts").replaceChildren();
   $("f-transcript").replaceChildren();
   $("f-meters").textContent = "";
   $("f-action").textContent = "";
-  if (!I18N.forced && lang) I18N.set(lang);
-  $("f-title").textContent = `${I18N.t("following")}: ${callId}`;
+  $("follow").hidden = false;
+  document.querySelector("main").classList.add("following");
+  showFollowTitle();
   conn.forget(callId); // the whole history of the call, not just what is new
   conn.subscribe(callId);
   render();
+}
+
+function stopFollowing() {
+  if (follow.call) conn.forget(follow.call);
+  follow.call = null;
+  $("follow").hidden = true;
+  document.querySelector("main").classList.remove("following");
+  render();
+}
+$("f-close").addEventListener("click", stopFollowing);
+
+function showMeters() {
+  const d = follow.meters;
+  if (!d) return;
+  const share = Math.round(100 * d.agent.talk_share);
+  $("f-meters").textContent = `${I18N.t("silence")} ${d.silence_s.toFixed(1)} s · ${I18N.t("agent")} ${share}% · ${I18N.t("mood")} ${d.mood ? I18N.t(`mood_${d.mood}`) : "—"}`;
 }
 
 function followed(ev) {
@@ -102,7 +168,8 @@ function followed(ev) {
   const d = ev.data;
   if (ev.type === "prompt") {
     if (follow.prompts.has(d.prompt_id)) return;
-    const p = el("div", `p ${d.severity}`, `${fmtTime(ev.t)} ${d.text}`);
+    const p = el("div", `p ${d.severity}`);
+    p.append(el("b", "", `${fmtTime(ev.t)} ${ruleTitle(d)}: `), d.text);
     p.dataset.id = d.prompt_id;
     follow.prompts.set(d.prompt_id, p);
     $("f-prompts").prepend(p);
@@ -110,8 +177,8 @@ function followed(ev) {
     const p = follow.prompts.get(d.prompt_id);
     if (p) p.classList.add("cleared");
   } else if (ev.type === "meters") {
-    const share = Math.round(100 * d.agent.talk_share);
-    $("f-meters").textContent = `${I18N.t("silence")} ${d.silence_s.toFixed(1)} s · ${I18N.t("talk_share")} ${I18N.t("agent")} ${share}% · ${I18N.t("mood")} ${d.mood ? I18N.t(`mood_${d.mood}`) : "—"}`;
+    follow.meters = d;
+    showMeters();
   } else if (ev.type === "transcript") {
     const box = $("f-transcript");
     let line = follow.partials[d.speaker];

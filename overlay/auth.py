@@ -95,10 +95,8 @@ class OverlayConfig:
             )
         if not 1 <= self.max_connections <= 100_000:
             raise ConfigError("overlay.max_connections: must be between 1 and 100000")
-        if not 1 <= self.max_connections_per_token <= self.max_connections:
-            raise ConfigError(
-                "overlay.max_connections_per_token: must be between 1 and max_connections"
-            )
+        if not 1 <= self.max_connections_per_token <= 100_000:
+            raise ConfigError("overlay.max_connections_per_token: must be between 1 and 100000")
         if not 0.1 <= self.messages_per_s <= 1_000_000:
             raise ConfigError("overlay.messages_per_s: must be between 0.1 and 1000000")
         if not 0 <= self.port <= 65535:

@@ -20,6 +20,7 @@ import itertools
 import logging
 import mimetypes
 import re
+import socket
 import ssl
 import threading
 from collections import Counter
@@ -52,6 +53,7 @@ BOARD_EVERY_S = 0.25  # the supervisor board is sent at most this often (coalesc
 STALL_GRACE_S = 2.0  # an overflowed client whose socket is stuck is aborted after this
 SEND_TIMEOUT_S = 5.0  # a send that cannot complete this long: the client is not reading
 HANDSHAKE_TIMEOUT_S = 5.0  # TCP connect to an open websocket (or an HTTP answer), at most
+SEND_BUFFER = 64 * 1024  # kernel send buffer per client: what a stalled one holds is bounded
 REPLAY_BATCH = 64  # backlog events sent before yielding to the loop (other clients, the hub)
 FEEDBACK_CHANGES = 1  # after its first feedback on a prompt, a token holder may change it once
 STATIC_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
@@ -228,6 +230,9 @@ class OverlayServer:
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
                 super().connection_made(transport)
                 owner.sockets += 1
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
                 if owner.sockets > owner.config.max_connections:
                     self.transport.abort()
 

@@ -19,6 +19,7 @@ import http
 import itertools
 import logging
 import mimetypes
+import os
 import re
 import socket
 import ssl
@@ -145,7 +146,9 @@ class OverlayServer:
         agent: str = "demo-agent",
     ) -> None:
         cfg = config or OverlayConfig()
-        cfg = replace(cfg, host=host or cfg.host, port=cfg.port if port is None else port)
+        cfg = replace(
+            cfg, host=cfg.host if host is None else host, port=cfg.port if port is None else port
+        )
         self.config = cfg.with_tokens(agent)
         self.hub = hub or Hub()
         self.host = self.config.host
@@ -522,10 +525,11 @@ def _ssl_context(config: OverlayConfig) -> ssl.SSLContext | None:
         return None
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    for key, path in (("tls_cert", config.tls_cert), ("tls_key", config.tls_key)):
+        if not os.path.isfile(path):
+            raise ConfigError(f"overlay.{key}: {path}: no such file")
     try:
         ctx.load_cert_chain(config.tls_cert, config.tls_key)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"overlay.tls_cert: {exc.filename}: no such file") from None
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(
             f"overlay.tls_cert: cannot load {config.tls_cert} with key {config.tls_key}: "

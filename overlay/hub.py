@@ -28,6 +28,7 @@ CLIENT_QUEUE = 256
 HISTORY_PER_CALL = 20_000  # chatter kept per call (meters, transcripts, feedback, ...)
 PINNED_PER_CALL = 5_000  # prompts, their clearing, call_ended: evicted only by each other
 CALLS_KEPT = 50
+WIRE_CACHE = 4096  # encoded events kept: each is encoded once, not once per client
 COALESCIBLE = frozenset({"meters"})
 PINNED = frozenset({"prompt", "prompt_cleared", "call_ended"})  # call_started: kept apart
 SUPERVISOR_ONLY = frozenset({"supervisor_action"})  # an agent must not learn of silent listening
@@ -153,6 +154,19 @@ class Hub:
         self._calls_kept = calls_kept
         self.listeners: list[Callable[[Event], None]] = []
         self.forgetters: list[Callable[[str], None]] = []  # told when a call leaves history
+        self._wire: OrderedDict[int, tuple[Event, str]] = OrderedDict()
+
+    def wire(self, event: Event) -> str:
+        """`event` as JSON, encoded once for every client that sends it (a bounded cache; it
+        holds the event, so an id is never reused while cached)."""
+        hit = self._wire.get(id(event))
+        if hit is not None and hit[0] is event:
+            return hit[1]
+        text = event.to_json()
+        self._wire[id(event)] = (event, text)
+        if len(self._wire) > WIRE_CACHE:
+            self._wire.popitem(last=False)
+        return text
 
     def publish(self, event: Event) -> None:
         hist = self.history.get(event.call_id)

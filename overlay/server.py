@@ -118,10 +118,12 @@ class Client:
         self.wake = asyncio.Event()
         self.wake.set()
         self._abort: asyncio.TimerHandle | None = None
+        self.overflowed = False  # its queue overflowed: being closed (1013) or aborted
 
     def poke(self) -> None:
         self.wake.set()
         if self.sub is not None and self.sub.overflowed and self._abort is None:
+            self.overflowed = True
             transport = self.ws.transport
             loop = asyncio.get_running_loop()
             self._abort = loop.call_later(STALL_GRACE_S, transport.abort)
@@ -170,6 +172,7 @@ class OverlayServer:
         self.per_token: Counter[str] = Counter()  # open websockets per token
         self.sockets = 0  # TCP connections at any stage (handshakes included)
         self.dropped_stalled = 0  # clients dropped because a send could not complete
+        self.dropped_slow = 0  # clients closed (1013) or aborted: their queue overflowed
         # call id -> (token holder, prompt id) -> (verdict, times changed)
         self.feedback: dict[str, dict[tuple[str, str], tuple[str, int]]] = {}
         self.hub.forgetters.append(self._forget_feedback)
@@ -387,6 +390,7 @@ class OverlayServer:
         except (ConnectionClosed, _Stalled):
             pass
         finally:
+            self.dropped_slow += client.overflowed
             self.connected.discard(client)
             self.per_token[who.token] -= 1
             if self.per_token[who.token] <= 0:
@@ -507,14 +511,14 @@ class OverlayServer:
                     batch = list(itertools.islice(client.backlog, REPLAY_BATCH))
                     if batch:
                         for ev in batch:
-                            await self._send(client, ev.to_json())
+                            await self._send(client, self.hub.wire(ev))
                         client.wake.set()  # more to replay: after the others have had a turn
                         await asyncio.sleep(0)
                         continue
                     client.backlog = None
                 if sub is not None and sub is client.sub:
                     for ev in sub.drain():
-                        await self._send(client, ev.to_json())
+                        await self._send(client, self.hub.wire(ev))
         except (ConnectionClosed, _Stalled):
             pass
 

@@ -33,9 +33,33 @@ ErrorCode = Literal[
     "no_such_call",  # the call is not live on this server
     "unknown_prompt",  # feedback for a prompt this call never raised
     "control_failed",  # call control refused (e.g. "not available in demo mode")
+    "rate_limited",  # over the connection's message rate (config messages_per_s); not acted on
+    "too_many_connections",  # over the token's connection cap (then closed, code 4429)
 ]
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 1013
+CLOSE_TOO_MANY = 4429
+MESSAGE_BURST = 40  # messages a connection may send at once, beyond its rate (config)
+
+
+class RateLimit:
+    """A token bucket per connection: `allow(now)` spends one message or says no.
+
+    Time comes from the caller (the server's loop clock), so the bucket is pure."""
+
+    def __init__(self, rate: float, burst: int = MESSAGE_BURST) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens = float(burst)
+        self.last: float | None = None
+
+    def allow(self, now: float) -> bool:
+        if self.last is not None:
+            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
 
 
 class ProtocolError(ValueError):
@@ -114,10 +138,12 @@ def decode(raw: str | bytes) -> ClientMessage:
         raise ProtocolError("bad_message", "message must be an object with a string 'type'")
     ref = msg.get("id")
     if ref is not None and not (
-        (isinstance(ref, str) and len(ref) <= MAX_ID)
-        or (isinstance(ref, int) and not isinstance(ref, bool))
+        (isinstance(ref, str) and len(ref) <= MAX_ID and _utf8(ref))
+        or (isinstance(ref, int) and not isinstance(ref, bool) and abs(ref) < 2**53)
     ):
-        raise ProtocolError("bad_message", f"'id' must be a string of <= {MAX_ID} chars or int")
+        raise ProtocolError(
+            "bad_message", f"'id' must be a string of <= {MAX_ID} chars or a (JSON-safe) int"
+        )
     kind = msg["type"]
     try:
         if kind == "subscribe":
@@ -142,9 +168,19 @@ def decode(raw: str | bytes) -> ClientMessage:
     raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}", ref)
 
 
+def _utf8(value: str) -> bool:
+    """Whether `value` can be sent back as UTF-8 (JSON's \\ud800 escapes make lone surrogates,
+    which would break the echo of an `id` or the error naming a value)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _str(msg: dict[str, Any], key: str, limit: int = MAX_ID) -> str:
     value = msg.get(key)
-    if not isinstance(value, str) or not value or len(value) > limit:
+    if not isinstance(value, str) or not value or len(value) > limit or not _utf8(value):
         raise ProtocolError("bad_message", f"'{key}' must be a non-empty string (<= {limit})")
     return value
 
@@ -160,7 +196,7 @@ def _subscribe(msg: dict[str, Any], ref: str | int | None) -> Subscribe:
         not isinstance(since, dict)
         or len(since) > MAX_SINCE
         or not all(
-            isinstance(k, str) and len(k) <= MAX_ID and type(v) is int and v >= -1
+            isinstance(k, str) and len(k) <= MAX_ID and _utf8(k) and type(v) is int and v >= -1
             for k, v in since.items()
         )
     ):
@@ -175,12 +211,24 @@ def _subscribe(msg: dict[str, Any], ref: str | int | None) -> Subscribe:
 
 
 def _dump(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON; non-ASCII as UTF-8, but anything unencodable (a lone surrogate in a
+    message from elsewhere) escaped rather than breaking the send."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return text if _utf8(text) else json.dumps(obj, separators=(",", ":"))
 
 
-def hello(*, server: str, role: str, name: str, calls: list[str], telephony: bool = False) -> str:
+def hello(
+    *,
+    server: str,
+    role: str,
+    name: str,
+    calls: list[str],
+    telephony: bool = False,
+    dial: bool = False,
+) -> str:
     """First message on every connection: versions, who the token is, which calls it sees,
-    and whether a phone is behind the server (answer/hangup/dial can work)."""
+    whether a phone is behind the server (answer/hangup/dial can work) and whether this token
+    may place calls."""
     return _dump(
         {
             "type": "hello",
@@ -191,6 +239,7 @@ def hello(*, server: str, role: str, name: str, calls: list[str], telephony: boo
             "name": name,
             "calls": calls,
             "telephony": telephony,
+            "dial": dial,
         }
     )
 

@@ -5,6 +5,10 @@ Runs its own asyncio loop on a background thread so the call runner never touche
 bounded queue lives in the Hub. Messages are decoded by overlay/protocol.py; tokens, roles and
 the Origin check are overlay/auth.py. Feedback goes to the call's runner through the
 CallRegistry; listen/whisper/barge to the CallControl. See docs/protocol.md.
+
+Hostile clients are bounded here: connections overall and per token, handshake time, each
+connection's message rate, feedback once per token holder and prompt, backlog replay in
+paced batches, and a send that cannot complete within SEND_TIMEOUT_S drops its client.
 """
 
 from __future__ import annotations
@@ -12,10 +16,16 @@ from __future__ import annotations
 import asyncio
 import errno
 import http
+import itertools
 import logging
 import mimetypes
+import os
+import re
+import socket
+import ssl
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from importlib import resources
 from typing import Any
@@ -27,13 +37,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from assist import __version__
-from assist.core.errors import ServiceError
+from assist.core.errors import ConfigError, ServiceError
 from assist.core.events import Event, SupervisorAction
 from assist.runtime.control import CallControl, CallRegistry, ControlError
 from overlay import protocol
 from overlay.auth import OverlayConfig, Principal, Tokens, origin_allowed
 from overlay.board import CallBoard
-from overlay.hub import Hub, Subscription
+from overlay.hub import SUPERVISOR_ONLY, Hub, Subscription
 from overlay.protocol import PROTOCOL_VERSION, ProtocolError  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
@@ -42,6 +52,17 @@ WS_PATH = "/ws"
 PAGES = {"/": "overlay.html", "/overlay": "overlay.html", "/supervisor": "supervisor.html"}
 BOARD_EVERY_S = 0.25  # the supervisor board is sent at most this often (coalesced)
 STALL_GRACE_S = 2.0  # an overflowed client whose socket is stuck is aborted after this
+SEND_TIMEOUT_S = 5.0  # a send that cannot complete this long: the client is not reading
+HANDSHAKE_TIMEOUT_S = 5.0  # TCP connect to an open websocket (or an HTTP answer), at most
+SEND_BUFFER = 64 * 1024  # kernel send buffer per client: what a stalled one holds is bounded
+REPLAY_BATCH = 64  # backlog events sent before yielding to the loop (other clients, the hub)
+FEEDBACK_CHANGES = 1  # after its first feedback on a prompt, a token holder may change it once
+STATIC_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "SAMEORIGIN"),  # older browsers; CSP frame-ancestors rules otherwise
+)
 
 
 def _static(name: str) -> bytes | None:
@@ -49,29 +70,60 @@ def _static(name: str) -> bytes | None:
     return f.read_bytes() if f.is_file() else None
 
 
-def _response(status: http.HTTPStatus, body: bytes, ctype: str) -> Response:
+def _csp(origins: tuple[str, ...]) -> str:
+    """Pages load only our own files and talk only to our own websocket; they may be framed
+    by our own pages and the configured origins (a CRM embedding the overlay)."""
+    ancestors = " ".join(("'self'", *origins))
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        f"form-action 'none'; frame-ancestors {ancestors}"
+    )
+
+
+def _response(
+    status: http.HTTPStatus,
+    body: bytes,
+    ctype: str,
+    csp: str,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> Response:
     headers = Headers(
-        [("Content-Type", ctype), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
+        [
+            ("Content-Type", ctype),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("Content-Security-Policy", csp),
+            *SECURITY_HEADERS,
+            *extra,
+        ]
     )
     return Response(status.value, status.phrase, headers, body)
+
+
+class _Stalled(Exception):
+    """A send did not complete within SEND_TIMEOUT_S; the client has been dropped."""
 
 
 class Client:
     """One websocket connection: who it is, its subscription, and a coalesced board slot."""
 
-    def __init__(self, ws: ServerConnection, who: Principal) -> None:
+    def __init__(self, ws: ServerConnection, who: Principal, rate: float) -> None:
         self.ws = ws
         self.who = who
         self.sub: Subscription | None = None
-        self.backlog: list[Event] = []
+        self.backlog: Iterator[Event] | None = None  # replay still to send, in batches
         self.board = who.supervisor  # a board message is pending
+        self.limit = protocol.RateLimit(rate)
         self.wake = asyncio.Event()
         self.wake.set()
         self._abort: asyncio.TimerHandle | None = None
+        self.overflowed = False  # its queue overflowed: being closed (1013) or aborted
 
     def poke(self) -> None:
         self.wake.set()
         if self.sub is not None and self.sub.overflowed and self._abort is None:
+            self.overflowed = True
             transport = self.ws.transport
             loop = asyncio.get_running_loop()
             self._abort = loop.call_later(STALL_GRACE_S, transport.abort)
@@ -96,7 +148,9 @@ class OverlayServer:
         agent: str = "demo-agent",
     ) -> None:
         cfg = config or OverlayConfig()
-        cfg = replace(cfg, host=host or cfg.host, port=cfg.port if port is None else port)
+        cfg = replace(
+            cfg, host=cfg.host if host is None else host, port=cfg.port if port is None else port
+        )
         self.config = cfg.with_tokens(agent)
         self.hub = hub or Hub()
         self.host = self.config.host
@@ -115,11 +169,25 @@ class OverlayServer:
         self._error: BaseException | None = None
         self._board_due: asyncio.TimerHandle | None = None
         self.connected: set[Client] = set()
-        self.clients = 0
+        self.per_token: Counter[str] = Counter()  # open websockets per token
+        self.sockets = 0  # TCP connections at any stage (handshakes included)
+        self.dropped_stalled = 0  # clients dropped because a send could not complete
+        self.dropped_slow = 0  # clients closed (1013) or aborted: their queue overflowed
+        # call id -> (token holder, prompt id) -> (verdict, times changed)
+        self.feedback: dict[str, dict[tuple[str, str], tuple[str, int]]] = {}
+        self.hub.forgetters.append(self._forget_feedback)
+        self._csp = _csp(self.config.origins)
+        self._ssl = _ssl_context(self.config)
+
+    @property
+    def clients(self) -> int:
+        """Open websockets (authenticated, hello sent or being sent)."""
+        return len(self.connected)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
+        scheme = "https" if self.config.tls else "http"
+        return f"{scheme}://{self.host}:{self.port}/"
 
     def agent_url(self, name: str | None = None) -> str:
         p = next(a for a in self.config.agents if name in (None, a.name))
@@ -160,6 +228,24 @@ class OverlayServer:
     async def _serve(self) -> None:
         self.loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        owner = self
+
+        class Counted(ServerConnection):
+            """Counts TCP connections from their first byte; beyond the cap, cut at once."""
+
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                super().connection_made(transport)
+                owner.sockets += 1
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+                if owner.sockets > owner.config.max_connections:
+                    self.transport.abort()
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                owner.sockets -= 1
+                super().connection_lost(exc)
+
         async with serve(
             self._handler,
             self.host,
@@ -167,6 +253,9 @@ class OverlayServer:
             process_request=self._http,
             max_size=protocol.MAX_FRAME,
             max_queue=16,
+            open_timeout=HANDSHAKE_TIMEOUT_S,
+            ssl=self._ssl,
+            create_connection=Counted,
             server_header=f"softphone-assist/{__version__}",
         ) as server:
             self._server = server
@@ -183,6 +272,9 @@ class OverlayServer:
 
     async def _close_all(self, code: int, reason: str) -> None:
         await asyncio.gather(*(c.ws.close(code, reason) for c in list(self.connected)))
+
+    def _forget_feedback(self, call_id: str) -> None:
+        self.feedback.pop(call_id, None)
 
     # -- publishing (any thread) ---------------------------------------------------------------
 
@@ -207,25 +299,44 @@ class OverlayServer:
     # -- HTTP ----------------------------------------------------------------------------------
 
     def _http(self, conn: ServerConnection, request: Request) -> Response | None:
+        """Pages, static files and the websocket upgrade; anything else a clean 4xx."""
+        csp = self._csp
+
+        def answer(
+            status: http.HTTPStatus, text: str, extra: tuple[tuple[str, str], ...] = ()
+        ) -> Response:
+            return _response(status, text.encode() + b"\n", "text/plain; charset=utf-8", csp, extra)
+
+        if request.method != "GET":  # websockets' parser takes any method; we serve GET only
+            allow = (("Allow", "GET"),)
+            return answer(http.HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed", allow)
+        if len(request.path) > 2048:
+            return answer(http.HTTPStatus.REQUEST_URI_TOO_LONG, "path too long")
         path = urlsplit(request.path).path
         if path == WS_PATH:
-            origin = request.headers.get("Origin")
+            origins = request.headers.get_all("Origin")
+            if len(origins) > 1:
+                return answer(http.HTTPStatus.BAD_REQUEST, "more than one Origin header")
             if not origin_allowed(
-                origin, port=self.port, host=self.host, extra=self.config.origins
+                origins[0] if origins else None,
+                port=self.port,
+                host=self.host,
+                extra=self.config.origins,
+                tls=self.config.tls,
             ):
-                return _response(http.HTTPStatus.FORBIDDEN, b"origin not allowed\n", "text/plain")
+                return answer(http.HTTPStatus.FORBIDDEN, "origin not allowed")
             return None
         if path == "/favicon.ico":
-            return _response(http.HTTPStatus.NO_CONTENT, b"", "image/x-icon")
+            return _response(http.HTTPStatus.NO_CONTENT, b"", "image/x-icon", csp)
         name = PAGES.get(path) or (path[len("/static/") :] if path.startswith("/static/") else "")
-        if name and "/" not in name and ".." not in name:
+        if name and STATIC_NAME.fullmatch(name) and ".." not in name:
             body = _static(name)
             if body is not None:
                 ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
                 if ctype.startswith("text/") or ctype.endswith("javascript"):
                     ctype += "; charset=utf-8"
-                return _response(http.HTTPStatus.OK, body, ctype)
-        return _response(http.HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+                return _response(http.HTTPStatus.OK, body, ctype, csp)
+        return answer(http.HTTPStatus.NOT_FOUND, "not found")
 
     # -- websocket -----------------------------------------------------------------------------
 
@@ -233,41 +344,74 @@ class OverlayServer:
         assert ws.request is not None
         token = parse_qs(urlsplit(ws.request.path).query).get("token", [None])[0]
         who = self.tokens.check(token)
-        if who is None:
-            await ws.send(protocol.error("unauthorized", "missing or unknown token"))
-            await ws.close(protocol.CLOSE_UNAUTHORIZED, "unauthorized")
+        try:
+            if who is None:
+                await ws.send(protocol.error("unauthorized", "missing or unknown token"))
+                await ws.close(protocol.CLOSE_UNAUTHORIZED, "unauthorized")
+                return
+            if self.per_token[who.token] >= self.config.max_connections_per_token:
+                cap = self.config.max_connections_per_token
+                message = f"this token already has {cap} connections; close one"
+                await ws.send(protocol.error("too_many_connections", message))
+                await ws.close(protocol.CLOSE_TOO_MANY, "too many connections")
+                return
+        except ConnectionClosed:
             return
-        client = Client(ws, who)
-        self.clients += 1
-        self.connected.add(client)
-        visible = self._visible(who)
-        await ws.send(
-            protocol.hello(
+        client = Client(ws, who, self.config.messages_per_s)
+        self.connected.add(client)  # counted from here; the finally below uncounts it
+        self.per_token[who.token] += 1
+        pump: asyncio.Task[None] | None = None
+        try:
+            visible = self._visible(who)
+            hello = protocol.hello(
                 server=f"softphone-assist/{__version__}",
                 role=who.role,
                 name=who.name,
                 calls=[c for c in self.hub.calls() if visible(c)],
                 telephony=self.control is not None and self.control.telephony,
+                dial=who.dial,
             )
-        )
-        pump = asyncio.create_task(self._pump(client))
-        try:
+            await self._send(client, hello)
+            pump = asyncio.create_task(self._pump(client))
+            loop = asyncio.get_running_loop()
             async for raw in ws:
-                try:
-                    reply = await self._on_message(client, protocol.decode(raw))
-                except ProtocolError as exc:
-                    reply = protocol.error(exc.code, exc.message, exc.ref)
+                if not client.limit.allow(loop.time()):
+                    per_s = client.limit.rate
+                    reply: str | None = protocol.error(
+                        "rate_limited", f"more than {per_s:g} messages a second; not done"
+                    )
+                else:
+                    try:
+                        reply = await self._on_message(client, protocol.decode(raw))
+                    except ProtocolError as exc:
+                        reply = protocol.error(exc.code, exc.message, exc.ref)
                 if reply is not None:
-                    await ws.send(reply)
-        except ConnectionClosed:
+                    await self._send(client, reply)
+        except (ConnectionClosed, _Stalled):
             pass
         finally:
-            self.clients -= 1
+            self.dropped_slow += client.overflowed
             self.connected.discard(client)
+            self.per_token[who.token] -= 1
+            if self.per_token[who.token] <= 0:
+                del self.per_token[who.token]
             client.done()
             if client.sub is not None:
                 self.hub.unsubscribe(client.sub)
-            pump.cancel()
+            if pump is not None:
+                pump.cancel()
+
+    async def _send(self, client: Client, text: str) -> None:
+        """Send, or drop a client that does not read: its socket buffers are full and have
+        not drained for SEND_TIMEOUT_S."""
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                await client.ws.send(text)
+        except TimeoutError:
+            self.dropped_stalled += 1
+            log.info("overlay: dropped %s: not reading", client.who.label)
+            client.ws.transport.abort()
+            raise _Stalled from None
 
     async def _on_message(self, client: Client, msg: protocol.ClientMessage) -> str | None:
         who = client.who
@@ -283,11 +427,14 @@ class OverlayServer:
                 since=dict(msg.since),
                 maxlen=self.config.client_queue,
                 visible=self._visible(who),
+                hidden=frozenset() if who.supervisor else SUPERVISOR_ONLY,
                 latest=msg.latest,
             )
             client.wake.set()
             return None
         if isinstance(msg, protocol.Dial):
+            if not who.dial:
+                raise ProtocolError("forbidden", "this token may not place calls", msg.ref)
             uri = msg.uri
             return protocol.result(await self._control(lambda c: c.dial(uri), msg.ref), msg.ref)
         if not who.may_see(self.hub.agent_of(msg.call_id)):
@@ -308,6 +455,11 @@ class OverlayServer:
             if not self.hub.has_prompt(msg.call_id, msg.prompt_id):
                 raise ProtocolError("unknown_prompt", "this call raised no such prompt", msg.ref)
             pid, verdict, label = msg.prompt_id, msg.verdict, who.label
+            given = self.feedback.setdefault(msg.call_id, {})
+            before = given.get((label, pid))
+            if before is not None and (before[0] == verdict or before[1] >= FEEDBACK_CHANGES):
+                return protocol.result(f"feedback already recorded: {before[0]}", msg.ref)
+            given[label, pid] = (verdict, 0 if before is None else before[1] + 1)
             runner.submit(lambda s: s.feedback(pid, verdict, label))
             return protocol.result(f"feedback recorded: {verdict}", msg.ref)
         if not who.supervisor:
@@ -340,6 +492,7 @@ class OverlayServer:
             raise ProtocolError("control_failed", str(exc), ref) from None
 
     async def _pump(self, client: Client) -> None:
+        """Board, then backlog in paced batches, then live events; one client's sends only."""
         ws = client.ws
         try:
             while True:
@@ -353,15 +506,40 @@ class OverlayServer:
                     client.board = False
                     who = client.who
                     rows = self.board.snapshot(lambda c, who=who: who.may_see(c.agent))
-                    await ws.send(protocol.calls(rows))
-                backlog, client.backlog = client.backlog, []
-                for ev in backlog:
-                    await ws.send(ev.to_json())
+                    await self._send(client, protocol.calls(rows))
+                if client.backlog is not None:
+                    batch = list(itertools.islice(client.backlog, REPLAY_BATCH))
+                    if batch:
+                        for ev in batch:
+                            await self._send(client, self.hub.wire(ev))
+                        client.wake.set()  # more to replay: after the others have had a turn
+                        await asyncio.sleep(0)
+                        continue
+                    client.backlog = None
                 if sub is not None and sub is client.sub:
                     for ev in sub.drain():
-                        await ws.send(ev.to_json())
-        except ConnectionClosed:
+                        await self._send(client, self.hub.wire(ev))
+        except (ConnectionClosed, _Stalled):
             pass
+
+
+def _ssl_context(config: OverlayConfig) -> ssl.SSLContext | None:
+    """The server's TLS context from the configured PEM files (None: plain http)."""
+    if not config.tls:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    for key, path in (("tls_cert", config.tls_cert), ("tls_key", config.tls_key)):
+        if not os.path.isfile(path):
+            raise ConfigError(f"overlay.{key}: {path}: no such file")
+    try:
+        ctx.load_cert_chain(config.tls_cert, config.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"overlay.tls_cert: cannot load {config.tls_cert} with key {config.tls_key}: "
+            f"{getattr(exc, 'reason', None) or exc}"
+        ) from None
+    return ctx
 
 
 class HubSink:

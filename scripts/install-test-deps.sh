@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # fonts-wqy-microhei: a CJK font, so the browser tests' Chinese screenshots are legible
-APT_PACKAGES=(chromium baresip sip-tester espeak-ng sox fonts-wqy-microhei)
+# openssl: the overlay TLS tests make a self-signed certificate
+APT_PACKAGES=(chromium baresip sip-tester espeak-ng sox fonts-wqy-microhei openssl)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -97,6 +97,13 @@ def test_tokens_map_to_principals_and_roles_limit_what_is_seen() -> None:
         ("https://127.0.0.1:9000", False),
         ("null", False),
         ("http://127.0.0.1:99999", False),
+        ("http://evil.example.com@127.0.0.1:9000", False),  # userinfo: the host is 127.0.0.1
+        ("http://127.0.0.1:9000/path", False),
+        ("http://127.0.0.1:9000?q=1", False),
+        ("http://127.0.0.1:9000 ", False),
+        ("http://127.0.0.1:09000", False),  # a leading zero
+        ("http://127.0.0.1:9000/", False),  # browsers send no trailing slash
+        ("HTTP://127.0.0.1:9000", False),
     ],
 )
 def test_origin_check(origin: str | None, ok: bool) -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
 from assist.runtime.control import CallRegistry, DemoControl
+from overlay.auth import OverlayConfig
 from overlay.server import OverlayServer
 
 SETTINGS = settings(
@@ -31,7 +32,9 @@ TYPES = ["subscribe", "feedback", "supervise"]
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[OverlayServer]:
-    srv = OverlayServer(port=0, registry=CallRegistry(), control=DemoControl()).start()
+    # the fuzzer sends hundreds of messages a second on one connection: no rate limit here
+    config = OverlayConfig(port=0, messages_per_s=1e6)
+    srv = OverlayServer(config=config, registry=CallRegistry(), control=DemoControl()).start()
     yield srv
     srv.stop()
 

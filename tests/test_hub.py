@@ -62,12 +62,33 @@ def test_subscribe_filters_by_call_and_returns_backlog_after_since() -> None:
 
 
 def test_history_is_bounded() -> None:
-    hub = Hub(history_per_call=3, calls_kept=2)
+    hub = Hub(history_per_call=3, pinned_per_call=2, calls_kept=2)
     for call in "xyz":
         for seq in range(5):
-            hub.publish(prompt(seq, call))
+            hub.publish(meters(seq, call))
     assert hub.calls() == ["y", "z"]
     assert [e.seq for e in hub.history["z"]] == [2, 3, 4]
+    for seq in range(5, 9):
+        hub.publish(prompt(seq, "z"))
+    assert [e.seq for e in hub.history["z"]] == [2, 3, 4, 7, 8]  # prompts evict only prompts
+    assert not hub.has_prompt("z", "p-6") and hub.has_prompt("z", "p-8")
+
+
+def test_chatter_never_evicts_the_calls_start_or_its_prompts() -> None:
+    from assist.core.events import CallStarted
+
+    hub = Hub(history_per_call=100)
+    hub.publish(Event("c", 0, 0, CallStarted(lang="en", source="demo", sample_rate=1, agent="a")))
+    hub.publish(prompt(1))
+    for seq in range(2, 5_000):
+        hub.publish(meters(seq))
+    _, backlog = hub.subscribe(None, lambda: None)
+    got = list(backlog)
+    assert [e.type for e in got[:2]] == ["call_started", "prompt"] and len(got) == 102
+    assert [e.seq for e in got] == sorted(e.seq for e in got)
+    assert hub.has_prompt("c", "p-1")
+    _, resumed = hub.subscribe(None, lambda: None, since={"c": 4_990})
+    assert [e.seq for e in resumed] == list(range(4_991, 5_000))
 
 
 def test_visible_filter_limits_backlog_and_live_events_to_the_tokens_calls() -> None:

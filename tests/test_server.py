@@ -258,18 +258,19 @@ async def test_answer_hangup_and_dial_in_demo_mode_say_so(
     call = LiveCall(server, registry, "ah")
     try:
         await in_thread(call.play_to, 1.0)
-        async with connect(ws_url(server)) as ws:
+        async with connect(ws_url(server)) as ws, connect(ws_url(server, "agent")) as agent:
             await ws.recv()
-            for i, msg in enumerate(
+            await agent.recv()
+            for i, (conn, msg) in enumerate(
                 [
-                    {"type": "answer", "call_id": "ah"},
-                    {"type": "hangup", "call_id": "ah"},
-                    {"type": "dial", "uri": "sip:bob@127.0.0.1"},
+                    (ws, {"type": "answer", "call_id": "ah"}),
+                    (ws, {"type": "hangup", "call_id": "ah"}),
+                    (agent, {"type": "dial", "uri": "sip:bob@127.0.0.1"}),  # the softphone's
                 ]
             ):
                 ref = f"c{i}"
-                await ws.send(json.dumps({**msg, "id": ref}))
-                err = (await recv_until(ws, lambda m, ref=ref: m.get("id") == ref))[-1]
+                await conn.send(json.dumps({**msg, "id": ref}))
+                err = (await recv_until(conn, lambda m, ref=ref: m.get("id") == ref))[-1]
                 assert err["type"] == "error" and err["code"] == "control_failed"
                 assert "not available in demo mode" in err["error"]
             await ws.send(json.dumps({"type": "answer", "call_id": "nope", "id": "x"}))

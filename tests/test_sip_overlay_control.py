@@ -20,7 +20,10 @@ from tests.conftest import timeline
 from tests.sip_helpers import assist, baresip, events, plugin_config, wait_event, write_wav
 
 AGENT_TOKEN = "agent-token-for-overlay-control"
-OVERLAY = f'[overlay]\nport = 0\n[[overlay.agent]]\nname = "alice"\ntoken = "{AGENT_TOKEN}"\n'
+OVERLAY = (
+    f'[overlay]\nport = 0\n[[overlay.agent]]\nname = "alice"\ntoken = "{AGENT_TOKEN}"\n'
+    "dial = true\n"  # placing calls is a permission of the token
+)
 
 
 def _free_udp_port() -> int:

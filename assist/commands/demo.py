@@ -73,6 +73,7 @@ def register(sub: Any) -> None:
         default="en",
         help="the call's language: rule pack, speech model and the pages' language (default en)",
     )
+    add_tls_options(p)
     p.add_argument("--rules", metavar="FILE", help="rule pack TOML overriding the built-in one")
     p.add_argument("--call-id", help="call id for the events (default: generated)")
     p.add_argument(
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_server:
         from overlay.server import HubSink, OverlayServer
 
-        config = _overlay_config(args.config)
+        config = with_tls_options(_overlay_config(args.config), args)
         agent_name = config.agents[0].name if config.agents else agent_name
         host = args.host if args.host != "127.0.0.1" or args.config is None else None
         port = args.port if args.port != 8765 or args.config is None else None
@@ -222,6 +223,29 @@ def _overlay_config(path: str | None) -> Any:
         return OverlayConfig.from_table(table)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def add_tls_options(p: argparse.ArgumentParser) -> None:
+    """--tls-cert/--tls-key/--insecure: how the overlay may be served beyond loopback."""
+    p.add_argument("--tls-cert", metavar="PEM", help="serve the overlay over https/wss")
+    p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow plain http beyond loopback (tokens travel in clear)",
+    )
+
+
+def with_tls_options(config: Any, args: argparse.Namespace) -> Any:
+    """The [overlay] config with the TLS options of the command line applied over it."""
+    from dataclasses import replace
+
+    changes: dict[str, Any] = {}
+    if args.tls_cert is not None or args.tls_key is not None:
+        changes.update(tls_cert=args.tls_cert or "", tls_key=args.tls_key or "")
+    if args.insecure:
+        changes["insecure"] = True
+    return replace(config, **changes) if changes else config
 
 
 class _Bar:

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
+from assist.commands.demo import add_tls_options, with_tls_options
 from assist.core.errors import ConfigError, InputError, ServiceError
 from assist.core.session import CallSession
 from assist.runtime.asr_worker import CallAsr
@@ -35,6 +36,7 @@ def register(sub: Any) -> None:
     p.add_argument("--config", metavar="FILE", required=True, help="TOML config ([sip], [overlay])")
     p.add_argument("--events", metavar="FILE|-", help="write every event as JSON lines")
     p.add_argument("--no-server", action="store_true", help="do not serve the overlay")
+    add_tls_options(p)
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language (rule pack)")
     p.add_argument("--rules", metavar="FILE", help="rule pack TOML overriding the built-in one")
     p.add_argument(
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"unexpected argument {args.uri!r} (did you mean `sip call URI`?)")
     settings = load_settings(args.config)
     try:
-        overlay_cfg = OverlayConfig.from_table(settings.overlay)
+        overlay_cfg = with_tls_options(OverlayConfig.from_table(settings.overlay), args)
     except ConfigError as exc:
         raise ConfigError(f"{args.config}: {exc}") from None
     pack = load_pack(args.rules) if args.rules else default_pack(args.lang)

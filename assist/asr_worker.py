@@ -239,6 +239,8 @@ class CallAsr:
                     ch.wait_processed(end - self.align)
             self._deliver(ch, ch.take(end - self.align))
             self._watch(ch, end)
+            if self.second is not None:
+                self.second.first_progress(speaker, min(ch.processed, end - self.align))
         if self.second is not None:
             self.second.tap(speaker, frame, end)
         with self._seen_cond:
@@ -303,6 +305,8 @@ class CallAsr:
             self._deliver(ch, ch.take(None))
             if not ch.thread.is_alive() and ch.error is None:
                 release(ch.rec)
+            if self.second is not None:
+                self.second.first_progress(ch.speaker, 1 << 62)
         if self.second is not None:
             self.second.close()
 

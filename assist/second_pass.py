@@ -38,6 +38,7 @@ from assist.vad import VoiceActivity
 ALIGN_S = 0.6  # stop detected -> final delivered (a decode takes ~0.4 s on an idle core)
 MAX_UTTERANCE_S = 15.0  # a longer speech run is decoded in pieces of this length
 PREROLL_S = 0.3  # audio kept before the VAD's (back-dated) start of speech
+FIRST_PASS_WAIT_S = 1.5  # an utterance not decoded waits this long for the first pass's final
 MAX_FIRST_WORDS = 2000  # first-pass words kept per speaker to stand in for skipped decodes
 LAG_REPORT_S = 1.0  # a decode this late after its slot is reported as lagging
 PENDING_PER_WORKER = 2  # decodes waiting or running per worker thread before we shed load
@@ -105,6 +106,7 @@ class _Track:
     jobs: deque[_Job] = field(default_factory=deque)
     first_words: list[Word] = field(default_factory=list)
     first_engine: str = ""
+    first_upto: int = 1 << 62  # call sample through which first-pass results were handed over
     lagging: bool = False
 
 
@@ -135,6 +137,7 @@ class WhisperPass:
         self.max_utt = round(max_utterance_s * rate)
         self.preroll = round(preroll_s * rate)
         self.lag_report = round(lag_report_s * rate)
+        self.first_wait = round(FIRST_PASS_WAIT_S * rate)
         vads = runner.session.vads
         self.tracks: dict[Speaker, _Track] = {
             s: _Track(VoiceActivity(vads[s].config, sample_rate=rate)) for s in vads
@@ -177,6 +180,12 @@ class WhisperPass:
             tr.first_words += transcript.words
             del tr.first_words[:-MAX_FIRST_WORDS]  # bounded, whatever the VAD does
 
+    def first_progress(self, speaker: str, upto: int) -> None:
+        """The first pass has handed over its results through call sample `upto`."""
+        tr = self.tracks.get(speaker)  # type: ignore[call-overload]
+        if tr is not None:
+            tr.first_upto = upto
+
     def _cut(self, speaker: Speaker, tr: _Track, end: int) -> None:
         start = tr.open_start if tr.open_start is not None else end
         audio = self._audio(tr, start, end)
@@ -187,7 +196,9 @@ class WhisperPass:
             tr.lagging = True
             note = AsrLagging(speaker=speaker, lag_s=(end - start) / self.rate, asr_pass=2)
             self.runner.submit(lambda s, n=note: s.note(n))  # type: ignore[misc]
-        tr.jobs.append(_Job(start, end, end + self.align, fut))
+        # not decoded: wait for the first pass's own endpointer (≈ 1 s after the speech) too
+        due = end + (self.align if fut is not None else max(self.align, self.first_wait))
+        tr.jobs.append(_Job(start, end, due, fut))
 
     def _audio(self, tr: _Track, start: int, end: int) -> np.ndarray:
         parts = [f for e, f in tr.frames if e > start and e - f.shape[0] < end]
@@ -205,6 +216,8 @@ class WhisperPass:
             job = tr.jobs[0]
             if now is not None and job.due > now:
                 return
+            if now is not None and job.future is None and tr.first_upto < job.due - self.align:
+                return  # not decoded, and the first pass has not caught up to it yet
             if job.future is not None and not job.future.done():
                 if now is not None and not self.block:
                     if now - job.due > self.lag_report and not tr.lagging:

@@ -33,6 +33,7 @@ function reset(callId, data) {
   I18N.set(data.lang);
   $("call").textContent = `${data.agent || ""} · ${callId}`;
   // which speech engine hears this call (a fallback says so), or that word cues are off
+  view.asr = data.asr || "";
   $("engine").textContent = data.asr ? `${I18N.t("speech")}: ${data.asr}` : I18N.t("no_speech");
   callState(null); // SIP calls report their state in call_state events
 }
@@ -76,6 +77,7 @@ function handle(ev) {
     case "meters": meters(d); break;
     case "call_state": callState(d.state, d.direction); break;
     case "transcript": transcript(d); break;
+    case "speech": if (d.state === "start" && view.asr) listening(d.speaker); break;
     case "call_ended":
       view.ended = true;
       callState(null);
@@ -163,8 +165,17 @@ function transcript(d) {
   }
   line.querySelector(".words").textContent = d.text;
   line.classList.toggle("partial", d.kind === "partial");
+  line.classList.toggle("listening", !!d.listening);
   view.partials[d.speaker] = d.kind === "partial" ? line : null; // a final closes the line
   box.scrollTop = box.scrollHeight;
+}
+
+// Speech started: a "listening…" line until its words come (PocketSphinx's live guesses on
+// phone audio are nonsense and are not sent; the Whisper final replaces this line).
+function listening(speaker) {
+  const open = view.partials[speaker];
+  if (open && !open.classList.contains("listening")) return; // live words already showing
+  transcript({ speaker, kind: "partial", text: I18N.t("listening"), listening: true });
 }
 
 function toast(text, bad) {

@@ -53,7 +53,9 @@ def run_list(args: argparse.Namespace) -> int:
     for lang in ("en", "zh"):
         vosk = models.find(lang)
         whisper = models.find_whisper(lang)
-        first = f"vosk:{vosk.name}" if vosk else "pocketsphinx:en-us" if lang == "en" else ""
+        first = (
+            f"vosk:{vosk.name}" if vosk else "pocketsphinx:en-us (fallback)" if lang == "en" else ""
+        )
         second = f"whisper:{whisper.name}" if whisper else ""
         if first and second:
             print(f"{lang}: {first} live, finals by {second}")

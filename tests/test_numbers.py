@@ -18,6 +18,13 @@ from assist.core.numbers import extract, read_back
         ("one moment please i have two questions", []),
         ("so that is 4729 183", ["4729183"]),
         ("it cost $1,250.50", ["1250.50"]),
+        # as Whisper writes them: digits, ordinals, dotted digit runs, mixed
+        ("My count number is 4729183", ["4729183"]),
+        ("4th and 1.1.8th", ["118"]),
+        ("I said 1.1.8.", ["118"]),
+        ("the account is 47-29-183.", ["4729183"]),
+        ("that's 4, 7, 2, 9, 1, 8, 3.", ["4729183"]),
+        ("on the twenty first, at 2.30", ["21", "2.30"]),
     ],
 )
 def test_english(text: str, numbers: list[str]) -> None:
@@ -49,3 +56,26 @@ def test_read_back_in_any_grouping() -> None:
     assert read_back("4729183", ["4729183"])
     assert not read_back("4729183", ["4729", "138"])
     assert not read_back("4729183", [])
+
+
+def test_a_real_tidigits_clip_through_a_phone_line_reads_back() -> None:
+    """A real recorded digit string ("two nine three four zero", tidigits, from
+    pocketsphinx-testdata) down an 8 kHz mu-law line, heard by the packaged Whisper tiny.en:
+    Whisper writes "29340."; the agent reading it back in words or in groups matches."""
+    import numpy as np
+    from phone import phone_line
+    from speech_clips import clip
+
+    from assist.runtime import models
+
+    whisper = models.select_engine("en", asr="whisper").second
+    assert whisper is not None
+    x, ref = clip("tidigits")
+    pad = np.zeros(8_000, np.float32)
+    hyp = whisper.decode(phone_line(np.concatenate([pad, x, pad])))
+    assert hyp is not None
+    heard = extract(hyp.text, "en", min_digits=3)
+    assert heard == extract(ref, "en", min_digits=3) == ["29340"]
+    for said in ("two nine three four oh", "29 340", "two nine three, four zero"):
+        assert read_back(heard[0], extract(said, "en", min_digits=1)), said
+    assert not read_back(heard[0], extract("two nine three four", "en", min_digits=1))

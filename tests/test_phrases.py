@@ -55,3 +55,51 @@ def test_matches_come_in_text_order_with_suggestions_parsed() -> None:
 def test_similarity_is_normalised_levenshtein() -> None:
     assert similarity("kitten", "sitting") == pytest.approx(1 - 3 / 7)
     assert similarity("", "a") == 0.0 and similarity("a", "a") == 1.0
+
+
+def test_mask_hides_exceptions_but_not_the_same_word_elsewhere() -> None:
+    from assist.core.phrases import mask
+
+    text = "No problem. But of course, no we can't refund it."
+    masked = mask(text, ["no problem", "but of course"])
+    assert masked == "_ _ _ _ _ no we can't refund it"
+    assert [m.phrase for m in find(masked, ["no we can't", "but"])] == ["no we can't"]
+
+
+POLITE = [
+    "Hello, thank you for calling Acme Bank, my name is Sam. How can I help you?",
+    "No problem at all. But of course, let me check that for you.",
+    "No worries, you must be tired of waiting. I can't thank you enough for your patience.",
+    "No. There is no fee for that, and it won't take long.",
+    "Is there anything else I can help you with? Thank you for calling, goodbye.",
+]
+BLUNT = [
+    ("No, we can't do that.", "no we can't"),
+    ("Yes, but you have to wait.", "yes but"),
+    ("I understand, but there is nothing I can do.", "i understand but"),
+]
+
+
+def _agent_finals(texts: list[str]):  # type: ignore[no-untyped-def]
+    from assist.core.events import Transcript
+    from assist.core.session import CallSession
+    from assist.runtime.packs import default_pack
+
+    session = CallSession("p", pack=default_pack("en"))
+    events = session.start()
+    for text in texts:
+        events += session.add_transcript(
+            Transcript(speaker="agent", kind="final", text=text, engine="whisper:tiny.en")
+        )
+    return [e.data for e in events if e.type == "prompt"]
+
+
+def test_a_polite_agent_raises_no_wording_cue() -> None:
+    assert [p.rule for p in _agent_finals(POLITE)] == []
+
+
+@pytest.mark.parametrize(("text", "phrase"), BLUNT)
+def test_blunt_wording_still_fires(text: str, phrase: str) -> None:
+    prompts = [p for p in _agent_finals(["Hello, Acme Bank, this is Sam.", text])]
+    wording = [p for p in prompts if p.rule == "agent_wording"]
+    assert wording and wording[0].evidence["phrase"] == phrase

@@ -18,7 +18,7 @@ from assist.core.session import CallSession
 from assist.runtime.asr_worker import CallAsr
 from assist.runtime.control import CallRegistry, DemoControl
 from assist.runtime.demo import bundled_call, play
-from assist.runtime.models import select_engine
+from assist.runtime.models import ASR_CHOICES, select_engine
 from assist.runtime.packs import default_pack, load_pack
 from assist.runtime.runner import CallRunner, JsonlSink, Sink
 from assist.runtime.wavio import load_call
@@ -78,12 +78,14 @@ def register(sub: Any) -> None:
     p.add_argument("--call-id", help="call id for the events (default: generated)")
     p.add_argument(
         "--asr",
-        choices=("auto", "vosk", "sphinx", "off"),
+        choices=ASR_CHOICES,
         default="auto",
-        help="speech engine for word cues: auto = a Vosk model for the language if found, "
-        "else PocketSphinx for English (default auto)",
+        help="speech engines for word cues: auto = a streaming first pass (a Vosk model for "
+        "the language, else PocketSphinx for English) with Whisper finals when a Whisper model "
+        "serves the language; whisper = Whisper alone; vosk / sphinx = that engine alone "
+        "(default auto)",
     )
-    p.add_argument("--model", metavar="DIR", help="Vosk model folder to use (overrides --asr)")
+    p.add_argument("--model", metavar="DIR", help="Vosk model folder for the first pass")
     add_store_options(p, recording=True)
     p.add_argument(
         "--config",
@@ -155,14 +157,14 @@ def run(args: argparse.Namespace) -> int:
     speech = select_engine(pack.lang, args.asr, args.model)
     print(speech.message, file=sys.stderr)
     engine = speech.engine
-    asr_label = "" if engine is None else engine.name + (" (fallback)" if engine.fallback else "")
+    asr_label = speech.label
     call_id = args.call_id or f"demo-{uuid.uuid4().hex[:8]}"
     session = CallSession(call_id, pack=pack, source="demo", agent=agent_name, asr=asr_label)
     store_sink = store_sink_for(store, call_id, fast=args.fast)
     if store_sink is not None:
         sinks.append(store_sink)
     runner = CallRunner(session, sinks, block=args.fast)
-    asr = None if engine is None else CallAsr(runner, engine)
+    asr = None if not asr_label else CallAsr(runner, engine, second=speech.second)
     runner.start()
     registry.add(runner)
     progress = _progress(args.fast, len(agent))

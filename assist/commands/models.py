@@ -7,58 +7,63 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assist.runtime import models
+from assist.runtime import models, whisper_models
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "models",
-        help="list speech models, or fetch an official Vosk model",
-        description="With no action: list the Vosk models found (ASSIST_MODELS, models/, "
-        "installed model packages) and the engine each language would use. "
-        "`fetch NAME` downloads and unpacks an official Vosk model.",
+        help="list speech models, or fetch an official Vosk or Whisper model",
+        description="With no action: list the Vosk and Whisper models found (ASSIST_MODELS, "
+        "models/, installed model packages) and the engines each language would use. "
+        "`fetch NAME` downloads an official Vosk model or a public CTranslate2 Whisper "
+        "conversion (faster-whisper-*).",
     )
     p.set_defaults(run=run_list)
     acts = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
     f = acts.add_parser(
         "fetch",
-        help="download and unpack an official Vosk model",
-        description="Download NAME.zip from the Vosk model site (base URL: ASSIST_MODELS_URL), "
-        "check its size (and --sha256), unpack it into --dest (default: the first ASSIST_MODELS "
+        help="download an official Vosk model or a CTranslate2 Whisper conversion",
+        description="Vosk: download NAME.zip from the Vosk model site (base URL: "
+        "ASSIST_MODELS_URL), check its size (and --sha256), unpack it. Whisper "
+        "(faster-whisper-*): download its four files (base URL: ASSIST_WHISPER_URL), check "
+        "their sizes (and model.bin's --sha256). Into --dest (default: the first ASSIST_MODELS "
         "folder, else models/).",
     )
-    f.add_argument("name", metavar="NAME", help=f"one of: {', '.join(models.OFFICIAL)}")
+    names = [*models.OFFICIAL, *whisper_models.OFFICIAL]
+    f.add_argument("name", metavar="NAME", help=f"one of: {', '.join(names)}")
     f.add_argument("--dest", metavar="DIR", help="folder to unpack into")
-    f.add_argument("--sha256", metavar="HEX", help="expected SHA-256 of the zip")
+    f.add_argument(
+        "--sha256", metavar="HEX", help="expected SHA-256 of the zip (Whisper: of model.bin)"
+    )
     f.add_argument("--force", action="store_true", help="replace an existing copy")
     f.set_defaults(run=run_fetch)
 
 
 def run_list(args: argparse.Namespace) -> int:
-    found = models.discover()
+    found = models.discover() + models.discover_whisper()
     if found:
         width = max(len(m.name) for m in found)
-        print(f"{'MODEL':<{width}}  LANG  SOURCE / PATH")
+        print(f"{'MODEL':<{width}}  KIND     LANG   SOURCE / PATH")
         for m in found:
-            print(f"{m.name:<{width}}  {m.lang or '?':<4}  {m.source}: {m.path}")
+            print(f"{m.name:<{width}}  {m.kind:<7}  {m.lang or '?':<5}  {m.source}: {m.path}")
     else:
-        print("no Vosk models found (ASSIST_MODELS, models/, vosk-model-* packages)")
+        print("no models found (ASSIST_MODELS, models/, model packages)")
     print()
     for lang in ("en", "zh"):
-        info = models.find(lang)
-        if info is not None:
-            print(f"{lang}: vosk:{info.name}")
-        elif lang == "en":
-            print(
-                "en: pocketsphinx:en-us (fallback; `assist models fetch "
-                "vosk-model-small-en-us-0.15` for better accuracy)"
-            )
+        vosk = models.find(lang)
+        whisper = models.find_whisper(lang)
+        first = (
+            f"vosk:{vosk.name}" if vosk else "pocketsphinx:en-us (fallback)" if lang == "en" else ""
+        )
+        second = f"whisper:{whisper.name}" if whisper else ""
+        if first and second:
+            print(f"{lang}: {first} live, finals by {second}")
+        elif first or second:
+            print(f"{lang}: {first or second}")
         else:
-            print(
-                f"{lang}: none: word cues off, voice cues on "
-                "(`assist models fetch vosk-model-small-cn-0.22`)"
-            )
-    print(f"\nfetchable: {', '.join(models.OFFICIAL)}")
+            print(f"{lang}: none: word cues off, voice cues on")
+    print(f"\nfetchable: {', '.join([*models.OFFICIAL, *whisper_models.OFFICIAL])}")
     return 0
 
 

@@ -16,7 +16,7 @@ from assist.core.session import CallSession
 from assist.runtime.asr_worker import CallAsr
 from assist.runtime.config import load_settings
 from assist.runtime.control import CallRegistry, ControlError
-from assist.runtime.models import select_engine
+from assist.runtime.models import ASR_CHOICES, select_engine
 from assist.runtime.packs import default_pack, load_pack
 from assist.runtime.runner import CallRunner, JsonlSink, Sink
 
@@ -41,11 +41,11 @@ def register(sub: Any) -> None:
     p.add_argument("--rules", metavar="FILE", help="rule pack TOML overriding the built-in one")
     p.add_argument(
         "--asr",
-        choices=("auto", "vosk", "sphinx", "off"),
+        choices=ASR_CHOICES,
         default="auto",
         help="speech engine for word cues (as for `assist demo`; default auto)",
     )
-    p.add_argument("--model", metavar="DIR", help="Vosk model folder to use (overrides --asr)")
+    p.add_argument("--model", metavar="DIR", help="Vosk model folder for the first pass")
     p.add_argument(
         "--duration", type=float, metavar="S", help="quit after S seconds (scripts, tests)"
     )
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     speech = select_engine(pack.lang, args.asr, args.model)
     print(speech.message, file=sys.stderr)
     engine = speech.engine
-    asr_label = "" if engine is None else engine.name + (" (fallback)" if engine.fallback else "")
+    asr_label = speech.label
     asrs: dict[str, CallAsr] = {}
     closers: list[threading.Thread] = []
 
@@ -102,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
         if store_sink is not None:
             sinks.append(store_sink)
         runner = CallRunner(session, sinks)
-        if engine is not None:
-            asrs[call_id] = CallAsr(runner, engine)
+        if asr_label:
+            asrs[call_id] = CallAsr(runner, engine, second=speech.second)
         registry.add(runner.start())
         return runner
 

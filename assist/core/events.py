@@ -138,14 +138,18 @@ class Word:
 @payload
 class Transcript(EventData):
     type: ClassVar[str] = "transcript"
-    doc: ClassVar[str] = "Recognised speech; partials are replaced by later partials and the final."
+    doc: ClassVar[str] = (
+        "Recognised speech; partials are replaced by later partials and the final. `engine` and "
+        "`asr_pass` say what made it (1 = streaming first pass, 2 = Whisper second pass)."
+    )
     speaker: Speaker
     kind: Literal["partial", "final"]
     text: str
     words: tuple[Word, ...] = ()
     start: float | None = None
     end: float | None = None
-    engine: str = ""
+    engine: str = ""  # which recogniser made it ("whisper:tiny.en", "pocketsphinx:en-us")
+    asr_pass: int = 1  # 1 = streaming first pass; 2 = Whisper decode of the whole utterance
 
 
 @payload
@@ -220,10 +224,14 @@ class Dropped(EventData):
 @payload
 class AsrLagging(EventData):
     type: ClassVar[str] = "asr_lagging"
-    doc: ClassVar[str] = "Speech recognition fell behind real time by `lag_s` on one channel."
+    doc: ClassVar[str] = (
+        "Speech recognition fell behind real time by `lag_s` on one channel; `asr_pass` 2: the "
+        "shared Whisper pool is behind and first-pass finals stand in for its decodes."
+    )
     speaker: Speaker
     lag_s: float
     recovered: bool = False
+    asr_pass: int = 1
 
 
 @payload

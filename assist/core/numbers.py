@@ -1,6 +1,8 @@
 """Numbers in transcripts: account and phone digits, amounts, dates, as digit strings.
 
-English number words go through text2num ("four seven two" -> "4 7 2", "twenty five" -> 25),
+English number words go through text2num ("four seven two" -> "4 7 2", "twenty five" -> 25,
+"fourth" -> 4th -> 4); Whisper's ways of writing them are folded too ("4th" -> 4, "1.1.8" ->
+118),
 Chinese numerals through cn2an (四七二九 -> 4729, 一百二十五 -> 125, 幺 = 1). Digits spoken one
 at a time are joined into one number, so an account number read out digit by digit and the
 same number read back in groups compare equal.
@@ -16,6 +18,8 @@ from assist.core.phrases import cjk_chars, is_cjk
 
 DEFAULT_MIN_DIGITS = 2
 _ZEROS = {"oh", "o", "zero", "nought"}
+# Whisper writes digits said one by one with dots between ("one one eight" -> "1.1.8")
+_DOTTED = re.compile(r"\b\d(?:\.\d){2,}(?!\.?\d)")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z']+", re.UNICODE)
 
 
@@ -32,7 +36,8 @@ def to_digits(text: str, lang: str) -> str:
                 return cjk_chars(text)
     from text_to_num import alpha2digit
 
-    return str(alpha2digit(text.lower(), "en"))
+    out = str(alpha2digit(text.lower(), "en"))
+    return _DOTTED.sub(lambda m: m.group().replace(".", ""), out)  # "1.1.8" -> "118"
 
 
 def extract(text: str, lang: str, *, min_digits: int = DEFAULT_MIN_DIGITS) -> list[str]:
@@ -46,12 +51,14 @@ def extract(text: str, lang: str, *, min_digits: int = DEFAULT_MIN_DIGITS) -> li
 
 
 def _join_runs(toks: list[str]) -> list[str]:
-    """Join digits said one by one ("4 7 2 oh 9" -> "47209"); "oh" is 0 between digits."""
+    """Join digits said one by one ("4 7 2 oh 9" -> "47209"); "oh" is 0 between digits and
+    after them at the end ("2 9 3 4 oh")."""
     out: list[str] = []
     run = ""
     for i, tok in enumerate(toks):
         digit_run = tok.isdigit() and len(tok) <= 4  # groups like "4729 183" too
-        zero = tok in _ZEROS and run and i + 1 < len(toks) and toks[i + 1][:1].isdigit()
+        last = i + 1 == len(toks)
+        zero = tok in _ZEROS and run and (last or toks[i + 1][:1].isdigit())
         if digit_run or zero:
             run += "0" if zero else tok
             continue

@@ -1,8 +1,9 @@
 """Fuzzy phrase matching that survives ASR errors ("ridiculus", "complain", 投拆).
 
 English is matched word by word: a window of as many words as the phrase is compared with the
-phrase by edit-distance similarity, so one wrong letter or a dropped plural still matches while
-short words ("no", "but") must match exactly. Chinese is matched character by character, with
+phrase by edit-distance similarity (rapidfuzz, in C), so one wrong letter or a dropped plural
+still matches while short words ("no", "but") must match exactly. `mask` hides exceptions
+("no problem") before matching. Chinese is matched character by character, with
 one substituted character allowed in phrases of three characters or more. The phrase lists
 themselves are data in the rule packs.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
 
 DEFAULT_MIN_RATIO = 0.84
 EXACT_BELOW = 4  # phrases shorter than this (letters) must match exactly
@@ -59,18 +62,37 @@ def cjk_chars(text: str) -> str:
 
 
 def similarity(a: str, b: str) -> float:
-    """1 - normalised Levenshtein distance."""
+    """1 - normalised Levenshtein distance (rapidfuzz's C implementation: matching runs on
+    the runner thread for every transcript, so it must stay well under a frame's 20 ms)."""
     if a == b:
         return 1.0
     if not a or not b:
         return 0.0
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return 1.0 - prev[-1] / max(len(a), len(b))
+    return float(Levenshtein.normalized_similarity(a, b))
+
+
+def mask(text: str, phrases: Iterable[str], *, min_ratio: float = DEFAULT_MIN_RATIO) -> str:
+    """`text` as tokens with every occurrence of `phrases` replaced by "_": what is left can be
+    matched without the exceptions ("no problem", "but of course" hide their "no"/"but")."""
+    toks = tokens(text)
+    hidden = [False] * len(toks)
+    for entry in phrases:
+        want = tokens(Phrase.parse(entry).text)
+        n = len(want)
+        for i in range(len(toks) - n + 1):
+            if _window_score(toks, i, want, min_ratio) >= 0:
+                hidden[i : i + n] = [True] * n
+    return " ".join("_" if h else t for t, h in zip(toks, hidden, strict=True))
+
+
+def _window_score(toks: list[str], i: int, want: list[str], min_ratio: float) -> float:
+    """Similarity of toks[i:i+len(want)] to `want`, or -1 below the bar (exact when short)."""
+    target = " ".join(want)
+    heard = " ".join(toks[i : i + len(want)])
+    if len(target.replace(" ", "")) < EXACT_BELOW:
+        return 1.0 if heard == target else -1.0
+    score = similarity(heard, target)
+    return score if score >= min_ratio else -1.0
 
 
 def find(text: str, phrases: Iterable[str], *, min_ratio: float = DEFAULT_MIN_RATIO) -> list[Match]:

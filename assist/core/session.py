@@ -211,10 +211,13 @@ class CallSession:
 
     # -- events from outside the core ----------------------------------------------------------
 
-    def add_transcript(self, transcript: Transcript) -> list[Event]:
-        """Record an ASR result (partial or final) and run the word cues on it."""
+    def add_transcript(self, transcript: Transcript, *, cues: bool = True) -> list[Event]:
+        """Record an ASR result (partial or final) and run the word cues on it; `cues=False`
+        shows it without evaluating it (a first pass that a second pass will replace)."""
         out: list[Event] = []
         self._emit(transcript, out)
+        if not cues:
+            return out
         if transcript.kind == "final":
             self._finals.append(transcript)
         self._evaluate([transcript], out)

@@ -14,6 +14,7 @@ A live queue that overflows drops its oldest audio and reports a `dropped` event
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import deque
@@ -21,10 +22,12 @@ from dataclasses import dataclass
 
 from assist.asr.engine import Engine, Hypothesis, Recognizer
 from assist.asr.pool import RecognizerPool
+from assist.asr.whisper_engine import WhisperEngine
 from assist.core.audio import Samples, to_int16_bytes
 from assist.core.events import AsrLagging, Dropped, Error, Event, Speaker, Transcript, Word
 from assist.core.session import CallSession
 from assist.runtime.runner import CallRunner
+from assist.runtime.second_pass import WhisperPass
 
 PARTIAL_EVERY_S = 0.16
 ALIGN_S = 0.3
@@ -176,13 +179,20 @@ class _Channel:
 
 
 class CallAsr:
-    """Recognition for both channels of one call, wired into `runner` as a tap."""
+    """Recognition for both channels of one call, wired into `runner` as a tap.
+
+    `engine` is the streaming first pass (None: none), `second` the Whisper second pass (see
+    `assist.runtime.second_pass`). With a second pass, first-pass results are display-only
+    (sent with `cues=False`; finals become partials), and hidden entirely when the first pass
+    is the weak embedded fallback (PocketSphinx), whose words on phone audio would only mislead.
+    """
 
     def __init__(
         self,
         runner: CallRunner,
-        engine: Engine,
+        engine: Engine | None,
         *,
+        second: WhisperEngine | None = None,
         block: bool | None = None,
         partial_every_s: float = PARTIAL_EVERY_S,
         align_s: float = ALIGN_S,
@@ -199,35 +209,53 @@ class CallAsr:
         self.lag_report = round(lag_report_s * rate)
         frame = 0.02
         self.channels: dict[Speaker, _Channel] = {}
-        for speaker in ("agent", "customer"):
+        for speaker in ("agent", "customer") if engine is not None else ():
             self.channels[speaker] = _Channel(
                 speaker,
-                acquire(engine, rate),
+                acquire(engine, rate),  # type: ignore[arg-type]
                 rate=rate,
                 partial_every=max(1, round(partial_every_s / frame)),
                 max_frames=max(1, round(queue_s / frame)),
             )
         self.closed = False
+        self.second = None if second is None else WhisperPass(runner, second, block=self.block)
+        self.hide_first = engine is not None and engine.fallback and second is not None
         self._reported_errors: set[str] = set()
+        self._seen = 0
+        self._seen_cond = threading.Condition()
         for ch in self.channels.values():
             ch.thread.start()
         runner.taps.append(self.tap)
 
     def tap(self, speaker: str, frame: Samples, end: int) -> None:
         """Runner-thread hook for every frame: queue it, deliver due results, watch the lag."""
-        ch = self.channels.get(speaker)  # type: ignore[call-overload]
-        if ch is None or self.closed:
+        if self.closed:
             return
-        if ch.error is None:
-            ch.put(to_int16_bytes(frame), end - frame.shape[0], end, self.block)
-            if self.block:
-                ch.wait_processed(end - self.align)
-        self._deliver(ch, ch.take(end - self.align))
-        self._watch(ch, end)
+        ch = self.channels.get(speaker)  # type: ignore[call-overload]
+        if ch is not None:
+            if ch.error is None:
+                ch.put(to_int16_bytes(frame), end - frame.shape[0], end, self.block)
+                if self.block:
+                    ch.wait_processed(end - self.align)
+            self._deliver(ch, ch.take(end - self.align))
+            self._watch(ch, end)
+            if self.second is not None:
+                self.second.first_progress(speaker, min(ch.processed, end - self.align))
+        if self.second is not None:
+            self.second.tap(speaker, frame, end)
+        with self._seen_cond:
+            self._seen = max(self._seen, end) if speaker == "customer" else self._seen
+            self._seen_cond.notify_all()
 
     def _deliver(self, ch: _Channel, due: list[Result]) -> None:
+        if due and self.second is not None:
+            for r in due:
+                if r.transcript.kind == "final":
+                    self.second.first_pass(r.transcript)
+            due = [] if self.hide_first else [_demoted(r) for r in due]
         if due:
-            self.runner.submit(lambda s, d=due: _add(s, d))  # type: ignore[misc]
+            cues = self.second is None
+            self.runner.submit(lambda s, d=due: _add(s, d, cues))  # type: ignore[misc]
         if ch.error is not None and ch.speaker not in self._reported_errors:
             self._reported_errors.add(ch.speaker)
             err = Error(source=f"asr_{ch.speaker}", message=repr(ch.error), recoverable=True)
@@ -256,6 +284,11 @@ class CallAsr:
         if self.closed:
             return
         deadline = None if timeout is None else time.monotonic() + timeout
+        with self._seen_cond:
+            while until is not None and self._seen < until and not self.channels:
+                if not self.runner.alive or (deadline and time.monotonic() >= deadline):
+                    break
+                self._seen_cond.wait(0.1)
         for ch in self.channels.values():
             with ch.cond:
                 while until is not None and ch.seen < until and ch.error is None:
@@ -272,10 +305,21 @@ class CallAsr:
             self._deliver(ch, ch.take(None))
             if not ch.thread.is_alive() and ch.error is None:
                 release(ch.rec)
+            if self.second is not None:
+                self.second.first_progress(ch.speaker, 1 << 62)
+        if self.second is not None:
+            self.second.close()
 
 
-def _add(session: CallSession, due: list[Result]) -> list[Event]:
+def _demoted(r: Result) -> Result:
+    """A first-pass final shown as a partial: the second pass makes the utterance's final."""
+    if r.transcript.kind == "partial":
+        return r
+    return Result(r.at, dataclasses.replace(r.transcript, kind="partial"))
+
+
+def _add(session: CallSession, due: list[Result], cues: bool = True) -> list[Event]:
     out: list[Event] = []
     for r in due:
-        out += session.add_transcript(r.transcript)
+        out += session.add_transcript(r.transcript, cues=cues)
     return out

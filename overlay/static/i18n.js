@@ -20,6 +20,7 @@ const STRINGS = {
     asr_high: "high quality", asr_good: "good quality", asr_basic: "basic quality", asr_on: "on",
     asr_fallback: "fallback engine: no better model installed for this language",
     dropping: "Audio dropping: {n} frames lost", lagging: "Transcript delayed {s} s ({who})",
+    listening: "listening…",
     answer: "Answer", hangup: "Hang up", dial: "Call", st_ringing: "ringing", st_confirmed: "connected",
     st_held: "on hold", st_ended: "ended",
     // evidence, in words
@@ -54,6 +55,7 @@ const STRINGS = {
     asr_high: "高质量", asr_good: "良好", asr_basic: "基本质量", asr_on: "已开启",
     asr_fallback: "备用引擎：此语言未安装更好的模型",
     dropping: "音频丢失：已丢 {n} 帧", lagging: "转写延迟 {s} 秒（{who}）",
+    listening: "正在听…",
     answer: "接听", hangup: "挂断", dial: "呼叫", st_ringing: "振铃中", st_confirmed: "通话中",
     st_held: "保持中", st_ended: "已结束",
     ev_silence_s: "沉默 {v} 秒", ev_last_speaker: "最后说话：{v}", ev_talk_s: "说了 {v} 秒",

@@ -72,7 +72,7 @@ function showEngine() {
   if (!view.call) { e.textContent = ""; return; }
   if (!view.asr) { e.textContent = I18N.t("asr_off"); e.title = ""; return; }
   const name = view.asr.toLowerCase();
-  const quality = name.startsWith("whisper") ? "asr_high" : name.startsWith("vosk") ? "asr_good"
+  const quality = name.includes("whisper") ? "asr_high" : name.startsWith("vosk") ? "asr_good"
     : name.startsWith("pocketsphinx") ? "asr_basic" : "asr_on";
   e.textContent = `${I18N.t("asr_label")}: ${I18N.t(quality)}`;
   e.title = view.asr + (name.includes("fallback") ? ` — ${I18N.t("asr_fallback")}` : "");
@@ -153,6 +153,7 @@ function handle(ev) {
       if (d.recovered) delete view.lag[d.speaker]; else view.lag[d.speaker] = d.lag_s;
       showHealth();
       break;
+    case "speech": if (d.state === "start" && view.asr) listening(d.speaker); break;
     case "call_ended":
       view.ended = true;
       view.duration = d.duration_s;
@@ -271,8 +272,17 @@ function transcript(d) {
   }
   line.querySelector(".words").textContent = d.text;
   line.classList.toggle("partial", d.kind === "partial");
+  line.classList.toggle("listening", !!d.listening);
   view.partials[d.speaker] = d.kind === "partial" ? line : null; // a final closes the line
   box.scrollTop = box.scrollHeight;
+}
+
+// Speech started: a "listening…" line until its words come (PocketSphinx's live guesses on
+// phone audio are nonsense and are not sent; the Whisper final replaces this line).
+function listening(speaker) {
+  const open = view.partials[speaker];
+  if (open && !open.classList.contains("listening")) return; // live words already showing
+  transcript({ speaker, kind: "partial", text: I18N.t("listening"), listening: true });
 }
 
 function toast(text, bad) {

@@ -81,24 +81,27 @@ class _WordDetector(Detector):
 
 
 class PhraseSaid(_WordDetector):
-    """`speaker` said a phrase of the `phrases` lists (negative_phrase, agent_wording).
+    """`speaker` said a phrase of the `phrases` lists (negative_phrase, agent_wording), outside
+    any phrase of the `unless` lists (exceptions: "no problem", "you must be frustrated").
 
     An entry "phrase => suggestion" puts the suggestion in the prompt (`{suggestion}`).
     """
 
     name = "phrase_said"
-    params = {**_WordDetector.base_params, "phrases": (str, None)}
+    params = {**_WordDetector.base_params, "phrases": (str, None), "unless": (str, "")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.entries = _lists(self.pack, self.p["phrases"])
+        self.unless = _lists(self.pack, self.p["unless"]) if self.p["unless"] else ()
         self.suggestions = {
             phrases.Phrase.parse(e).text: phrases.Phrase.parse(e).suggestion for e in self.entries
         }
 
     def check(self, ctx: Context) -> Condition | None:
         for t in self.mine(ctx):
-            for m in self.find(t.text, self.entries):
+            text = phrases.mask(t.text, self.unless, min_ratio=self.p["min_ratio"])
+            for m in self.find(text if self.unless else t.text, self.entries):
                 if self.once(ctx, t, m.phrase):
                     return Condition(
                         {

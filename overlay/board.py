@@ -16,7 +16,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assist.core.events import Event
+from assist.core.events import (
+    CallEnded,
+    CallStarted,
+    Event,
+    Feedback,
+    Meters,
+    Prompt,
+    PromptCleared,
+    Speech,
+    SupervisorAction,
+    Transcript,
+)
 
 AGITATION_FLAG_S = 10.0
 FLAG_HOLD_S = 15.0
@@ -120,43 +131,43 @@ class CallBoard:
         s = self.calls.get(event.call_id)
         if s is None:
             s = self.calls[event.call_id] = CallSummary(event.call_id)
-        d = event.data
         s.duration_s = max(s.duration_s, event.t)
-        kind = event.type
-        if kind == "call_started":
-            s.agent, s.remote = getattr(d, "agent", ""), getattr(d, "remote", "")
-            s.lang, s.source, s.live = getattr(d, "lang", ""), getattr(d, "source", ""), True
-        elif kind == "call_ended":
-            s.live = False
-            s.duration_s = float(getattr(d, "duration_s", s.duration_s))
-        elif kind == "prompt":
-            p = {
-                "prompt_id": d.prompt_id,  # type: ignore[attr-defined]
-                "rule": d.rule,  # type: ignore[attr-defined]
-                "text": d.text,  # type: ignore[attr-defined]
-                "severity": d.severity,  # type: ignore[attr-defined]
-                "title": getattr(d, "title", "") or "",
-                "since": event.t,
-            }
-            s.active[p["prompt_id"]] = p
-            s.last_prompt = {k: p[k] for k in ("rule", "title", "text", "severity")}
-            s.last_prompt["t"] = event.t
-        elif kind == "prompt_cleared":
-            s.active.pop(getattr(d, "prompt_id", ""), None)
-        elif kind == "meters":
-            mood = getattr(d, "mood", None)
-            if mood == "agitated" and s.mood != "agitated":
-                s.agitated_since = event.t
-            elif mood != "agitated":
-                s.agitated_since = None
-            s.mood = mood
-        elif kind == "supervisor_action" and getattr(d, "ok", False):
-            mode = getattr(d, "mode", "off")
-            s.supervisor = None if mode == "off" else mode
-        elif kind not in ("speech", "transcript", "feedback"):
-            return False
+        match event.data:
+            case CallStarted() as d:
+                s.agent, s.remote, s.lang, s.source = d.agent, d.remote, d.lang, d.source
+                s.live = True
+            case CallEnded() as d:
+                s.live = False
+                s.duration_s = float(d.duration_s)
+            case Prompt() as d:
+                p = {
+                    "prompt_id": d.prompt_id,
+                    "rule": d.rule,
+                    "text": d.text,
+                    "severity": d.severity,
+                    "title": d.title,
+                    "since": event.t,
+                }
+                s.active[d.prompt_id] = p
+                s.last_prompt = {k: p[k] for k in ("rule", "title", "text", "severity")}
+                s.last_prompt["t"] = event.t
+            case PromptCleared() as d:
+                s.active.pop(d.prompt_id, None)
+            case Meters() as d:
+                if d.mood == "agitated" and s.mood != "agitated":
+                    s.agitated_since = event.t
+                elif d.mood != "agitated":
+                    s.agitated_since = None
+                s.mood = d.mood
+            case SupervisorAction() as d:
+                if d.ok:
+                    s.supervisor = None if d.mode == "off" else d.mode
+            case Speech() | Transcript() | Feedback():
+                pass
+            case _:
+                return False
         s._update_flag()
-        return kind != "transcript"
+        return event.type != "transcript"
 
     def snapshot(self, visible: Any = None) -> list[dict[str, Any]]:
         """Summaries sorted for display; `visible(summary)` filters (None: all)."""

@@ -27,6 +27,7 @@ SCHEMA_VERSION = 1
 Speaker = Literal["agent", "customer"]
 SPEAKERS: tuple[Speaker, Speaker] = ("agent", "customer")
 Severity = Literal["info", "warn", "alert"]
+Verdict = Literal["done", "not_helpful"]
 
 EVENT_TYPES: dict[str, type[EventData]] = {}
 
@@ -206,7 +207,7 @@ class Feedback(EventData):
     doc: ClassVar[str] = "The agent marked a prompt done or not helpful."
     prompt_id: str
     rule: str
-    verdict: Literal["done", "not_helpful"]
+    verdict: Verdict
     client: str = ""
 
 

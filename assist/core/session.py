@@ -14,6 +14,8 @@ feedback, queue drops, SIP state) enter through its methods so one call has one 
 
 from __future__ import annotations
 
+from typing import cast
+
 from assist.core.audio import ANALYSIS_RATE, FRAME_SAMPLES, Samples
 from assist.core.context import Context
 from assist.core.conversation import Conversation
@@ -29,6 +31,7 @@ from assist.core.events import (
     SpeakerMeters,
     Speech,
     Transcript,
+    Verdict,
 )
 from assist.core.pack import RulePack
 from assist.core.prosody import SpeakerProsody
@@ -232,7 +235,8 @@ class CallSession:
         out: list[Event] = []
         if rule is None:
             return out
-        self._emit(Feedback(prompt_id=prompt_id, rule=rule, verdict=verdict, client=client), out)  # type: ignore[arg-type]
+        fb = Feedback(prompt_id=prompt_id, rule=rule, verdict=cast(Verdict, verdict), client=client)
+        self._emit(fb, out)
         cleared = self.engine.acknowledge(prompt_id)
         if cleared is not None:
             self._emit(cleared, out)

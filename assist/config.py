@@ -14,6 +14,9 @@
     media_timeout_s = 10                    # no RTP for this long: the call is dropped
     agent_play = "agent.wav"                # optional: play a WAV as the agent's microphone
     agent_record_dir = "ears/"              # optional: record what the agent hears, per call
+    second_call = "busy"                    # a call while one is live: "busy" (486) | "ring"
+    log_level = 1                           # pjsip's log level (0-6), to log_file or stderr
+    log_file = ""                           # pjsip's log file ("" = stderr)
 
     [overlay]                               # see overlay/auth.py (host, port, tokens)
 
@@ -35,6 +38,8 @@ DEFAULT_SIP_PORT = 5060
 DEFAULT_RTP_PORT = 4000
 DEFAULT_MEDIA_TIMEOUT_S = 10.0
 DEFAULT_AUDIO = "null"
+DEFAULT_LOG_LEVEL = 1
+SECOND_CALL = ("busy", "ring")
 TRANSPORTS: tuple[Transport, ...] = ("udp", "tcp")
 
 
@@ -69,6 +74,9 @@ class SipConfig:
     media_timeout_s: float = DEFAULT_MEDIA_TIMEOUT_S
     agent_play: str = ""
     agent_record_dir: str = ""
+    second_call: str = "busy"
+    log_level: int = DEFAULT_LOG_LEVEL
+    log_file: str = ""
 
     def __post_init__(self) -> None:
         if not _is_sip_uri(self.uri):
@@ -96,6 +104,10 @@ class SipConfig:
             raise ConfigError("sip.media_timeout_s: must be between 1 and 3600 seconds")
         if self.agent_play and not Path(self.agent_play).is_file():
             raise ConfigError(f"sip.agent_play: {self.agent_play}: no such file")
+        if self.second_call not in SECOND_CALL:
+            raise ConfigError(f"sip.second_call: must be one of {', '.join(SECOND_CALL)}")
+        if not 0 <= self.log_level <= 6:
+            raise ConfigError("sip.log_level: must be between 0 (off) and 6 (everything)")
 
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> SipConfig:
@@ -114,6 +126,9 @@ class SipConfig:
             "media_timeout_s": float,
             "agent_play": str,
             "agent_record_dir": str,
+            "second_call": str,
+            "log_level": int,
+            "log_file": str,
         }
         kwargs: dict[str, Any] = {}
         for key, value in table.items():

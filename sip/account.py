@@ -59,6 +59,12 @@ class SipAccount(pj.Account):
         self.closing = False
 
     def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802 - pjsua2 override
+        try:
+            self._reg_state(prm)
+        except Exception as exc:  # noqa: BLE001 - never out of a pjsua2 callback; reported
+            self.notify(f"registration handling failed: {type(exc).__name__}: {exc}")
+
+    def _reg_state(self, prm: pj.OnRegStateParam) -> None:
         if self.closing:
             return
         if prm.code // 100 == 2 and prm.expiration > 0:
@@ -113,4 +119,7 @@ class SipAccount(pj.Account):
         self._watch_attempt()
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
-        self.on_incoming(prm.callId)
+        try:
+            self.on_incoming(prm.callId)
+        except Exception as exc:  # noqa: BLE001 - never out of a pjsua2 callback; reported
+            self.notify(f"incoming call failed: {type(exc).__name__}: {exc}")

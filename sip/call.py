@@ -2,6 +2,8 @@
 
 `SipCall` only forwards pjsua2's callbacks (on the pump thread) to its `Leg`. A `Leg` is a
 customer call with an analysis session; a supervisor's call is a plain SipCall attached to it.
+A leg exists before its runner (an incoming call rings while its analysis is built off the
+pump thread): what it reports until `attach(runner)` is kept and handed over then.
 Routes between named ends are applied by `Leg.rewire()` from sip/supervisor.py's table.
 """
 
@@ -14,9 +16,10 @@ from typing import Any
 
 import pjsua2 as pj
 
+from assist.audio import Samples
 from assist.control import SuperviseMode
 from assist.events import CallState
-from assist.runtime import CallRunner
+from assist.runtime import CallRunner, Work
 from sip.supervisor import Route, changes, routes
 from sip.tap import ChannelTap, FramePair
 
@@ -43,6 +46,13 @@ class SipCall(pj.Call):
         self.role = "customer"
         self.on_state = on_state
         self.on_media = on_media
+        self.connected = False  # reached CONFIRMED (a supervisor's call that never did failed)
+
+    @property
+    def placed(self) -> bool:
+        """pjsua has this call (an unplaced or finished call must not be asked anything:
+        pjsua_call_get_info asserts on an invalid id and aborts the process)."""
+        return bool(self.getId() != pj.PJSUA_INVALID_ID)
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802 - pjsua2 override
         self.on_state(self)
@@ -52,6 +62,8 @@ class SipCall(pj.Call):
 
     def audio(self) -> tuple[pj.AudioMedia | None, str]:
         """The call's audio on the bridge and its media state (active, held, none)."""
+        if not self.placed:
+            return None, "none"
         ci = self.getInfo()  # keep it alive: `.media` points into it (SWIG)
         for mi in ci.media:
             if mi.type == pj.PJMEDIA_TYPE_AUDIO:
@@ -63,6 +75,8 @@ class SipCall(pj.Call):
 
     def rx_packets(self) -> int:
         """RTP packets received so far on the audio stream (media-timeout detection)."""
+        if not self.placed:
+            return -1
         ci = self.getInfo()
         for mi in ci.media:
             if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
@@ -79,7 +93,6 @@ class Leg:
         self,
         call_id: str,
         call: SipCall,
-        runner: CallRunner,
         *,
         direction: str,
         remote: str,
@@ -90,13 +103,17 @@ class Leg:
     ) -> None:
         self.call_id = call_id
         self.call = call
-        self.runner = runner
+        self.runner: CallRunner | None = None
+        self._pending: list[Work] = []  # session work reported before the runner existed
+        self.answer_wanted = False  # answer (200) as soon as the runner is attached
+        self.connected = False  # the call reached CONFIRMED at least once
+        self.finished = False
         self.direction = direction
         self.remote = remote
         self.ep = ep
         self.agent_play = agent_play
         self.record_dir = record_dir
-        self.pair = FramePair(runner.push)
+        self.pair = FramePair(self._push)
         agent_tap, customer_tap = taps
         agent_tap.attach("agent", self.pair)
         customer_tap.attach("customer", self.pair)
@@ -112,6 +129,25 @@ class Leg:
         self.timeout_reason = ""
         self.last_rx = (-1, time.monotonic())
 
+    def attach(self, runner: CallRunner) -> None:
+        self.runner = runner
+        for work in self._pending:
+            runner.submit(work)
+        self._pending.clear()
+
+    def submit(self, work: Work) -> None:
+        if self.runner is None:
+            self._pending.append(work)
+        else:
+            self.runner.submit(work)
+
+    def _push(self, agent: Samples, customer: Samples) -> None:
+        """Clock thread: frames before the runner exists (none in practice: the call is
+        answered once it is attached) are not analysed."""
+        runner = self.runner
+        if runner is not None:
+            runner.push(agent, customer)
+
     def note_state(self, state: str, reason: str = "", code: int | None = None) -> None:
         if state == self.state:
             return
@@ -123,7 +159,7 @@ class Leg:
             reason=reason,
             code=code,
         )
-        self.runner.submit(lambda s: s.note(data))
+        self.submit(lambda s: s.note(data))
 
     # -- media ---------------------------------------------------------------------------------
 

@@ -206,3 +206,38 @@ def baresip(home: Path, wav: Path, *, seconds: int, dial: str = "", port: int = 
     if dial:
         argv += ["-e", f"/dial {dial}"]
     return Proc(argv, cwd=home)
+
+
+def speech_wav(path: Path, text: str, *, seconds: float, rate: int = 8_000) -> Path:
+    """English speech (espeak-ng) at `rate`, starting 0.5 s in, padded with silence to
+    `seconds`: what a customer says down a G.711 line (PocketSphinx must hear words)."""
+    from tests.asr_audio import say
+
+    x, _ = say(text, "en-us+m3", wpm=130, rate=rate, pad_s=0.5)
+    x = np.concatenate([x, np.zeros(max(0, int(seconds * rate) - x.size), np.float32)])
+    return write_wav(path, x, rate=rate)
+
+
+def stored_calls() -> list[dict[str, Any]]:
+    """`assist calls --json` as a user runs it (the store is $ASSIST_DB: conftest's temp file)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "assist", "calls", "--json", "-n", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def transcripts(path: Path, speaker: str = "customer") -> list[str]:
+    """Final transcript texts of `speaker` in an events file."""
+    return [
+        e["data"]["text"]
+        for e in events(path)
+        if e["type"] == "transcript"
+        and e["data"]["speaker"] == speaker
+        and e["data"]["kind"] == "final"
+        and e["data"]["text"]
+    ]

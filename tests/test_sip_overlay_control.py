@@ -17,7 +17,15 @@ from websockets.sync.client import ClientConnection, connect
 
 from assist.audio import resample
 from tests.conftest import timeline
-from tests.sip_helpers import assist, baresip, events, plugin_config, wait_event, write_wav
+from tests.sip_helpers import (
+    assist,
+    baresip,
+    events,
+    plugin_config,
+    stored_calls,
+    wait_event,
+    write_wav,
+)
 
 AGENT_TOKEN = "agent-token-for-overlay-control"
 OVERLAY = f'[overlay]\nport = 0\n[[overlay.agent]]\nname = "alice"\ntoken = "{AGENT_TOKEN}"\n'
@@ -45,7 +53,7 @@ def test_answer_hangup_and_dial_from_the_overlay(tmp_path: Path) -> None:
     wav = write_wav(tmp_path / "customer8k.wav", resample(x, 16_000, 8_000), rate=8_000)
     cfg = plugin_config(tmp_path / "assist.toml", overlay=OVERLAY, auto_answer=False, rtp_port=5700)
     ev = tmp_path / "events.jsonl"
-    plugin = assist("sip", "--config", str(cfg), "--events", str(ev), "--no-store", "--asr", "off")
+    plugin = assist("sip", "--config", str(cfg), "--events", str(ev), "--asr", "off")
     procs = [plugin]
     try:
         _, m = plugin.wait_for(r"listening on udp port (\d+)")
@@ -96,3 +104,5 @@ def test_answer_hangup_and_dial_from_the_overlay(tmp_path: Path) -> None:
             p.kill()
     starts = {e["call_id"]: e["data"]["remote"] for e in events(ev) if e["type"] == "call_started"}
     assert starts[outbound["call_id"]] == uri
+    stored = {c["call_id"]: c["status"] for c in stored_calls()}
+    assert stored[inbound] == "hangup" and stored[outbound["call_id"]] == "hangup", stored

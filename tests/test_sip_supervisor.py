@@ -22,6 +22,7 @@ from tests.sip_helpers import (
     peer,
     plugin_config,
     read_wav,
+    stored_calls,
     tone,
     tone_level,
     wait_event,
@@ -77,9 +78,7 @@ def test_listen_whisper_barge_route_audio_by_mode(tmp_path: Path) -> None:
             rtp_port=4300,
         )
         ev = tmp_path / "events.jsonl"
-        plugin = assist(
-            *("sip", "--config", str(cfg), "--events", str(ev), "--no-store", "--asr", "off")
-        )
+        plugin = assist(*("sip", "--config", str(cfg), "--events", str(ev), "--asr", "off"))
         procs.append(plugin)
         _, m = plugin.wait_for(r"listening on udp port (\d+)")
         sip_port = m.group(1)
@@ -180,3 +179,4 @@ def test_listen_whisper_barge_route_audio_by_mode(tmp_path: Path) -> None:
         ("barge", True),
         ("off", True),
     ]
+    assert call_id in {c["call_id"] for c in stored_calls()}  # the call store is on

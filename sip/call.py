@@ -108,6 +108,7 @@ class Leg:
         self.answer_wanted = False  # answer (200) as soon as the runner is attached
         self.connected = False  # the call reached CONFIRMED at least once
         self.finished = False
+        self.extras_failed = False  # the agent_play player or the ear recorder failed
         self.direction = direction
         self.remote = remote
         self.ep = ep
@@ -169,13 +170,12 @@ class Leg:
         except pj.Error:
             customer = None
         adm = self.ep.audDevManager()
-        if create and self.agent_play and self.player is None:
-            self.player = pj.AudioMediaPlayer()
-            self.player.createPlayer(self.agent_play, pj.PJMEDIA_FILE_NO_LOOP)
-        if create and self.record_dir and self.recorder is None:
-            Path(self.record_dir).mkdir(parents=True, exist_ok=True)
-            self.recorder = pj.AudioMediaRecorder()
-            self.recorder.createRecorder(str(Path(self.record_dir) / f"{self.call_id}-ear.wav"))
+        if create and not self.extras_failed:
+            try:
+                self._make_extras()
+            except (pj.Error, OSError):
+                self.extras_failed = True  # once: the call goes on without player/recorder
+                raise
         ear: list[Any] = [adm.getPlaybackDevMedia()]
         if self.recorder is not None:
             ear.append(self.recorder)
@@ -192,9 +192,26 @@ class Leg:
         }
         return ends
 
+    def _make_extras(self) -> None:
+        if self.agent_play and self.player is None:
+            player = pj.AudioMediaPlayer()
+            player.createPlayer(self.agent_play, pj.PJMEDIA_FILE_NO_LOOP)
+            self.player = player
+        if self.record_dir and self.recorder is None:
+            Path(self.record_dir).mkdir(parents=True, exist_ok=True)
+            recorder = pj.AudioMediaRecorder()
+            recorder.createRecorder(str(Path(self.record_dir) / f"{self.call_id}-ear.wav"))
+            self.recorder = recorder
+
     def rewire(self) -> None:
-        """Bring the bridge to the routes this call needs now (after media or mode changes)."""
-        ends = self._ends()
+        """Bring the bridge to the routes this call needs now (after media or mode changes).
+        A player or recorder that cannot be made is raised after the call's own routes are
+        up: the call and its analysis go on, the failure becomes the call's `error` event."""
+        try:
+            ends = self._ends()
+            failure: BaseException | None = None
+        except (pj.Error, OSError) as exc:
+            ends, failure = self._ends(create=False), exc
         live = {name for name, media in ends.items() if media}
         supervisor_up = "supervisor" in live
         want = routes(self.mode if supervisor_up else None)
@@ -209,6 +226,8 @@ class Leg:
                 for b in ends[dst]:
                     a.startTransmit(b)
         self.applied = want
+        if failure is not None:
+            raise failure
 
     def release(self) -> list[ChannelTap]:
         """Disconnect everything and hand back the taps for reuse (pump thread)."""

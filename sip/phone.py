@@ -398,15 +398,17 @@ class Softphone:
         if leg is None:
             return
         recording = leg.recorder is not None
-        leg.rewire()
-        if not recording and leg.recorder is not None:
-            self.notify(f"{leg.call_id}: recording what the agent hears in {leg.record_dir}")
-        if call is leg.call:
-            _, media = call.audio()
-            if media == "held":
-                leg.note_state("held")
-            elif media == "active" and leg.state == "held":
-                leg.note_state("confirmed")
+        try:
+            leg.rewire()  # a failed player/recorder is raised once the routes are up
+        finally:
+            if not recording and leg.recorder is not None:
+                self.notify(f"{leg.call_id}: recording what the agent hears in {leg.record_dir}")
+            if call is leg.call:
+                _, media = call.audio()
+                if media == "held":
+                    leg.note_state("held")
+                elif media == "active" and leg.state == "held":
+                    leg.note_state("confirmed")
 
     def _finish(self, leg: Leg, state: str, reason: str, code: int | None) -> None:
         if self.legs.pop(leg.call_id, None) is None:

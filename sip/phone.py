@@ -61,6 +61,7 @@ class Softphone:
         end_runner: EndRunner,
         notify: Callable[[str], None] = lambda line: None,
         ended: Ended = lambda call_id, reason, outcome: None,
+        trouble: Callable[[str], None] = lambda message: None,
         log_level: int = 1,
         log_file: str = "",
     ) -> None:
@@ -69,6 +70,7 @@ class Softphone:
         self.end_runner = end_runner
         self.notify = notify
         self.ended = ended
+        self.trouble = trouble  # phone-level problems (registration), any thread
         self.pump = Pump(
             port=cfg.port,
             bind=cfg.bind,
@@ -143,7 +145,11 @@ class Softphone:
     def setup(self, ep: pj.Endpoint, port: int) -> None:
         self.ep = ep
         self.account = SipAccount(
-            self.cfg, on_incoming=self._incoming, notify=self.notify, later=self.pump.later
+            self.cfg,
+            on_incoming=self._incoming,
+            notify=self.notify,
+            later=self.pump.later,
+            trouble=self.trouble,
         )
         self.account.start()
         self.pump.later(WATCH_EVERY_S, self._watch)

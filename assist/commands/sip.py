@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import os
 import signal
 import sys
@@ -16,6 +17,7 @@ from assist.commands.calls import add_store_options, finish_store, open_store, s
 from assist.config import load_settings
 from assist.control import CallRegistry, ControlError
 from assist.errors import AssistError, ConfigError, InputError, ServiceError
+from assist.events import Error, Event
 from assist.models import select_engine
 from assist.rules import default_pack, load_pack
 from assist.runtime import CallRunner, JsonlSink, Sink
@@ -174,12 +176,23 @@ def run(args: argparse.Namespace) -> int:
         with lock:
             ended[call_id] = (reason, outcome)
 
+    phone_seq = itertools.count()
+
+    def trouble(message: str) -> None:
+        """A phone-level problem (registration): an `error` event with no call (call_id "")
+        on the --events stream; any thread."""
+        data = Error(source="registration", message=message, recoverable=True)
+        event = Event(call_id="", seq=next(phone_seq), t=0.0, data=data)
+        for sink in shared:
+            sink.send(event)
+
     phone = Softphone(
         settings.sip,
         new_runner=new_runner,
         end_runner=end_runner,
         notify=say,
         ended=on_ended,
+        trouble=trouble,
         log_level=settings.sip.log_level,
         log_file=settings.sip.log_file,
     )

@@ -122,9 +122,12 @@ class CallBoard:
             elif mood != "agitated":
                 s.agitated_since = None
             s.mood = mood
-        elif kind == "supervisor_action" and getattr(d, "ok", False):
+        elif kind == "supervisor_action":
             mode = getattr(d, "mode", "off")
-            s.supervisor = None if mode == "off" else mode
+            if mode == "off":  # asked for, hung up or failed: nobody is connected now
+                s.supervisor = None
+            elif getattr(d, "ok", False):
+                s.supervisor = mode
         elif kind not in ("speech", "transcript", "feedback"):
             return False
         s._update_flag()

@@ -47,6 +47,7 @@ class SipCall(pj.Call):
         self.on_state = on_state
         self.on_media = on_media
         self.connected = False  # reached CONFIRMED (a supervisor's call that never did failed)
+        self.placed_at = 0.0  # monotonic time makeCall was asked (supervisor calls)
 
     @property
     def placed(self) -> bool:

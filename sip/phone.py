@@ -35,6 +35,7 @@ from sip.tap import ChannelTap
 from sip.uri import UriError, dial_uri
 
 WATCH_EVERY_S = 0.5
+SUPERVISOR_REPORT_S = 1.0
 
 NewRunner = Callable[[str, str, str], CallRunner]
 EndRunner = Callable[[CallRunner, str], None]
@@ -345,6 +346,7 @@ class Softphone:
             leg.supervisor.hangup(_op())
         sup = self._call()
         sup.owner, sup.role = leg.call_id, "supervisor"
+        sup.placed_at = time.monotonic()
         try:
             sup.makeCall(target, _op())
         except pj.Error as exc:
@@ -397,7 +399,11 @@ class Softphone:
             message = f"the supervisor {uri} left the call ({outcome})"
         self.notify(f"{leg.call_id}: {message}")
         action = SupervisorAction(mode="off", supervisor=uri, ok=not failed, message=message)
-        leg.submit(lambda s: s.note(action))
+        # The console records its request (ok: calling) once our reply reaches it; a refusal
+        # on loopback can beat that, so it is noted no sooner than SUPERVISOR_REPORT_S after
+        # the call was placed: the board then ends with "off", not the request's mode.
+        wait = max(0.0, call.placed_at + SUPERVISOR_REPORT_S - time.monotonic())
+        self.pump.later(wait, lambda: leg.submit(lambda s: s.note(action)))
 
     def _on_media(self, call: SipCall) -> None:
         leg = self.legs.get(call.owner)

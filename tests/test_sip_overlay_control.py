@@ -81,6 +81,11 @@ def test_answer_hangup_and_dial_from_the_overlay(tmp_path: Path) -> None:
             assert _request(ws, {"type": "hangup", "call_id": inbound}, "h")["type"] == "result"
             ended = wait_event(ev, call_id=inbound, type="call_ended")
             assert ended["data"]["reason"] == "hangup"
+            # manual answer: the session ran while it rang; talk time counts from the answer
+            answered = wait_event(ev, call_id=inbound, type="call_state", state="confirmed")
+            assert answered["t"] >= 1.4  # it rang for 1.5 s before the overlay answered
+            d = ended["data"]
+            assert d["talk_s"] == pytest.approx(d["duration_s"] - answered["t"], abs=0.01)
 
             port = _free_udp_port()
             callee = baresip(tmp_path / "callee", wav, seconds=30, port=port)

@@ -17,6 +17,8 @@
     second_call = "busy"                    # a call while one is live: "busy" (486) | "ring"
     log_level = 1                           # pjsip's log level (0-6), to log_file or stderr
     log_file = ""                           # pjsip's log file ("" = stderr)
+    codecs = ["G722", "PCMU", "PCMA"]       # offered in this order, others off (default:
+                                            # opus if built in, G722, PCMU, PCMA)
 
     [overlay]                               # see overlay/auth.py (host, port, tokens)
 
@@ -77,6 +79,7 @@ class SipConfig:
     second_call: str = "busy"
     log_level: int = DEFAULT_LOG_LEVEL
     log_file: str = ""
+    codecs: tuple[str, ...] = ()  # () = the default preference (sip/codecs.py)
 
     def __post_init__(self) -> None:
         if not _is_sip_uri(self.uri):
@@ -106,6 +109,8 @@ class SipConfig:
             raise ConfigError(f"sip.agent_play: {self.agent_play}: no such file")
         if self.second_call not in SECOND_CALL:
             raise ConfigError(f"sip.second_call: must be one of {', '.join(SECOND_CALL)}")
+        if any(not c or not isinstance(c, str) or " " in c for c in self.codecs):
+            raise ConfigError('sip.codecs: a list of codec names like ["G722", "PCMU"]')
         if not 0 <= self.log_level <= 6:
             raise ConfigError("sip.log_level: must be between 0 (off) and 6 (everything)")
 
@@ -129,6 +134,7 @@ class SipConfig:
             "second_call": str,
             "log_level": int,
             "log_file": str,
+            "codecs": list,
         }
         kwargs: dict[str, Any] = {}
         for key, value in table.items():
@@ -139,7 +145,7 @@ class SipConfig:
                 value = float(value)
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise ConfigError(f"sip.{key}: expected {kind.__name__}, got {value!r}")
-            kwargs[key] = value
+            kwargs[key] = tuple(value) if isinstance(value, list) else value
         if "uri" not in kwargs:
             raise ConfigError("sip.uri: missing (the account's SIP URI, e.g. sip:alice@host)")
         return cls(**kwargs)

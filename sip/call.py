@@ -74,6 +74,17 @@ class SipCall(pj.Call):
                 return self.getAudioMedia(mi.index), state
         return None, "none"
 
+    def codec(self) -> str:
+        """The audio stream's codec as "name/clock rate" ("" without active audio)."""
+        if not self.placed:
+            return ""
+        ci = self.getInfo()
+        for mi in ci.media:
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                si = self.getStreamInfo(mi.index)
+                return f"{si.codecName}/{si.codecClockRate}"
+        return ""
+
     def rx_packets(self) -> int:
         """RTP packets received so far on the audio stream (media-timeout detection)."""
         if not self.placed:
@@ -109,6 +120,7 @@ class Leg:
         self.answer_wanted = False  # answer (200) as soon as the runner is attached
         self.connected = False  # the call reached CONFIRMED at least once
         self.finished = False
+        self.codec = ""  # negotiated audio codec, as last reported
         self.extras_failed = False  # the agent_play player or the ear recorder failed
         self.direction = direction
         self.remote = remote

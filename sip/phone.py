@@ -30,6 +30,7 @@ from assist.events import Error, SupervisorAction
 from assist.runtime import CallRunner
 from sip.account import SipAccount
 from sip.call import Leg, SipCall
+from sip.codecs import apply_codecs
 from sip.endpoint import Pump
 from sip.tap import ChannelTap
 from sip.uri import UriError, dial_uri
@@ -145,6 +146,10 @@ class Softphone:
 
     def setup(self, ep: pj.Endpoint, port: int) -> None:
         self.ep = ep
+        enabled, missing = apply_codecs(ep, self.cfg.codecs)
+        if missing:
+            self.notify(f"sip.codecs: not in this pjsua2 build: {', '.join(missing)}")
+        self.notify(f"codecs: {', '.join(enabled)}")
         self.account = SipAccount(
             self.cfg,
             on_incoming=self._incoming,
@@ -417,6 +422,10 @@ class Softphone:
                 self.notify(f"{leg.call_id}: recording what the agent hears in {leg.record_dir}")
             if call is leg.call:
                 _, media = call.audio()
+                codec = call.codec() if media == "active" else ""
+                if codec and codec != leg.codec:
+                    leg.codec = codec
+                    self.notify(f"{leg.call_id}: audio codec {codec}")
                 if media == "held":
                     leg.note_state("held")
                 elif media == "active" and leg.state == "held":

@@ -188,19 +188,32 @@ audio_player aufile,/dev/null
 audio_source aufile,{wav}
 audio_alert aufile,/dev/null
 module_path /usr/lib/baresip/modules
-module g711.so
+{codec_modules}
 module aufile.so
 module account.so
 module menu.so
-audio_srate 8000
+audio_srate {rate}
 """
 
 
-def baresip(home: Path, wav: Path, *, seconds: int, dial: str = "", port: int = 0) -> Proc:
+def baresip(
+    home: Path,
+    wav: Path,
+    *,
+    seconds: int,
+    dial: str = "",
+    port: int = 0,
+    codecs: Sequence[str] = ("g711",),
+    rate: int = 8000,
+) -> Proc:
     """baresip (Debian) streaming `wav` (8 kHz mono) on 127.0.0.1: dials `dial`, or auto-answers
-    on `port`; quits after `seconds`."""
+    on `port`; quits after `seconds`. `codecs`: its codec modules, in its order of preference;
+    `rate`: its audio rate, which the WAV must have (16000 for a G.722 call)."""
     home.mkdir(parents=True, exist_ok=True)
-    (home / "config").write_text(BARESIP_CONFIG.format(port=port, wav=wav))
+    modules = "\n".join(f"module {c}.so" for c in codecs)
+    (home / "config").write_text(
+        BARESIP_CONFIG.format(port=port, wav=wav, codec_modules=modules, rate=rate)
+    )
     (home / "accounts").write_text("<sip:customer@127.0.0.1>;regint=0;answermode=auto\n")
     argv = ["/usr/bin/baresip", "-n", "127.0.0.1", "-f", str(home), "-t", str(seconds)]
     if dial:

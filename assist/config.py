@@ -5,7 +5,12 @@
     registrar = "sip:pbx.example.com"      # omit: no registration (direct IP calls)
     username = "alice"                      # digest credentials, with password
     password = "secret"
-    transport = "udp"                       # udp | tcp
+    transport = "udp"                       # udp | tcp | tls
+    tls_cert = "cert.pem"                   # tls: our certificate and key (PEM), to accept
+    tls_key = "key.pem"                     #   the PBX's connections for incoming calls
+    tls_ca = "ca.pem"                       # tls: CAs that sign the PBX's certificate
+    tls_verify = true                       # tls: refuse a PBX whose certificate fails
+    srtp = "off"                            # off | optional | mandatory (SDES keys: use tls)
     port = 5060                             # local SIP port (0 = any free port)
     bind = "127.0.0.1"                      # local address for SIP and RTP (default: all)
     rtp_port = 4000                         # first local RTP port (two per call, upwards)
@@ -34,7 +39,7 @@ from typing import Any, Literal
 
 from assist.errors import ConfigError
 
-Transport = Literal["udp", "tcp"]
+Transport = Literal["udp", "tcp", "tls"]
 
 DEFAULT_SIP_PORT = 5060
 DEFAULT_RTP_PORT = 4000
@@ -42,7 +47,8 @@ DEFAULT_MEDIA_TIMEOUT_S = 10.0
 DEFAULT_AUDIO = "null"
 DEFAULT_LOG_LEVEL = 1
 SECOND_CALL = ("busy", "ring")
-TRANSPORTS: tuple[Transport, ...] = ("udp", "tcp")
+TRANSPORTS: tuple[Transport, ...] = ("udp", "tcp", "tls")
+SRTP = ("off", "optional", "mandatory")
 
 
 def _is_sip_uri(value: str) -> bool:
@@ -80,6 +86,11 @@ class SipConfig:
     log_level: int = DEFAULT_LOG_LEVEL
     log_file: str = ""
     codecs: tuple[str, ...] = ()  # () = the default preference (sip/codecs.py)
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
+    tls_verify: bool = True
+    srtp: str = "off"
 
     def __post_init__(self) -> None:
         if not _is_sip_uri(self.uri):
@@ -109,6 +120,16 @@ class SipConfig:
             raise ConfigError(f"sip.agent_play: {self.agent_play}: no such file")
         if self.second_call not in SECOND_CALL:
             raise ConfigError(f"sip.second_call: must be one of {', '.join(SECOND_CALL)}")
+        for key in ("tls_cert", "tls_key", "tls_ca"):
+            value = getattr(self, key)
+            if value and not Path(value).is_file():
+                raise ConfigError(f"sip.{key}: {value}: no such file")
+            if value and self.transport != "tls":
+                raise ConfigError(f'sip.{key}: only used with sip.transport = "tls"')
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("sip.tls_cert and sip.tls_key: give both or neither")
+        if self.srtp not in SRTP:
+            raise ConfigError(f"sip.srtp: must be one of {', '.join(SRTP)}")
         if any(not c or not isinstance(c, str) or " " in c for c in self.codecs):
             raise ConfigError('sip.codecs: a list of codec names like ["G722", "PCMU"]')
         if not 0 <= self.log_level <= 6:
@@ -135,6 +156,11 @@ class SipConfig:
             "log_level": int,
             "log_file": str,
             "codecs": list,
+            "tls_cert": str,
+            "tls_key": str,
+            "tls_ca": str,
+            "tls_verify": bool,
+            "srtp": str,
         }
         kwargs: dict[str, Any] = {}
         for key, value in table.items():

@@ -23,6 +23,11 @@ BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
 REGISTER_EXPIRES_S = 300
 REGISTER_WATCHDOG_S = 40.0  # longer than SIP's 32 s transaction timeout
+SRTP_USE = {
+    "off": pj.PJMEDIA_SRTP_DISABLED,
+    "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+    "mandatory": pj.PJMEDIA_SRTP_MANDATORY,
+}
 PROBE_AFTER_S = 2.0  # a UDP REGISTER unanswered this long: is anything there at all?
 
 
@@ -38,6 +43,13 @@ def account_config(cfg: SipConfig) -> pj.AccountConfig:
             pj.AuthCredInfo("digest", cfg.realm, cfg.username, 0, cfg.password)
         )
     acfg.mediaConfig.transportConfig.port = cfg.rtp_port
+    if cfg.transport != "udp" and (cfg.transport == "tcp" or cfg.tls_cert):
+        # Contact names our listener, not the source port of the REGISTER's connection: a
+        # proxy that opens a new connection for in-dialog requests (ACK, BYE) then reaches us
+        acfg.natConfig.contactUseSrcPort = False
+    acfg.mediaConfig.srtpUse = SRTP_USE[cfg.srtp]
+    # SDES keys travel in the SDP: over TLS only, unless the user chose SRTP on plain SIP
+    acfg.mediaConfig.srtpSecureSignaling = 1 if cfg.transport == "tls" else 0
     if cfg.bind:
         acfg.mediaConfig.transportConfig.boundAddress = cfg.bind
     return acfg

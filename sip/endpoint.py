@@ -59,6 +59,7 @@ class Pump:
         owner: Owner,
         log_level: int = 1,
         log_file: str = "",
+        tls: tuple[str, str, str, bool] = ("", "", "", True),
     ) -> None:
         self.port = port
         self.bind = bind
@@ -67,6 +68,7 @@ class Pump:
         self.owner = owner
         self.log_level = log_level
         self.log_file = log_file
+        self.tls = tls  # (certificate, key, CA list, verify the server) for transport "tls"
         self.ep: pj.Endpoint | None = None
         self._work: queue.Queue[Callable[[], None]] = queue.Queue(WORK_QUEUE)
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -197,7 +199,14 @@ class Pump:
         tcfg = pj.TransportConfig()
         tcfg.port = self.port
         tcfg.boundAddress = self.bind
-        kind = pj.PJSIP_TRANSPORT_TCP if self.transport == "tcp" else pj.PJSIP_TRANSPORT_UDP
+        kind = {"tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}.get(
+            self.transport, pj.PJSIP_TRANSPORT_UDP
+        )
+        if self.transport == "tls":
+            cert, key, ca, verify = self.tls
+            tcfg.tlsConfig.certFile, tcfg.tlsConfig.privKeyFile = cert, key
+            tcfg.tlsConfig.CaListFile = ca
+            tcfg.tlsConfig.verifyServer = verify
         try:
             tid = ep.transportCreate(kind, tcfg)
         except pj.Error as exc:

@@ -81,6 +81,7 @@ class Softphone:
             owner=self,
             log_level=log_level,
             log_file=log_file,
+            tls=(cfg.tls_cert, cfg.tls_key, cfg.tls_ca, cfg.tls_verify),
         )
         self.ep: pj.Endpoint | None = None
         self.account: SipAccount | None = None

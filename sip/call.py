@@ -2,6 +2,8 @@
 
 `SipCall` only forwards pjsua2's callbacks (on the pump thread) to its `Leg`. A `Leg` is a
 customer call with an analysis session; a supervisor's call is a plain SipCall attached to it.
+A leg exists before its runner (an incoming call rings while its analysis is built off the
+pump thread): what it reports until `attach(runner)` is kept and handed over then.
 Routes between named ends are applied by `Leg.rewire()` from sip/supervisor.py's table.
 """
 
@@ -14,9 +16,10 @@ from typing import Any
 
 import pjsua2 as pj
 
+from assist.core.audio import Samples
 from assist.core.events import CallState
 from assist.runtime.control import SuperviseMode
-from assist.runtime.runner import CallRunner
+from assist.runtime.runner import CallRunner, Work
 from sip.supervisor import Route, changes, routes
 from sip.tap import ChannelTap, FramePair
 
@@ -43,6 +46,14 @@ class SipCall(pj.Call):
         self.role = "customer"
         self.on_state = on_state
         self.on_media = on_media
+        self.connected = False  # reached CONFIRMED (a supervisor's call that never did failed)
+        self.placed_at = 0.0  # monotonic time makeCall was asked (supervisor calls)
+
+    @property
+    def placed(self) -> bool:
+        """pjsua has this call (an unplaced or finished call must not be asked anything:
+        pjsua_call_get_info asserts on an invalid id and aborts the process)."""
+        return bool(self.getId() != pj.PJSUA_INVALID_ID)
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802 - pjsua2 override
         self.on_state(self)
@@ -52,6 +63,8 @@ class SipCall(pj.Call):
 
     def audio(self) -> tuple[pj.AudioMedia | None, str]:
         """The call's audio on the bridge and its media state (active, held, none)."""
+        if not self.placed:
+            return None, "none"
         ci = self.getInfo()  # keep it alive: `.media` points into it (SWIG)
         for mi in ci.media:
             if mi.type == pj.PJMEDIA_TYPE_AUDIO:
@@ -61,8 +74,21 @@ class SipCall(pj.Call):
                 return self.getAudioMedia(mi.index), state
         return None, "none"
 
+    def codec(self) -> str:
+        """The audio stream's codec as "name/clock rate" ("" without active audio)."""
+        if not self.placed:
+            return ""
+        ci = self.getInfo()
+        for mi in ci.media:
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                si = self.getStreamInfo(mi.index)
+                return f"{si.codecName}/{si.codecClockRate}"
+        return ""
+
     def rx_packets(self) -> int:
         """RTP packets received so far on the audio stream (media-timeout detection)."""
+        if not self.placed:
+            return -1
         ci = self.getInfo()
         for mi in ci.media:
             if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
@@ -79,7 +105,6 @@ class Leg:
         self,
         call_id: str,
         call: SipCall,
-        runner: CallRunner,
         *,
         direction: str,
         remote: str,
@@ -90,13 +115,19 @@ class Leg:
     ) -> None:
         self.call_id = call_id
         self.call = call
-        self.runner = runner
+        self.runner: CallRunner | None = None
+        self._pending: list[Work] = []  # session work reported before the runner existed
+        self.answer_wanted = False  # answer (200) as soon as the runner is attached
+        self.connected = False  # the call reached CONFIRMED at least once
+        self.finished = False
+        self.codec = ""  # negotiated audio codec, as last reported
+        self.extras_failed = False  # the agent_play player or the ear recorder failed
         self.direction = direction
         self.remote = remote
         self.ep = ep
         self.agent_play = agent_play
         self.record_dir = record_dir
-        self.pair = FramePair(runner.push)
+        self.pair = FramePair(self._push)
         agent_tap, customer_tap = taps
         agent_tap.attach("agent", self.pair)
         customer_tap.attach("customer", self.pair)
@@ -112,6 +143,25 @@ class Leg:
         self.timeout_reason = ""
         self.last_rx = (-1, time.monotonic())
 
+    def attach(self, runner: CallRunner) -> None:
+        self.runner = runner
+        for work in self._pending:
+            runner.submit(work)
+        self._pending.clear()
+
+    def submit(self, work: Work) -> None:
+        if self.runner is None:
+            self._pending.append(work)
+        else:
+            self.runner.submit(work)
+
+    def _push(self, agent: Samples, customer: Samples) -> None:
+        """Clock thread: frames before the runner exists (none in practice: the call is
+        answered once it is attached) are not analysed."""
+        runner = self.runner
+        if runner is not None:
+            runner.push(agent, customer)
+
     def note_state(self, state: str, reason: str = "", code: int | None = None) -> None:
         if state == self.state:
             return
@@ -123,7 +173,7 @@ class Leg:
             reason=reason,
             code=code,
         )
-        self.runner.submit(lambda s: s.note(data))
+        self.submit(lambda s: s.note(data))
 
     # -- media ---------------------------------------------------------------------------------
 
@@ -133,13 +183,12 @@ class Leg:
         except pj.Error:
             customer = None
         adm = self.ep.audDevManager()
-        if create and self.agent_play and self.player is None:
-            self.player = pj.AudioMediaPlayer()
-            self.player.createPlayer(self.agent_play, pj.PJMEDIA_FILE_NO_LOOP)
-        if create and self.record_dir and self.recorder is None:
-            Path(self.record_dir).mkdir(parents=True, exist_ok=True)
-            self.recorder = pj.AudioMediaRecorder()
-            self.recorder.createRecorder(str(Path(self.record_dir) / f"{self.call_id}-ear.wav"))
+        if create and not self.extras_failed:
+            try:
+                self._make_extras()
+            except (pj.Error, OSError):
+                self.extras_failed = True  # once: the call goes on without player/recorder
+                raise
         ear: list[Any] = [adm.getPlaybackDevMedia()]
         if self.recorder is not None:
             ear.append(self.recorder)
@@ -156,9 +205,26 @@ class Leg:
         }
         return ends
 
+    def _make_extras(self) -> None:
+        if self.agent_play and self.player is None:
+            player = pj.AudioMediaPlayer()
+            player.createPlayer(self.agent_play, pj.PJMEDIA_FILE_NO_LOOP)
+            self.player = player
+        if self.record_dir and self.recorder is None:
+            Path(self.record_dir).mkdir(parents=True, exist_ok=True)
+            recorder = pj.AudioMediaRecorder()
+            recorder.createRecorder(str(Path(self.record_dir) / f"{self.call_id}-ear.wav"))
+            self.recorder = recorder
+
     def rewire(self) -> None:
-        """Bring the bridge to the routes this call needs now (after media or mode changes)."""
-        ends = self._ends()
+        """Bring the bridge to the routes this call needs now (after media or mode changes).
+        A player or recorder that cannot be made is raised after the call's own routes are
+        up: the call and its analysis go on, the failure becomes the call's `error` event."""
+        try:
+            ends = self._ends()
+            failure: BaseException | None = None
+        except (pj.Error, OSError) as exc:
+            ends, failure = self._ends(create=False), exc
         live = {name for name, media in ends.items() if media}
         supervisor_up = "supervisor" in live
         want = routes(self.mode if supervisor_up else None)
@@ -173,6 +239,8 @@ class Leg:
                 for b in ends[dst]:
                     a.startTransmit(b)
         self.applied = want
+        if failure is not None:
+            raise failure
 
     def release(self) -> list[ChannelTap]:
         """Disconnect everything and hand back the taps for reuse (pump thread)."""

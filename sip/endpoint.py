@@ -41,6 +41,8 @@ class Owner(Protocol):
 
     def idle(self) -> bool: ...
 
+    def failed(self, exc: BaseException, where: str) -> None: ...
+
     def release(self) -> None: ...
 
 
@@ -56,6 +58,8 @@ class Pump:
         audio: str = "null",
         owner: Owner,
         log_level: int = 1,
+        log_file: str = "",
+        tls: tuple[str, str, str, bool] = ("", "", "", True),
     ) -> None:
         self.port = port
         self.bind = bind
@@ -63,6 +67,8 @@ class Pump:
         self.audio = audio
         self.owner = owner
         self.log_level = log_level
+        self.log_file = log_file
+        self.tls = tls  # (certificate, key, CA list, verify the server) for transport "tls"
         self.ep: pj.Endpoint | None = None
         self._work: queue.Queue[Callable[[], None]] = queue.Queue(WORK_QUEUE)
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -70,6 +76,7 @@ class Pump:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self.died: BaseException | None = None  # what ended the pump thread early, if anything
         self._thread = threading.Thread(target=self._main, name="sip-pump", daemon=True)
         self.bound_port = 0
 
@@ -145,8 +152,17 @@ class Pump:
             while not self._stop.is_set():
                 self._step()
             self._shutdown()
+        except BaseException as exc:  # noqa: BLE001 - the owner's watcher (pump.died) reports it
+            self.died = exc
         finally:
             self._destroy()
+
+    def _guarded(self, fn: Callable[[], None], where: str) -> None:
+        """Work that escaped its own containment: reported to the owner, the pump goes on."""
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - reported via owner.failed, never silent
+            self.owner.failed(exc, where)
 
     def _step(self) -> None:
         assert self.ep is not None
@@ -156,10 +172,10 @@ class Pump:
                 fn = self._work.get_nowait()
             except queue.Empty:
                 break
-            fn()
+            self._guarded(fn, "posted work")
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
-            heapq.heappop(self._timers)[2]()
+            self._guarded(heapq.heappop(self._timers)[2], "timer")
 
     def _create(self) -> None:
         ep = pj.Endpoint()
@@ -171,7 +187,8 @@ class Pump:
         cfg.uaConfig.userAgent = "softphone-assist"
         cfg.uaConfig.maxCalls = MAX_CALLS
         cfg.logConfig.level = self.log_level
-        cfg.logConfig.consoleLevel = self.log_level
+        cfg.logConfig.consoleLevel = 0 if self.log_file else self.log_level
+        cfg.logConfig.filename = self.log_file
         cfg.medConfig.clockRate = CLOCK_RATE
         cfg.medConfig.sndClockRate = CLOCK_RATE
         cfg.medConfig.channelCount = 1
@@ -182,7 +199,14 @@ class Pump:
         tcfg = pj.TransportConfig()
         tcfg.port = self.port
         tcfg.boundAddress = self.bind
-        kind = pj.PJSIP_TRANSPORT_TCP if self.transport == "tcp" else pj.PJSIP_TRANSPORT_UDP
+        kind = {"tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}.get(
+            self.transport, pj.PJSIP_TRANSPORT_UDP
+        )
+        if self.transport == "tls":
+            cert, key, ca, verify = self.tls
+            tcfg.tlsConfig.certFile, tcfg.tlsConfig.privKeyFile = cert, key
+            tcfg.tlsConfig.CaListFile = ca
+            tcfg.tlsConfig.verifyServer = verify
         try:
             tid = ep.transportCreate(kind, tcfg)
         except pj.Error as exc:

@@ -3,31 +3,44 @@
 Every method whose name does not start with `_` may be called from any thread; it marshals the
 work onto the pump thread (`Pump.run`). Methods starting with `_` run on the pump thread.
 How a call's runner is built and finished (sinks, store, registry) is the caller's business:
-`new_runner(call_id, direction, remote)` and `end_runner(runner, reason)`.
+`new_runner(call_id, direction, remote)` runs OFF the pump thread (an incoming call rings first
+and is answered once its analysis is ready; an outgoing call builds it on the dialling thread),
+`end_runner(runner, reason)` runs on it and must not block.
+
+A failure in the work done for one call (a callback, a timer) is contained: the call gets an
+`error` event, stderr a line, and the phone goes on with every other call.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pjsua2 as pj
 
+from assist.core.errors import ServiceError
+from assist.core.events import Error, SupervisorAction
 from assist.runtime.config import SipConfig
 from assist.runtime.control import ControlError, SuperviseMode
 from assist.runtime.runner import CallRunner
 from sip.account import SipAccount
 from sip.call import Leg, SipCall
+from sip.codecs import apply_codecs
 from sip.endpoint import Pump
 from sip.tap import ChannelTap
+from sip.uri import UriError, dial_uri
 
 WATCH_EVERY_S = 0.5
+SUPERVISOR_REPORT_S = 1.0
 
 NewRunner = Callable[[str, str, str], CallRunner]
 EndRunner = Callable[[CallRunner, str], None]
+Ended = Callable[[str, str, str], None]  # (call_id, call_ended reason, SIP outcome)
 
 
 def _op(code: int = 0) -> pj.CallOpParam:
@@ -35,6 +48,10 @@ def _op(code: int = 0) -> pj.CallOpParam:
     if code:
         prm.statusCode = code
     return prm
+
+
+def _why(exc: BaseException) -> str:
+    return exc.reason if isinstance(exc, pj.Error) else f"{type(exc).__name__}: {exc}"
 
 
 class Softphone:
@@ -45,12 +62,17 @@ class Softphone:
         new_runner: NewRunner,
         end_runner: EndRunner,
         notify: Callable[[str], None] = lambda line: None,
+        ended: Ended = lambda call_id, reason, outcome: None,
+        trouble: Callable[[str], None] = lambda message: None,
         log_level: int = 1,
+        log_file: str = "",
     ) -> None:
         self.cfg = cfg
         self.new_runner = new_runner
         self.end_runner = end_runner
         self.notify = notify
+        self.ended = ended
+        self.trouble = trouble  # phone-level problems (registration), any thread
         self.pump = Pump(
             port=cfg.port,
             bind=cfg.bind,
@@ -58,6 +80,8 @@ class Softphone:
             audio=cfg.audio,
             owner=self,
             log_level=log_level,
+            log_file=log_file,
+            tls=(cfg.tls_cert, cfg.tls_key, cfg.tls_ca, cfg.tls_verify),
         )
         self.ep: pj.Endpoint | None = None
         self.account: SipAccount | None = None
@@ -87,20 +111,52 @@ class Softphone:
         return str(self.pump.run(lambda: self._answer(self._leg(call_id))))
 
     def dial(self, uri: str) -> str:
-        return str(self.pump.run(lambda: self._dial(uri)))
+        """Place a call; the analysis is built here, on the caller's thread, not the pump's."""
+        try:
+            target = dial_uri(uri, self.cfg.transport)
+        except UriError as exc:
+            raise ControlError(str(exc)) from None
+        self.pump.run(lambda: self._verify(uri, target))
+        call_id = _new_id()
+        runner = self.new_runner(call_id, "outbound", uri)
+        taken = threading.Event()
+        try:
+            return str(self.pump.run(lambda: self._dial(call_id, uri, target, runner, taken)))
+        finally:
+            if not taken.is_set():  # the pump never got to it: nobody else will end the runner
+                self.end_runner(runner, "failed")
 
     def hangup(self, call_id: str) -> str:
         return str(self.pump.run(lambda: self._hangup(self._leg(call_id))))
 
     def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str) -> str:
-        return str(self.pump.run(lambda: self._supervise(self._leg(call_id), mode, supervisor)))
+        if mode != "off" and not supervisor:
+            raise ControlError("this supervisor has no SIP URI (set sip in [[overlay.supervisor]])")
+        if mode != "off":
+            try:
+                target = dial_uri(supervisor, self.cfg.transport)
+            except UriError as exc:
+                raise ControlError(f"this supervisor's SIP URI cannot be called: {exc}") from None
+        else:
+            target = ""
+        return str(
+            self.pump.run(lambda: self._supervise(self._leg(call_id), mode, supervisor, target))
+        )
 
     # -- pump owner hooks ----------------------------------------------------------------------
 
     def setup(self, ep: pj.Endpoint, port: int) -> None:
         self.ep = ep
+        enabled, missing = apply_codecs(ep, self.cfg.codecs)
+        if missing:
+            self.notify(f"sip.codecs: not in this pjsua2 build: {', '.join(missing)}")
+        self.notify(f"codecs: {', '.join(enabled)}")
         self.account = SipAccount(
-            self.cfg, on_incoming=self._incoming, notify=self.notify, later=self.pump.later
+            self.cfg,
+            on_incoming=self._incoming,
+            notify=self.notify,
+            later=self.pump.later,
+            trouble=self.trouble,
         )
         self.account.start()
         self.pump.later(WATCH_EVERY_S, self._watch)
@@ -114,6 +170,10 @@ class Softphone:
 
     def idle(self) -> bool:
         return not self.legs
+
+    def failed(self, exc: BaseException, where: str) -> None:
+        """Work on the pump thread that belongs to no call failed: say so, keep going."""
+        self.notify(f"internal error on the SIP thread ({where}): {_why(exc)}; the phone goes on")
 
     def release(self) -> None:
         for leg in list(self.legs.values()):  # calls that did not end in time
@@ -131,19 +191,29 @@ class Softphone:
 
     # -- pump thread ---------------------------------------------------------------------------
 
+    def _contain(self, leg: Leg | None, where: str, fn: Callable[[], None]) -> None:
+        """Run one call's piece of work; a failure becomes that call's `error` event."""
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - contained per call, reported, never silent
+            message = f"{where} failed: {_why(exc)}"
+            if leg is None:
+                self.failed(exc, where)
+                return
+            self.notify(f"{leg.call_id}: {message}; the call goes on")
+            leg.submit(lambda s: s.note(Error(source="sip", message=message, recoverable=True)))
+
     def _leg(self, call_id: str) -> Leg:
         leg = self.legs.get(call_id)
         if leg is None:
             raise ControlError(f"no live SIP call {call_id!r}")
         return leg
 
-    def _new_leg(self, call: SipCall, direction: str, remote: str) -> Leg:
-        call_id = f"sip-{uuid.uuid4().hex[:8]}"
+    def _new_leg(self, call_id: str, call: SipCall, direction: str, remote: str) -> Leg:
         assert self.ep is not None
         leg = Leg(
             call_id,
             call,
-            self.new_runner(call_id, direction, remote),
             direction=direction,
             remote=remote,
             ep=self.ep,
@@ -162,35 +232,99 @@ class Softphone:
         return ChannelTap(f"tap-{self._taps_made}")
 
     def _call(self, call_id: int = pj.PJSUA_INVALID_ID) -> SipCall:
-        return SipCall(self.account, call_id, on_state=self._on_state, on_media=self._on_media)
+        def on_state(c: SipCall) -> None:
+            self._contain(self.legs.get(c.owner), "call state", lambda: self._on_state(c))
+
+        def on_media(c: SipCall) -> None:
+            self._contain(self.legs.get(c.owner), "call media", lambda: self._on_media(c))
+
+        return SipCall(self.account, call_id, on_state=on_state, on_media=on_media)
 
     def _incoming(self, pj_id: int) -> None:
+        """Ring at once (180); the analysis is built on a thread of its own, then answered."""
         call = self._call(pj_id)
-        if self._closing:
-            call.hangup(_op(503))
+        try:
+            remote = call.getInfo().remoteUri
+            if self._closing:
+                call.hangup(_op(503))
+                self._graveyard.append(call)
+                return
+            if self.cfg.second_call == "busy" and self.legs:
+                call.hangup(_op(486))
+                self._graveyard.append(call)
+                self.notify(f"busy: refused a second call from {remote} (486; sip.second_call)")
+                return
+            leg = self._new_leg(_new_id(), call, "inbound", remote)
+        except Exception:
+            call.hangup(_op(500))  # never leave a caller hanging on a call nobody owns
             self._graveyard.append(call)
-            return
-        leg = self._new_leg(call, "inbound", call.getInfo().remoteUri)
+            raise
         call.answer(_op(180))
         leg.note_state("ringing")
         self.notify(f"{leg.call_id}: incoming call from {leg.remote}")
-        if self.cfg.auto_answer:
-            self._answer(leg)
+        leg.answer_wanted = self.cfg.auto_answer
+        threading.Thread(
+            target=self._build, args=(leg,), name=f"setup-{leg.call_id}", daemon=True
+        ).start()
+
+    def _build(self, leg: Leg) -> None:
+        """Off the pump thread: the call's runner and recognisers, then back to the pump."""
+        try:
+            runner = self.new_runner(leg.call_id, leg.direction, leg.remote)
+        except Exception as exc:  # noqa: BLE001 - the call is refused, and the line says why
+            error = exc
+            self._post(None, "call setup", lambda: self._unbuilt(leg, error))
+            return
+        self._post(leg, "call setup", lambda: self._built(leg, runner))
+
+    def _post(self, leg: Leg | None, where: str, fn: Callable[[], None]) -> None:
+        try:
+            self.pump.post(lambda: self._contain(leg, where, fn))
+        except ServiceError as exc:  # the pump is gone or swamped: nothing more to do here
+            self.notify(f"{where}: {exc}")
+
+    def _built(self, leg: Leg, runner: CallRunner) -> None:
+        leg.attach(runner)
+        if leg.finished:  # the caller gave up while the analysis was being built
+            self.end_runner(runner, leg.end_reason)
+            return
+        if leg.answer_wanted:
+            leg.call.answer(_op(200))
+
+    def _unbuilt(self, leg: Leg, exc: BaseException) -> None:
+        self.notify(f"{leg.call_id}: cannot set up the call's analysis: {_why(exc)}; refusing")
+        if not leg.finished:
+            leg.end_reason = "failed"
+            leg.call.hangup(_op(500))
 
     def _answer(self, leg: Leg) -> str:
-        if leg.direction != "inbound" or leg.state != "ringing":
+        if leg.direction != "inbound" or leg.state != "ringing" or leg.answer_wanted:
             raise ControlError(f"{leg.call_id} is not ringing")
+        leg.answer_wanted = True
+        if leg.runner is None:
+            return f"{leg.call_id}: answering as soon as its analysis is ready"
         leg.call.answer(_op(200))
         return f"{leg.call_id}: answered"
 
-    def _dial(self, uri: str) -> str:
-        if not uri.startswith(("sip:", "sips:")):
-            raise ControlError(f"{uri!r} is not a SIP URI like sip:bob@host")
-        call = self._call()
-        leg = self._new_leg(call, "outbound", uri)
+    def _verify(self, uri: str, target: str) -> None:
+        """pjsip's own parser, as a second line of defence behind sip/uri.py."""
+        assert self.ep is not None
         try:
-            call.makeCall(uri, _op())
+            self.ep.utilVerifySipUri(target)
         except pj.Error as exc:
+            raise ControlError(f"{uri!r} is not a SIP URI pjsip accepts: {exc.reason}") from None
+
+    def _dial(
+        self, call_id: str, uri: str, target: str, runner: CallRunner, taken: threading.Event
+    ) -> str:
+        taken.set()
+        call = self._call()
+        leg = self._new_leg(call_id, call, "outbound", uri)
+        leg.attach(runner)
+        try:
+            call.makeCall(target, _op())
+        except pj.Error as exc:
+            leg.end_reason = "failed"
             self._finish(leg, "ended", exc.reason, None)
             raise ControlError(f"cannot call {uri}: {exc.reason}") from None
         self.notify(f"{leg.call_id}: calling {uri}")
@@ -201,15 +335,13 @@ class Softphone:
         leg.call.hangup(_op(code))
         return f"{leg.call_id}: hanging up"
 
-    def _supervise(self, leg: Leg, mode: SuperviseMode, uri: str) -> str:
+    def _supervise(self, leg: Leg, mode: SuperviseMode, uri: str, target: str) -> str:
         if mode == "off":
             if leg.supervisor is None:
                 return f"{leg.call_id}: no supervisor connected"
             leg.mode = None
             leg.supervisor.hangup(_op())
             return f"{leg.call_id}: supervisor disconnected"
-        if not uri.startswith(("sip:", "sips:")):
-            raise ControlError("this supervisor has no SIP URI (set sip in [[overlay.supervisor]])")
         if leg.state not in ("confirmed", "held"):
             raise ControlError(f"{leg.call_id} is not connected yet")
         leg.mode = mode
@@ -220,8 +352,9 @@ class Softphone:
             leg.supervisor.hangup(_op())
         sup = self._call()
         sup.owner, sup.role = leg.call_id, "supervisor"
+        sup.placed_at = time.monotonic()
         try:
-            sup.makeCall(uri, _op())
+            sup.makeCall(target, _op())
         except pj.Error as exc:
             leg.mode = None
             raise ControlError(f"cannot call supervisor {uri}: {exc.reason}") from None
@@ -240,62 +373,108 @@ class Softphone:
             leg.note_state("ringing")
         elif ci.state == pj.PJSIP_INV_STATE_CONFIRMED:
             leg.note_state("confirmed")
+            leg.connected = True
             leg.last_rx = (-1, time.monotonic())
         elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            if not leg.connected and leg.end_reason == "hangup":
+                leg.end_reason = "failed" if leg.direction == "outbound" else "missed"
             reason = leg.timeout_reason or ci.lastReason
             self._finish(leg, "ended", reason, ci.lastStatusCode)
 
     def _on_supervisor_state(self, call: SipCall, ci: pj.CallInfo) -> None:
         leg = self.legs.get(call.owner)
+        if ci.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            call.connected = True
+            return
         if ci.state != pj.PJSIP_INV_STATE_DISCONNECTED:
             return
         self._graveyard.append(call)
-        if leg is not None and leg.supervisor is call:
-            leg.supervisor, leg.supervisor_uri, leg.mode = None, "", None
-            leg.rewire()
-            self.notify(f"{leg.call_id}: supervisor left ({ci.lastStatusCode} {ci.lastReason})")
+        if leg is None or leg.supervisor is not call:
+            return
+        uri, mode = leg.supervisor_uri, leg.mode
+        leg.supervisor, leg.supervisor_uri, leg.mode = None, "", None
+        leg.rewire()
+        outcome = f"{ci.lastStatusCode} {ci.lastReason}"
+        if mode is None:  # `off` was asked for: the console already has its answer
+            self.notify(f"{leg.call_id}: supervisor disconnected ({outcome})")
+            return
+        failed = not call.connected
+        if failed:
+            message = f"the supervisor's phone {uri} did not connect: {outcome}"
+        else:
+            message = f"the supervisor {uri} left the call ({outcome})"
+        self.notify(f"{leg.call_id}: {message}")
+        action = SupervisorAction(mode="off", supervisor=uri, ok=not failed, message=message)
+        # The console records its request (ok: calling) once our reply reaches it; a refusal
+        # on loopback can beat that, so it is noted no sooner than SUPERVISOR_REPORT_S after
+        # the call was placed: the board then ends with "off", not the request's mode.
+        wait = max(0.0, call.placed_at + SUPERVISOR_REPORT_S - time.monotonic())
+        self.pump.later(wait, lambda: leg.submit(lambda s: s.note(action)))
 
     def _on_media(self, call: SipCall) -> None:
         leg = self.legs.get(call.owner)
         if leg is None:
             return
         recording = leg.recorder is not None
-        leg.rewire()
-        if not recording and leg.recorder is not None:
-            self.notify(f"{leg.call_id}: recording what the agent hears in {leg.record_dir}")
-        if call is leg.call:
-            _, media = call.audio()
-            if media == "held":
-                leg.note_state("held")
-            elif media == "active" and leg.state == "held":
-                leg.note_state("confirmed")
+        try:
+            leg.rewire()  # a failed player/recorder is raised once the routes are up
+        finally:
+            if not recording and leg.recorder is not None:
+                self.notify(f"{leg.call_id}: recording what the agent hears in {leg.record_dir}")
+            if call is leg.call:
+                _, media = call.audio()
+                codec = call.codec() if media == "active" else ""
+                if codec and codec != leg.codec:
+                    leg.codec = codec
+                    self.notify(f"{leg.call_id}: audio codec {codec}")
+                if media == "held":
+                    leg.note_state("held")
+                elif media == "active" and leg.state == "held":
+                    leg.note_state("confirmed")
 
     def _finish(self, leg: Leg, state: str, reason: str, code: int | None) -> None:
         if self.legs.pop(leg.call_id, None) is None:
             return
         leg.note_state(state, reason, code)
-        if leg.supervisor is not None:
-            leg.supervisor.hangup(_op())
-        self._free_taps.extend(leg.release())
-        self._graveyard.append(leg.call)
-        self.notify(f"{leg.call_id}: ended ({reason})")
-        self.end_runner(leg.runner, leg.end_reason)
+        leg.finished = True
+        sup = leg.supervisor
+        if sup is not None:
+            self._contain(leg, "supervisor hangup", lambda: sup.hangup(_op()))
+        try:
+            self._free_taps.extend(leg.release())
+        finally:
+            self._graveyard.append(leg.call)
+            self.notify(f"{leg.call_id}: ended ({reason})")
+            outcome = f"{code} {reason}" if code else reason
+            self.ended(leg.call_id, leg.end_reason, outcome)
+            if leg.runner is not None:
+                self.end_runner(leg.runner, leg.end_reason)
 
     def _watch(self) -> None:
         """Media timeout: a confirmed call whose RTP has stopped is hung up as dropped."""
-        if self._graveyard and not self._closing:
-            self._graveyard.clear()  # deleted one step after their last callback returned
-        now = time.monotonic()
-        for leg in list(self.legs.values()):
-            if leg.state != "confirmed" or leg.timeout_reason:
-                continue
-            pkts = leg.call.rx_packets()
-            if pkts != leg.last_rx[0]:
-                leg.last_rx = (pkts, now)
-            elif now - leg.last_rx[1] >= self.cfg.media_timeout_s:
-                leg.end_reason = "dropped"
-                leg.timeout_reason = f"media timeout (no RTP for {self.cfg.media_timeout_s:g} s)"
-                self.notify(f"{leg.call_id}: {leg.timeout_reason}; hanging up")
-                leg.call.hangup(_op(408))
-        if not self._closing:
-            self.pump.later(WATCH_EVERY_S, self._watch)
+        try:
+            if self._graveyard and not self._closing:
+                self._graveyard.clear()  # deleted one step after their last callback returned
+            now = time.monotonic()
+            for leg in list(self.legs.values()):
+                self._contain(leg, "media watch", partial(self._watch_leg, leg, now))
+        finally:
+            if not self._closing:
+                self.pump.later(WATCH_EVERY_S, self._watch)
+
+    def _watch_leg(self, leg: Leg, now: float) -> None:
+        if leg.state != "confirmed" or leg.timeout_reason:
+            return
+        pkts = leg.call.rx_packets()
+        if pkts != leg.last_rx[0]:
+            leg.last_rx = (pkts, now)
+        elif now - leg.last_rx[1] >= self.cfg.media_timeout_s:
+            leg.end_reason = "dropped"
+            leg.timeout_reason = f"media timeout (no RTP for {self.cfg.media_timeout_s:g} s)"
+            self.notify(f"{leg.call_id}: {leg.timeout_reason}; hanging up")
+            leg.call.hangup(_op(408))
+
+
+def _new_id() -> str:
+    """48 random bits: unique in any store without asking it (a collision is still refused)."""
+    return f"sip-{uuid.uuid4().hex[:12]}"

@@ -188,21 +188,69 @@ audio_player aufile,/dev/null
 audio_source aufile,{wav}
 audio_alert aufile,/dev/null
 module_path /usr/lib/baresip/modules
-module g711.so
+{codec_modules}
 module aufile.so
 module account.so
 module menu.so
-audio_srate 8000
+audio_srate {rate}
 """
 
 
-def baresip(home: Path, wav: Path, *, seconds: int, dial: str = "", port: int = 0) -> Proc:
+def baresip(
+    home: Path,
+    wav: Path,
+    *,
+    seconds: int,
+    dial: str = "",
+    port: int = 0,
+    codecs: Sequence[str] = ("g711",),
+    rate: int = 8000,
+) -> Proc:
     """baresip (Debian) streaming `wav` (8 kHz mono) on 127.0.0.1: dials `dial`, or auto-answers
-    on `port`; quits after `seconds`."""
+    on `port`; quits after `seconds`. `codecs`: its codec modules, in its order of preference;
+    `rate`: its audio rate, which the WAV must have (16000 for a G.722 call)."""
     home.mkdir(parents=True, exist_ok=True)
-    (home / "config").write_text(BARESIP_CONFIG.format(port=port, wav=wav))
+    modules = "\n".join(f"module {c}.so" for c in codecs)
+    (home / "config").write_text(
+        BARESIP_CONFIG.format(port=port, wav=wav, codec_modules=modules, rate=rate)
+    )
     (home / "accounts").write_text("<sip:customer@127.0.0.1>;regint=0;answermode=auto\n")
     argv = ["/usr/bin/baresip", "-n", "127.0.0.1", "-f", str(home), "-t", str(seconds)]
     if dial:
         argv += ["-e", f"/dial {dial}"]
     return Proc(argv, cwd=home)
+
+
+def speech_wav(path: Path, text: str, *, seconds: float, rate: int = 8_000) -> Path:
+    """English speech (espeak-ng) at `rate`, starting 0.5 s in, padded with silence to
+    `seconds`: what a customer says down a G.711 line (PocketSphinx must hear words)."""
+    from tests.asr_audio import say
+
+    x, _ = say(text, "en-us+m3", wpm=130, rate=rate, pad_s=0.5)
+    x = np.concatenate([x, np.zeros(max(0, int(seconds * rate) - x.size), np.float32)])
+    return write_wav(path, x, rate=rate)
+
+
+def stored_calls() -> list[dict[str, Any]]:
+    """`assist calls --json` as a user runs it (the store is $ASSIST_DB: conftest's temp file)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "assist", "calls", "--json", "-n", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def transcripts(path: Path, speaker: str = "customer") -> list[str]:
+    """Final transcript texts of `speaker` in an events file."""
+    return [
+        e["data"]["text"]
+        for e in events(path)
+        if e["type"] == "transcript"
+        and e["data"]["speaker"] == speaker
+        and e["data"]["kind"] == "final"
+        and e["data"]["text"]
+    ]

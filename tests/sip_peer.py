@@ -5,7 +5,8 @@ headless (its aufile module is a source only here); this peer can. It answers (o
 call, plays a WAV into it, records what it receives to a WAV, and prints one line per event:
 
     python tests/sip_peer.py --port 0 --play tone.wav --record heard.wav [--dial URI]
-    -> "ready <port>", "recording <unix time>", ["held", "resumed"], "ended"
+    -> "ready <port>", "state <STATE> <last code> <unix time>", "recording <unix time>",
+       ["held", "resumed"], "ended"
 
 It exits on SIGTERM or when the call ends. Loopback only.
 """
@@ -57,6 +58,7 @@ def main() -> int:
     class Peer(pj.Call):
         def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
             ci = self.getInfo()
+            print(f"state {ci.stateText} {ci.lastStatusCode} {time.time():.3f}", flush=True)
             if ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
                 stop.set()
 

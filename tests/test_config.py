@@ -95,6 +95,6 @@ def test_assist_sip_reports_a_bad_key_in_one_line_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, key: str
 ) -> None:
     path = _write(tmp_path, text)
-    assert main(["sip", "--config", str(path), "--no-server", "--no-store"]) == 2
+    assert main(["sip", "--config", str(path), "--no-server"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"assist: error: {path}: {key}: "), err

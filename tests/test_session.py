@@ -127,3 +127,26 @@ def test_transcripts_enter_the_stream_with_audio_time() -> None:
         s.feed(z, z)
     (ev,) = s.add_transcript(Transcript(speaker="customer", kind="final", text="hello"))
     assert ev.t == pytest.approx(1.0) and ev.type == "transcript"
+
+
+def test_talk_time_counts_from_the_first_confirmed_call_state() -> None:
+    """A SIP call's session starts at ringing: duration includes ring time, talk_s does not."""
+    from assist.core.events import CallState
+
+    s = CallSession("talk", pack=default_pack("en"))
+    s.start()
+    silent = np.zeros(FRAME_SAMPLES, np.float32)
+    s.note(CallState(state="ringing"))
+    for _ in range(50):  # rings for 1 s
+        s.feed(silent, silent)
+    s.note(CallState(state="confirmed"))
+    for _ in range(100):  # talks for 2 s, with a hold in between
+        s.feed(silent, silent)
+        if _ == 40:
+            s.note(CallState(state="held"))
+            s.note(CallState(state="confirmed"))
+    ended = s.end("hangup")[-1].data
+    assert (ended.duration_s, ended.talk_s) == (3.0, 2.0)  # type: ignore[attr-defined]
+    plain = CallSession("wav", pack=default_pack("en"))
+    plain.start()
+    assert plain.end()[-1].data.talk_s is None  # type: ignore[attr-defined]

@@ -17,7 +17,15 @@ from websockets.sync.client import ClientConnection, connect
 
 from assist.runtime.wavio import resample
 from tests.conftest import timeline
-from tests.sip_helpers import assist, baresip, events, plugin_config, wait_event, write_wav
+from tests.sip_helpers import (
+    assist,
+    baresip,
+    events,
+    plugin_config,
+    stored_calls,
+    wait_event,
+    write_wav,
+)
 
 AGENT_TOKEN = "agent-token-for-overlay-control"
 OVERLAY = (
@@ -48,7 +56,7 @@ def test_answer_hangup_and_dial_from_the_overlay(tmp_path: Path) -> None:
     wav = write_wav(tmp_path / "customer8k.wav", resample(x, 16_000, 8_000), rate=8_000)
     cfg = plugin_config(tmp_path / "assist.toml", overlay=OVERLAY, auto_answer=False, rtp_port=5700)
     ev = tmp_path / "events.jsonl"
-    plugin = assist("sip", "--config", str(cfg), "--events", str(ev), "--no-store", "--asr", "off")
+    plugin = assist("sip", "--config", str(cfg), "--events", str(ev), "--asr", "off")
     procs = [plugin]
     try:
         _, m = plugin.wait_for(r"listening on udp port (\d+)")
@@ -76,6 +84,11 @@ def test_answer_hangup_and_dial_from_the_overlay(tmp_path: Path) -> None:
             assert _request(ws, {"type": "hangup", "call_id": inbound}, "h")["type"] == "result"
             ended = wait_event(ev, call_id=inbound, type="call_ended")
             assert ended["data"]["reason"] == "hangup"
+            # manual answer: the session ran while it rang; talk time counts from the answer
+            answered = wait_event(ev, call_id=inbound, type="call_state", state="confirmed")
+            assert answered["t"] >= 1.4  # it rang for 1.5 s before the overlay answered
+            d = ended["data"]
+            assert d["talk_s"] == pytest.approx(d["duration_s"] - answered["t"], abs=0.01)
 
             port = _free_udp_port()
             callee = baresip(tmp_path / "callee", wav, seconds=30, port=port)
@@ -99,3 +112,5 @@ def test_answer_hangup_and_dial_from_the_overlay(tmp_path: Path) -> None:
             p.kill()
     starts = {e["call_id"]: e["data"]["remote"] for e in events(ev) if e["type"] == "call_started"}
     assert starts[outbound["call_id"]] == uri
+    stored = {c["call_id"]: c["status"] for c in stored_calls()}
+    assert stored[inbound] == "hangup" and stored[outbound["call_id"]] == "hangup", stored

@@ -44,7 +44,7 @@ def test_refused_registration_retries_with_backoff_then_registers(tmp_path: Path
         rtp_port=4900,
     )
     plugin = Proc(
-        [sys.executable, "-m", "assist", "sip", "--config", str(cfg), "--no-server", "--no-store"]
+        [sys.executable, "-m", "assist", "sip", "--config", str(cfg), "--no-server"]
         + ["--asr", "off"]
     )
     try:

@@ -10,6 +10,7 @@ level of each tone in what each party recorded is checked against the mode in fo
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -17,11 +18,13 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.sip_helpers import (
+    Proc,
     assist,
     events,
     peer,
     plugin_config,
     read_wav,
+    stored_calls,
     tone,
     tone_level,
     wait_event,
@@ -36,6 +39,12 @@ HEARD, SILENT = 0.04, 0.01  # clicks can cut a heard tone to ~0.06 in the median
 PHASE_S = 3.0
 SUP_TOKEN = "supervisor-token-0123456789"
 AGENT_TOKEN = "agent-token-0123456789abc"
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _supervise(ws, call_id: str, mode: str, ref: str) -> float:
@@ -77,9 +86,7 @@ def test_listen_whisper_barge_route_audio_by_mode(tmp_path: Path) -> None:
             rtp_port=4300,
         )
         ev = tmp_path / "events.jsonl"
-        plugin = assist(
-            *("sip", "--config", str(cfg), "--events", str(ev), "--no-store", "--asr", "off")
-        )
+        plugin = assist(*("sip", "--config", str(cfg), "--events", str(ev), "--asr", "off"))
         procs.append(plugin)
         _, m = plugin.wait_for(r"listening on udp port (\d+)")
         sip_port = m.group(1)
@@ -180,3 +187,67 @@ def test_listen_whisper_barge_route_audio_by_mode(tmp_path: Path) -> None:
         ("barge", True),
         ("off", True),
     ]
+    assert call_id in {c["call_id"] for c in stored_calls()}  # the call store is on
+
+
+DATA = Path(__file__).with_name("data")
+
+
+@pytest.mark.timeout(90)
+def test_a_supervisor_phone_that_does_not_answer_is_an_event_and_clears_the_board(
+    tmp_path: Path,
+) -> None:
+    """The supervisor's phone is busy (sipp answers 486): the console gets `ok` for placing
+    the call, then a `supervisor_action` (off, ok false) saying why; the board shows no
+    supervisor any more."""
+    sup_port = _free_udp_port()
+    busy = Proc(
+        ["/usr/bin/sipp", "-sf", str(DATA / "uas_busy.xml"), "-i", "127.0.0.1"]
+        + ["-p", str(sup_port), "-m", "1", "-nostdin", "-timeout", "60s"],
+        cwd=tmp_path,
+    )
+    sup_uri = f"sip:sue@127.0.0.1:{sup_port}"
+    overlay = (
+        '[overlay]\nhost = "127.0.0.1"\nport = 0\n'
+        f'[[overlay.agent]]\nname = "alice"\ntoken = "{AGENT_TOKEN}"\n'
+        f'[[overlay.supervisor]]\nname = "sue"\ntoken = "{SUP_TOKEN}"\nsip = "{sup_uri}"\n'
+    )
+    cfg = plugin_config(tmp_path / "assist.toml", overlay=overlay, rtp_port=7100)
+    ev = tmp_path / "events.jsonl"
+    plugin = assist("sip", "--config", str(cfg), "--events", str(ev), "--asr", "off")
+    cust = None
+    boards: list[dict] = []
+    try:
+        _, m = plugin.wait_for(r"listening on udp port (\d+)")
+        sip_port = m.group(1)
+        _, m = plugin.wait_for(r"Supervisor: http://127\.0\.0\.1:(\d+)/")
+        cust = peer(
+            *("--play", str(write_wav(tmp_path / "c.wav", tone(CUSTOMER_HZ, 5)))),
+            *("--record", str(tmp_path / "cust_heard.wav"), "--rtp-port", "7200"),
+            *("--dial", f"sip:agent@127.0.0.1:{sip_port}", "--seconds", "30"),
+        )
+        call_id = wait_event(ev, type="call_state", state="confirmed")["call_id"]
+        with connect(f"ws://127.0.0.1:{m[1]}/ws?token={SUP_TOKEN}", open_timeout=10) as ws:
+            _supervise(ws, call_id, "listen", "s1")
+            failed = wait_event(ev, type="supervisor_action", ok=False)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # boards after the failure: nobody listening
+                msg = json.loads(ws.recv(timeout=10))
+                if msg.get("type") == "calls":
+                    boards.append({c["call_id"]: c["supervisor"] for c in msg["calls"]})
+                    if boards[-1].get(call_id, "x") is None:
+                        break
+        assert plugin.stop() == 0, plugin.text
+    finally:
+        plugin.kill()
+        busy.kill()
+        if cust is not None:
+            cust.kill()
+    assert failed["data"]["mode"] == "off" and failed["data"]["supervisor"] == sup_uri
+    assert "did not connect: 486 Busy Here" in failed["data"]["message"]
+    assert boards[-1][call_id] is None  # the board no longer says "listen"
+    actions = [
+        (e["data"]["mode"], e["data"]["ok"]) for e in events(ev) if e["type"] == "supervisor_action"
+    ]
+    assert actions == [("listen", True), ("off", False)]
+    assert "Traceback" not in plugin.text and "Assertion" not in plugin.text

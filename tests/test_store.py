@@ -111,6 +111,38 @@ def test_a_second_sink_for_a_stored_call_is_refused(tmp_path: Path) -> None:
         assert store.events("dup")[-1]["type"] == "call_ended"
 
 
+def test_other_threads_ask_and_open_sinks_without_touching_the_owners_connection(
+    tmp_path: Path,
+) -> None:
+    """A SIP call is set up off the thread that opened the store: has_call and sink() must
+    work there (sqlite3 refuses a connection used from another thread: check_same_thread)."""
+    with CallStore(tmp_path / "calls.sqlite3") as store:
+        record(store, "first", 2)
+        got: list[object] = []
+
+        def elsewhere() -> None:
+            try:
+                got.append(store.has_call("first"))
+                got.append(store.has_call("second"))
+                sink = store.sink("second")
+                session = CallSession("second", pack=default_pack("en"))
+                for ev in session.start() + session.end("completed"):
+                    sink.send(ev)
+                sink.close()
+                got.append(store.has_call("second"))
+                store.sink("second")
+            except Exception as exc:  # noqa: BLE001 - the test looks at what was raised
+                got.append(exc)
+
+        t = threading.Thread(target=elsewhere)
+        t.start()
+        t.join(20)
+        assert got[:3] == [True, False, True], got
+        assert isinstance(got[3], InputError) and "already in the store" in str(got[3])
+        assert [r.call_id for r in store.calls()] == ["second", "first"]
+        assert store.events("second")[-1]["type"] == "call_ended"
+
+
 def _dead_pid() -> int:
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
+import os
 import signal
 import sys
 import threading
 import time
-from typing import Any
+from typing import IO, Any
 
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
 from assist.commands.demo import add_tls_options, with_tls_options
-from assist.core.errors import ConfigError, InputError, ServiceError
+from assist.core.errors import AssistError, ConfigError, InputError, ServiceError
+from assist.core.events import Error, Event
 from assist.core.session import CallSession
 from assist.runtime.asr_worker import CallAsr
 from assist.runtime.config import load_settings
@@ -37,6 +41,9 @@ def register(sub: Any) -> None:
     p.add_argument("--events", metavar="FILE|-", help="write every event as JSON lines")
     p.add_argument("--no-server", action="store_true", help="do not serve the overlay")
     add_tls_options(p)
+    p.add_argument(
+        "--port", type=int, metavar="N", help="overlay port (0 = any free port; default: config)"
+    )
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language (rule pack)")
     p.add_argument("--rules", metavar="FILE", help="rule pack TOML overriding the built-in one")
     p.add_argument(
@@ -53,20 +60,64 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+class CallFailed(AssistError):
+    """`sip call URI` did not connect (busy, no answer, unreachable): exit 1."""
+
+
+def _check_uris(settings: Any, overlay_cfg: Any) -> None:
+    """Every URI of the config, checked before pjsua2 sees any (ConfigError: exit 2)."""
+    from sip.uri import UriError, check_uri, dial_uri
+
+    sip = settings.sip
+    try:
+        check_uri(sip.uri)
+        if sip.registrar:
+            dial_uri(sip.registrar, sip.transport)
+    except UriError as exc:
+        raise ConfigError(f"sip: {exc}") from None
+    for sup in overlay_cfg.supervisors:
+        if sup.sip:
+            try:
+                dial_uri(sup.sip, sip.transport)
+            except UriError as exc:
+                raise ConfigError(f"overlay.supervisor {sup.name!r}: sip: {exc}") from None
+
+
+def _reserve_stdout() -> IO[str]:
+    """`--events -`: stdout carries JSON lines only. Our own copy of fd 1 gets the events;
+    fd 1 itself (where pjlib and any native code print) is pointed at stderr."""
+    sys.stdout.flush()
+    events = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return events
+
+
 def run(args: argparse.Namespace) -> int:
     from overlay.auth import OverlayConfig
     from sip.control import SipControl
     from sip.phone import Softphone
+    from sip.uri import UriError, dial_uri
 
     if args.action == "call" and not args.uri:
         raise InputError("sip call: give the SIP URI to call")
     if args.action is None and args.uri:
         raise InputError(f"unexpected argument {args.uri!r} (did you mean `sip call URI`?)")
+    if args.port is not None and not 0 <= args.port <= 65535:
+        raise InputError("--port must be between 0 and 65535")
     settings = load_settings(args.config)
     try:
         overlay_cfg = with_tls_options(OverlayConfig.from_table(settings.overlay), args)
+        _check_uris(settings, overlay_cfg)
     except ConfigError as exc:
         raise ConfigError(f"{args.config}: {exc}") from None
+    if args.port is not None:
+        overlay_cfg = dataclasses.replace(overlay_cfg, port=args.port)
+    if args.action == "call":
+        try:
+            dial_uri(args.uri, settings.sip.transport)
+        except UriError as exc:
+            raise InputError(f"sip call: {exc}") from None
     pack = load_pack(args.rules) if args.rules else default_pack(args.lang)
     agent_name = overlay_cfg.agents[0].name if overlay_cfg.agents else "agent"
     speech = select_engine(pack.lang, args.asr, args.model)
@@ -78,20 +129,22 @@ def run(args: argparse.Namespace) -> int:
 
     shared: list[Sink] = []
     if args.events:
+        target: Any = _reserve_stdout() if args.events == "-" else args.events
         try:
-            shared.append(_Shared(JsonlSink(args.events)))
+            shared.append(_Shared(JsonlSink(target), own=target if args.events == "-" else None))
         except OSError as exc:
             raise InputError(f"{args.events}: cannot write events ({exc.strerror})") from None
     store = open_store(args)
     registry = CallRegistry()
     server = None
-    ended: list[str] = []
+    ended: dict[str, tuple[str, str]] = {}
     lock = threading.Lock()
 
     def say(line: str) -> None:
         print(f"assist: sip: {line}", file=sys.stderr, flush=True)
 
     def new_runner(call_id: str, direction: str, remote: str) -> CallRunner:
+        """Off the SIP thread (a set-up thread, or the dialling one)."""
         session = CallSession(
             call_id, pack=pack, source="sip", agent=agent_name, remote=remote, asr=asr_label
         )
@@ -114,8 +167,6 @@ def run(args: argparse.Namespace) -> int:
             asr.close(until=None, timeout=ASR_CLOSE_S)
         runner.finish(reason, timeout=FINISH_TIMEOUT_S)
         registry.remove(call_id)
-        with lock:
-            ended.append(call_id)
 
     def end_runner(runner: CallRunner, reason: str) -> None:
         """Called on the SIP thread: finish the call elsewhere so SIP never waits for ASR."""
@@ -123,7 +174,30 @@ def run(args: argparse.Namespace) -> int:
         closers.append(t)
         t.start()
 
-    phone = Softphone(settings.sip, new_runner=new_runner, end_runner=end_runner, notify=say)
+    def on_ended(call_id: str, reason: str, outcome: str) -> None:
+        with lock:
+            ended[call_id] = (reason, outcome)
+
+    phone_seq = itertools.count()
+
+    def trouble(message: str) -> None:
+        """A phone-level problem (registration): an `error` event with no call (call_id "")
+        on the --events stream; any thread."""
+        data = Error(source="registration", message=message, recoverable=True)
+        event = Event(call_id="", seq=next(phone_seq), t=0.0, data=data)
+        for sink in shared:
+            sink.send(event)
+
+    phone = Softphone(
+        settings.sip,
+        new_runner=new_runner,
+        end_runner=end_runner,
+        notify=say,
+        ended=on_ended,
+        trouble=trouble,
+        log_level=settings.sip.log_level,
+        log_file=settings.sip.log_file,
+    )
     if not args.no_server:
         from overlay.server import HubSink, OverlayServer
 
@@ -146,12 +220,19 @@ def run(args: argparse.Namespace) -> int:
                 raise ServiceError(str(exc)) from None
         deadline = None if args.duration is None else time.monotonic() + args.duration
         while not stop.wait(0.1):
+            if not phone.pump.alive:
+                why = phone.pump.died
+                detail = f": {type(why).__name__}: {why}" if why is not None else ""
+                raise AssistError(f"the SIP thread stopped{detail}; every call is lost")
             if deadline is not None and time.monotonic() >= deadline:
                 break
             if placed:
                 with lock:
-                    if placed in ended:
-                        break
+                    outcome = ended.get(placed)
+                if outcome is not None:
+                    if outcome[0] == "failed":
+                        raise CallFailed(f"the call to {args.uri} failed: {outcome[1]}")
+                    break
     except KeyboardInterrupt:
         code = 130
     finally:
@@ -170,8 +251,9 @@ def run(args: argparse.Namespace) -> int:
 class _Shared:
     """One JSONL file for every call: closing a call's runner must not close the file."""
 
-    def __init__(self, sink: JsonlSink) -> None:
+    def __init__(self, sink: JsonlSink, *, own: IO[str] | None = None) -> None:
         self.sink = sink
+        self.own = own  # a file object made for it (stdout's reserved copy): closed at the end
 
     def send(self, event: Any) -> None:
         self.sink.send(event)
@@ -181,3 +263,5 @@ class _Shared:
 
     def close_now(self) -> None:
         self.sink.close()
+        if self.own is not None:
+            self.own.close()

@@ -113,9 +113,11 @@ class CallStarted(EventData):
 class CallEnded(EventData):
     type: ClassVar[str] = "call_ended"
     doc: ClassVar[str] = "The call ended; `reason` says how (completed, hangup, dropped, ...)."
-    duration_s: float
+    duration_s: float  # the whole session: for a SIP call from ringing to the end
     reason: str = "completed"
     prompts: int = 0
+    talk_s: float | None = None  # from the answer (first `confirmed`) to the end; None: no
+    # telephony (a WAV) or never answered
 
 
 @payload

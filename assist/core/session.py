@@ -23,6 +23,7 @@ from assist.core.events import (
     SPEAKERS,
     CallEnded,
     CallStarted,
+    CallState,
     Event,
     EventData,
     Feedback,
@@ -77,6 +78,7 @@ class CallSession:
         self.started = False
         self.ended = False
         self.prompts = 0
+        self.answered_at: float | None = None  # audio time of the first `confirmed` call state
         self._meters_every = max(1, round(meters_interval_s * sample_rate / FRAME_SAMPLES))
         self._frames = 0
         self._levels: dict[Speaker, float] = {s: -120.0 for s in SPEAKERS}
@@ -129,7 +131,10 @@ class CallSession:
                 self._emit(Speech(speaker=speaker, state="stop", at=at / self.rate), out)
         for ev in self.engine.close():
             self._emit(ev, out)
-        self._emit(CallEnded(duration_s=self.t, reason=reason, prompts=self.prompts), out)
+        talk = None if self.answered_at is None else round(self.t - self.answered_at, 3)
+        self._emit(
+            CallEnded(duration_s=self.t, reason=reason, prompts=self.prompts, talk_s=talk), out
+        )
         return out
 
     # -- audio ---------------------------------------------------------------------------------
@@ -243,7 +248,10 @@ class CallSession:
         return out
 
     def note(self, data: EventData) -> list[Event]:
-        """Stamp an adapter's event (drops, ASR lag, errors, SIP state) into this call's stream."""
+        """Stamp an adapter's event (drops, ASR lag, errors, SIP state) into this call's stream.
+        The first `confirmed` call state marks the answer: talk time counts from there."""
+        if isinstance(data, CallState) and data.state == "confirmed" and self.answered_at is None:
+            self.answered_at = self.t
         out: list[Event] = []
         self._emit(data, out)
         return out

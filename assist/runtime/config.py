@@ -5,7 +5,12 @@
     registrar = "sip:pbx.example.com"      # omit: no registration (direct IP calls)
     username = "alice"                      # digest credentials, with password
     password = "secret"
-    transport = "udp"                       # udp | tcp
+    transport = "udp"                       # udp | tcp | tls
+    tls_cert = "cert.pem"                   # tls: our certificate and key (PEM), to accept
+    tls_key = "key.pem"                     #   the PBX's connections for incoming calls
+    tls_ca = "ca.pem"                       # tls: CAs that sign the PBX's certificate
+    tls_verify = true                       # tls: refuse a PBX whose certificate fails
+    srtp = "off"                            # off | optional | mandatory (SDES keys: use tls)
     port = 5060                             # local SIP port (0 = any free port)
     bind = "127.0.0.1"                      # local address for SIP and RTP (default: all)
     rtp_port = 4000                         # first local RTP port (two per call, upwards)
@@ -14,6 +19,11 @@
     media_timeout_s = 10                    # no RTP for this long: the call is dropped
     agent_play = "agent.wav"                # optional: play a WAV as the agent's microphone
     agent_record_dir = "ears/"              # optional: record what the agent hears, per call
+    second_call = "busy"                    # a call while one is live: "busy" (486) | "ring"
+    log_level = 1                           # pjsip's log level (0-6), to log_file or stderr
+    log_file = ""                           # pjsip's log file ("" = stderr)
+    codecs = ["G722", "PCMU", "PCMA"]       # offered in this order, others off (default:
+                                            # opus if built in, G722, PCMU, PCMA)
 
     [overlay]                               # see overlay/auth.py (host, port, tokens)
 
@@ -29,13 +39,16 @@ from typing import Any, Literal
 
 from assist.core.errors import ConfigError
 
-Transport = Literal["udp", "tcp"]
+Transport = Literal["udp", "tcp", "tls"]
 
 DEFAULT_SIP_PORT = 5060
 DEFAULT_RTP_PORT = 4000
 DEFAULT_MEDIA_TIMEOUT_S = 10.0
 DEFAULT_AUDIO = "null"
-TRANSPORTS: tuple[Transport, ...] = ("udp", "tcp")
+DEFAULT_LOG_LEVEL = 1
+SECOND_CALL = ("busy", "ring")
+TRANSPORTS: tuple[Transport, ...] = ("udp", "tcp", "tls")
+SRTP = ("off", "optional", "mandatory")
 
 
 def _is_sip_uri(value: str) -> bool:
@@ -69,6 +82,15 @@ class SipConfig:
     media_timeout_s: float = DEFAULT_MEDIA_TIMEOUT_S
     agent_play: str = ""
     agent_record_dir: str = ""
+    second_call: str = "busy"
+    log_level: int = DEFAULT_LOG_LEVEL
+    log_file: str = ""
+    codecs: tuple[str, ...] = ()  # () = the default preference (sip/codecs.py)
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
+    tls_verify: bool = True
+    srtp: str = "off"
 
     def __post_init__(self) -> None:
         if not _is_sip_uri(self.uri):
@@ -96,6 +118,22 @@ class SipConfig:
             raise ConfigError("sip.media_timeout_s: must be between 1 and 3600 seconds")
         if self.agent_play and not Path(self.agent_play).is_file():
             raise ConfigError(f"sip.agent_play: {self.agent_play}: no such file")
+        if self.second_call not in SECOND_CALL:
+            raise ConfigError(f"sip.second_call: must be one of {', '.join(SECOND_CALL)}")
+        for key in ("tls_cert", "tls_key", "tls_ca"):
+            value = getattr(self, key)
+            if value and not Path(value).is_file():
+                raise ConfigError(f"sip.{key}: {value}: no such file")
+            if value and self.transport != "tls":
+                raise ConfigError(f'sip.{key}: only used with sip.transport = "tls"')
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("sip.tls_cert and sip.tls_key: give both or neither")
+        if self.srtp not in SRTP:
+            raise ConfigError(f"sip.srtp: must be one of {', '.join(SRTP)}")
+        if any(not c or not isinstance(c, str) or " " in c for c in self.codecs):
+            raise ConfigError('sip.codecs: a list of codec names like ["G722", "PCMU"]')
+        if not 0 <= self.log_level <= 6:
+            raise ConfigError("sip.log_level: must be between 0 (off) and 6 (everything)")
 
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> SipConfig:
@@ -114,6 +152,15 @@ class SipConfig:
             "media_timeout_s": float,
             "agent_play": str,
             "agent_record_dir": str,
+            "second_call": str,
+            "log_level": int,
+            "log_file": str,
+            "codecs": list,
+            "tls_cert": str,
+            "tls_key": str,
+            "tls_ca": str,
+            "tls_verify": bool,
+            "srtp": str,
         }
         kwargs: dict[str, Any] = {}
         for key, value in table.items():
@@ -124,7 +171,7 @@ class SipConfig:
                 value = float(value)
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise ConfigError(f"sip.{key}: expected {kind.__name__}, got {value!r}")
-            kwargs[key] = value
+            kwargs[key] = tuple(value) if isinstance(value, list) else value
         if "uri" not in kwargs:
             raise ConfigError("sip.uri: missing (the account's SIP URI, e.g. sip:alice@host)")
         return cls(**kwargs)

@@ -2,7 +2,10 @@
 
 Two tables. `events` holds each event's envelope JSON (docs/events.md) with `call_id`, `seq`,
 `t` and `type` as indexed columns; `calls` holds one row per call for listing (status is `live`
-until its `call_ended`, then that event's reason). A call's runner never touches the disk: its
+until its `call_ended`, then that event's reason). Each SQLite connection has one owner thread:
+the opening thread reads on its own connection; every other thread (a SIP call set up on a
+worker, a call's runner) only talks to the writer thread through its queue, which also answers
+`has_call` for them. A call's runner never touches the disk: its
 `StoreSink.send()` puts the event on one bounded queue, and the store's writer thread inserts
 and commits at least every COMMIT_EVERY_S of wall time and of call audio, so `kill -9` loses at
 most about a second. A full queue (a stalled disk) drops events instead of stalling the call;
@@ -22,13 +25,15 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assist.core.errors import InputError
+from assist.core.errors import InputError, ServiceError
 from assist.core.events import SCHEMA_VERSION, Event
 
 COMMIT_EVERY_S = 0.5  # wall time and audio time between commits: kill -9 loses at most ~1 s
@@ -133,7 +138,8 @@ def _as_input_error(path: Path) -> Iterator[None]:
 
 
 class CallStore:
-    """One SQLite call store. Reads on the caller's thread; writes on a lazily started thread."""
+    """One SQLite call store. Reads on the opening thread; writes (and other threads' `has_call`)
+    on a lazily started writer thread with its own connection."""
 
     def __init__(self, path: str | Path, *, queue_events: int = QUEUE_EVENTS) -> None:
         self.path = Path(path)
@@ -142,6 +148,7 @@ class CallStore:
             self._db = _connect(self.path)
             self._db.executescript(SCHEMA)
             self.recovered = self.recover()
+        self._owner = threading.get_ident()  # the only thread that may use self._db
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=queue_events)
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -198,13 +205,16 @@ class CallStore:
         (0 for live calls; a file played --fast may wait, as it has no real time to keep)."""
         if self.has_call(call_id):
             raise InputError(f"call {call_id!r} is already in the store {self.path}")
+        self._start_writer()
+        return StoreSink(self, call_id, wait_s)
+
+    def _start_writer(self) -> None:
         with self._lock:
             if self._writer is None:
                 self._writer = threading.Thread(
                     target=self._write_loop, name="call-store", daemon=True
                 )
                 self._writer.start()
-        return StoreSink(self, call_id, wait_s)
 
     def _put(self, item: tuple[str, Any], wait_s: float) -> bool:
         try:
@@ -286,6 +296,8 @@ class CallStore:
                     in_tx = False
                 if kind == "flush":
                     item.set()
+                elif kind == "ask":
+                    self._answer(db, *item)
                 if kind == "stop":
                     return
         except sqlite3.Error as exc:  # disk full, file removed: reported via .error
@@ -299,6 +311,8 @@ class CallStore:
             kind, item = self._queue.get()
             if kind == "flush":
                 item.set()
+            elif kind == "ask":
+                item[1].set_exception(ServiceError(f"{self.path}: call store failed: {self.error}"))
             elif kind == "stop":
                 return
 
@@ -327,9 +341,31 @@ class CallStore:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def has_call(self, call_id: str) -> bool:
-        row = self._db.execute("SELECT 1 FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+    @staticmethod
+    def _has_call(db: sqlite3.Connection, call_id: str) -> bool:
+        row = db.execute("SELECT 1 FROM calls WHERE call_id = ?", (call_id,)).fetchone()
         return row is not None
+
+    def _answer(self, db: sqlite3.Connection, call_id: str, answer: Future[bool]) -> None:
+        """On the writer thread: answer another thread's `has_call` (sees queued calls too)."""
+        try:
+            answer.set_result(self._has_call(db, call_id))
+        except sqlite3.Error as exc:
+            answer.set_exception(ServiceError(f"{self.path}: call store failed: {exc}"))
+
+    def has_call(self, call_id: str, timeout: float = CLOSE_WAIT_S) -> bool:
+        """Whether `call_id` is stored (or queued for storing). Any thread may ask: off the
+        opening thread, the writer answers on its own connection."""
+        if threading.get_ident() == self._owner:
+            return self._has_call(self._db, call_id)
+        self._start_writer()
+        answer: Future[bool] = Future()
+        if not self._put(("ask", (call_id, answer)), timeout):
+            raise ServiceError(f"{self.path}: the call store is too busy to answer")
+        try:
+            return answer.result(timeout)
+        except FutureTimeout:
+            raise ServiceError(f"{self.path}: the call store did not answer in time") from None
 
     def calls(self, *, limit: int | None = None) -> list[CallRow]:
         """Calls, newest first, with their event count and last audio time."""

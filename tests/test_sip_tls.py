@@ -1,0 +1,216 @@
+"""SIP over TLS and SRTP with real peers, certificates made at test time with openssl: the
+plugin registers over TLS to Debian's Kamailio (its tls module), and baresip calls the plugin
+over TLS with SRTP required; the call is analysed and stored. Loopback only."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.sip_helpers import (
+    Proc,
+    assist,
+    events,
+    plugin_config,
+    speech_wav,
+    stored_calls,
+    wait_event,
+)
+
+KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+
+
+def make_certs(folder: Path) -> dict[str, Path]:
+    """A test CA and a certificate for 127.0.0.1 (IP SAN) signed by it, with openssl."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def ssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    ssl(
+        *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem"),
+        *("-days", "1", "-subj", "/CN=softphone-assist test CA"),
+    )
+    ssl(
+        *("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "req.csr"),
+        *("-subj", "/CN=127.0.0.1"),
+    )
+    (folder / "ext.cnf").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+        "extendedKeyUsage=serverAuth,clientAuth\n"
+    )
+    ssl(
+        *("x509", "-req", "-in", "req.csr", "-CA", "ca.pem", "-CAkey", "ca.key"),
+        *("-CAcreateserial", "-out", "cert.pem", "-days", "1", "-extfile", "ext.cnf"),
+    )
+    both = folder / "both.pem"  # baresip wants certificate and key in one file
+    both.write_text((folder / "cert.pem").read_text() + (folder / "key.pem").read_text())
+    return {k: folder / f"{k}.pem" for k in ("ca", "cert", "key", "both")}
+
+
+def _free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_listening(port: int, proc: Proc, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"kamailio is not listening on {port}:\n{proc.text}")
+
+
+KAMAILIO_CFG = """\
+#!KAMAILIO
+debug=2
+log_stderror=yes
+children=2
+tcp_children=2
+enable_tls=yes
+listen=tls:127.0.0.1:{port}
+auto_aliases=no
+alias="127.0.0.1"
+mpath="{mpath}"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "xlog.so"
+loadmodule "textops.so"
+loadmodule "tls.so"
+modparam("tls", "config", "{tls_cfg}")
+modparam("usrloc", "db_mode", 0)
+request_route {{
+    if (is_method("REGISTER") && proto == TLS) {{
+        xlog("L_INFO", "REGISTER $fu over $pr: $ct\\n");
+        save("location");
+        exit;
+    }}
+    sl_send_reply("403", "TLS registrations only");
+}}
+"""
+TLS_CFG = """\
+[server:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+private_key = {key}
+certificate = {cert}
+ca_list = {ca}
+"""
+
+
+@pytest.mark.timeout(60)
+def test_registers_over_tls_to_kamailio(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path / "certs")
+    port = _free_port()
+    (tmp_path / "tls.cfg").write_text(TLS_CFG.format(**certs))
+    (tmp_path / "kamailio.cfg").write_text(
+        KAMAILIO_CFG.format(port=port, mpath=KAMAILIO_MODULES, tls_cfg=tmp_path / "tls.cfg")
+    )
+    kamailio = Proc(
+        ["/usr/sbin/kamailio", "-f", str(tmp_path / "kamailio.cfg"), "-DD", "-E"]
+        + ["-w", str(tmp_path), "-P", str(tmp_path / "k.pid"), "-m", "32", "-M", "8"],
+        cwd=tmp_path,
+    )
+    plugin = None
+    try:
+        _wait_listening(port, kamailio)
+        cfg = plugin_config(
+            tmp_path / "assist.toml",
+            transport="tls",
+            registrar=f"sip:127.0.0.1:{port};transport=tls",
+            tls_ca=str(certs["ca"]),
+            tls_cert=str(certs["cert"]),
+            tls_key=str(certs["key"]),
+            srtp="mandatory",
+            rtp_port=7700,
+        )
+        plugin = assist("sip", "--config", str(cfg), "--no-server", "--asr", "off")
+        plugin.wait_for(
+            rf"registered sip:agent@127\.0\.0\.1 at sip:127\.0\.0\.1:{port};transport=tls"
+        )
+        _, m = kamailio.wait_for(r"REGISTER sip:agent@127\.0\.0\.1 over tls: (\S+)")
+        assert "transport=TLS" in m[1]
+        assert plugin.stop() == 0, plugin.text
+    finally:
+        if plugin is not None:
+            plugin.kill()
+        kamailio.stop()
+    assert "Traceback" not in plugin.text and "Assertion" not in plugin.text
+
+
+BARESIP_TLS = """\
+poll_method epoll
+sip_listen 127.0.0.1:0
+sip_cafile {ca}
+sip_certificate {both}
+audio_player aufile,/dev/null
+audio_source aufile,{wav}
+audio_alert aufile,/dev/null
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module srtp.so
+module account.so
+module menu.so
+audio_srate 8000
+"""
+
+
+@pytest.mark.timeout(60)
+def test_baresip_calls_over_tls_with_srtp_required(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path / "certs")
+    wav = speech_wav(tmp_path / "customer8k.wav", "Hello, I am calling about my bill.", seconds=7)
+    cfg = plugin_config(
+        tmp_path / "assist.toml",
+        transport="tls",
+        tls_ca=str(certs["ca"]),
+        tls_cert=str(certs["cert"]),
+        tls_key=str(certs["key"]),
+        srtp="mandatory",
+        rtp_port=7800,
+    )
+    ev = tmp_path / "events.jsonl"
+    plugin = assist("sip", "--config", str(cfg), "--no-server", "--asr", "off", "--events", str(ev))
+    caller = None
+    try:
+        _, m = plugin.wait_for(r"listening on tls port (\d+)")
+        home = tmp_path / "baresip"
+        home.mkdir()
+        (home / "config").write_text(BARESIP_TLS.format(wav=wav, **certs))
+        (home / "accounts").write_text(
+            "<sip:customer@127.0.0.1;transport=tls>;regint=0;mediaenc=srtp-mand\n"
+        )
+        caller = Proc(
+            ["/usr/bin/baresip", "-n", "127.0.0.1", "-f", str(home), "-t", "6"]
+            + ["-e", f"/dial sip:agent@127.0.0.1:{m[1]};transport=tls"],
+            cwd=home,
+        )
+        caller.wait_for(r"SRTP is Enabled", timeout=15)
+        ended = wait_event(ev, timeout=20, type="call_ended")
+        assert plugin.stop() == 0, plugin.text
+    finally:
+        plugin.kill()
+        if caller is not None:
+            caller.kill()
+    assert "Traceback" not in plugin.text and "Assertion" not in plugin.text, plugin.text
+    assert ended["data"]["reason"] == "hangup"
+    got = events(ev)
+    assert [e["data"]["state"] for e in got if e["type"] == "call_state"] == [
+        "ringing",
+        "confirmed",
+        "ended",
+    ]
+    assert [e for e in got if e["type"] == "speech" and e["data"]["speaker"] == "customer"]
+    assert ended["call_id"] in {c["call_id"] for c in stored_calls()}

@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# fonts-wqy-microhei: a CJK font, so the browser tests' Chinese screenshots are legible
-APT_PACKAGES=(chromium baresip sip-tester espeak-ng sox fonts-wqy-microhei)
+# fonts-wqy-microhei: a CJK font, so the browser tests' Chinese screenshots are legible;
+# redis-server: the fleet tests start their own on a free loopback port
+APT_PACKAGES=(chromium baresip sip-tester espeak-ng sox fonts-wqy-microhei redis-server)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
+from assist.commands.fleet_link import start_fleet, stop_fleet
 from assist.core.errors import ConfigError, InputError, ServiceError
 from assist.core.session import CallSession
 from assist.runtime.asr_worker import CallAsr
@@ -94,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
             call_id, pack=pack, source="sip", agent=agent_name, remote=remote, asr=asr_label
         )
         sinks = list(shared)
+        if fleet is not None:
+            sinks.append(fleet.sink())
         if server is not None:
             sinks.append(HubSink(server))
         store_sink = store_sink_for(store, call_id, fast=False)
@@ -122,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         t.start()
 
     phone = Softphone(settings.sip, new_runner=new_runner, end_runner=end_runner, notify=say)
+    fleet = start_fleet(args.config, agent=agent_name, registry=registry, control=SipControl(phone))
+    agent_name = fleet.agent if fleet is not None else agent_name
     if not args.no_server:
         from overlay.server import HubSink, OverlayServer
 
@@ -160,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         for s in shared:
             s.close_now()  # type: ignore[attr-defined]
         finish_store(store, None)
+        stop_fleet(fleet)
         if server is not None:
             server.stop()
     return code

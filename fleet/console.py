@@ -42,6 +42,7 @@ WATCH_S = 0.5  # how often heartbeats are checked
 COMMAND_TIMEOUT_S = 10.0
 COMMAND_MAXLEN = 1000
 RETRY_MAX_S = 2.0
+CATCH_UP_S = 60.0  # at start, read what Redis holds before serving pages, for at most this
 
 
 @dataclass(eq=False)
@@ -103,21 +104,41 @@ class FloorReader:
                 except ResponseError as exc:
                     self.notify(f"console: Redis refused a read: {describe(exc)}")
                     await asyncio.sleep(RETRY_MAX_S)
+                except Exception as exc:  # noqa: BLE001 - a bug must not stop the floor
+                    self.notify(f"console: error reading the floor: {exc!r}; retrying")
+                    await asyncio.sleep(RETRY_MAX_S)
         finally:
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
             await self.redis.aclose()
 
-    async def _read_once(self) -> None:
+    async def catch_up(self) -> int:
+        """Read everything Redis holds now, without blocking; returns the entries read.
+
+        Run before the server accepts pages, so a page reconnecting to a restarted console
+        finds the history its `since` refers to and gets only what it has not seen."""
+        self.redis = open_redis(self.config, name="assist-console")
+        total = 0
+        try:
+            while n := await self._read_once(block=None):
+                total += n
+        finally:
+            await self.redis.aclose()
+            self.redis = None
+        return total
+
+    async def _read_once(self, block: int | None = READ_BLOCK_MS) -> int:
         assert self.redis is not None
         streams: dict[Any, Any] = {self.keys.floor: self.floor_id}
         for c in self.calls.values():
             if c.reading:
                 streams[c.key] = c.last_id
-        got: Any = await self.redis.xread(streams, count=READ_COUNT, block=READ_BLOCK_MS)
+        got: Any = await self.redis.xread(streams, count=READ_COUNT, block=block)
         by_key = {c.key: c for c in self.calls.values()}
+        n = 0
         for key, entries in got or []:
+            n += len(entries)
             if key == self.keys.floor:
                 for entry_id, fields in entries:
                     self.floor_id = entry_id
@@ -129,6 +150,7 @@ class FloorReader:
             for entry_id, fields in entries:
                 call.last_id = entry_id
                 self._event(call, (fields or {}).get("e", ""))
+        return n
 
     def _floor(self, fields: dict[str, str]) -> None:
         call_id, agent = fields.get("call_id", ""), fields.get("agent", "")
@@ -273,7 +295,11 @@ class FleetControl:
         fut = asyncio.run_coroutine_threadsafe(
             self.console.reader.supervise(call_id, mode, supervisor), loop
         )
-        return fut.result(COMMAND_TIMEOUT_S + 5)
+        try:
+            return fut.result(COMMAND_TIMEOUT_S + 5)
+        except concurrent.futures.TimeoutError:
+            fut.cancel()
+            raise ControlError("no answer from the floor (console busy)") from None
 
     def _agents_own(self) -> str:
         raise ControlError("answer, hang up and dial are on the agent's own overlay")
@@ -320,6 +346,11 @@ class FloorConsole:
         self._task: concurrent.futures.Future[None] | None = None
 
     def start(self) -> FloorConsole:
+        try:
+            read = asyncio.run(asyncio.wait_for(self.reader.catch_up(), CATCH_UP_S))
+            self.reader.notify(f"console: {read} entries read from the floor")
+        except (*DOWN, TimeoutError, ResponseError) as exc:
+            self.reader.notify(f"console: cannot read the floor yet ({describe(exc)})")
         self.server.start()
         assert self.server.loop is not None
         self._task = asyncio.run_coroutine_threadsafe(self.reader.run(), self.server.loop)

@@ -306,7 +306,9 @@ class FleetPublisher:
             try:
                 if not grouped:
                     try:
-                        await redis.xgroup_create(stream, PLUGIN_GROUP, id="$", mkstream=True)
+                        # from the start: a command sent before the group existed is still
+                        # answered (refused as expired when it is old)
+                        await redis.xgroup_create(stream, PLUGIN_GROUP, id="0", mkstream=True)
                     except ResponseError as exc:
                         if "BUSYGROUP" not in str(exc):
                             raise

@@ -16,7 +16,7 @@ from fleet.keys import Keys
 CONNECT = ["+ping", "+hello", "+auth", "+select", "+client|setname"]
 PLUGIN_COMMANDS = [
     *CONNECT,
-    "+xadd", "+xreadgroup", "+xack", "+xgroup|create", "+set", "+del", "+exists",
+    "+xadd", "+xreadgroup", "+xack", "+xgroup|create", "+set", "+del", "+exists", "+expire",
 ]  # fmt: skip
 CONSOLE_COMMANDS = [*CONNECT, "+xread", "+xadd", "+exists", "+xrange", "+xrevrange", "+xlen"]
 

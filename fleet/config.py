@@ -13,6 +13,7 @@
     heartbeat_s = 2.0                                 # how often a plugin says it is alive
     heartbeat_ttl_s = 6.0                             # a call is marked lost this long after
     backlog = 50000                                   # events kept while Redis is down
+    ended_ttl_s = 3600                                # an ended call's stream is kept this long
 
 A bad key is a ConfigError naming it (`fleet.heartbeat_ttl_s: ...`).
 """
@@ -33,6 +34,7 @@ DEFAULT_FLOOR_MAXLEN = 100_000
 DEFAULT_HEARTBEAT_S = 2.0
 DEFAULT_HEARTBEAT_TTL_S = 6.0
 DEFAULT_BACKLOG = 50_000  # ~2 h of one call's events, ~25 MB at worst
+DEFAULT_ENDED_TTL_S = 3600.0
 PASSWORD_ENV = "ASSIST_FLEET_PASSWORD"
 SCHEMES = ("redis", "rediss")
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -53,6 +55,7 @@ class FleetConfig:
     heartbeat_s: float = DEFAULT_HEARTBEAT_S
     heartbeat_ttl_s: float = DEFAULT_HEARTBEAT_TTL_S
     backlog: int = DEFAULT_BACKLOG
+    ended_ttl_s: float = DEFAULT_ENDED_TTL_S
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -82,6 +85,8 @@ class FleetConfig:
         ):
             if not low <= getattr(self, key) <= high:
                 raise ConfigError(f"fleet.{key}: must be between {low} and {high}")
+        if not 60 <= self.ended_ttl_s <= 30 * 86400:
+            raise ConfigError("fleet.ended_ttl_s: must be between 60 s and 30 days")
         if not 0.1 <= self.heartbeat_s <= 60:
             raise ConfigError("fleet.heartbeat_s: must be between 0.1 and 60 seconds")
         if not 2 * self.heartbeat_s <= self.heartbeat_ttl_s <= 600:
@@ -103,6 +108,7 @@ class FleetConfig:
             "heartbeat_s": float,
             "heartbeat_ttl_s": float,
             "backlog": int,
+            "ended_ttl_s": float,
         }
         kwargs: dict[str, Any] = {}
         for key, value in table.items():

@@ -55,6 +55,7 @@ class _Record:
     entry_id: str
     fields: dict[str, str]
     floor: dict[str, str] | None
+    ended: bool = False
 
 
 class FleetPublisher:
@@ -241,6 +242,7 @@ class FleetPublisher:
             entry_id=f"{base}-{ev.seq + 1}",
             fields=fields,
             floor=floor,
+            ended=ev.type == "call_ended",
         )
 
     async def _write(self, redis: Redis, batch: list[_Record]) -> None:
@@ -255,6 +257,9 @@ class FleetPublisher:
                 approximate=True,
             )
             calls.append(True)
+            if r.ended:  # an ended call's stream stays for late readers, then goes
+                pipe.expire(r.key, int(self.config.ended_ttl_s))
+                calls.append(False)
             if r.floor is not None:
                 pipe.xadd(
                     self.keys.floor,

@@ -269,6 +269,7 @@ def test_twenty_plugins_one_console_nothing_lost_flagged_on_top(floor: Floor) ->
     admin = floor.redis.admin()
     pending = admin.xpending("assist:{agent-07}:cmd", "plugin")
     assert pending["pending"] == 0  # the command was acknowledged by the plugin
+    assert 0 < admin.ttl("assist:{agent-07}:call:call-agent-07") <= 3600  # ended: expires
 
 
 def test_kill_9_of_a_plugin_marks_its_call_lost_within_the_heartbeat_ttl(floor: Floor) -> None:

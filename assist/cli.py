@@ -15,7 +15,7 @@ from typing import NoReturn
 from assist import __version__
 from assist.core.errors import AssistError
 
-COMMANDS = ("demo", "schema", "calls", "report", "models", "sip")
+COMMANDS = ("demo", "schema", "calls", "report", "models", "sip", "console")
 
 
 class Parser(argparse.ArgumentParser):

@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # fonts-wqy-microhei: a CJK font, so the browser tests' Chinese screenshots are legible
 # openssl: the TLS tests make self-signed certificates
 # pocketsphinx-testdata: real recorded speech for the recognition tests
+# redis-server: the fleet tests start their own on a free loopback port
 APT_PACKAGES=(chromium baresip sip-tester kamailio kamailio-tls-modules openssl espeak-ng sox
-  fonts-wqy-microhei pocketsphinx-testdata)
+  fonts-wqy-microhei pocketsphinx-testdata redis-server)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("assist", "overlay", "sip")
+PACKAGES = ("assist", "overlay", "sip", "fleet")
 
 # Standard-library modules the core may use: computation and data only, no I/O or clock.
 CORE_STDLIB = {
@@ -30,6 +30,7 @@ ALLOWED = {
     "assist.runtime": {"assist.core", "assist.asr", "assist.runtime", "assist.__init__"},
     "overlay": {"assist.core", "assist.runtime", "assist.__init__", "overlay"},
     "sip": {"assist.core", "assist.runtime", "sip"},
+    "fleet": {"assist.core", "assist.runtime", "assist.__init__", "overlay", "fleet"},
 }
 
 

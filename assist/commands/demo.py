@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
+from assist.commands.fleet_link import start_fleet, stop_fleet
 from assist.core.audio import FRAME_SAMPLES
 from assist.core.errors import AudioFileError, ConfigError, InputError
 from assist.core.pack import RulePack
@@ -135,6 +136,10 @@ def run(args: argparse.Namespace) -> int:
     server = None
     registry = CallRegistry()
     agent_name = "demo-agent"
+    fleet = start_fleet(args.config, agent=agent_name, registry=registry, control=DemoControl())
+    if fleet is not None:
+        agent_name = fleet.agent
+        sinks.append(fleet.sink())
     if not args.no_server:
         from overlay.server import HubSink, OverlayServer
 
@@ -193,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     finish_store(store, store_sink)
+    stop_fleet(fleet)
     if runner.error is not None:
         print(f"assist: error: analysis failed: {runner.error!r}", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
 from assist.commands.demo import add_tls_options, with_tls_options
+from assist.commands.fleet_link import start_fleet, stop_fleet
 from assist.core.errors import AssistError, ConfigError, InputError, ServiceError
 from assist.core.events import Error, Event
 from assist.core.session import CallSession
@@ -149,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
             call_id, pack=pack, source="sip", agent=agent_name, remote=remote, asr=asr_label
         )
         sinks = list(shared)
+        if fleet is not None:
+            sinks.append(fleet.sink())
         if server is not None:
             sinks.append(HubSink(server))
         store_sink = store_sink_for(store, call_id, fast=False)
@@ -198,6 +201,8 @@ def run(args: argparse.Namespace) -> int:
         log_level=settings.sip.log_level,
         log_file=settings.sip.log_file,
     )
+    fleet = start_fleet(args.config, agent=agent_name, registry=registry, control=SipControl(phone))
+    agent_name = fleet.agent if fleet is not None else agent_name
     if not args.no_server:
         from overlay.server import HubSink, OverlayServer
 
@@ -243,6 +248,7 @@ def run(args: argparse.Namespace) -> int:
         for s in shared:
             s.close_now()  # type: ignore[attr-defined]
         finish_store(store, None)
+        stop_fleet(fleet)
         if server is not None:
             server.stop()
     return code

@@ -273,6 +273,20 @@ class Error(EventData):
     recoverable: bool = True
 
 
+@payload
+class FleetDegraded(EventData):
+    type: ClassVar[str] = "fleet_degraded"
+    doc: ClassVar[str] = (
+        "The floor bus (Redis) went down (`state` down: coaching goes on, events wait in a "
+        "bounded backlog) or came back (`state` up: the backlog was sent); `dropped` counts "
+        "events the full backlog could not keep."
+    )
+    state: Literal["down", "up"]
+    backlog: int = 0
+    dropped: int = 0
+    message: str = ""
+
+
 # --- envelope -------------------------------------------------------------------------------
 
 

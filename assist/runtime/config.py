@@ -202,8 +202,8 @@ def load_settings(path: str | Path) -> Settings:
     doc = read_config(path)
     try:
         for key in doc:
-            if key not in ("sip", "overlay"):
-                raise ConfigError(f"{key}: unknown table (known: overlay, sip)")
+            if key not in ("sip", "overlay", "fleet"):  # [fleet]: read by fleet/config.py
+                raise ConfigError(f"{key}: unknown table (known: fleet, overlay, sip)")
         sip = doc.get("sip")
         if not isinstance(sip, dict):
             raise ConfigError("sip: missing [sip] table")

@@ -1,0 +1,73 @@
+"""`assist console --config FILE`: the supervisor console for a whole floor, read from Redis."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from assist.core.errors import ConfigError, InputError
+from assist.runtime.config import read_config
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "console",
+        help="serve the supervisor console for every plugin on the floor (from Redis)",
+        description="Read every agent's calls from the [fleet] Redis and serve the supervisor "
+        "console ([overlay] host, port and supervisor tokens). No audio is handled here.",
+    )
+    p.add_argument(
+        "--config", metavar="FILE", required=True, help="TOML config ([fleet], [overlay])"
+    )
+    p.add_argument("--host", help="bind address (default: [overlay] host, else 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: [overlay] port; 0 = any free port)")
+    p.add_argument(
+        "--duration", type=float, metavar="S", help="quit after S seconds (scripts, tests)"
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from fleet.config import fleet_table
+    from fleet.console import FloorConsole
+    from overlay.auth import OverlayConfig
+
+    if args.port is not None and not 0 <= args.port <= 65535:
+        raise InputError("--port must be between 0 and 65535")
+    doc = read_config(args.config)
+    for key in doc:
+        if key not in ("fleet", "overlay", "sip"):
+            raise ConfigError(f"{args.config}: {key}: unknown table (known: fleet, overlay, sip)")
+    fleet = fleet_table(doc, args.config)
+    if fleet is None:
+        raise ConfigError(f"{args.config}: fleet: missing [fleet] table (the floor's Redis url)")
+    table = doc.get("overlay", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{args.config}: overlay: must be a table")
+    try:
+        overlay = OverlayConfig.from_table(table)
+    except ConfigError as exc:
+        raise ConfigError(f"{args.config}: {exc}") from None
+
+    def say(line: str) -> None:
+        print(f"assist: {line}", file=sys.stderr, flush=True)
+
+    console = FloorConsole(fleet, overlay, host=args.host, port=args.port, notify=say).start()
+    print(f"Supervisor: {console.server.supervisor_url()}", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    try:
+        while not stop.wait(0.2):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        console.stop()
+    return 0

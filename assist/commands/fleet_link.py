@@ -1,0 +1,77 @@
+"""Plugging a command's calls into the floor: the `[fleet]` table of --config, if any.
+
+`assist demo` and `assist sip` call `start_fleet()` once and add `fleet.sink()` to each call's
+sinks; `stop_fleet()` flushes what is queued when the command ends. No `[fleet]` table: None,
+and nothing changes.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from assist.core.errors import ConfigError
+from assist.runtime.config import read_config
+from assist.runtime.control import CallControl, CallRegistry
+
+if TYPE_CHECKING:
+    from fleet.publisher import FleetPublisher
+
+FLUSH_S = 5.0  # at exit, how long to keep trying to write what is queued
+
+
+def start_fleet(
+    path: str | None, *, agent: str, registry: CallRegistry, control: CallControl | None
+) -> FleetPublisher | None:
+    if path is None:
+        return None
+    from fleet.config import fleet_table
+
+    doc = read_config(path)
+    config = fleet_table(doc, path)
+    if config is None:
+        return None
+    agent = _agent_name(doc, path, config.agent) or agent
+    from fleet.publisher import FleetPublisher
+
+    def say(line: str) -> None:
+        print(f"assist: {line}", file=sys.stderr, flush=True)
+
+    publisher = FleetPublisher(
+        config, agent=agent, registry=registry, control=control, notify=say
+    ).start()
+    say(f"fleet: publishing as agent {publisher.agent!r} to {_where(config.url)}")
+    return publisher
+
+
+def stop_fleet(publisher: FleetPublisher | None) -> None:
+    if publisher is None:
+        return
+    left = publisher.close(FLUSH_S)
+    if left:
+        print(
+            f"assist: warning: fleet: {left} events could not be sent to Redis",
+            file=sys.stderr,
+        )
+
+
+def _where(url: str) -> str:
+    """The URL without credentials, for a log line."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+def _agent_name(doc: dict[str, Any], path: str, fleet_agent: str) -> str:
+    """The agent's one name: `[fleet] agent`, else the first `[[overlay.agent]]`; both set,
+    they must agree (the overlay's token shows the calls published under that name)."""
+    overlay = doc.get("overlay")
+    rows = overlay.get("agent") if isinstance(overlay, dict) else None
+    first = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else {}
+    name = first.get("name", "")
+    overlay_agent = name if isinstance(name, str) else ""
+    if fleet_agent and overlay_agent and fleet_agent != overlay_agent:
+        raise ConfigError(
+            f"{path}: fleet.agent: {fleet_agent!r} differs from the overlay agent "
+            f"{overlay_agent!r}; give one name"
+        )
+    return fleet_agent or overlay_agent

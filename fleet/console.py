@@ -1,0 +1,368 @@
+"""The supervisors' side of the floor: every plugin's calls from Redis into the overlay server.
+
+`FloorReader` runs on the overlay server's event loop. It follows the floor stream to learn
+which calls exist, reads each call's stream from the last stream id it has (so a reconnect to
+Redis, or a console restarted from scratch, resumes without gaps or duplicates), and hands the
+events, v1 envelope unchanged, to the server's hub, so the existing supervisor page, board and
+resume-by-seq work as they do for one process. It watches each agent's heartbeat key: when it
+expires the agent's live calls are marked lost. Supervisor actions go to the owning plugin as
+commands on its command stream and the plugin's reply comes back on its reply stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from assist.core.events import Event
+from assist.runtime.control import ControlError, SuperviseMode
+from fleet.config import FleetConfig
+from fleet.connect import DOWN, describe, open_redis
+from fleet.keys import Keys
+from overlay.auth import OverlayConfig
+from overlay.board import CallBoard
+from overlay.hub import Hub
+from overlay.server import OverlayServer
+
+HISTORY_CALLS = 1000  # calls the console keeps (live ones and the most recent ended ones)
+HISTORY_PER_CALL = 5000  # events kept per call for pages that (re)subscribe
+READ_COUNT = 200  # entries per stream per XREAD
+READ_BLOCK_MS = 500
+WATCH_S = 0.5  # how often heartbeats are checked
+COMMAND_TIMEOUT_S = 10.0
+COMMAND_MAXLEN = 1000
+RETRY_MAX_S = 2.0
+CATCH_UP_S = 60.0  # at start, read what Redis holds before serving pages, for at most this
+
+
+@dataclass(eq=False)
+class _Call:
+    call_id: str
+    agent: str
+    key: str
+    last_id: str = "0"
+    last_seq: int = -1
+    reading: bool = True  # until its call_ended has been read
+    lost: bool = False
+
+
+class FloorReader:
+    """Floor stream + call streams → `publish(event)`; heartbeats → `lost(call_id, bool)`."""
+
+    def __init__(
+        self,
+        config: FleetConfig,
+        *,
+        publish: Callable[[Event], None],
+        lost: Callable[[str, bool], None],
+        history_calls: int = HISTORY_CALLS,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.keys = Keys(config.prefix)
+        self.publish = publish
+        self.on_lost = lost
+        self.history_calls = history_calls
+        self.notify = notify or (lambda line: None)
+        self.calls: OrderedDict[str, _Call] = OrderedDict()
+        self.floor_id = "0"
+        self.redis: Redis | None = None
+        self.events = 0
+        self.duplicates = 0
+        self.bad = 0
+        self.connected = False
+
+    async def run(self) -> None:
+        """Read forever; a lost connection is retried, resuming from the stream ids held."""
+        self.redis = open_redis(self.config, name="assist-console")
+        watch = asyncio.create_task(self._watch())
+        retry = 0.2
+        try:
+            while True:
+                try:
+                    await self._read_once()
+                    retry = 0.2
+                    if not self.connected:
+                        self.connected = True
+                        self.notify("console: reading the floor")
+                except DOWN as exc:
+                    if self.connected or retry == 0.2:
+                        self.notify(f"console: Redis unreachable ({describe(exc)}); retrying")
+                    self.connected = False
+                    await asyncio.sleep(retry)
+                    retry = min(retry * 2, RETRY_MAX_S)
+                except ResponseError as exc:
+                    self.notify(f"console: Redis refused a read: {describe(exc)}")
+                    await asyncio.sleep(RETRY_MAX_S)
+                except Exception as exc:  # noqa: BLE001 - a bug must not stop the floor
+                    self.notify(f"console: error reading the floor: {exc!r}; retrying")
+                    await asyncio.sleep(RETRY_MAX_S)
+        finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+            await self.redis.aclose()
+
+    async def catch_up(self) -> int:
+        """Read everything Redis holds now, without blocking; returns the entries read.
+
+        Run before the server accepts pages, so a page reconnecting to a restarted console
+        finds the history its `since` refers to and gets only what it has not seen."""
+        self.redis = open_redis(self.config, name="assist-console")
+        total = 0
+        try:
+            while n := await self._read_once(block=None):
+                total += n
+        finally:
+            await self.redis.aclose()
+            self.redis = None
+        return total
+
+    async def _read_once(self, block: int | None = READ_BLOCK_MS) -> int:
+        assert self.redis is not None
+        streams: dict[Any, Any] = {self.keys.floor: self.floor_id}
+        for c in self.calls.values():
+            if c.reading:
+                streams[c.key] = c.last_id
+        got: Any = await self.redis.xread(streams, count=READ_COUNT, block=block)
+        by_key = {c.key: c for c in self.calls.values()}
+        n = 0
+        for key, entries in got or []:
+            n += len(entries)
+            if key == self.keys.floor:
+                for entry_id, fields in entries:
+                    self.floor_id = entry_id
+                    self._floor(fields or {})
+                continue
+            call = by_key.get(key)
+            if call is None:
+                continue
+            for entry_id, fields in entries:
+                call.last_id = entry_id
+                self._event(call, (fields or {}).get("e", ""))
+        return n
+
+    def _floor(self, fields: dict[str, str]) -> None:
+        call_id, agent = fields.get("call_id", ""), fields.get("agent", "")
+        if not call_id or not agent or call_id in self.calls:
+            return
+        self.calls[call_id] = _Call(call_id, agent, self.keys.call(agent, call_id))
+        while len(self.calls) > self.history_calls:  # forget the oldest ended call
+            old = next((c for c in self.calls.values() if not c.reading), None)
+            if old is None:
+                break
+            del self.calls[old.call_id]
+
+    def _event(self, call: _Call, raw: str) -> None:
+        try:
+            ev = Event.from_dict(json.loads(raw))
+        except (ValueError, KeyError, TypeError):
+            self.bad += 1
+            return
+        if ev.call_id != call.call_id:
+            self.bad += 1
+            return
+        if ev.seq <= call.last_seq:
+            self.duplicates += 1
+            return
+        call.last_seq = ev.seq
+        self.events += 1
+        if call.lost:
+            call.lost = False
+            self.on_lost(call.call_id, False)
+        if ev.type == "call_ended":
+            call.reading = False
+        self.publish(ev)
+
+    async def _watch(self) -> None:
+        """Mark the live calls of an agent whose heartbeat key has expired as lost."""
+        assert self.redis is not None
+        while True:
+            await asyncio.sleep(WATCH_S)
+            live = [c for c in self.calls.values() if c.reading]
+            agents = sorted({c.agent for c in live})
+            if not agents:
+                continue
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                for a in agents:
+                    pipe.exists(self.keys.heartbeat(a))
+                alive = dict(zip(agents, await pipe.execute(), strict=True))
+            except (*DOWN, ResponseError):
+                continue  # Redis down: nothing can be said about the agents
+            for c in live:
+                gone = not alive.get(c.agent)
+                if gone and not c.lost:
+                    c.lost = True
+                    self.on_lost(c.call_id, True)
+
+    async def supervise(self, call_id: str, mode: str, supervisor: str) -> str:
+        """Send a command to the plugin owning `call_id` and wait for its reply."""
+        call = self.calls.get(call_id)
+        if call is None or self.redis is None:
+            raise ControlError("no such call on the floor")
+        if not call.reading:
+            raise ControlError("that call has ended")
+        if call.lost:
+            raise ControlError("the agent's plugin is offline (no heartbeat)")
+        fields = {
+            "type": "supervise",
+            "call_id": call_id,
+            "mode": mode,
+            "supervisor": supervisor,
+            "name": supervisor or "supervisor",
+        }
+        replies = self.keys.replies(call.agent)
+        try:
+            cmd_id = await self.redis.xadd(
+                self.keys.commands(call.agent),
+                fields,  # type: ignore[arg-type]
+                maxlen=COMMAND_MAXLEN,
+                approximate=True,
+            )
+            deadline = time.monotonic() + COMMAND_TIMEOUT_S
+            after = cmd_id  # replies are written after the command: same server clock
+            while (left := deadline - time.monotonic()) > 0:
+                got: Any = await self.redis.xread(
+                    {replies: after}, count=50, block=max(1, int(min(left, 1.0) * 1000))
+                )
+                for _key, entries in got or []:
+                    for entry_id, reply in entries:
+                        after = entry_id
+                        if reply.get("cmd") == cmd_id:
+                            if reply.get("ok") == "1":
+                                return str(reply.get("message", ""))
+                            raise ControlError(str(reply.get("message", "refused")))
+        except DOWN as exc:
+            raise ControlError(f"the floor's Redis is unreachable ({describe(exc)})") from None
+        except ResponseError as exc:
+            raise ControlError(f"Redis refused the command ({describe(exc)})") from None
+        raise ControlError("no answer from the agent's plugin")
+
+
+class FleetBoard(CallBoard):
+    """The supervisor board, plus calls whose plugin went silent: shown as ended and `lost`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost: set[str] = set()
+
+    def mark_lost(self, call_id: str, lost: bool) -> bool:
+        s = self.calls.get(call_id)
+        if s is None:
+            return False
+        if lost:
+            self.lost.add(call_id)
+            s.live = False
+        else:
+            self.lost.discard(call_id)
+            s.live = True
+        return True
+
+    def forget(self, call_id: str) -> None:
+        super().forget(call_id)
+        self.lost.discard(call_id)
+
+    def snapshot(self, visible: Any = None) -> list[dict[str, Any]]:
+        rows = super().snapshot(visible)
+        for row in rows:
+            row["lost"] = row["call_id"] in self.lost
+        return rows
+
+
+class FleetControl:
+    """Call control for the console: supervise goes over the bus, the rest is the agent's."""
+
+    telephony = False
+
+    def __init__(self, console: FloorConsole) -> None:
+        self.console = console
+
+    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str) -> str:
+        loop = self.console.server.loop
+        if loop is None:
+            raise ControlError("the console is not running")
+        fut = asyncio.run_coroutine_threadsafe(
+            self.console.reader.supervise(call_id, mode, supervisor), loop
+        )
+        try:
+            return fut.result(COMMAND_TIMEOUT_S + 5)
+        except concurrent.futures.TimeoutError:
+            fut.cancel()
+            raise ControlError("no answer from the floor (console busy)") from None
+
+    def _agents_own(self) -> str:
+        raise ControlError("answer, hang up and dial are on the agent's own overlay")
+
+    def answer(self, call_id: str) -> str:
+        return self._agents_own()
+
+    def dial(self, uri: str) -> str:
+        return self._agents_own()
+
+    def hangup(self, call_id: str) -> str:
+        return self._agents_own()
+
+
+class FloorConsole:
+    """The overlay server (pages, hub, tokens) fed by a FloorReader instead of call runners."""
+
+    def __init__(
+        self,
+        fleet: FleetConfig,
+        overlay: OverlayConfig,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        history_calls: int = HISTORY_CALLS,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        hub = Hub(history_per_call=HISTORY_PER_CALL, calls_kept=history_calls)
+        self.server = OverlayServer(
+            hub, config=overlay, host=host, port=port, control=FleetControl(self)
+        )
+        old = self.server.board
+        self.board = FleetBoard()
+        hub.forgetters.remove(old.forget)
+        hub.forgetters.append(self.board.forget)
+        self.server.board = self.board
+        self.reader = FloorReader(
+            fleet,
+            publish=hub.publish,
+            lost=self._lost,
+            history_calls=history_calls,
+            notify=notify,
+        )
+        self._task: concurrent.futures.Future[None] | None = None
+
+    def start(self) -> FloorConsole:
+        try:
+            read = asyncio.run(asyncio.wait_for(self.reader.catch_up(), CATCH_UP_S))
+            self.reader.notify(f"console: {read} entries read from the floor")
+        except (*DOWN, TimeoutError, ResponseError) as exc:
+            self.reader.notify(f"console: cannot read the floor yet ({describe(exc)})")
+        self.server.start()
+        assert self.server.loop is not None
+        self._task = asyncio.run_coroutine_threadsafe(self.reader.run(), self.server.loop)
+        return self
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self.server.stop()
+
+    def _lost(self, call_id: str, lost: bool) -> None:
+        if lost:
+            self.server.hub.live.discard(call_id)
+        if self.board.mark_lost(call_id, lost):
+            self.server._board_tick()  # tell supervisors now, not at the next event

@@ -1,0 +1,91 @@
+"""A real redis-server on a free loopback port for the fleet tests (Debian `redis-server`).
+
+It keeps an append-only file in its own directory, so `stop()` + `start()` is a Redis restart
+that keeps the streams, as a production Redis with persistence does. ACL users for the tests
+are set with `acl()`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+        assert shutil.which(REDIS_SERVER), "redis-server is missing: scripts/install-test-deps.sh"
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.admin_password = "admin-secret-for-tests"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.proc = subprocess.Popen(
+            [
+                REDIS_SERVER,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--dir", str(self.dir),
+                "--appendonly", "yes",
+                "--appendfsync", "always",
+                "--save", "",
+                "--aclfile", str(self._aclfile()),
+                "--daemonize", "no",
+                "--logfile", str(self.dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                self.admin().ping()
+                return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start: {(self.dir / 'redis.log').read_text()}")
+
+    def _aclfile(self) -> Path:
+        path = self.dir / "users.acl"
+        if not path.exists():
+            path.write_text(f"user default on >{self.admin_password} ~* &* +@all\n")
+        return path
+
+    def admin(self) -> redis.Redis:
+        return redis.Redis(
+            port=self.port, password=self.admin_password, decode_responses=True, protocol=2
+        )
+
+    def acl(self, lines: list[str]) -> None:
+        """Apply ACL SETUSER rule lines and save them to the ACL file (kept across restarts)."""
+        r = self.admin()
+        for line in lines:
+            parts = line.split()
+            assert parts[:2] == ["ACL", "SETUSER"], line
+            r.execute_command(*parts)
+        r.execute_command("ACL", "SAVE")
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM): Redis writes its append-only file and exits."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None

@@ -1,0 +1,338 @@
+"""A floor end to end: a real redis-server, `assist demo` plugin processes, `assist console`.
+
+Every plugin and the console log in as their own Redis ACL user (fleet/acl.py). What each
+plugin wrote to its JSONL is compared with what the console holds for that call, event for
+event: nothing lost, nothing duplicated — with 20 plugins at once, across a Redis restart in
+the middle of a call and across a console restart. A `kill -9` of a plugin marks its call lost.
+The console page is checked in Debian's Chromium (Playwright), as tests/test_browser.py does.
+
+20 plugins run with `--asr off` and at 4x real time: 20 speech recognisers would not fit on
+the 2-core test machine next to the rest of the suite; the bus sees the same kinds of events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis_helpers import RedisServer, free_port
+from websockets.sync.client import connect
+
+from fleet.acl import console_rules, plugin_rules, plugin_user, setuser
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+SUP_TOKEN = "floor-supervisor-token-0123456789"
+PLUGINS = 20
+ALERT_PLUGINS = 5  # their pack makes `agent_silence` an alert: those calls are flagged
+HEARTBEAT_S = 0.5
+HEARTBEAT_TTL_S = 2.0
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
+    return e
+
+
+class Floor:
+    """Redis with ACL users, a console process, and plugin processes, all in `tmp`."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.redis = RedisServer(tmp / "redis").start()
+        self.console_port = free_port()
+        self.console: subprocess.Popen[str] | None = None
+        self.console_log: list[str] = []
+        self.redis.acl([setuser("console", console_rules("assist", "console-pw-0123"))])
+        self.alert_rules = tmp / "alert.toml"
+        pack = (ROOT / "assist" / "rules" / "en.toml").read_text(encoding="utf-8")
+        head, _, tail = pack.partition('id = "agent_silence"')
+        tail = tail.replace('severity = "warn"', 'severity = "alert"', 1)
+        self.alert_rules.write_text(head + 'id = "agent_silence"' + tail, encoding="utf-8")
+
+    def fleet_table(self, user: str, password: str, agent: str = "") -> str:
+        lines = [
+            "[fleet]",
+            f'url = "{self.redis.url}"',
+            f'username = "{user}"',
+            f'password = "{password}"',
+            f"heartbeat_s = {HEARTBEAT_S}",
+            f"heartbeat_ttl_s = {HEARTBEAT_TTL_S}",
+        ]
+        if agent:
+            lines.append(f'agent = "{agent}"')
+        return "\n".join(lines) + "\n"
+
+    def start_console(self) -> None:
+        cfg = self.tmp / "console.toml"
+        cfg.write_text(
+            self.fleet_table("console", "console-pw-0123")
+            + f'[overlay]\nport = {self.console_port}\n[[overlay.supervisor]]\nname = "sue"\n'
+            f'token = "{SUP_TOKEN}"\n',
+            encoding="utf-8",
+        )
+        self.console = subprocess.Popen(
+            [sys.executable, "-m", "assist", "console", "--config", str(cfg)],
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
+        )
+        assert self.console.stderr is not None
+        lines = [self.console.stderr.readline() for _ in range(2)]
+        assert "entries read from the floor" in lines[0], lines
+        assert "Supervisor:" in lines[1], lines
+        threading.Thread(target=self._drain, args=(self.console,), daemon=True).start()
+
+    def _drain(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            self.console_log.append(line)
+
+    def stop_console(self) -> None:
+        if self.console is not None:
+            self.console.send_signal(signal.SIGTERM)
+            assert self.console.wait(20) == 0
+            self.console = None
+
+    def plugin(self, i: int, *, speed: float, alert: bool = False) -> subprocess.Popen[str]:
+        agent = f"agent-{i:02d}"
+        password = f"plugin-pw-{i:02d}-0123"
+        self.redis.acl([setuser(plugin_user(agent), plugin_rules("assist", agent, password))])
+        cfg = self.tmp / f"{agent}.toml"
+        cfg.write_text(self.fleet_table(plugin_user(agent), password, agent), encoding="utf-8")
+        args = [sys.executable, "-m", "assist", "demo", "--no-server", "--asr", "off"]
+        args += ["--speed", str(speed), "--config", str(cfg), "--call-id", f"call-{agent}"]
+        args += ["--events", str(self.jsonl(i))]
+        if alert:
+            args += ["--rules", str(self.alert_rules)]
+        e = env()
+        e["ASSIST_DB"] = str(self.tmp / f"{agent}.sqlite3")
+        return subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=e)
+
+    def jsonl(self, i: int) -> Path:
+        return self.tmp / f"agent-{i:02d}.jsonl"
+
+    def close(self) -> None:
+        if self.console is not None:
+            self.console.kill()
+            self.console.wait()
+        self.redis.stop()
+
+
+class Supervisor:
+    """A websocket client with the supervisor token: the board, and every event it is sent."""
+
+    def __init__(
+        self,
+        port: int,
+        *,
+        call_id: str | None = None,
+        since: dict[str, int] | None = None,
+        subscribe: bool = True,
+    ) -> None:
+        self._stack = contextlib.ExitStack()
+        url = f"ws://127.0.0.1:{port}/ws?token={SUP_TOKEN}"
+        self.ws = self._stack.enter_context(connect(url, max_size=2**24))
+        hello = json.loads(self.ws.recv(10))
+        assert hello["type"] == "hello" and hello["role"] == "supervisor"
+        self.events: list[dict[str, Any]] = []
+        self.board: list[dict[str, Any]] = []
+        self.results: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        if subscribe:  # without: the board only (a live all-calls feed may be coalesced/cut)
+            msg: dict[str, Any] = {"type": "subscribe", "since": since or {}}
+            if call_id is not None:
+                msg["call_id"] = call_id
+            self.ws.send(json.dumps(msg))
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for raw in self.ws:
+                m = json.loads(raw)
+                with self.lock:
+                    if "seq" in m:
+                        self.events.append(m)
+                    elif m["type"] == "calls":
+                        self.board = m["calls"]
+                    elif m["type"] in ("result", "error"):
+                        self.results.append(m)
+        except Exception:  # noqa: BLE001 - the connection closed: the reader ends
+            pass
+
+    def of(self, call_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [e for e in self.events if e["call_id"] == call_id]
+
+    def row(self, call_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            return next((r for r in self.board if r["call_id"] == call_id), None)
+
+    def wait(self, what: Any, timeout: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = what()
+            if got:
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def console_history(port: int, call_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Everything the console holds for these calls, as a freshly opened page gets it."""
+    out = {}
+    for call_id in call_ids:
+        sup = Supervisor(port, call_id=call_id)
+        try:
+            sup.wait(lambda s=sup, c=call_id: (e := s.of(c)) and e[-1]["type"] == "call_ended")
+            time.sleep(0.1)
+            out[call_id] = sup.of(call_id)
+        finally:
+            sup.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Floor]:
+    f = Floor(tmp_path_factory.mktemp("floor"))
+    f.start_console()
+    yield f
+    f.close()
+
+
+def test_twenty_plugins_one_console_nothing_lost_flagged_on_top(floor: Floor) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ids = [f"call-agent-{i:02d}" for i in range(PLUGINS)]
+    sup = Supervisor(floor.console_port, subscribe=False)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)  # 20 plugins starting on 2 shared cores
+        page.goto(f"http://127.0.0.1:{floor.console_port}/supervisor?token={SUP_TOKEN}")
+        expect(page.locator("#status")).to_have_class("ok")
+        procs = [floor.plugin(i, speed=4.0, alert=i < ALERT_PLUGINS) for i in range(PLUGINS)]
+        # a supervisor action travels to the plugin that owns the call and its answer comes
+        # back: a demo plugin has no phone, so it answers "not available in demo mode"
+        sup.wait(lambda: (r := sup.row(ids[7])) and r["live"])
+        sup.ws.send(json.dumps({"type": "supervise", "call_id": ids[7], "mode": "listen", "id": 1}))
+        reply = sup.wait(lambda: [r for r in sup.results if r.get("id") == 1])[0]
+        assert reply["type"] == "error" and "not available in demo mode" in reply["error"]
+
+        expect(page.locator("tr.call")).to_have_count(PLUGINS)  # every plugin's call
+        expect(page.locator("tr.call.flagged")).to_have_count(ALERT_PLUGINS)
+        rows = page.locator("tr.call")
+        for k in range(PLUGINS):
+            flagged = "flagged" in (rows.nth(k).get_attribute("class") or "")
+            assert flagged == (k < ALERT_PLUGINS), f"row {k}: flagged calls must be on top"
+        top = {rows.nth(k).get_attribute("data-call") for k in range(ALERT_PLUGINS)}
+        assert top == set(ids[:ALERT_PLUGINS])
+        (ROOT / "test-artifacts").mkdir(exist_ok=True)
+        page.screenshot(path=str(ROOT / "test-artifacts" / "fleet-console.png"))
+        assert page.evaluate("window.assist.conn.duplicates") == 0
+        browser.close()
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    sup.close()
+
+    held = console_history(floor.console_port, ids)
+    for i, call_id in enumerate(ids):
+        sent = read_jsonl(floor.jsonl(i))
+        assert sent[0]["type"] == "call_started" and sent[-1]["type"] == "call_ended"
+        assert held[call_id] == sent, f"{call_id}: the console differs from the plugin's JSONL"
+    action = [e for e in read_jsonl(floor.jsonl(7)) if e["type"] == "supervisor_action"]
+    assert len(action) == 1 and action[0]["data"]["ok"] is False  # the plugin's audit trail
+    admin = floor.redis.admin()
+    pending = admin.xpending("assist:{agent-07}:cmd", "plugin")
+    assert pending["pending"] == 0  # the command was acknowledged by the plugin
+    assert 0 < admin.ttl("assist:{agent-07}:call:call-agent-07") <= 3600  # ended: expires
+
+
+def test_kill_9_of_a_plugin_marks_its_call_lost_within_the_heartbeat_ttl(floor: Floor) -> None:
+    proc = floor.plugin(30, speed=1.0)
+    call_id = "call-agent-30"
+    sup = Supervisor(floor.console_port, subscribe=False)
+    try:
+        sup.wait(lambda: (r := sup.row(call_id)) and r["live"] and r["duration_s"] > 1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        killed = time.monotonic()
+        row = sup.wait(lambda: (r := sup.row(call_id)) and r.get("lost") and r, 20)
+        elapsed = time.monotonic() - killed
+        assert row["live"] is False
+        # the key expires at most one TTL after the last beat; the console looks twice a
+        # second and sends the board at most 4 times a second: allow that, and a loaded box
+        assert elapsed < HEARTBEAT_TTL_S + 2.0, elapsed
+        assert not [e for e in sup.of(call_id) if e["type"] == "call_ended"]
+    finally:
+        sup.close()
+
+
+def test_redis_restart_mid_call_loses_and_duplicates_nothing(floor: Floor) -> None:
+    proc = floor.plugin(40, speed=2.0)
+    call_id = "call-agent-40"
+    sup = Supervisor(floor.console_port, call_id=call_id)
+    try:
+        sup.wait(lambda: len(sup.of(call_id)) > 10)
+        floor.redis.stop()  # mid-call: the plugin keeps coaching and keeps a backlog
+        time.sleep(3.0)
+        floor.redis.start()
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert "Redis unreachable" in err and "Redis is back" in err
+    finally:
+        sup.close()
+    sent = read_jsonl(floor.jsonl(40))
+    degraded = [e["data"]["state"] for e in sent if e["type"] == "fleet_degraded"]
+    assert degraded == ["down", "up"]
+    held = console_history(floor.console_port, [call_id])[call_id]
+    assert held == sent
+    seqs = [e["seq"] for e in held]
+    assert seqs == list(range(len(sent)))
+
+
+def test_console_restart_resumes_from_stream_ids(floor: Floor) -> None:
+    proc = floor.plugin(50, speed=2.0)
+    call_id = "call-agent-50"
+    sup = Supervisor(floor.console_port, call_id=call_id)
+    sup.wait(lambda: len(sup.of(call_id)) > 10)
+    floor.stop_console()
+    sup.close()
+    seen = sup.of(call_id)
+    last = seen[-1]["seq"]
+    time.sleep(1.0)  # events go on while no console runs
+    floor.start_console()
+    again = Supervisor(floor.console_port, call_id=call_id, since={call_id: last})  # a page
+    try:
+        again.wait(lambda: (e := again.of(call_id)) and e[-1]["type"] == "call_ended", 90)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        resumed = again.of(call_id)
+    finally:
+        again.close()
+    assert resumed[0]["seq"] == last + 1  # nothing seen twice
+    assert seen + resumed == read_jsonl(floor.jsonl(50))  # nothing missed

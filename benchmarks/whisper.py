@@ -127,8 +127,9 @@ def run_calls(n: int, agent: np.ndarray, customer: np.ndarray) -> dict[str, obje
         t.start()
     for t in threads:
         t.join()
-    for a in asrs:
-        a.close(until=agent.shape[0] // FRAME_SAMPLES * FRAME_SAMPLES, timeout=60)
+    frames = agent.shape[0] // FRAME_SAMPLES
+    for a, r in zip(asrs, runners, strict=True):  # dropped frames never reach the taps
+        a.close(until=(frames - r.dropped_total) * FRAME_SAMPLES, timeout=60)
     for r in runners:
         r.finish()
     cpu = time.process_time() - c0

@@ -17,6 +17,8 @@ ADAPTERS = {
     "store.py",
     "report.py",
     "models.py",
+    "whisper_models.py",  # runtime: discovery, fetch, the process-wide model cache
+    "second_pass.py",  # runtime: the shared decode pool (threads)
     "control.py",
 }
 ADAPTER_DIRS = {"commands", "data"}

@@ -35,7 +35,7 @@ from assist.core.events import AsrLagging, Error, Speaker, Transcript, Word
 from assist.core.vad import VoiceActivity
 from assist.runtime.runner import CallRunner
 
-ALIGN_S = 0.6  # stop detected -> final delivered (a decode takes ~0.4 s on an idle core)
+ALIGN_S = 0.4  # stop detected -> final delivered (a decode takes ~0.4 s on an idle core)
 MAX_UTTERANCE_S = 15.0  # a longer speech run is decoded in pieces of this length
 PREROLL_S = 0.3  # audio kept before the VAD's (back-dated) start of speech
 FIRST_PASS_WAIT_S = 1.5  # an utterance not decoded waits this long for the first pass's final

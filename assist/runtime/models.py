@@ -218,7 +218,8 @@ class Choice:
 
     @property
     def label(self) -> str:
-        """For call_started.asr: "pocketsphinx:en-us (fallback) + whisper:tiny.en"."""
+        """For call_started.asr: "whisper:tiny.en", "vosk:<model> + whisper:tiny.en",
+        "pocketsphinx:en-us (fallback)"."""
         parts = []
         if self.engine is not None:
             parts.append(self.engine.name + (" (fallback)" if self.engine.fallback else ""))
@@ -231,10 +232,11 @@ ASR_CHOICES = ("auto", "whisper", "vosk", "sphinx", "off")
 
 
 def select_engine(lang: str, asr: str = "auto", model: str | None = None) -> Choice:
-    """`auto`: a streaming first pass (Vosk for `lang` if found, else PocketSphinx for
-    English) plus a Whisper second pass when a model serves `lang`. `whisper`: Whisper alone;
-    `vosk`/`sphinx`: that streaming engine alone (one pass); `--model`: that Vosk folder as
-    the first pass."""
+    """`auto`: a Whisper second pass when a model serves `lang`, with a streaming first pass
+    (live words) when a Vosk model for `lang` is found; PocketSphinx only when there is no
+    Whisper model for English (its words on phone audio are too wrong to show, and it costs a
+    quarter of a core per call). `whisper`: Whisper alone; `vosk`/`sphinx`: that streaming
+    engine alone (one pass); `--model`: that Vosk folder as the first pass."""
     if asr not in ASR_CHOICES:
         raise InputError(f"unknown --asr {asr!r}; one of {', '.join(ASR_CHOICES)}")
     if asr == "off":
@@ -244,14 +246,19 @@ def select_engine(lang: str, asr: str = "auto", model: str | None = None) -> Cho
         if second is None:
             raise ModelError(f"no Whisper model for {lang!r}; {_whisper_hint(lang)}")
         return Choice(None, f"speech: {second.name} alone ({why2})", second)
-    first, why1 = _first(lang, asr, model)
+    first, why1 = _first(lang, asr, model, sphinx_fallback=second is None)
     if first is None and second is None:
         return Choice(
             None, f"speech: no model for {lang!r}: word cues off, voice cues on; {_hint(lang)}"
         )
     if first is None:
         assert second is not None
-        return Choice(None, f"speech: {second.name} ({why2}); no streaming first pass", second)
+        return Choice(
+            None,
+            f"speech: {second.name} ({why2}); finals per utterance, no live words "
+            "(no streaming model for this language)",
+            second,
+        )
     if second is None:
         return Choice(first, f"speech: {first.name} ({why1})")
     return Choice(
@@ -259,7 +266,9 @@ def select_engine(lang: str, asr: str = "auto", model: str | None = None) -> Cho
     )
 
 
-def _first(lang: str, asr: str, model: str | None) -> tuple[Engine | None, str]:
+def _first(
+    lang: str, asr: str, model: str | None, *, sphinx_fallback: bool = True
+) -> tuple[Engine | None, str]:
     if model is not None:
         p = Path(model)
         if not is_model(p):
@@ -271,7 +280,7 @@ def _first(lang: str, asr: str, model: str | None) -> tuple[Engine | None, str]:
             return load_vosk(info), info.source
         if asr == "vosk":
             raise ModelError(f"no Vosk model for {lang!r}; {_hint(lang)}")
-    if lang == "en" and asr in ("auto", "sphinx"):
+    if lang == "en" and (asr == "sphinx" or (asr == "auto" and sphinx_fallback)):
         from assist.asr.sphinx_engine import SphinxEngine
 
         return SphinxEngine(), "fallback: no Vosk model for en" if asr == "auto" else "--asr sphinx"

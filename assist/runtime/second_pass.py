@@ -41,7 +41,8 @@ PREROLL_S = 0.3  # audio kept before the VAD's (back-dated) start of speech
 FIRST_PASS_WAIT_S = 1.5  # an utterance not decoded waits this long for the first pass's final
 MAX_FIRST_WORDS = 2000  # first-pass words kept per speaker to stand in for skipped decodes
 LAG_REPORT_S = 1.0  # a decode this late after its slot is reported as lagging
-PENDING_PER_WORKER = 2  # decodes waiting or running per worker thread before we shed load
+PENDING_PER_WORKER = 4  # decodes waiting or running per worker thread before we shed load
+# (≈ 0.5 s each: with 2 workers, 8 pending is a 2 s backlog, late but not lost)
 
 
 def decode_workers() -> int:

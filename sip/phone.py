@@ -64,6 +64,7 @@ class Softphone:
         notify: Callable[[str], None] = lambda line: None,
         ended: Ended = lambda call_id, reason, outcome: None,
         trouble: Callable[[str], None] = lambda message: None,
+        registration: Callable[[str, str], None] = lambda state, message: None,
         log_level: int = 1,
         log_file: str = "",
     ) -> None:
@@ -73,6 +74,7 @@ class Softphone:
         self.notify = notify
         self.ended = ended
         self.trouble = trouble  # phone-level problems (registration), any thread
+        self.registration = registration  # (state, message) on each change, any thread
         self.pump = Pump(
             port=cfg.port,
             bind=cfg.bind,
@@ -157,6 +159,7 @@ class Softphone:
             notify=self.notify,
             later=self.pump.later,
             trouble=self.trouble,
+            status=self.registration,
         )
         self.account.start()
         self.pump.later(WATCH_EVERY_S, self._watch)

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
 from assist.commands.demo import add_tls_options, with_tls_options
@@ -24,6 +24,9 @@ from assist.runtime.control import CallRegistry, ControlError
 from assist.runtime.models import ASR_CHOICES, select_engine
 from assist.runtime.packs import default_pack, load_pack
 from assist.runtime.runner import CallRunner, JsonlSink, Sink
+
+if TYPE_CHECKING:
+    from overlay.protocol import RegistrationState
 
 FINISH_TIMEOUT_S = 5.0
 ASR_CLOSE_S = 3.0  # at a call's end, wait this long for the last words
@@ -191,6 +194,11 @@ def run(args: argparse.Namespace) -> int:
         for sink in shared:
             sink.send(event)
 
+    def registration(state: str, message: str) -> None:
+        """The account's registration changed (any thread): both overlay pages show it."""
+        if server is not None:
+            server.set_phone(cast("RegistrationState", state), message)
+
     phone = Softphone(
         settings.sip,
         new_runner=new_runner,
@@ -198,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
         notify=say,
         ended=on_ended,
         trouble=trouble,
+        registration=registration,
         log_level=settings.sip.log_level,
         log_file=settings.sip.log_file,
     )

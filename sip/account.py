@@ -54,6 +54,13 @@ def account_config(cfg: SipConfig) -> pj.AccountConfig:
     acfg.mediaConfig.srtpSecureSignaling = 1 if cfg.transport == "tls" else 0
     if cfg.bind:
         acfg.mediaConfig.transportConfig.boundAddress = cfg.bind
+    if cfg.public_address:
+        # a fixed public address (ports forwarded 1:1): RTP's SDP c= line names it too, and
+        # the registrar's received/rport must not rewrite the Contact back to what it saw
+        acfg.mediaConfig.transportConfig.publicAddress = cfg.public_address
+        acfg.natConfig.contactRewriteUse = 0
+        acfg.natConfig.viaRewriteUse = 0
+    acfg.natConfig.iceEnabled = cfg.ice
     return acfg
 
 

@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     engine = speech.engine
     asr_label = speech.label
     asrs: dict[str, CallAsr] = {}
-    closers: list[threading.Thread] = []
+    book = CallBook(outcomes=args.action == "call")
 
     shared: list[Sink] = []
     if args.events:
@@ -141,8 +141,6 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args)
     registry = CallRegistry()
     server = None
-    ended: dict[str, tuple[str, str]] = {}
-    lock = threading.Lock()
 
     def say(line: str) -> None:
         print(f"assist: sip: {line}", file=sys.stderr, flush=True)
@@ -177,12 +175,7 @@ def run(args: argparse.Namespace) -> int:
     def end_runner(runner: CallRunner, reason: str) -> None:
         """Called on the SIP thread: finish the call elsewhere so SIP never waits for ASR."""
         t = threading.Thread(target=close, args=(runner, reason), name="call-end", daemon=True)
-        closers.append(t)
-        t.start()
-
-    def on_ended(call_id: str, reason: str, outcome: str) -> None:
-        with lock:
-            ended[call_id] = (reason, outcome)
+        book.closing(t)
 
     phone_seq = itertools.count()
 
@@ -204,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         new_runner=new_runner,
         end_runner=end_runner,
         notify=say,
-        ended=on_ended,
+        ended=book.ended,
         trouble=trouble,
         registration=registration,
         log_level=settings.sip.log_level,
@@ -241,8 +234,7 @@ def run(args: argparse.Namespace) -> int:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             if placed:
-                with lock:
-                    outcome = ended.get(placed)
+                outcome = book.outcome(placed)
                 if outcome is not None:
                     if outcome[0] == "failed":
                         raise CallFailed(f"the call to {args.uri} failed: {outcome[1]}")
@@ -252,8 +244,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         phone.stop()
-        for t in closers:
-            t.join(ASR_CLOSE_S + FINISH_TIMEOUT_S)
+        book.join(ASR_CLOSE_S + FINISH_TIMEOUT_S)
         for s in shared:
             s.close_now()  # type: ignore[attr-defined]
         finish_store(store, None)
@@ -261,6 +252,48 @@ def run(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
     return code
+
+
+class CallBook:
+    """What the command keeps about calls, bounded for a phone that runs for months: the
+    threads still finishing calls (finished ones are dropped as new ones start), and, for
+    `sip call URI` only, call outcomes until the placed call's id is known, then that one's."""
+
+    def __init__(self, *, outcomes: bool) -> None:
+        self.keep = outcomes
+        self.closers: list[threading.Thread] = []
+        self.outcomes: dict[str, tuple[str, str]] = {}
+        self.placed = ""
+        self._lock = threading.Lock()
+
+    def closing(self, t: threading.Thread) -> None:
+        """Start a call's closer (SIP thread); forget the closers that are done."""
+        with self._lock:
+            self.closers = [c for c in self.closers if c.is_alive()]
+            self.closers.append(t)
+        t.start()
+
+    def ended(self, call_id: str, reason: str, outcome: str) -> None:
+        """A call ended (SIP thread): kept only while it may be the one `sip call` placed."""
+        if not self.keep:
+            return
+        with self._lock:
+            if not self.placed or call_id == self.placed:
+                self.outcomes[call_id] = (reason, outcome)
+
+    def outcome(self, placed: str) -> tuple[str, str] | None:
+        """The placed call's (reason, outcome) once it ended; drops every other call's."""
+        with self._lock:
+            self.placed = placed
+            got = self.outcomes.get(placed)
+            self.outcomes = {placed: got} if got is not None else {}
+            return got
+
+    def join(self, timeout: float) -> None:
+        with self._lock:
+            closers = list(self.closers)
+        for t in closers:
+            t.join(timeout)
 
 
 class _Shared:

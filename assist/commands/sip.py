@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 FINISH_TIMEOUT_S = 5.0
 ASR_CLOSE_S = 3.0  # at a call's end, wait this long for the last words
+GIL_SWITCH_S = 0.001  # Python's default is 5 ms: the media clock would wait that long a turn
 
 
 def register(sub: Any) -> None:
@@ -216,6 +217,9 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     code = 0
+    # pjmedia's clock thread needs the GIL twice per 20 ms tick (the analysis taps); every
+    # other Python thread holds it up to the switch interval at a time (benchmarks/sip_clock.py)
+    sys.setswitchinterval(GIL_SWITCH_S)
     try:
         phone.start()
         say(f"listening on {settings.sip.transport} port {phone.port} as {settings.sip.uri}")

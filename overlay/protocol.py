@@ -1,7 +1,8 @@
 """The overlay websocket protocol, v1: typed client messages, their validation, server replies.
 
 Events travel in the one envelope of assist/core/events.py (they carry `seq`); everything else the
-server sends is a *protocol message* without `seq`: `hello`, `calls`, `result`, `error`.
+server sends is a *protocol message* without `seq`: `hello`, `calls`, `phone`, `result`,
+`error`.
 Clients send `subscribe`, `feedback`, `supervise`, and the softphone's `answer`, `hangup`
 and `dial`. `decode()` turns a raw frame into one
 of the frozen message classes below or raises `ProtocolError` with a stable `code`; nothing
@@ -242,6 +243,15 @@ def hello(
             "dial": dial,
         }
     )
+
+
+RegistrationState = Literal["registering", "registered", "failing"]
+
+
+def phone(registration: RegistrationState, message: str) -> str:
+    """The softphone's own state, not any call's: whether its account is registered. Sent
+    after `hello` when known, and again on every change, to every token."""
+    return _dump({"type": "phone", "registration": registration, "message": message})
 
 
 def error(code: ErrorCode, message: str, ref: str | int | None = None) -> str:

@@ -114,6 +114,7 @@ class Client:
         self.sub: Subscription | None = None
         self.backlog: Iterator[Event] | None = None  # replay still to send, in batches
         self.board = who.supervisor  # a board message is pending
+        self.phone = False  # a phone message is pending
         self.limit = protocol.RateLimit(rate)
         self.wake = asyncio.Event()
         self.wake.set()
@@ -168,6 +169,7 @@ class OverlayServer:
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
         self._board_due: asyncio.TimerHandle | None = None
+        self.phone: str | None = None  # the latest `phone` message (registration state)
         self.connected: set[Client] = set()
         self.per_token: Counter[str] = Counter()  # open websockets per token
         self.sockets = 0  # TCP connections at any stage (handshakes included)
@@ -282,6 +284,20 @@ class OverlayServer:
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self.hub.publish, event)
 
+    def set_phone(self, registration: protocol.RegistrationState, message: str) -> None:
+        """The softphone's registration changed (any thread): every client is told."""
+        text = protocol.phone(registration, message)
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._phone_changed, text)
+        else:
+            self.phone = text
+
+    def _phone_changed(self, text: str) -> None:
+        self.phone = text
+        for c in self.connected:
+            c.phone = True
+            c.wake.set()
+
     def _on_event(self, event: Event) -> None:
         if self.board.apply(event) and self._board_due is None and self.loop is not None:
             self._board_due = self.loop.call_later(BOARD_EVERY_S, self._board_tick)
@@ -358,6 +374,7 @@ class OverlayServer:
         except ConnectionClosed:
             return
         client = Client(ws, who, self.config.messages_per_s)
+        client.phone = self.phone is not None  # sent by the pump, so always after hello
         self.connected.add(client)  # counted from here; the finally below uncounts it
         self.per_token[who.token] += 1
         pump: asyncio.Task[None] | None = None
@@ -502,6 +519,9 @@ class OverlayServer:
                 if sub is not None and sub.overflowed:
                     await ws.close(protocol.CLOSE_TOO_SLOW, "client too slow; reconnect and resume")
                     return
+                if client.phone and self.phone is not None:
+                    client.phone = False
+                    await self._send(client, self.phone)
                 if client.board:
                     client.board = False
                     who = client.who

@@ -5,7 +5,9 @@ registrar gets one clear line per attempt and retries at 1, 2, 4 ... 60 s instea
 five minutes. A UDP REGISTER still unanswered after PROBE_AFTER_S is followed by an OPTIONS
 probe (sip/probe.py, on its own thread), so a wrong or dead registrar address is reported in
 seconds rather than after SIP's 32 s transaction timeout. Every failure also goes to
-`trouble(message)`, which the command turns into an `error` event.
+`trouble(message)`, which the command turns into an `error` event, and every change of state
+to `status(state, message)` ("registering", "registered", "failing"), which the overlay
+shows on both pages.
 """
 
 from __future__ import annotations
@@ -52,6 +54,13 @@ def account_config(cfg: SipConfig) -> pj.AccountConfig:
     acfg.mediaConfig.srtpSecureSignaling = 1 if cfg.transport == "tls" else 0
     if cfg.bind:
         acfg.mediaConfig.transportConfig.boundAddress = cfg.bind
+    if cfg.public_address:
+        # a fixed public address (ports forwarded 1:1): RTP's SDP c= line names it too, and
+        # the registrar's received/rport must not rewrite the Contact back to what it saw
+        acfg.mediaConfig.transportConfig.publicAddress = cfg.public_address
+        acfg.natConfig.contactRewriteUse = 0
+        acfg.natConfig.viaRewriteUse = 0
+    acfg.natConfig.iceEnabled = cfg.ice
     return acfg
 
 
@@ -66,6 +75,7 @@ class SipAccount(pj.Account):
         notify: Callable[[str], None],
         later: Callable[[float, Callable[[], None]], None],
         trouble: Callable[[str], None] = lambda message: None,
+        status: Callable[[str, str], None] = lambda state, message: None,
     ) -> None:
         super().__init__()
         self.cfg = cfg
@@ -73,6 +83,7 @@ class SipAccount(pj.Account):
         self.notify = notify
         self.later = later
         self.trouble = trouble
+        self.status = status  # (state, message) on every change; pump or probe thread
         self.backoff_s = BACKOFF_FIRST_S
         self.registered = False
         self.failures = 0
@@ -90,7 +101,9 @@ class SipAccount(pj.Account):
             return
         if prm.code // 100 == 2 and prm.expiration > 0:
             if not self.registered:
-                self.notify(f"registered {self.cfg.uri} at {self.cfg.registrar}")
+                line = f"registered {self.cfg.uri} at {self.cfg.registrar}"
+                self.notify(line)
+                self.status("registered", line)
             self.registered = True
             self.successes += 1
             self.backoff_s = BACKOFF_FIRST_S
@@ -113,10 +126,13 @@ class SipAccount(pj.Account):
         )
         self.notify(line)
         self.trouble(line)
+        self.status("failing", line)
         self.later(delay, self._retry)
 
     def start(self) -> None:
         """Create the account; a REGISTER that gets no answer at all is reported too."""
+        if self.cfg.registrar:
+            self.status("registering", f"registering {self.cfg.uri} at {self.cfg.registrar}")
         self.create(account_config(self.cfg))
         self._watch_attempt()
 
@@ -144,6 +160,7 @@ class SipAccount(pj.Account):
             line = f"registrar {self.cfg.registrar} unreachable: {problem}; still trying"
             self.notify(line)
             self.trouble(line)
+            self.status("failing", line)
 
     def _retry(self) -> None:
         if self.closing:

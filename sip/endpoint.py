@@ -29,6 +29,8 @@ POLL_MS = 10
 WORK_QUEUE = 256  # pending requests from other threads; beyond that callers get an error
 CLOCK_RATE = 16_000  # conference bridge rate: the analysis rate, so taps need no resampling
 SHUTDOWN_DRAIN_S = 2.0
+START_TIMEOUT_S = 15.0
+STUN_TIMEOUT_S = 10.0  # per configured STUN server (pjnath gives up after ~8 s)
 MAX_CALLS = 32  # customer calls plus supervisor calls (pjsua's default is 4)
 
 
@@ -60,6 +62,8 @@ class Pump:
         log_level: int = 1,
         log_file: str = "",
         tls: tuple[str, str, str, bool] = ("", "", "", True),
+        public_address: str = "",
+        stun_servers: tuple[str, ...] = (),
     ) -> None:
         self.port = port
         self.bind = bind
@@ -69,6 +73,8 @@ class Pump:
         self.log_level = log_level
         self.log_file = log_file
         self.tls = tls  # (certificate, key, CA list, verify the server) for transport "tls"
+        self.public_address = public_address  # NAT: put in Via/Contact instead of ours
+        self.stun_servers = stun_servers  # NAT: pjsua learns its public address from these
         self.ep: pj.Endpoint | None = None
         self._work: queue.Queue[Callable[[], None]] = queue.Queue(WORK_QUEUE)
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -84,11 +90,14 @@ class Pump:
 
     def start(self) -> Pump:
         self._thread.start()
-        self._ready.wait(15)
+        # pjsua waits for its STUN servers before the transport exists: one that never
+        # answers costs STUN's ~8 s transaction timeout, in turn
+        limit = START_TIMEOUT_S + STUN_TIMEOUT_S * len(self.stun_servers)
+        self._ready.wait(limit)
         if self._error is not None:
             raise ServiceError(f"cannot start the SIP endpoint: {self._error}")
         if not self._ready.is_set():
-            raise ServiceError("the SIP endpoint did not start within 15 s")
+            raise ServiceError(f"the SIP endpoint did not start within {limit:g} s")
         return self
 
     @property
@@ -186,6 +195,9 @@ class Pump:
         cfg.uaConfig.mainThreadOnly = True
         cfg.uaConfig.userAgent = "softphone-assist"
         cfg.uaConfig.maxCalls = MAX_CALLS
+        for server in self.stun_servers:
+            cfg.uaConfig.stunServer.append(server)
+        cfg.uaConfig.stunIgnoreFailure = True  # no STUN answer: go on with local addresses
         cfg.logConfig.level = self.log_level
         cfg.logConfig.consoleLevel = 0 if self.log_file else self.log_level
         cfg.logConfig.filename = self.log_file
@@ -199,6 +211,7 @@ class Pump:
         tcfg = pj.TransportConfig()
         tcfg.port = self.port
         tcfg.boundAddress = self.bind
+        tcfg.publicAddress = self.public_address
         kind = {"tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}.get(
             self.transport, pj.PJSIP_TRANSPORT_UDP
         )

@@ -64,6 +64,7 @@ class Softphone:
         notify: Callable[[str], None] = lambda line: None,
         ended: Ended = lambda call_id, reason, outcome: None,
         trouble: Callable[[str], None] = lambda message: None,
+        registration: Callable[[str, str], None] = lambda state, message: None,
         log_level: int = 1,
         log_file: str = "",
     ) -> None:
@@ -73,6 +74,7 @@ class Softphone:
         self.notify = notify
         self.ended = ended
         self.trouble = trouble  # phone-level problems (registration), any thread
+        self.registration = registration  # (state, message) on each change, any thread
         self.pump = Pump(
             port=cfg.port,
             bind=cfg.bind,
@@ -82,6 +84,8 @@ class Softphone:
             log_level=log_level,
             log_file=log_file,
             tls=(cfg.tls_cert, cfg.tls_key, cfg.tls_ca, cfg.tls_verify),
+            public_address=cfg.public_address,
+            stun_servers=cfg.stun_servers,
         )
         self.ep: pj.Endpoint | None = None
         self.account: SipAccount | None = None
@@ -157,6 +161,7 @@ class Softphone:
             notify=self.notify,
             later=self.pump.later,
             trouble=self.trouble,
+            status=self.registration,
         )
         self.account.start()
         self.pump.later(WATCH_EVERY_S, self._watch)
@@ -323,10 +328,16 @@ class Softphone:
         leg.attach(runner)
         try:
             call.makeCall(target, _op())
+            failure = ""
         except pj.Error as exc:
+            failure = exc.reason
+        if failure:
             leg.end_reason = "failed"
-            self._finish(leg, "ended", exc.reason, None)
-            raise ControlError(f"cannot call {uri}: {exc.reason}") from None
+            self._finish(leg, "ended", failure, None)
+            # the error's traceback keeps this frame: it must not keep the pjsua2 call alive
+            # until a garbage collection on another thread after libDestroy (pjsua asserts)
+            del call, leg
+            raise ControlError(f"cannot call {uri}: {failure}")
         self.notify(f"{leg.call_id}: calling {uri}")
         return leg.call_id
 
@@ -355,9 +366,14 @@ class Softphone:
         sup.placed_at = time.monotonic()
         try:
             sup.makeCall(target, _op())
+            failure = ""
         except pj.Error as exc:
+            failure = exc.reason
+        if failure:
             leg.mode = None
-            raise ControlError(f"cannot call supervisor {uri}: {exc.reason}") from None
+            self._graveyard.append(sup)
+            del sup  # as in _dial: not kept alive by the error's traceback
+            raise ControlError(f"cannot call supervisor {uri}: {failure}")
         leg.supervisor, leg.supervisor_uri = sup, uri
         return f"{leg.call_id}: calling supervisor {uri} to {mode}"
 

@@ -34,6 +34,7 @@ class Proc:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
+            errors="replace",  # a peer's log may carry raw bytes (Kamailio's TLS dumps)
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         self.lines: list[tuple[float, str]] = []

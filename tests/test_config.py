@@ -62,6 +62,16 @@ def test_good_config_loads_with_defaults_for_the_rest(tmp_path: Path) -> None:
         ('[sip]\nuri = "sip:a@h"\n[sipp]\n', "sipp"),
         ("[overlay]\nport = 1\n", "sip"),
         ('[sip]\nuri = "sip:a@h"\noverlay = 3\n', "sip.overlay"),
+        ('[sip]\nuri = "sip:a@h"\npublic_address = "1.2.3.4:5060"\n', "sip.public_address"),
+        ('[sip]\nuri = "sip:a@h"\npublic_address = "bad host"\n', "sip.public_address"),
+        ('[sip]\nuri = "sip:a@h"\npublic_address = 1\n', "sip.public_address"),
+        ('[sip]\nuri = "sip:a@h"\nstun_servers = "stun.example.com"\n', "sip.stun_servers"),
+        ('[sip]\nuri = "sip:a@h"\nstun_servers = ["stun:3478x"]\n', "sip.stun_servers"),
+        ('[sip]\nuri = "sip:a@h"\nstun_servers = ["a:1:2"]\n', "sip.stun_servers"),
+        ('[sip]\nuri = "sip:a@h"\nstun_servers = [3478]\n', "sip.stun_servers"),
+        ('[sip]\nuri = "sip:a@h"\nstun_servers = ["[::1"]\n', "sip.stun_servers"),
+        ('[sip]\nuri = "sip:a@h"\nice = "yes"\n', "sip.ice"),
+        ('[sip]\nuri = "sip:a@h"\nice = true\nbind = "127.0.0.1"\n', "sip.ice"),
     ],
 )
 def test_bad_key_is_named(tmp_path: Path, text: str, key: str) -> None:
@@ -69,6 +79,17 @@ def test_bad_key_is_named(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError) as err:
         load_settings(path)
     assert str(err.value).startswith(f"{path}: {key}: ")
+
+
+def test_nat_keys_load(tmp_path: Path) -> None:
+    text = (
+        '[sip]\nuri = "sip:a@h"\npublic_address = "203.0.113.7"\nice = true\n'
+        'stun_servers = ["stun.example.com:3478", "192.0.2.1", "[2001:db8::1]:3478"]\n'
+    )
+    s = load_settings(_write(tmp_path, text)).sip
+    assert s.public_address == "203.0.113.7" and s.ice is True
+    assert s.stun_servers == ("stun.example.com:3478", "192.0.2.1", "[2001:db8::1]:3478")
+    assert SipConfig(uri="sip:a@h", public_address="[2001:db8::7]").public_address
 
 
 def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:

@@ -4,10 +4,12 @@ over TLS with SRTP required; the call is analysed and stored. Loopback only."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -214,3 +216,160 @@ def test_baresip_calls_over_tls_with_srtp_required(tmp_path: Path) -> None:
     ]
     assert [e for e in got if e["type"] == "speech" and e["data"]["speaker"] == "customer"]
     assert ended["call_id"] in {c["call_id"] for c in stored_calls()}
+
+
+KAMAILIO_PROXY_CFG = """\
+#!KAMAILIO
+debug=2
+log_stderror=yes
+children=2
+tcp_children=2
+enable_tls=yes
+listen=tls:127.0.0.1:{port}
+auto_aliases=no
+alias="127.0.0.1:{port}"
+mpath="{mpath}"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "xlog.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "tls.so"
+modparam("tls", "config", "{tls_cfg}")
+modparam("usrloc", "db_mode", 0)
+request_route {{
+    xlog("L_INFO", "IN $rm $ru from $si:$sp over $pr\\n");
+    if (has_totag()) {{
+        if (loose_route()) {{
+            xlog("L_INFO", "in-dialog $rm to $ru via $du\\n");
+            t_relay();
+            exit;
+        }}
+        if (is_method("ACK") && t_check_trans()) {{
+            t_relay();
+        }}
+        exit;
+    }}
+    if (is_method("CANCEL")) {{
+        if (t_check_trans()) {{ t_relay(); }}
+        exit;
+    }}
+    if (is_method("REGISTER")) {{
+        if (proto != TLS) {{ sl_send_reply("403", "TLS registrations only"); exit; }}
+        xlog("L_INFO", "REGISTER $fu over $pr: $ct\\n");
+        save("location");
+        exit;
+    }}
+    if (is_method("INVITE")) {{
+        record_route();
+        if (!lookup("location")) {{ sl_send_reply("404", "Not registered"); exit; }}
+        xlog("L_INFO", "INVITE for $tu to $ru\\n");
+        t_relay();
+        exit;
+    }}
+    sl_send_reply("405", "Not here");
+}}
+"""
+
+
+def _kamailio(tmp_path: Path, cfg_text: str, certs: dict[str, Path]) -> tuple[Proc, int]:
+    port = _free_port()
+    (tmp_path / "tls.cfg").write_text(TLS_CFG.format(**certs))
+    cfg = cfg_text.format(port=port, mpath=KAMAILIO_MODULES, tls_cfg=tmp_path / "tls.cfg")
+    (tmp_path / "kamailio.cfg").write_text(cfg)
+    proc = Proc(
+        ["/usr/sbin/kamailio", "-f", str(tmp_path / "kamailio.cfg"), "-DD", "-E"]
+        + ["-w", str(tmp_path), "-P", str(tmp_path / "k.pid"), "-m", "32", "-M", "8"],
+        cwd=tmp_path,
+    )
+    _wait_listening(port, proc)
+    return proc, port
+
+
+def _baresip_tls(home: Path, wav: Path, certs: dict[str, Path], dial: str, seconds: int) -> Proc:
+    home.mkdir(parents=True)
+    (home / "config").write_text(BARESIP_TLS.format(wav=wav, **certs))
+    (home / "accounts").write_text(
+        "<sip:customer@127.0.0.1;transport=tls>;regint=0;mediaenc=srtp-mand\n"
+    )
+    return Proc(
+        ["/usr/bin/baresip", "-n", "127.0.0.1", "-f", str(home), "-t", str(seconds)]
+        + ["-e", f"/dial {dial}"],
+        cwd=home,
+    )
+
+
+@pytest.mark.timeout(90)
+def test_baresip_calls_the_agent_through_kamailio_with_srtp(tmp_path: Path) -> None:
+    """The done-when of issue 12: the plugin registers to Kamailio over TLS; baresip calls
+    sip:agent@<kamailio> with SRTP required; Kamailio looks the agent up and relays the INVITE,
+    and record-routes, so ACK and BYE travel through it too, in both directions (the customer
+    hangs up the first call, the plugin the second). Both calls are analysed and stored."""
+    certs = make_certs(tmp_path / "certs")
+    kamailio, port = _kamailio(tmp_path, KAMAILIO_PROXY_CFG, certs)
+    short = speech_wav(tmp_path / "short.wav", "Hello, I am calling about my bill.", seconds=7)
+    long = speech_wav(tmp_path / "long.wav", "Hello, I am calling about my bill.", seconds=40)
+    ev = tmp_path / "events.jsonl"
+    cfg = plugin_config(
+        tmp_path / "assist.toml",
+        transport="tls",
+        registrar=f"sip:127.0.0.1:{port};transport=tls",
+        tls_ca=str(certs["ca"]),
+        tls_cert=str(certs["cert"]),
+        tls_key=str(certs["key"]),
+        srtp="mandatory",
+        rtp_port=7900,
+    )
+    plugin = assist("sip", "--config", str(cfg), "--no-server", "--asr", "off", "--events", str(ev))
+    callers: list[Proc] = []
+    agent = f"sip:agent@127.0.0.1:{port};transport=tls"  # Kamailio's address, not the plugin's
+    try:
+        plugin.wait_for(r"registered sip:agent@127\.0\.0\.1", timeout=20)
+        callers.append(_baresip_tls(tmp_path / "b1", short, certs, agent, seconds=12))
+        callers[0].wait_for(r"SRTP is Enabled", timeout=15)
+        first = wait_event(ev, timeout=20, type="call_ended")
+        kamailio.wait_for(r"in-dialog BYE to sip:agent@", timeout=5)
+        callers.append(_baresip_tls(tmp_path / "b2", long, certs, agent, seconds=40))
+        callers[1].wait_for(r"SRTP is Enabled", timeout=15)
+        wait_event(ev, timeout=10, type="speech", speaker="customer", call_id=_second(ev, first))
+        assert plugin.stop() == 0, plugin.text  # hangs up: our BYE goes through Kamailio
+        callers[1].wait_for(r"session closed", timeout=10)
+        kamailio.wait_for(r"in-dialog BYE to sip:customer", timeout=5)
+    finally:
+        plugin.kill()
+        for c in callers:
+            c.kill()
+        kamailio.stop()
+    assert "Traceback" not in plugin.text and "Assertion" not in plugin.text, plugin.text
+    assert "refused" not in kamailio.text and "ERROR" not in kamailio.text, kamailio.text
+    # the INVITE reached the plugin at its registered contact, through Kamailio
+    relayed = re.findall(r"INVITE for sip:agent@\S+ to sip:agent@127\.0\.0\.1", kamailio.text)
+    assert len(relayed) == 2
+    assert len(re.findall(r"in-dialog ACK to sip:agent@", kamailio.text)) == 2
+    got = events(ev)
+    ends = [e for e in got if e["type"] == "call_ended"]
+    assert [e["data"]["reason"] for e in ends] == ["hangup", "interrupted"]
+    for end in ends:
+        cid = end["call_id"]
+        mine = [e for e in got if e["call_id"] == cid]
+        states = [e["data"]["state"] for e in mine if e["type"] == "call_state"]
+        assert states == ["ringing", "confirmed", "ended"], states
+        assert [e for e in mine if e["type"] == "speech" and e["data"]["speaker"] == "customer"]
+    assert {e["call_id"] for e in ends} <= {c["call_id"] for c in stored_calls()}
+
+
+def _second(ev: Path, first: dict[str, Any]) -> str:
+    """The call id of the call after `first` (bounded wait for its ringing)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        ids = [e["call_id"] for e in events(ev) if e["type"] == "call_state"]
+        later = [c for c in ids if c != first["call_id"]]
+        if later:
+            return later[0]
+        time.sleep(0.1)
+    raise AssertionError("no second call")

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
 from assist.commands.demo import add_tls_options, with_tls_options
@@ -25,8 +25,12 @@ from assist.runtime.models import ASR_CHOICES, select_engine
 from assist.runtime.packs import default_pack, load_pack
 from assist.runtime.runner import CallRunner, JsonlSink, Sink
 
+if TYPE_CHECKING:
+    from overlay.protocol import RegistrationState
+
 FINISH_TIMEOUT_S = 5.0
 ASR_CLOSE_S = 3.0  # at a call's end, wait this long for the last words
+GIL_SWITCH_S = 0.001  # Python's default is 5 ms: the media clock would wait that long a turn
 
 
 def register(sub: Any) -> None:
@@ -126,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     engine = speech.engine
     asr_label = speech.label
     asrs: dict[str, CallAsr] = {}
-    closers: list[threading.Thread] = []
+    book = CallBook(outcomes=args.action == "call")
 
     shared: list[Sink] = []
     if args.events:
@@ -138,8 +142,6 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args)
     registry = CallRegistry()
     server = None
-    ended: dict[str, tuple[str, str]] = {}
-    lock = threading.Lock()
 
     def say(line: str) -> None:
         print(f"assist: sip: {line}", file=sys.stderr, flush=True)
@@ -174,12 +176,7 @@ def run(args: argparse.Namespace) -> int:
     def end_runner(runner: CallRunner, reason: str) -> None:
         """Called on the SIP thread: finish the call elsewhere so SIP never waits for ASR."""
         t = threading.Thread(target=close, args=(runner, reason), name="call-end", daemon=True)
-        closers.append(t)
-        t.start()
-
-    def on_ended(call_id: str, reason: str, outcome: str) -> None:
-        with lock:
-            ended[call_id] = (reason, outcome)
+        book.closing(t)
 
     phone_seq = itertools.count()
 
@@ -191,13 +188,19 @@ def run(args: argparse.Namespace) -> int:
         for sink in shared:
             sink.send(event)
 
+    def registration(state: str, message: str) -> None:
+        """The account's registration changed (any thread): both overlay pages show it."""
+        if server is not None:
+            server.set_phone(cast("RegistrationState", state), message)
+
     phone = Softphone(
         settings.sip,
         new_runner=new_runner,
         end_runner=end_runner,
         notify=say,
-        ended=on_ended,
+        ended=book.ended,
         trouble=trouble,
+        registration=registration,
         log_level=settings.sip.log_level,
         log_file=settings.sip.log_file,
     )
@@ -214,6 +217,9 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     code = 0
+    # pjmedia's clock thread needs the GIL twice per 20 ms tick (the analysis taps); every
+    # other Python thread holds it up to the switch interval at a time (benchmarks/sip_clock.py)
+    sys.setswitchinterval(GIL_SWITCH_S)
     try:
         phone.start()
         say(f"listening on {settings.sip.transport} port {phone.port} as {settings.sip.uri}")
@@ -232,8 +238,7 @@ def run(args: argparse.Namespace) -> int:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             if placed:
-                with lock:
-                    outcome = ended.get(placed)
+                outcome = book.outcome(placed)
                 if outcome is not None:
                     if outcome[0] == "failed":
                         raise CallFailed(f"the call to {args.uri} failed: {outcome[1]}")
@@ -243,8 +248,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         phone.stop()
-        for t in closers:
-            t.join(ASR_CLOSE_S + FINISH_TIMEOUT_S)
+        book.join(ASR_CLOSE_S + FINISH_TIMEOUT_S)
         for s in shared:
             s.close_now()  # type: ignore[attr-defined]
         finish_store(store, None)
@@ -252,6 +256,48 @@ def run(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
     return code
+
+
+class CallBook:
+    """What the command keeps about calls, bounded for a phone that runs for months: the
+    threads still finishing calls (finished ones are dropped as new ones start), and, for
+    `sip call URI` only, call outcomes until the placed call's id is known, then that one's."""
+
+    def __init__(self, *, outcomes: bool) -> None:
+        self.keep = outcomes
+        self.closers: list[threading.Thread] = []
+        self.outcomes: dict[str, tuple[str, str]] = {}
+        self.placed = ""
+        self._lock = threading.Lock()
+
+    def closing(self, t: threading.Thread) -> None:
+        """Start a call's closer (SIP thread); forget the closers that are done."""
+        with self._lock:
+            self.closers = [c for c in self.closers if c.is_alive()]
+            self.closers.append(t)
+        t.start()
+
+    def ended(self, call_id: str, reason: str, outcome: str) -> None:
+        """A call ended (SIP thread): kept only while it may be the one `sip call` placed."""
+        if not self.keep:
+            return
+        with self._lock:
+            if not self.placed or call_id == self.placed:
+                self.outcomes[call_id] = (reason, outcome)
+
+    def outcome(self, placed: str) -> tuple[str, str] | None:
+        """The placed call's (reason, outcome) once it ended; drops every other call's."""
+        with self._lock:
+            self.placed = placed
+            got = self.outcomes.get(placed)
+            self.outcomes = {placed: got} if got is not None else {}
+            return got
+
+    def join(self, timeout: float) -> None:
+        with self._lock:
+            closers = list(self.closers)
+        for t in closers:
+            t.join(timeout)
 
 
 class _Shared:

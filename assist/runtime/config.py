@@ -24,6 +24,11 @@
     log_file = ""                           # pjsip's log file ("" = stderr)
     codecs = ["G722", "PCMU", "PCMA"]       # offered in this order, others off (default:
                                             # opus if built in, G722, PCMU, PCMA)
+    public_address = "203.0.113.7"          # NAT: the address peers reach us at (Contact,
+                                            # Via, SDP c=); ports forwarded 1:1
+    stun_servers = ["stun.example.com:3478"]  # NAT: learn our public address (SIP and RTP)
+    ice = false                             # NAT: ICE candidates in the SDP (not with a
+                                            # loopback bind)
 
     [overlay]                               # see overlay/auth.py (host, port, tokens)
 
@@ -32,6 +37,8 @@ A bad key raises ConfigError naming the file and the key (`assist: error: FILE: 
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +56,43 @@ DEFAULT_LOG_LEVEL = 1
 SECOND_CALL = ("busy", "ring")
 TRANSPORTS: tuple[Transport, ...] = ("udp", "tcp", "tls")
 SRTP = ("off", "optional", "mandatory")
+MAX_STUN_SERVERS = 8
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _is_host(value: str) -> bool:
+    """An IPv4 or IPv6 address (bare or [bracketed]) or a DNS name."""
+    bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    try:
+        ipaddress.ip_address(bare)
+        return True
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    return 0 < len(value) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
+
+
+def _is_loopback(value: str) -> bool:
+    try:
+        return ipaddress.ip_address(value.strip("[]")).is_loopback
+    except ValueError:
+        return value == "localhost"
+
+
+def _is_host_port(value: str) -> bool:
+    """`host`, `host:port`, `[v6]` or `[v6]:port` (what pjsip takes as a STUN server)."""
+    host, port = value, ""
+    if value.startswith("["):
+        end = value.find("]")
+        host, port = value[: end + 1], value[end + 1 :]
+        if end < 0 or (port and not port.startswith(":")):
+            return False
+        port = port[1:]
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return False
+    return _is_host(host)
 
 
 def _is_sip_uri(value: str) -> bool:
@@ -91,6 +135,9 @@ class SipConfig:
     tls_ca: str = ""
     tls_verify: bool = True
     srtp: str = "off"
+    public_address: str = ""
+    stun_servers: tuple[str, ...] = ()
+    ice: bool = False
 
     def __post_init__(self) -> None:
         if not _is_sip_uri(self.uri):
@@ -134,6 +181,23 @@ class SipConfig:
             raise ConfigError('sip.codecs: a list of codec names like ["G722", "PCMU"]')
         if not 0 <= self.log_level <= 6:
             raise ConfigError("sip.log_level: must be between 0 (off) and 6 (everything)")
+        if self.public_address and not _is_host(self.public_address):
+            raise ConfigError(
+                f"sip.public_address: {self.public_address!r} is not an IP address or host name"
+            )
+        if self.ice and self.bind and _is_loopback(self.bind):
+            raise ConfigError(
+                f"sip.ice: ICE gathers no candidates on a loopback address (sip.bind = "
+                f'{self.bind!r}); bind to an interface address or to all ("")'
+            )
+        if len(self.stun_servers) > MAX_STUN_SERVERS:
+            raise ConfigError(f"sip.stun_servers: at most {MAX_STUN_SERVERS} servers")
+        for server in self.stun_servers:
+            if not isinstance(server, str) or not _is_host_port(server):
+                raise ConfigError(
+                    f"sip.stun_servers: {server!r} is not a host or host:port "
+                    '(like "stun.example.com:3478")'
+                )
 
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> SipConfig:
@@ -161,6 +225,9 @@ class SipConfig:
             "tls_ca": str,
             "tls_verify": bool,
             "srtp": str,
+            "public_address": str,
+            "stun_servers": list,
+            "ice": bool,
         }
         kwargs: dict[str, Any] = {}
         for key, value in table.items():

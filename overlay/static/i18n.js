@@ -7,6 +7,8 @@
 const STRINGS = {
   en: {
     title: "Call assist", connecting: "connecting…", live: "connected", reconnecting: "reconnecting…",
+    reg_failing: "Phone not registered, calls cannot reach it: {msg}", reg_registered: "phone registered",
+    reg_registering: "phone registering…",
     denied: "access denied: bad or missing token", waiting: "waiting for a call…",
     on_call: "On call", ended: "Call ended", silence: "Silence", talk_share: "Who talks",
     agent: "Agent", customer: "Customer", pace: "Agent pace", level: "Volume", mood: "Customer mood",
@@ -42,6 +44,7 @@ const STRINGS = {
   },
   zh: {
     title: "通话助手", connecting: "连接中…", live: "已连接", reconnecting: "重新连接中…",
+    reg_failing: "电话未注册，来电无法接通：{msg}", reg_registered: "电话已注册", reg_registering: "电话注册中…",
     denied: "拒绝访问：令牌无效或缺失", waiting: "等待通话…",
     on_call: "通话中", ended: "通话已结束", silence: "沉默", talk_share: "说话占比",
     agent: "坐席", customer: "客户", pace: "坐席语速", level: "音量", mood: "客户情绪",

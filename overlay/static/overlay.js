@@ -13,7 +13,7 @@ const DROP_SHOW_MS = 5000; // the "audio dropping" notice stays this long after 
 
 const view = {
   call: null, cards: new Map(), partials: {}, ended: false, now: 0, duration: null,
-  status: "connecting", asr: "", drops: 0, dropTimer: null, lag: {},
+  status: "connecting", asr: "", drops: 0, dropTimer: null, lag: {}, phone: null,
 };
 
 const conn = new AssistConn({
@@ -22,6 +22,7 @@ const conn = new AssistConn({
   onMessage: (m) => {
     if (m.type === "error") toast(m.error, true);
     if (m.type === "hello") $("dial").hidden = !m.telephony; // no phone in demo mode
+    if (m.type === "phone") { view.phone = m; showPhone(); }
   },
   onStatus: (s) => { view.status = s; showStatus(); },
 });
@@ -62,6 +63,7 @@ function relabel() {
   showEngine();
   showCall();
   showHealth();
+  showPhone();
   $("pace").title = I18N.t("wpm_title");
 }
 I18N.onChange.push(relabel);
@@ -101,6 +103,16 @@ function showHealth() {
   }
   box.replaceChildren(...lines.map((l) => el("div", "", l)));
   box.hidden = lines.length === 0;
+}
+
+// The softphone's registration (a `phone` message): the agent is told while calls cannot
+// reach them; nothing is shown while it is registered.
+function showPhone() {
+  const p = view.phone;
+  const box = $("registration");
+  box.hidden = !p || p.registration !== "failing";
+  box.textContent = box.hidden ? "" : I18N.t("reg_failing", { msg: p.message });
+  box.title = box.textContent;
 }
 
 // The softphone's own buttons (SIP calls): answer a ringing inbound call, hang up, dial.

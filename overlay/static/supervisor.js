@@ -9,6 +9,7 @@ const MODES = ["listen", "whisper", "barge", "off"];
 const follow = { call: null, prompts: new Map(), partials: {}, meters: null, action: null };
 let board = [];
 let status = "connecting";
+let phone = null; // the plugin's registration (a `phone` message), if it has a registrar
 
 const conn = new AssistConn({
   all: false,
@@ -17,11 +18,12 @@ const conn = new AssistConn({
     if (m.type === "hello") $("who").textContent = m.name;
     else if (m.type === "calls") { board = m.calls; I18N.set(boardLang()); render(); }
     else if (m.type === "error") notice(m.error, true);
+    else if (m.type === "phone") { phone = m; showPhone(); }
   },
   onStatus: (s) => { status = s; showStatus(); },
 });
 window.assist = { conn, follow, board: () => board };
-I18N.onChange.push(() => { showStatus(); render(); showFollowTitle(); showMeters(); });
+I18N.onChange.push(() => { showPhone(); showStatus(); render(); showFollowTitle(); showMeters(); });
 
 function showStatus() {
   $("status").textContent = I18N.t(status);
@@ -122,6 +124,17 @@ function notice(text, bad) {
   $("notice").textContent = text;
   $("notice").title = text;
   $("notice").className = bad ? "error" : "ok";
+}
+
+/** The phone's registration in the header: red while failing, with the reason. */
+function showPhone() {
+  const box = $("phone");
+  box.hidden = !phone;
+  if (!phone) return;
+  const key = `reg_${phone.registration}`;
+  box.textContent = I18N.t(key, { msg: phone.message });
+  box.title = phone.message;
+  box.className = phone.registration;
 }
 
 function showFollowTitle() {

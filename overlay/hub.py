@@ -168,6 +168,12 @@ class Hub:
             self._wire.popitem(last=False)
         return text
 
+    def _unwire(self, call_id: str) -> None:
+        """A call left the history: its encoded events go too, so the cache never holds more
+        than the kept calls (a soak of many calls stays flat)."""
+        for key in [k for k, (ev, _) in self._wire.items() if ev.call_id == call_id]:
+            del self._wire[key]
+
     def publish(self, event: Event) -> None:
         hist = self.history.get(event.call_id)
         if hist is None:
@@ -178,6 +184,7 @@ class Hub:
                 old, _ = self.history.popitem(last=False)
                 self.live.discard(old)
                 self.agents.pop(old, None)
+                self._unwire(old)
                 for forget in self.forgetters:
                     forget(old)
         hist.append(event)

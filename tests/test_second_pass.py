@@ -107,10 +107,12 @@ def test_fast_runs_are_identical_and_real_time_gives_the_same_words(two_clips) -
     a, b = run(two_clips), run(two_clips)
     assert key(a) == key(b)
     live = run(two_clips, speed=1.0)
-    assert [(f.text, f.asr_pass) for f in finals(live)] == [(f.text, f.asr_pass) for f in finals(a)]
-    if not [e for e in live if e.type == "dropped"]:  # a stalled machine drops live audio
-        assert [f.words for f in finals(live)] == [f.words for f in finals(a)]
-    assert [e.data.rule for e in live if e.type == "prompt"] == ["negative_phrase"]
+    if not [e for e in live if e.type == "dropped"]:  # a stalled machine drops live audio,
+        # which changes what is heard (and says so); with all the audio, the same words
+        assert [(f.text, f.asr_pass, f.words) for f in finals(live)] == [
+            (f.text, f.asr_pass, f.words) for f in finals(a)
+        ]
+        assert [e.data.rule for e in live if e.type == "prompt"] == ["negative_phrase"]
 
 
 def test_long_speech_is_decoded_in_pieces_of_max_utterance_s() -> None:
@@ -138,8 +140,9 @@ def test_a_full_pool_reports_lag_and_the_first_pass_final_stands() -> None:
         events = run(call(["something"], phone=False), speed=1.0, pool=pool, block=False)
     finally:
         gate.set()
-    lag = [e.data for e in events if e.type == "asr_lagging"]
-    assert lag and lag[0].asr_pass == 2 and not lag[0].recovered
+    # (a loaded machine may also make the first pass lag: only the second pass's count here)
+    lag = [e.data for e in events if e.type == "asr_lagging" and e.data.asr_pass == 2]
+    assert lag and not lag[0].recovered
     (fin,) = finals(events)
     assert (fin.asr_pass, fin.engine) == (1, "pocketsphinx:en-us")
     assert fin.text == "go somewhere and do something"

@@ -204,6 +204,9 @@ def run(args: argparse.Namespace) -> int:
         log_level=settings.sip.log_level,
         log_file=settings.sip.log_file,
     )
+    # SIGTERM from here on ends the phone in order, even before the URLs are printed
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     fleet = start_fleet(args.config, agent=agent_name, registry=registry, control=SipControl(phone))
     agent_name = fleet.agent if fleet is not None else agent_name
     if not args.no_server:
@@ -214,8 +217,6 @@ def run(args: argparse.Namespace) -> int:
         ).start()
         print(f"Overlay: {server.agent_url(agent_name)}", file=sys.stderr)
         print(f"Supervisor: {server.supervisor_url()}", file=sys.stderr)
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     code = 0
     # pjmedia's clock thread needs the GIL twice per 20 ms tick (the analysis taps); every
     # other Python thread holds it up to the switch interval at a time (benchmarks/sip_clock.py)

@@ -206,8 +206,10 @@ class FloorReader:
                     c.lost = True
                     self.on_lost(c.call_id, True)
 
-    async def supervise(self, call_id: str, mode: str, supervisor: str) -> str:
-        """Send a command to the plugin owning `call_id` and wait for its reply."""
+    async def supervise(self, call_id: str, mode: str, supervisor: str, name: str) -> str:
+        """Send a command to the plugin owning `call_id` and wait for its reply.
+
+        `supervisor` is the SIP URI the plugin dials, `name` the token's name its events show."""
         call = self.calls.get(call_id)
         if call is None or self.redis is None:
             raise ControlError("no such call on the floor")
@@ -220,7 +222,7 @@ class FloorReader:
             "call_id": call_id,
             "mode": mode,
             "supervisor": supervisor,
-            "name": supervisor or "supervisor",
+            "name": name,
         }
         replies = self.keys.replies(call.agent)
         try:
@@ -288,12 +290,12 @@ class FleetControl:
     def __init__(self, console: FloorConsole) -> None:
         self.console = console
 
-    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str) -> str:
+    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str, name: str) -> str:
         loop = self.console.server.loop
         if loop is None:
             raise ControlError("the console is not running")
         fut = asyncio.run_coroutine_threadsafe(
-            self.console.reader.supervise(call_id, mode, supervisor), loop
+            self.console.reader.supervise(call_id, mode, supervisor, name), loop
         )
         try:
             return fut.result(COMMAND_TIMEOUT_S + 5)

@@ -354,7 +354,7 @@ class FleetPublisher:
     async def _carry_out(self, entry_id: str, fields: dict[str, str]) -> tuple[bool, str]:
         call_id, mode = fields.get("call_id", ""), fields.get("mode", "")
         supervisor = fields.get("supervisor", "")
-        name = fields.get("name", "") or supervisor or "supervisor"
+        name = fields.get("name", "") or "supervisor"  # the token's name, never the SIP URI
         if fields.get("type") != "supervise" or mode not in SUPERVISE_MODES:
             return False, f"unknown command {fields.get('type', '')!r} / mode {mode!r}"
         sent_ms = int(entry_id.split("-")[0])
@@ -367,7 +367,7 @@ class FleetPublisher:
         try:
             if control is None:
                 raise ControlError("call control is not available on this plugin")
-            status = await asyncio.to_thread(control.supervise, call_id, mode, supervisor)
+            status = await asyncio.to_thread(control.supervise, call_id, mode, supervisor, name)
             ok = True
         except ControlError as exc:
             status, ok = str(exc), False

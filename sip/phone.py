@@ -129,7 +129,7 @@ class Softphone:
     def hangup(self, call_id: str) -> str:
         return str(self.pump.run(lambda: self._hangup(self._leg(call_id))))
 
-    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str) -> str:
+    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str, name: str) -> str:
         if mode != "off" and not supervisor:
             raise ControlError("this supervisor has no SIP URI (set sip in [[overlay.supervisor]])")
         if mode != "off":
@@ -140,7 +140,9 @@ class Softphone:
         else:
             target = ""
         return str(
-            self.pump.run(lambda: self._supervise(self._leg(call_id), mode, supervisor, target))
+            self.pump.run(
+                lambda: self._supervise(self._leg(call_id), mode, supervisor, name, target)
+            )
         )
 
     # -- pump owner hooks ----------------------------------------------------------------------
@@ -335,7 +337,9 @@ class Softphone:
         leg.call.hangup(_op(code))
         return f"{leg.call_id}: hanging up"
 
-    def _supervise(self, leg: Leg, mode: SuperviseMode, uri: str, target: str) -> str:
+    def _supervise(
+        self, leg: Leg, mode: SuperviseMode, uri: str, name: str, target: str
+    ) -> str:
         if mode == "off":
             if leg.supervisor is None:
                 return f"{leg.call_id}: no supervisor connected"
@@ -346,6 +350,7 @@ class Softphone:
             raise ControlError(f"{leg.call_id} is not connected yet")
         leg.mode = mode
         if leg.supervisor is not None and leg.supervisor_uri == uri:
+            leg.supervisor_name = name
             leg.rewire()
             return f"{leg.call_id}: supervisor now in {mode} mode"
         if leg.supervisor is not None:
@@ -358,7 +363,7 @@ class Softphone:
         except pj.Error as exc:
             leg.mode = None
             raise ControlError(f"cannot call supervisor {uri}: {exc.reason}") from None
-        leg.supervisor, leg.supervisor_uri = sup, uri
+        leg.supervisor, leg.supervisor_uri, leg.supervisor_name = sup, uri, name
         return f"{leg.call_id}: calling supervisor {uri} to {mode}"
 
     def _on_state(self, call: SipCall) -> None:
@@ -391,8 +396,8 @@ class Softphone:
         self._graveyard.append(call)
         if leg is None or leg.supervisor is not call:
             return
-        uri, mode = leg.supervisor_uri, leg.mode
-        leg.supervisor, leg.supervisor_uri, leg.mode = None, "", None
+        uri, name, mode = leg.supervisor_uri, leg.supervisor_name, leg.mode
+        leg.supervisor, leg.supervisor_uri, leg.supervisor_name, leg.mode = None, "", "", None
         leg.rewire()
         outcome = f"{ci.lastStatusCode} {ci.lastReason}"
         if mode is None:  # `off` was asked for: the console already has its answer
@@ -404,7 +409,9 @@ class Softphone:
         else:
             message = f"the supervisor {uri} left the call ({outcome})"
         self.notify(f"{leg.call_id}: {message}")
-        action = SupervisorAction(mode="off", supervisor=uri, ok=not failed, message=message)
+        action = SupervisorAction(
+            mode="off", supervisor=name or uri, ok=not failed, message=message
+        )
         # The console records its request (ok: calling) once our reply reaches it; a refusal
         # on loopback can beat that, so it is noted no sooner than SUPERVISOR_REPORT_S after
         # the call was placed: the board then ends with "off", not the request's mode.

@@ -266,6 +266,7 @@ def test_twenty_plugins_one_console_nothing_lost_flagged_on_top(floor: Floor) ->
         assert held[call_id] == sent, f"{call_id}: the console differs from the plugin's JSONL"
     action = [e for e in read_jsonl(floor.jsonl(7)) if e["type"] == "supervisor_action"]
     assert len(action) == 1 and action[0]["data"]["ok"] is False  # the plugin's audit trail
+    assert action[0]["data"]["supervisor"] == "sue"  # the token's name, through the bus
     admin = floor.redis.admin()
     pending = admin.xpending("assist:{agent-07}:cmd", "plugin")
     assert pending["pending"] == 0  # the command was acknowledged by the plugin

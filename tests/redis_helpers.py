@@ -2,7 +2,8 @@
 
 It keeps an append-only file in its own directory, so `stop()` + `start()` is a Redis restart
 that keeps the streams, as a production Redis with persistence does. ACL users for the tests
-are set with `acl()`.
+are set with `acl()`. With `tls=True` it listens on TLS only (certificates made with openssl
+at start, clients not asked for one): `url` is then rediss:// and `ca` the CA to trust.
 """
 
 from __future__ import annotations
@@ -25,23 +26,42 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, *, port: int | None = None, tls: bool = False) -> None:
         assert shutil.which(REDIS_SERVER), "redis-server is missing: scripts/install-test-deps.sh"
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.admin_password = "admin-secret-for-tests"
+        self.tls = tls
+        self.certs: dict[str, Path] = {}
+        if tls:
+            from tests.certs import make_certs
+
+            self.certs = make_certs(self.dir / "certs")
+
+    @property
+    def ca(self) -> Path:
+        return self.certs["ca"]
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        listen = ["--port", str(self.port)]
+        if self.tls:
+            listen = [
+                "--port", "0", "--tls-port", str(self.port),
+                "--tls-cert-file", str(self.certs["cert"]),
+                "--tls-key-file", str(self.certs["key"]),
+                "--tls-ca-cert-file", str(self.certs["ca"]),
+                "--tls-auth-clients", "no",
+            ]  # fmt: skip
         self.proc = subprocess.Popen(
             [
                 REDIS_SERVER,
-                "--port", str(self.port),
+                *listen,
                 "--bind", "127.0.0.1",
                 "--dir", str(self.dir),
                 "--appendonly", "yes",
@@ -70,8 +90,14 @@ class RedisServer:
         return path
 
     def admin(self) -> redis.Redis:
+        tls = {"ssl": True, "ssl_ca_certs": str(self.ca)} if self.tls else {}
         return redis.Redis(
-            port=self.port, password=self.admin_password, decode_responses=True, protocol=2
+            host="127.0.0.1",
+            port=self.port,
+            password=self.admin_password,
+            decode_responses=True,
+            protocol=2,
+            **tls,  # type: ignore[arg-type]
         )
 
     def acl(self, lines: list[str]) -> None:

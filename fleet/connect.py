@@ -1,4 +1,5 @@
-"""One way to open the floor's Redis from a FleetConfig: ACL user, TLS, bounded timeouts.
+"""One way to open the floor's Redis from a FleetConfig: ACL user, TLS, bounded timeouts, one
+Redis or a Redis Cluster (`cluster = true`: the url names any one node; keys are routed by slot).
 
 redis-py's own retries are off: the publisher and the console decide themselves what a
 lost connection means (backlog, `fleet_degraded`, resume from stream ids).
@@ -13,8 +14,14 @@ from urllib.parse import urlsplit
 
 import redis
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    ClusterDownError,
+    RedisClusterException,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
@@ -25,11 +32,16 @@ from fleet.config import FleetConfig
 SOCKET_TIMEOUT_S = 5.0  # above every BLOCK we use (1 s)
 CONNECT_TIMEOUT_S = 3.0
 
-DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
-"""What "Redis is unreachable" looks like to a caller; anything else is a real error."""
+DOWN = (RedisConnectionError, RedisTimeoutError, OSError, RedisClusterException, ClusterDownError)
+"""What "Redis is unreachable" looks like to a caller; anything else is a real error. (A
+cluster with no reachable node or a slot without a primary is unreachable too.)"""
+
+Client = Redis | RedisCluster
 
 
-def open_redis(config: FleetConfig, *, name: str) -> Redis:
+def open_redis(config: FleetConfig, *, name: str) -> Client:
+    if config.cluster:
+        return RedisCluster.from_url(config.url, **_options(config, name))
     return Redis.from_url(config.url, **_options(config, name))
 
 
@@ -59,8 +71,18 @@ def first_contact(config: FleetConfig, *, name: str) -> str:
     parts = urlsplit(config.url)
     host, port = parts.hostname or "", parts.port or 6379
     where = f"{host}:{port}"
-    client = redis.Redis.from_url(config.url, **_options(config, name))
+    kind = redis.RedisCluster if config.cluster else redis.Redis
     try:
+        client = kind.from_url(config.url, **_options(config, name))
+    except DOWN as exc:  # a cluster client connects while it is made
+        client = None
+        failure: BaseException | None = exc
+    else:
+        failure = None
+    try:
+        if failure is not None:
+            raise failure
+        assert client is not None
         client.ping()
         return ""
     except AuthenticationError as exc:
@@ -88,7 +110,8 @@ def first_contact(config: FleetConfig, *, name: str) -> str:
                 ) from None
         return reason
     finally:
-        client.close()
+        if client is not None:
+            client.close()
 
 
 def _speaks_tls(host: str, port: int) -> bool:

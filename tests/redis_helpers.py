@@ -26,7 +26,9 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path, *, port: int | None = None, tls: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, *, port: int | None = None, tls: bool = False, cluster: bool = False
+    ) -> None:
         assert shutil.which(REDIS_SERVER), "redis-server is missing: scripts/install-test-deps.sh"
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -34,6 +36,8 @@ class RedisServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.admin_password = "admin-secret-for-tests"
         self.tls = tls
+        self.cluster = cluster
+        self.bus_port = free_port() if cluster else 0
         self.certs: dict[str, Path] = {}
         if tls:
             from tests.certs import make_certs
@@ -57,6 +61,13 @@ class RedisServer:
                 "--tls-key-file", str(self.certs["key"]),
                 "--tls-ca-cert-file", str(self.certs["ca"]),
                 "--tls-auth-clients", "no",
+            ]  # fmt: skip
+        if self.cluster:
+            listen += [
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(self.dir / "nodes.conf"),
+                "--cluster-port", str(self.bus_port),
+                "--cluster-node-timeout", "5000",
             ]  # fmt: skip
         self.proc = subprocess.Popen(
             [
@@ -115,3 +126,53 @@ class RedisServer:
             self.proc.terminate()
             self.proc.wait(10)
         self.proc = None
+
+
+class RedisClusterServers:
+    """A Redis Cluster of `n` primaries (no replicas) on loopback, made with Debian's
+    redis-server and `redis-cli --cluster create`; the slots are split evenly in node order."""
+
+    def __init__(self, workdir: Path, n: int = 3) -> None:
+        self.nodes = [RedisServer(workdir / f"node{i}", cluster=True) for i in range(n)]
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self) -> RedisClusterServers:
+        for node in self.nodes:
+            node.start()
+        password = self.nodes[0].admin_password
+        subprocess.run(
+            ["redis-cli", "--no-auth-warning", "-a", password, "--cluster", "create"]
+            + [f"127.0.0.1:{node.port}" for node in self.nodes]
+            + ["--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            states = [str(n.admin().execute_command("CLUSTER", "INFO")) for n in self.nodes]
+            if all("cluster_state:ok" in s for s in states):
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"the cluster did not come up: {states}")
+
+    def node_of(self, key: str) -> int:
+        """Which node (index in `nodes`) serves `key`'s hash slot."""
+        r = self.nodes[0].admin()
+        slot = int(r.execute_command("CLUSTER", "KEYSLOT", key))
+        ports = {node.port: i for i, node in enumerate(self.nodes)}
+        for lo, hi, primary, *_ in r.execute_command("CLUSTER", "SLOTS"):
+            if int(lo) <= slot <= int(hi):
+                return ports[int(primary[1])]
+        raise AssertionError(f"no node serves slot {slot}")
+
+    def acl(self, lines: list[str]) -> None:
+        for node in self.nodes:
+            node.acl(lines)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

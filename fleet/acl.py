@@ -14,11 +14,14 @@ from __future__ import annotations
 from fleet.keys import Keys
 
 CONNECT = ["+ping", "+hello", "+auth", "+select", "+client|setname"]
+CLUSTER = ["+cluster|slots", "+cluster|shards", "+command", "+asking"]  # a cluster client's map
 PLUGIN_COMMANDS = [
-    *CONNECT,
+    *CONNECT, *CLUSTER,
     "+xadd", "+xreadgroup", "+xack", "+xgroup|create", "+set", "+del", "+exists", "+expire",
 ]  # fmt: skip
-CONSOLE_COMMANDS = [*CONNECT, "+xread", "+xadd", "+exists", "+xrange", "+xrevrange", "+xlen"]
+CONSOLE_COMMANDS = [
+    *CONNECT, *CLUSTER, "+xread", "+xadd", "+exists", "+xrange", "+xrevrange", "+xlen",
+]  # fmt: skip
 
 
 def plugin_rules(prefix: str, agent: str, password: str) -> list[str]:

@@ -14,6 +14,7 @@
     heartbeat_ttl_s = 6.0                             # a call is marked lost this long after
     backlog = 50000                                   # events kept while Redis is down
     ended_ttl_s = 3600                                # an ended call's stream is kept this long
+    cluster = false                                   # url names one node of a Redis Cluster
 
 A bad key is a ConfigError naming it (`fleet.heartbeat_ttl_s: ...`).
 """
@@ -56,6 +57,7 @@ class FleetConfig:
     heartbeat_ttl_s: float = DEFAULT_HEARTBEAT_TTL_S
     backlog: int = DEFAULT_BACKLOG
     ended_ttl_s: float = DEFAULT_ENDED_TTL_S
+    cluster: bool = False
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -74,6 +76,8 @@ class FleetConfig:
             raise ConfigError(f"fleet.agent: {self.agent!r}: use 1-64 letters, digits and _ . @ -")
         if not _NAME.match(self.prefix):
             raise ConfigError(f"fleet.prefix: {self.prefix!r}: use letters, digits and _ . @ -")
+        if self.cluster and parts.path not in ("", "/", "/0"):
+            raise ConfigError(f"fleet.url: {self.url!r}: a Redis Cluster has database 0 only")
         if self.tls_ca and parts.scheme != "rediss":
             raise ConfigError("fleet.tls_ca: only with a rediss:// url")
         if self.tls_ca and not os.path.isfile(self.tls_ca):
@@ -109,6 +113,7 @@ class FleetConfig:
             "heartbeat_ttl_s": float,
             "backlog": int,
             "ended_ttl_s": float,
+            "cluster": bool,
         }
         kwargs: dict[str, Any] = {}
         for key, value in table.items():

@@ -1,4 +1,5 @@
-"""One way to open the floor's Redis from a FleetConfig: ACL user, TLS, bounded timeouts.
+"""One way to open the floor's Redis from a FleetConfig: ACL user, TLS, bounded timeouts, one
+Redis or a Redis Cluster (`cluster = true`: the url names any one node; keys are routed by slot).
 
 redis-py's own retries are off: the publisher and the console decide themselves what a
 lost connection means (backlog, `fleet_degraded`, resume from stream ids).
@@ -6,24 +7,45 @@ lost connection means (backlog, `fleet_degraded`, resume from stream ids).
 
 from __future__ import annotations
 
+import socket
+import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
+import redis
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
+from redis.exceptions import (
+    AuthenticationError,
+    ClusterDownError,
+    RedisClusterException,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from assist.core.errors import ConfigError
 from fleet.config import FleetConfig
 
 SOCKET_TIMEOUT_S = 5.0  # above every BLOCK we use (1 s)
 CONNECT_TIMEOUT_S = 3.0
 
-DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
-"""What "Redis is unreachable" looks like to a caller; anything else is a real error."""
+DOWN = (RedisConnectionError, RedisTimeoutError, OSError, RedisClusterException, ClusterDownError)
+"""What "Redis is unreachable" looks like to a caller; anything else is a real error. (A
+cluster with no reachable node or a slot without a primary is unreachable too.)"""
+
+Client = Redis | RedisCluster
 
 
-def open_redis(config: FleetConfig, *, name: str) -> Redis:
+def open_redis(config: FleetConfig, *, name: str) -> Client:
+    if config.cluster:
+        return RedisCluster.from_url(config.url, **_options(config, name))
+    return Redis.from_url(config.url, **_options(config, name))
+
+
+def _options(config: FleetConfig, name: str) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "decode_responses": True,
         "protocol": 2,
@@ -38,7 +60,83 @@ def open_redis(config: FleetConfig, *, name: str) -> Redis:
         kwargs["password"] = config.password
     if config.tls_ca:
         kwargs["ssl_ca_certs"] = config.tls_ca
-    return Redis.from_url(config.url, **kwargs)
+    return kwargs
+
+
+def first_contact(config: FleetConfig, *, name: str) -> str:
+    """One PING at start. "" when Redis answered; the reason when it is unreachable (the caller
+    goes on: a plugin coaches and keeps a backlog, a console retries). What no retry can fix
+    is a ConfigError, one line: TLS on one side only, an untrusted certificate, a refused
+    user or password."""
+    parts = urlsplit(config.url)
+    host, port = parts.hostname or "", parts.port or 6379
+    where = f"{host}:{port}"
+    kind = redis.RedisCluster if config.cluster else redis.Redis
+    try:
+        client = kind.from_url(config.url, **_options(config, name))
+    except DOWN as exc:  # a cluster client connects while it is made
+        client = None
+        failure: BaseException | None = exc
+    else:
+        failure = None
+    try:
+        if failure is not None:
+            raise failure
+        assert client is not None
+        client.ping()
+        return ""
+    except AuthenticationError as exc:
+        raise ConfigError(
+            f"fleet.username/password: Redis at {where} refused the login ({describe(exc)})"
+        ) from None
+    except ResponseError as exc:
+        raise ConfigError(f"fleet: Redis at {where} refused PING ({describe(exc)})") from None
+    except DOWN as exc:
+        reason = describe(exc)
+        if parts.scheme == "redis" and _speaks_tls(host, port):
+            raise ConfigError(
+                f"fleet.url: {where} accepts TLS only: use rediss://{where}/… "
+                "(and fleet.tls_ca for a private CA)"
+            ) from None
+        if parts.scheme == "rediss":
+            if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
+                raise ConfigError(
+                    f"fleet.tls_ca: the certificate of {where} is not trusted "
+                    f"({reason}); set tls_ca to the CA that signed it"
+                ) from None
+            if _speaks_plain(host, port):
+                raise ConfigError(
+                    f"fleet.url: {where} does not speak TLS: use redis://{where}/…"
+                ) from None
+        return reason
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _speaks_tls(host: str, port: int) -> bool:
+    """Whether a TLS handshake works there (the certificate is not judged: only the protocol)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S) as raw,
+            ctx.wrap_socket(raw, server_hostname=host),
+        ):
+            return True
+    except (OSError, ssl.SSLError):
+        return False
+
+
+def _speaks_plain(host: str, port: int) -> bool:
+    """Whether a plain RESP PING gets a Redis answer (+PONG, or -NOAUTH / -ERR)."""
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64)[:1] in (b"+", b"-")
+    except OSError:
+        return False
 
 
 def describe(exc: BaseException) -> str:

@@ -7,6 +7,12 @@ events, v1 envelope unchanged, to the server's hub, so the existing supervisor p
 resume-by-seq work as they do for one process. It watches each agent's heartbeat key: when it
 expires the agent's live calls are marked lost. Supervisor actions go to the owning plugin as
 commands on its command stream and the plugin's reply comes back on its reply stream.
+
+One Redis: one XREAD (with BLOCK) over the floor and every followed call. A Redis Cluster
+refuses a multi-key command whose keys lie in different hash slots, so there the streams are
+read in per-slot batches (an agent's keys share a slot through the `{agent}` hash tag), sent
+together as one cluster pipeline (redis-py groups them per node); a round that finds nothing
+waits READ_POLL_S, as a BLOCK on one slot would hold up every other.
 """
 
 from __future__ import annotations
@@ -21,13 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
 from assist.core.events import Event
 from assist.runtime.control import ControlError, SuperviseMode
 from fleet.config import FleetConfig
-from fleet.connect import DOWN, describe, open_redis
+from fleet.connect import DOWN, Client, describe, open_redis
 from fleet.keys import Keys
 from overlay.auth import OverlayConfig
 from overlay.board import CallBoard
@@ -38,6 +44,7 @@ HISTORY_CALLS = 1000  # calls the console keeps (live ones and the most recent e
 HISTORY_PER_CALL = 5000  # events kept per call for pages that (re)subscribe
 READ_COUNT = 200  # entries per stream per XREAD
 READ_BLOCK_MS = 500
+READ_POLL_S = 0.1  # Redis Cluster: the pause after a round that read nothing
 WATCH_S = 0.5  # how often heartbeats are checked
 COMMAND_TIMEOUT_S = 10.0
 COMMAND_MAXLEN = 1000
@@ -76,7 +83,7 @@ class FloorReader:
         self.notify = notify or (lambda line: None)
         self.calls: OrderedDict[str, _Call] = OrderedDict()
         self.floor_id = "0"
-        self.redis: Redis | None = None
+        self.redis: Client | None = None
         self.events = 0
         self.duplicates = 0
         self.bad = 0
@@ -134,7 +141,13 @@ class FloorReader:
         for c in self.calls.values():
             if c.reading:
                 streams[c.key] = c.last_id
-        got: Any = await self.redis.xread(streams, count=READ_COUNT, block=block)
+        got: Any
+        if self.config.cluster:
+            got = await self._read_slots(streams)
+            if not got and block is not None:
+                await asyncio.sleep(READ_POLL_S)
+        else:
+            got = await self.redis.xread(streams, count=READ_COUNT, block=block)
         by_key = {c.key: c for c in self.calls.values()}
         n = 0
         for key, entries in got or []:
@@ -151,6 +164,17 @@ class FloorReader:
                 call.last_id = entry_id
                 self._event(call, (fields or {}).get("e", ""))
         return n
+
+    async def _read_slots(self, streams: dict[Any, Any]) -> list[Any]:
+        """Redis Cluster: one XREAD per hash slot, all in one pipeline; the replies merged."""
+        assert self.redis is not None
+        pipe = self.redis.pipeline()
+        for batch in slot_batches(streams):
+            pipe.xread(batch, count=READ_COUNT)  # type: ignore[arg-type]
+        out: list[Any] = []
+        for reply in await pipe.execute():
+            out.extend(reply or [])
+        return out
 
     def _floor(self, fields: dict[str, str]) -> None:
         call_id, agent = fields.get("call_id", ""), fields.get("agent", "")
@@ -202,12 +226,14 @@ class FloorReader:
                 continue  # Redis down: nothing can be said about the agents
             for c in live:
                 gone = not alive.get(c.agent)
-                if gone and not c.lost:
+                if gone and not c.lost and c.reading:  # its call_ended may have come meanwhile
                     c.lost = True
                     self.on_lost(c.call_id, True)
 
-    async def supervise(self, call_id: str, mode: str, supervisor: str) -> str:
-        """Send a command to the plugin owning `call_id` and wait for its reply."""
+    async def supervise(self, call_id: str, mode: str, supervisor: str, name: str) -> str:
+        """Send a command to the plugin owning `call_id` and wait for its reply.
+
+        `supervisor` is the SIP URI the plugin dials, `name` the token's name its events show."""
         call = self.calls.get(call_id)
         if call is None or self.redis is None:
             raise ControlError("no such call on the floor")
@@ -220,7 +246,7 @@ class FloorReader:
             "call_id": call_id,
             "mode": mode,
             "supervisor": supervisor,
-            "name": supervisor or "supervisor",
+            "name": name,
         }
         replies = self.keys.replies(call.agent)
         try:
@@ -248,6 +274,14 @@ class FloorReader:
         except ResponseError as exc:
             raise ControlError(f"Redis refused the command ({describe(exc)})") from None
         raise ControlError("no answer from the agent's plugin")
+
+
+def slot_batches(streams: dict[str, str]) -> list[dict[str, str]]:
+    """Streams grouped by Redis Cluster hash slot: each group is one XREAD a cluster accepts."""
+    batches: dict[int, dict[str, str]] = {}
+    for key, last in streams.items():
+        batches.setdefault(key_slot(key.encode()), {})[key] = last
+    return list(batches.values())
 
 
 class FleetBoard(CallBoard):
@@ -288,12 +322,12 @@ class FleetControl:
     def __init__(self, console: FloorConsole) -> None:
         self.console = console
 
-    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str) -> str:
+    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str, name: str) -> str:
         loop = self.console.server.loop
         if loop is None:
             raise ControlError("the console is not running")
         fut = asyncio.run_coroutine_threadsafe(
-            self.console.reader.supervise(call_id, mode, supervisor), loop
+            self.console.reader.supervise(call_id, mode, supervisor, name), loop
         )
         try:
             return fut.result(COMMAND_TIMEOUT_S + 5)

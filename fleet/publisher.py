@@ -26,13 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from assist.core.events import Dropped, Event, EventData, FleetDegraded, SupervisorAction
 from assist.runtime.control import SUPERVISE_MODES, CallControl, CallRegistry, ControlError
 from fleet.config import FleetConfig
-from fleet.connect import DOWN, describe, open_redis
+from fleet.connect import DOWN, Client, describe, open_redis
 from fleet.keys import PLUGIN_GROUP, Keys
 from overlay.board import CallBoard
 
@@ -171,7 +170,7 @@ class FleetPublisher:
                 pass  # the key expires by itself
             await redis.aclose()
 
-    async def _publish(self, redis: Redis) -> None:
+    async def _publish(self, redis: Client) -> None:
         assert self._wake is not None and self._stopping is not None
         retry = RETRY_MIN_S
         while True:
@@ -245,7 +244,7 @@ class FleetPublisher:
             ended=ev.type == "call_ended",
         )
 
-    async def _write(self, redis: Redis, batch: list[_Record]) -> None:
+    async def _write(self, redis: Client, batch: list[_Record]) -> None:
         pipe = redis.pipeline(transaction=False)
         calls = []
         for r in batch:
@@ -282,7 +281,7 @@ class FleetPublisher:
             elif is_call:
                 self.published += 1
 
-    async def _heartbeat(self, redis: Redis) -> None:
+    async def _heartbeat(self, redis: Client) -> None:
         host = socket.gethostname()
         key = self.keys.heartbeat(self.agent)
         ttl_ms = int(self.config.heartbeat_ttl_s * 1000)
@@ -303,7 +302,7 @@ class FleetPublisher:
 
     # -- supervisor commands -------------------------------------------------------------------
 
-    async def _commands(self, redis: Redis) -> None:
+    async def _commands(self, redis: Client) -> None:
         stream = self.keys.commands(self.agent)
         consumer = f"{socket.gethostname()}-{os.getpid()}"
         grouped = False
@@ -339,7 +338,7 @@ class FleetPublisher:
                 self.notify(f"fleet: command stream refused: {describe(exc)}")
                 await asyncio.sleep(RETRY_MAX_S * 5)
 
-    async def _command(self, redis: Redis, entry_id: str, fields: dict[str, str]) -> None:
+    async def _command(self, redis: Client, entry_id: str, fields: dict[str, str]) -> None:
         """Carry out one command, answer it on the reply stream, then acknowledge it."""
         ok, message = await self._carry_out(entry_id, fields)
         self.commands += 1
@@ -354,7 +353,7 @@ class FleetPublisher:
     async def _carry_out(self, entry_id: str, fields: dict[str, str]) -> tuple[bool, str]:
         call_id, mode = fields.get("call_id", ""), fields.get("mode", "")
         supervisor = fields.get("supervisor", "")
-        name = fields.get("name", "") or supervisor or "supervisor"
+        name = fields.get("name", "") or "supervisor"  # the token's name, never the SIP URI
         if fields.get("type") != "supervise" or mode not in SUPERVISE_MODES:
             return False, f"unknown command {fields.get('type', '')!r} / mode {mode!r}"
         sent_ms = int(entry_id.split("-")[0])
@@ -367,7 +366,7 @@ class FleetPublisher:
         try:
             if control is None:
                 raise ControlError("call control is not available on this plugin")
-            status = await asyncio.to_thread(control.supervise, call_id, mode, supervisor)
+            status = await asyncio.to_thread(control.supervise, call_id, mode, supervisor, name)
             ok = True
         except ControlError as exc:
             status, ok = str(exc), False

@@ -486,7 +486,9 @@ class OverlayServer:
         call_id, mode = msg.call_id, msg.mode
         failure: ProtocolError | None = None
         try:
-            status = await self._control(lambda c: c.supervise(call_id, mode, who.sip), msg.ref)
+            status = await self._control(
+                lambda c: c.supervise(call_id, mode, who.sip, who.name), msg.ref
+            )
         except ProtocolError as exc:
             status, failure = exc.message, exc
         if runner is not None:  # recorded in the call's stream: the audit trail of who did what

@@ -136,6 +136,7 @@ class Leg:
         self.recorder: pj.AudioMediaRecorder | None = None
         self.supervisor: SipCall | None = None
         self.supervisor_uri = ""
+        self.supervisor_name = ""  # who asked (their token's name): what events name
         self.mode: SuperviseMode | None = None
         self.applied: frozenset[Route] = frozenset()
         self.state = ""

@@ -31,8 +31,8 @@ class SipControl:
         except pj.Error as exc:
             raise ControlError(exc.reason) from None
 
-    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str) -> str:
-        return self._do(lambda: self.phone.supervise(call_id, mode, supervisor))
+    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str, name: str) -> str:
+        return self._do(lambda: self.phone.supervise(call_id, mode, supervisor, name))
 
     def answer(self, call_id: str) -> str:
         return self._do(lambda: self.phone.answer(call_id))

@@ -133,7 +133,7 @@ class Softphone:
     def hangup(self, call_id: str) -> str:
         return str(self.pump.run(lambda: self._hangup(self._leg(call_id))))
 
-    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str) -> str:
+    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str, name: str) -> str:
         if mode != "off" and not supervisor:
             raise ControlError("this supervisor has no SIP URI (set sip in [[overlay.supervisor]])")
         if mode != "off":
@@ -144,7 +144,9 @@ class Softphone:
         else:
             target = ""
         return str(
-            self.pump.run(lambda: self._supervise(self._leg(call_id), mode, supervisor, target))
+            self.pump.run(
+                lambda: self._supervise(self._leg(call_id), mode, supervisor, name, target)
+            )
         )
 
     # -- pump owner hooks ----------------------------------------------------------------------
@@ -346,7 +348,9 @@ class Softphone:
         leg.call.hangup(_op(code))
         return f"{leg.call_id}: hanging up"
 
-    def _supervise(self, leg: Leg, mode: SuperviseMode, uri: str, target: str) -> str:
+    def _supervise(
+        self, leg: Leg, mode: SuperviseMode, uri: str, name: str, target: str
+    ) -> str:
         if mode == "off":
             if leg.supervisor is None:
                 return f"{leg.call_id}: no supervisor connected"
@@ -357,6 +361,7 @@ class Softphone:
             raise ControlError(f"{leg.call_id} is not connected yet")
         leg.mode = mode
         if leg.supervisor is not None and leg.supervisor_uri == uri:
+            leg.supervisor_name = name
             leg.rewire()
             return f"{leg.call_id}: supervisor now in {mode} mode"
         if leg.supervisor is not None:
@@ -374,7 +379,7 @@ class Softphone:
             self._graveyard.append(sup)
             del sup  # as in _dial: not kept alive by the error's traceback
             raise ControlError(f"cannot call supervisor {uri}: {failure}")
-        leg.supervisor, leg.supervisor_uri = sup, uri
+        leg.supervisor, leg.supervisor_uri, leg.supervisor_name = sup, uri, name
         return f"{leg.call_id}: calling supervisor {uri} to {mode}"
 
     def _on_state(self, call: SipCall) -> None:
@@ -407,8 +412,8 @@ class Softphone:
         self._graveyard.append(call)
         if leg is None or leg.supervisor is not call:
             return
-        uri, mode = leg.supervisor_uri, leg.mode
-        leg.supervisor, leg.supervisor_uri, leg.mode = None, "", None
+        uri, name, mode = leg.supervisor_uri, leg.supervisor_name, leg.mode
+        leg.supervisor, leg.supervisor_uri, leg.supervisor_name, leg.mode = None, "", "", None
         leg.rewire()
         outcome = f"{ci.lastStatusCode} {ci.lastReason}"
         if mode is None:  # `off` was asked for: the console already has its answer
@@ -420,7 +425,9 @@ class Softphone:
         else:
             message = f"the supervisor {uri} left the call ({outcome})"
         self.notify(f"{leg.call_id}: {message}")
-        action = SupervisorAction(mode="off", supervisor=uri, ok=not failed, message=message)
+        action = SupervisorAction(
+            mode="off", supervisor=name or uri, ok=not failed, message=message
+        )
         # The console records its request (ok: calling) once our reply reaches it; a refusal
         # on loopback can beat that, so it is noted no sooner than SUPERVISOR_REPORT_S after
         # the call was placed: the board then ends with "off", not the request's mode.

@@ -2,7 +2,8 @@
 
 It keeps an append-only file in its own directory, so `stop()` + `start()` is a Redis restart
 that keeps the streams, as a production Redis with persistence does. ACL users for the tests
-are set with `acl()`.
+are set with `acl()`. With `tls=True` it listens on TLS only (certificates made with openssl
+at start, clients not asked for one): `url` is then rediss:// and `ca` the CA to trust.
 """
 
 from __future__ import annotations
@@ -25,23 +26,53 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, *, port: int | None = None, tls: bool = False, cluster: bool = False
+    ) -> None:
         assert shutil.which(REDIS_SERVER), "redis-server is missing: scripts/install-test-deps.sh"
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.admin_password = "admin-secret-for-tests"
+        self.tls = tls
+        self.cluster = cluster
+        self.bus_port = free_port() if cluster else 0
+        self.certs: dict[str, Path] = {}
+        if tls:
+            from tests.certs import make_certs
+
+            self.certs = make_certs(self.dir / "certs")
+
+    @property
+    def ca(self) -> Path:
+        return self.certs["ca"]
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        listen = ["--port", str(self.port)]
+        if self.tls:
+            listen = [
+                "--port", "0", "--tls-port", str(self.port),
+                "--tls-cert-file", str(self.certs["cert"]),
+                "--tls-key-file", str(self.certs["key"]),
+                "--tls-ca-cert-file", str(self.certs["ca"]),
+                "--tls-auth-clients", "no",
+            ]  # fmt: skip
+        if self.cluster:
+            listen += [
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(self.dir / "nodes.conf"),
+                "--cluster-port", str(self.bus_port),
+                "--cluster-node-timeout", "5000",
+            ]  # fmt: skip
         self.proc = subprocess.Popen(
             [
                 REDIS_SERVER,
-                "--port", str(self.port),
+                *listen,
                 "--bind", "127.0.0.1",
                 "--dir", str(self.dir),
                 "--appendonly", "yes",
@@ -70,8 +101,14 @@ class RedisServer:
         return path
 
     def admin(self) -> redis.Redis:
+        tls = {"ssl": True, "ssl_ca_certs": str(self.ca)} if self.tls else {}
         return redis.Redis(
-            port=self.port, password=self.admin_password, decode_responses=True, protocol=2
+            host="127.0.0.1",
+            port=self.port,
+            password=self.admin_password,
+            decode_responses=True,
+            protocol=2,
+            **tls,  # type: ignore[arg-type]
         )
 
     def acl(self, lines: list[str]) -> None:
@@ -89,3 +126,53 @@ class RedisServer:
             self.proc.terminate()
             self.proc.wait(10)
         self.proc = None
+
+
+class RedisClusterServers:
+    """A Redis Cluster of `n` primaries (no replicas) on loopback, made with Debian's
+    redis-server and `redis-cli --cluster create`; the slots are split evenly in node order."""
+
+    def __init__(self, workdir: Path, n: int = 3) -> None:
+        self.nodes = [RedisServer(workdir / f"node{i}", cluster=True) for i in range(n)]
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self) -> RedisClusterServers:
+        for node in self.nodes:
+            node.start()
+        password = self.nodes[0].admin_password
+        subprocess.run(
+            ["redis-cli", "--no-auth-warning", "-a", password, "--cluster", "create"]
+            + [f"127.0.0.1:{node.port}" for node in self.nodes]
+            + ["--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            states = [str(n.admin().execute_command("CLUSTER", "INFO")) for n in self.nodes]
+            if all("cluster_state:ok" in s for s in states):
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"the cluster did not come up: {states}")
+
+    def node_of(self, key: str) -> int:
+        """Which node (index in `nodes`) serves `key`'s hash slot."""
+        r = self.nodes[0].admin()
+        slot = int(r.execute_command("CLUSTER", "KEYSLOT", key))
+        ports = {node.port: i for i, node in enumerate(self.nodes)}
+        for lo, hi, primary, *_ in r.execute_command("CLUSTER", "SLOTS"):
+            if int(lo) <= slot <= int(hi):
+                return ports[int(primary[1])]
+        raise AssertionError(f"no node serves slot {slot}")
+
+    def acl(self, lines: list[str]) -> None:
+        for node in self.nodes:
+            node.acl(lines)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

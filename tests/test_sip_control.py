@@ -47,7 +47,8 @@ SCRIPT = textwrap.dedent(
     states = [e.data.state for e in sink.events if e.type == "call_state"]
     print("before answer", states, flush=True)
     print("answer:", control.answer(call_id), flush=True)
-    for ask in (lambda: control.answer(call_id), lambda: control.supervise(call_id, "listen", ""),
+    for ask in (lambda: control.answer(call_id),
+                lambda: control.supervise(call_id, "listen", "", "sue"),
                 lambda: control.hangup("sip-nope"), lambda: control.dial("bob@host")):
         try:
             ask()

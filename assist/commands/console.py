@@ -33,6 +33,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fleet.config import fleet_table
+    from fleet.connect import first_contact
     from fleet.console import FloorConsole
     from overlay.auth import OverlayConfig
 
@@ -50,6 +51,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config}: overlay: must be a table")
     try:
         overlay = OverlayConfig.from_table(table)
+    except ConfigError as exc:
+        raise ConfigError(f"{args.config}: {exc}") from None
+
+    try:  # a mistake (TLS mismatch, bad password) stops here; Redis away is retried
+        first_contact(fleet, name="assist-console")
     except ConfigError as exc:
         raise ConfigError(f"{args.config}: {exc}") from None
 

@@ -32,7 +32,13 @@ def start_fleet(
     if config is None:
         return None
     agent = _agent_name(doc, path, config.agent) or agent
+    from fleet.connect import first_contact
     from fleet.publisher import FleetPublisher
+
+    try:  # a mistake (TLS mismatch, bad password) stops here; Redis away does not
+        first_contact(config, name=f"assist-plugin:{agent}")
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
     def say(line: str) -> None:
         print(f"assist: {line}", file=sys.stderr, flush=True)

@@ -27,8 +27,11 @@ class ControlError(AssistError):
 class CallControl(Protocol):
     telephony: bool  # a phone is behind it: answer/hangup/dial can work (pages show them)
 
-    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str) -> str:
-        """Connect `supervisor` (a SIP URI) to the call in `mode`; return a status line."""
+    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str, name: str) -> str:
+        """Connect `supervisor` (a SIP URI) to the call in `mode`; return a status line.
+
+        `name` is who asked (the supervisor token's name): what a `supervisor_action` the
+        telephony side records later (their phone refused, they hung up) names, never the URI."""
         ...
 
     def answer(self, call_id: str) -> str: ...
@@ -46,7 +49,7 @@ class DemoControl:
     def _no(self) -> str:
         raise ControlError("not available in demo mode (needs the SIP softphone: assist sip)")
 
-    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str) -> str:
+    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str, name: str) -> str:
         return self._no()
 
     def answer(self, call_id: str) -> str:

@@ -41,6 +41,7 @@ const STRINGS = {
     following: "Following", close: "Close", prompts: "Prompts",
     flag_alert: "ALERT", flag_agitation: "AGITATED", flag_cleared: "cleared {at}",
     flag_agitated_for: "customer agitated {s} s", status_live: "live", status_ended: "ended",
+    status_lost: "lost", status_lost_title: "the agent's plugin stopped answering: how the call went on is unknown",
   },
   zh: {
     title: "通话助手", connecting: "连接中…", live: "已连接", reconnecting: "重新连接中…",
@@ -75,6 +76,7 @@ const STRINGS = {
     following: "正在跟踪", close: "关闭", prompts: "提示",
     flag_alert: "警报", flag_agitation: "客户激动", flag_cleared: "{at} 已解除",
     flag_agitated_for: "客户激动 {s} 秒", status_live: "进行中", status_ended: "已结束",
+    status_lost: "已失联", status_lost_title: "坐席插件已失去联系：通话之后的情况未知",
   },
 };
 

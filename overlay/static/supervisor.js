@@ -41,9 +41,15 @@ function boardLang() {
 
 function stateCell(c) {
   const td = el("td", "state");
+  if (c.lost) { // the plugin went silent (floor console): not known to have ended
+    td.append(el("span", "losttag", I18N.t("status_lost")));
+    td.title = I18N.t("status_lost_title");
+  }
   if (!c.flagged) {
-    td.append(el("span", c.live ? "live-dot" : "ended-dot", "● "),
-      el("span", "", I18N.t(c.live ? "status_live" : "status_ended")));
+    if (!c.lost) {
+      td.append(el("span", c.live ? "live-dot" : "ended-dot", "● "),
+        el("span", "", I18N.t(c.live ? "status_live" : "status_ended")));
+    }
     return td;
   }
   td.append(el("span", "flagtag", I18N.t(`flag_${c.flag_reason}`)));
@@ -56,7 +62,7 @@ function stateCell(c) {
   if (c.flag_cleared_at != null) {
     r.append(` · ${I18N.t("flag_cleared", { at: fmtTime(c.flag_cleared_at) })}`);
   }
-  td.title = [reason, c.flag_text].filter(Boolean).join(": ");
+  td.title = [c.lost ? I18N.t("status_lost_title") : "", reason, c.flag_text].filter(Boolean).join(": ");
   td.append(r);
   return td;
 }
@@ -77,7 +83,8 @@ function render() {
     tr.dataset.call = c.call_id;
     tr.classList.toggle("flagged", c.flagged);
     tr.classList.toggle("held", c.flagged && c.flag_cleared_at != null);
-    tr.classList.toggle("ended", !c.live);
+    tr.classList.toggle("ended", !c.live && !c.lost);
+    tr.classList.toggle("lost", Boolean(c.lost));
     tr.classList.toggle("selected", c.call_id === follow.call);
     const agent = el("td", "agent", c.agent || "?");
     agent.title = [c.agent, c.remote].filter(Boolean).join(" · ");

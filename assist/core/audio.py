@@ -1,7 +1,7 @@
 """Audio constants and helpers shared by every source: frames, PCM conversion, levels.
 
 The core analyses mono float32 frames of FRAME_SAMPLES at ANALYSIS_RATE. Time is derived from
-sample counts only (`samples_to_seconds`), never from a clock.
+sample counts only, never from a clock.
 """
 
 from __future__ import annotations
@@ -17,25 +17,9 @@ FRAME_SECONDS = FRAME_MS / 1000
 Samples = npt.NDArray[np.float32]
 
 
-def samples_to_seconds(samples: int, rate: int = ANALYSIS_RATE) -> float:
-    return samples / rate
-
-
 def to_int16_bytes(x: Samples) -> bytes:
     """float32 [-1, 1] -> little-endian 16-bit PCM, clipped (what ASR engines take)."""
     return (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-
-
-def from_int16_bytes(b: bytes) -> Samples:
-    return (np.frombuffer(b, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
-
-
-def dbfs(x: Samples) -> float:
-    """RMS level in dB relative to full scale; -120 for digital silence."""
-    if x.size == 0:
-        return -120.0
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-    return max(-120.0, 20.0 * float(np.log10(rms + 1e-12)))
 
 
 def frames(x: Samples, frame_samples: int = FRAME_SAMPLES) -> list[Samples]:

@@ -25,8 +25,6 @@ class SpeakerState:
     speaking: bool = False
     run_start: int | None = None  # sample where the current speech run began
     last_end: int | None = None  # sample where the last speech run ended
-    turns: int = 0
-    talk_samples_total: int = 0
     _window: deque[tuple[int, int]] = field(default_factory=deque)  # closed runs (start, end)
 
     def talk_in_window(self, now: int, window: int) -> int:
@@ -69,13 +67,11 @@ class Conversation:
         st = self.speakers[speaker]
         st.speaking = True
         st.run_start = at
-        st.turns += 1
 
     def speech_stopped(self, speaker: Speaker, at: int) -> None:
         st = self.speakers[speaker]
         if st.run_start is not None:
             st._window.append((st.run_start, at))
-            st.talk_samples_total += at - st.run_start
         st.speaking = False
         st.run_start = None
         st.last_end = at
@@ -132,13 +128,6 @@ class Conversation:
         if not st.speaking or st.run_start is None:
             return 0.0
         return self.seconds(self.now - st.run_start)
-
-    def silent_for_s(self, speaker: Speaker) -> float:
-        """How long `speaker` has not spoken (since call start if never)."""
-        st = self.speakers[speaker]
-        if st.speaking:
-            return 0.0
-        return self.seconds(self.now - (st.last_end or 0))
 
     @property
     def overlap_s(self) -> float:

@@ -129,7 +129,6 @@ class SpeakerProsody:
         self._level_sum = 0.0
         self._pitches: deque[tuple[int, float]] = deque()  # (end sample, semitones) pitched
         self.noise_dbfs = -120.0
-        self.last_f0: float | None = None
         # speaking rate
         self._env: deque[float] = deque(maxlen=3)  # 10 ms envelope, smoothed over 3 hops
         self._rising = True
@@ -152,11 +151,9 @@ class SpeakerProsody:
         noise_dbfs: float,
     ) -> None:
         self.noise_dbfs = noise_dbfs
-        self.last_f0 = None
         if voiced and speaking:
             f0 = self.pitch.estimate(np.concatenate((self._prev, frame)))
             if f0 is not None:
-                self.last_f0 = f0
                 st = semitones(f0)
                 self.pitch_base.push(st)
                 self._pitches.append((end_sample, st))

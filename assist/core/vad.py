@@ -82,7 +82,6 @@ class VoiceActivity:
         self._starting_count = 0
         self._hangover_samples = int(round(self.config.hangover_s * sample_rate))
         self.speech_start: int | None = None  # confirmed run start, while speaking
-        self.last_speech_end: int | None = None  # end of the last confirmed speech
         self._steady = _SteadyLevel(max(2, int(round(STEADY_S * sample_rate / FRAME_SAMPLES))))
 
     @property
@@ -132,7 +131,6 @@ class VoiceActivity:
         if end_sample - self._last_voiced_end >= self._hangover_samples:
             self.state = VadState.QUIET
             self.speech_start = None
-            self.last_speech_end = self._last_voiced_end
             return VadTransition(started=False, at_sample=self._last_voiced_end)
         return None
 
@@ -156,7 +154,6 @@ class VoiceActivity:
         at = min(at, self._last_voiced_end)
         self.state = VadState.QUIET
         self.speech_start = None
-        self.last_speech_end = at
         self._steady.clear()
         return VadTransition(started=False, at_sample=at)
 
@@ -218,7 +215,3 @@ class _SteadyLevel:
         var = self._sumsq / self.size - self.mean**2
         return var < STEADY_STD_DB**2
 
-
-def frame_end(index: int, frame_samples: int = FRAME_SAMPLES) -> int:
-    """End sample of frame `index` (0-based)."""
-    return (index + 1) * frame_samples

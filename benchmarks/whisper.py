@@ -6,9 +6,10 @@ simultaneous real-time calls, CPU per call, and the most calls that run in real 
 
 Clips: Debian pocketsphinx-testdata (librivox read speech, cards, tidigits, commands), each
 down an 8 kHz mu-law line (tests/phone.py). Calls: the clips on both channels with pauses,
-PocketSphinx streaming + Whisper tiny.en finals in the shared pool, paced in real time, all
-calls at once. Latency = a final's event time (audio s, delivered when ready) - the end of the
-speech it transcribes (the VAD's `speech` stop); it includes the VAD's 0.4 s hangover.
+speech recognition as `--asr auto` chooses it (here Whisper tiny.en finals in the shared pool),
+paced in real time, all calls at once, each from a different point of the conversation.
+Latency = a final's event time (audio s, delivered when ready) - the end of the speech it
+transcribes (the VAD's `speech` stop); it includes the VAD's 0.4 s hangover.
 """
 
 from __future__ import annotations
@@ -119,9 +120,17 @@ def run_calls(n: int, agent: np.ndarray, customer: np.ndarray) -> dict[str, obje
         asrs.append(CallAsr(r, choice.engine, second=choice.second))
         runners.append(r.start())
     c0, w0 = time.process_time(), time.perf_counter()
+    # Calls on a floor are not in step: call i plays the same conversation from a different
+    # point (rotated by i/n of its length), so utterances end at different moments, as they
+    # would; in lockstep every call's utterances would reach the shared pool at once.
+    shift = [i * agent.shape[0] // n // FRAME_SAMPLES * FRAME_SAMPLES for i in range(n)]
     threads = [
-        threading.Thread(target=play, args=(agent, customer, r), kwargs={"speed": 1.0})
-        for r in runners
+        threading.Thread(
+            target=play,
+            args=(np.roll(agent, k), np.roll(customer, k), r),
+            kwargs={"speed": 1.0},
+        )
+        for r, k in zip(runners, shift, strict=True)
     ]
     for t in threads:
         t.start()

@@ -6,7 +6,7 @@ the utterances the VAD closed (`assist.runtime.second_pass`), never a stream. An
 CTranslate2 Whisper conversion works: English-only ones (`*.en`) for English, multilingual
 ones for any language given as `lang`.
 
-Decoding is deterministic for the same audio (greedy, `beam_size=1`, no temperature fallback),
+Decoding is deterministic for the same audio (no sampling, no temperature fallback),
 so `--fast` and real-time runs give the same words. Thread-safe: the model holds `workers`
 CTranslate2 replicas, and `decode()` may be called from that many threads at once (CTranslate2
 releases the GIL while it computes).
@@ -25,8 +25,8 @@ from assist.core.events import Word
 
 WHISPER_RATE = 16_000
 BEAM_SIZE = 1  # greedy: measured ≈ 11 % WER on the phone-channel clips; beam 5 costs ~2x
-# Other languages, on the multilingual base: Mandarin through a phone line, CER 14.7 % greedy,
-# 11.3 % with beam 5 for ~1.7x the decode time (benchmarks/zh.py)
+# Other languages, on the multilingual base: Mandarin through a phone line, CER 17 % greedy,
+# 12.5 % with beam 5, for about the same CPU here (benchmarks/zh.py)
 MULTI_BEAM_SIZE = 5
 COMPUTE_TYPE = "int8"
 MULTILINGUAL_VOCAB = 51_865  # English-only Whisper vocabularies have 51 864 tokens

@@ -21,7 +21,7 @@ CORE_STDLIB = {
     "typing", "unicodedata", "warnings",
 }  # fmt: skip
 # Third-party libraries the core may use: pure computation, no threads or I/O of their own.
-CORE_THIRD_PARTY = {"numpy", "cn2an", "text_to_num", "rapidfuzz"}
+CORE_THIRD_PARTY = {"numpy", "cn2an", "text_to_num", "rapidfuzz", "pypinyin"}
 
 # What each layer may import of this project (a module may always import its own layer).
 ALLOWED = {

@@ -40,6 +40,13 @@ def test_english(text: str, numbers: list[str]) -> None:
         ("二零二四年三月十五号", ["2024", "15"]),
         ("您的账号是4729183对吗", ["4729183"]),
         ("我要投诉", []),
+        ("四七2九一八三", ["4729183"]),  # mixed: Whisper writes some digits as numerals
+        ("我的电话是幺三九，一二三四，五六七八", ["13912345678"]),  # read in groups
+        ("卡号 6225 8801", ["62258801"]),
+        ("账号是１２３４５", ["12345"]),  # full-width digits
+        ("您本月的账单是320.5元", ["320.5"]),  # a decimal point survives
+        ("三百二十点五元", ["320.5"]),
+        ("一共是两千三百元，查一下", ["2300"]),  # 一共, 一下 are words, not numbers
     ],
 )
 def test_chinese(text: str, numbers: list[str]) -> None:
@@ -56,6 +63,15 @@ def test_read_back_in_any_grouping() -> None:
     assert read_back("4729183", ["4729183"])
     assert not read_back("4729183", ["4729", "138"])
     assert not read_back("4729183", [])
+
+
+def test_read_back_may_forgive_one_misheard_digit_in_four() -> None:
+    assert not read_back("1385", ["385"])  # exact by default (the English pack)
+    assert read_back("1385", ["385"], digits_per_edit=4)  # 是 heard as 1 (the zh pack)
+    assert read_back("62835914", ["6283", "5004"], digits_per_edit=4)  # two in eight, grouped
+    assert not read_back("62835914", ["6283", "5000"], digits_per_edit=4)  # three in eight
+    assert not read_back("385", ["386"], digits_per_edit=4)  # under four digits: exact
+    assert not read_back("4729183", ["4729138"], digits_per_edit=4)  # a swap is two edits
 
 
 def test_a_real_tidigits_clip_through_a_phone_line_reads_back() -> None:

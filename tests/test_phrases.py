@@ -40,8 +40,38 @@ def test_different_words_do_not_match(text: str, phrase: str) -> None:
 
 def test_chinese_exact_and_one_char_off() -> None:
     assert find("我 要 投 诉", ["投诉"])[0].heard == "投诉"
-    assert find("我很不满义", ["不满意"])[0].score == pytest.approx(2 / 3, abs=0.01)
-    assert find("我要投拆", ["投诉"]) == []  # two-character phrases must be exact
+    assert find("找你们领到", ["找你们领导"])[0].score == pytest.approx(0.8)  # dào, not dǎo
+    assert find("我要投拆", ["投诉"]) == []  # short phrases: no wrong character
+    assert find("我很不满足", ["不满意"]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase", "heard"),
+    [
+        ("我是克服小李", "客服", "克服"),  # kè fú: Whisper's homophone for 客服
+        ("我要头素", "投诉", "头素"),  # tóu sù
+        ("你们服务太岔了", "太差", "太岔"),  # tài chà
+        ("欢迎致店星光银行", "欢迎致电", "欢迎致店"),  # diàn: by sound, no wrong character
+        ("感谢您的来订再见", "感谢您的来电", "感谢您的来订"),  # one wrong character of six
+        ("我的帐号是多少", "账号", "帐号"),  # variant characters, same reading
+    ],
+)
+def test_chinese_homophones_match_by_pinyin(text: str, phrase: str, heard: str) -> None:
+    (m,) = find(text, [phrase])
+    assert m.heard == heard and 0.8 <= m.score < 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        ("你们服务太叉了", "太差"),  # chā, not chà: the tone differs
+        ("我想投资", "投诉"),  # tóu zī
+        ("这是我们的规矩", "规定"),
+        ("我很满意", "不满意"),
+    ],
+)
+def test_chinese_different_sounds_do_not_match(text: str, phrase: str) -> None:
+    assert find(text, [phrase]) == []
 
 
 def test_matches_come_in_text_order_with_suggestions_parsed() -> None:

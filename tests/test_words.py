@@ -260,9 +260,22 @@ def test_chinese_word_cues(script: list[tuple], rule: str, text: str) -> None:
 
 
 def test_chinese_greeting_and_fuzzy_negative() -> None:
-    prompts = run("zh", [(2.0, "agent", "喂 你好"), (5.0, "customer", "我 很 不 满 意")])
-    assert rules(prompts) == ["greeting", "negative_phrase"]
-    assert "问候时报出公司和姓名" in prompts[0][1].text
+    prompts = run("zh", [(2.0, "agent", "喂 你好"), (11.0, "customer", "我 很 不 满 意")])
+    assert sorted(rules(prompts)) == ["greeting", "negative_phrase"]
+    greeting = next(p for _, p in prompts if p.rule == "greeting")
+    assert "问候时报出公司和姓名" in greeting.text
+
+
+def test_chinese_greeting_is_the_first_turn_not_the_first_utterance() -> None:
+    # a second pass decodes each VAD utterance: "您好，" [pause] "欢迎致电…" come as two finals
+    split = [(1.5, "agent", "您好"), (4.5, "agent", "欢迎致电安可银行，我是小王，请问有什么需要")]
+    assert rules(run("zh", split)) == []
+    # what comes after the turn (turn_s = 8 in zh.toml) no longer counts
+    late = [(1.5, "agent", "您好"), (14.0, "agent", "欢迎致电安可银行，我是小王")]
+    prompts = run("zh", late)
+    assert rules(prompts) == ["greeting"]
+    assert prompts[0][1].evidence["missing"] == "company + name"
+    assert 9.0 <= prompts[0][0] <= 9.5  # judged when the turn's window is over
 
 
 def test_word_cues_expire_after_their_ttl() -> None:

@@ -6,7 +6,7 @@ the utterances the VAD closed (`assist.runtime.second_pass`), never a stream. An
 CTranslate2 Whisper conversion works: English-only ones (`*.en`) for English, multilingual
 ones for any language given as `lang`.
 
-Decoding is deterministic for the same audio (greedy, `beam_size=1`, no temperature fallback),
+Decoding is deterministic for the same audio (no sampling, no temperature fallback),
 so `--fast` and real-time runs give the same words. Thread-safe: the model holds `workers`
 CTranslate2 replicas, and `decode()` may be called from that many threads at once (CTranslate2
 releases the GIL while it computes).
@@ -25,6 +25,9 @@ from assist.core.events import Word
 
 WHISPER_RATE = 16_000
 BEAM_SIZE = 1  # greedy: measured ≈ 11 % WER on the phone-channel clips; beam 5 costs ~2x
+# Other languages, on the multilingual base: Mandarin through a phone line, CER 17 % greedy,
+# 12.5 % with beam 5, for about the same CPU here (benchmarks/zh.py)
+MULTI_BEAM_SIZE = 5
 COMPUTE_TYPE = "int8"
 MULTILINGUAL_VOCAB = 51_865  # English-only Whisper vocabularies have 51 864 tokens
 MIN_AUDIO_S = 0.2  # shorter than this is a click, not an utterance: not worth a decode
@@ -76,6 +79,8 @@ class WhisperEngine:
             raise ValueError(f"{self.path}: an English-only Whisper model cannot decode {lang!r}")
         self.workers = workers
         self.initial_prompt = initial_prompt
+        self.beam_size = BEAM_SIZE if lang == "en" else MULTI_BEAM_SIZE
+        self.simplify = lang == "zh"  # finals in simplified characters (assist.asr.chinese)
         from faster_whisper import WhisperModel
 
         try:
@@ -102,7 +107,7 @@ class WhisperEngine:
             np.ascontiguousarray(audio, dtype=np.float32),
             language=self.lang if self.multilingual else "en",
             task="transcribe",
-            beam_size=BEAM_SIZE,
+            beam_size=self.beam_size,
             temperature=0.0,
             word_timestamps=True,
             condition_on_previous_text=False,
@@ -127,4 +132,9 @@ class WhisperEngine:
         text = " ".join(t for t in texts if t)
         if not text or _NOISE_TEXT.match(text):
             return None
+        if self.simplify:  # Whisper may answer in traditional characters
+            from assist.asr.chinese import simplified
+
+            text = simplified(text)
+            words = [Word(simplified(w.w), w.start, w.end, w.conf) for w in words]
         return Hypothesis(kind="final", text=text, words=tuple(words))

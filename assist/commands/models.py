@@ -59,8 +59,10 @@ def run_list(args: argparse.Namespace) -> int:
         second = f"whisper:{whisper.name}" if whisper else ""
         if first and second:
             print(f"{lang}: {first} live, finals by {second}")
-        elif first or second:
-            print(f"{lang}: {first or second}")
+        elif first:
+            print(f"{lang}: {first}")
+        elif second:
+            print(f"{lang}: {second} alone (no streaming first pass: a final per utterance)")
         else:
             print(f"{lang}: none: word cues off, voice cues on")
     print(f"\nfetchable: {', '.join([*models.OFFICIAL, *whisper_models.OFFICIAL])}")

@@ -11,8 +11,11 @@ same number read back in groups compare equal.
 from __future__ import annotations
 
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterable
+
+from rapidfuzz.distance import Levenshtein
 
 from assist.core.phrases import cjk_chars, is_cjk
 
@@ -23,17 +26,56 @@ _DOTTED = re.compile(r"\b\d(?:\.\d){2,}(?!\.?\d)")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z']+", re.UNICODE)
 
 
+# Words with 一 that are not numbers: kept away from cn2an ("一共" is not "1共")
+_NOT_NUMBERS = (
+    "一下",
+    "一共",
+    "一起",
+    "一样",
+    "一直",
+    "一定",
+    "一些",
+    "一般",
+    "一切",
+    "一会",
+    "一边",
+    "统一",
+    "万一",
+    "唯一",
+    "一旦",
+)
+_HIDE = {w: chr(0xE000 + i) for i, w in enumerate(_NOT_NUMBERS)}  # private-use stand-ins
+_DECIMAL = re.compile(r"(?<=\d)[.．](?=\d)")
+_DIGIT_POINT = re.compile(r"(?<=\d)点(?=\d)")
+
+
+def _zh_chars(text: str) -> str:
+    """Chinese text for cn2an: full-width digits folded, spaces and punctuation gone (so a
+    number read in groups, "幺三九，一二三四", stays one), a decimal point between digits kept
+    as 点 (Whisper writes 12.5元)."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _DECIMAL.sub("点", text)
+    return cjk_chars(text)
+
+
 def to_digits(text: str, lang: str) -> str:
-    """`text` with every number written in digits."""
+    """`text` with every number written in digits (zh: 一二三, 幺, 两, 十/百/千/万, mixed
+    with digits, all through cn2an)."""
     if lang == "zh" or is_cjk(text):
         import cn2an
 
+        chars = _zh_chars(text)
+        for word, mark in _HIDE.items():
+            chars = chars.replace(word, mark)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                return str(cn2an.transform(cjk_chars(text), "cn2an"))
+                out = str(cn2an.transform(chars, "cn2an"))
             except (ValueError, KeyError):  # cn2an rejects some odd strings: keep them as is
-                return cjk_chars(text)
+                out = chars
+        for word, mark in _HIDE.items():
+            out = out.replace(mark, word)
+        return _DIGIT_POINT.sub(".", out)  # 320点5 (digits cn2an left alone) -> 320.5
     from text_to_num import alpha2digit
 
     out = str(alpha2digit(text.lower(), "en"))
@@ -72,7 +114,19 @@ def _join_runs(toks: list[str]) -> list[str]:
     return out
 
 
-def read_back(number: str, said: Iterable[str]) -> bool:
-    """Whether `number` appears in what the other side said (their numbers, in any grouping)."""
+def read_back(number: str, said: Iterable[str], *, digits_per_edit: int = 0) -> bool:
+    """Whether `number` appears in what the other side said (their numbers, in any grouping).
+
+    Both sides come from a recogniser, which gets a digit wrong now and then (Whisper base
+    hears Mandarin 七 as 去, 是 as 1). With `digits_per_edit` n > 0, a number said with at most
+    one edit (a digit wrong, missing or extra) per n digits also counts: a reminder to read back
+    is for numbers never read back, not a check of the recogniser. 0: exact.
+    """
     said = list(said)
-    return any(number == s or number in s for s in said) or number in "".join(said)
+    if any(number == s or number in s for s in said) or number in "".join(said):
+        return True
+    slack = len(number) // digits_per_edit if digits_per_edit > 0 else 0
+    if not slack:
+        return False
+    runs = ("".join(said[i:j]) for i in range(len(said)) for j in range(i + 1, len(said) + 1))
+    return any(Levenshtein.distance(number, run, score_cutoff=slack) <= slack for run in runs)

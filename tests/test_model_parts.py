@@ -11,8 +11,7 @@ import pytest
 
 from assist.cli import main
 from assist.core.errors import ModelError
-from assist.runtime.runner import model_parts
-from assist.runtime import models
+from assist.runtime import model_parts, models
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ def _packages() -> list[ModelInfo]:
         if is_whisper(path):
             name = str(getattr(mod, "MODEL_NAME", dist))
             found.append(ModelInfo(name, lang_of(path), path, f"package {dist}", kind="whisper"))
-    from assist.runtime.runner import model_parts
+    from assist.runtime import model_parts
 
     for model, path in model_parts.installed():  # joined once into ASSIST_CACHE
         if is_whisper(path):

@@ -96,7 +96,8 @@ def test_fetch_downloads_checks_and_unpacks(server, tmp_path, monkeypatch, capsy
     capsys.readouterr()
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    assert f"zh: vosk:{NAME}" in out and "en: pocketsphinx:en-us (fallback" in out
+    assert f"zh: vosk:{NAME} live, finals by whisper:faster-whisper-base" in out
+    assert "en: whisper:tiny.en: a final per utterance" in out  # no PocketSphinx beside it
 
 
 def test_fetch_shows_a_progress_bar(server, tmp_path, capsys) -> None:
@@ -258,7 +259,7 @@ def test_fetch_whisper_downloads_its_files_and_is_then_found(
     assert (found[0].name, found[0].lang, found[0].source) == (WHISPER, "en", "ASSIST_MODELS")
     capsys.readouterr()
     assert main(["models"]) == 0
-    assert f"finals by whisper:{WHISPER}" in capsys.readouterr().out
+    assert f"en: whisper:{WHISPER}: a final per utterance" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("skip", "sha", "message"), [

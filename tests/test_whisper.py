@@ -40,10 +40,10 @@ def test_packaged_tiny_en_is_found_listed_and_chosen(tiny_en, capsys) -> None:
     assert tiny_en.name == "whisper:tiny.en" and not tiny_en.multilingual
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    assert "tiny.en" in out and "finals by whisper:tiny.en" in out
+    assert "tiny.en" in out and "en: whisper:tiny.en: a final per utterance" in out
     choice = models.select_engine("en")
     assert choice.second is tiny_en  # loaded once per process
-    assert choice.label.endswith(" + whisper:tiny.en")
+    assert choice.engine is None and choice.label == "whisper:tiny.en"
 
 
 def test_english_only_model_refuses_other_languages(tiny_en) -> None:

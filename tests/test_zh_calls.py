@@ -48,7 +48,7 @@ def demo(tmp_path: Path, *args: str) -> list[dict]:  # type: ignore[type-arg]
         env=env,
     )
     assert r.returncode == 0, r.stderr
-    assert "whisper:faster-whisper-base" in r.stderr and "no streaming first pass" in r.stderr
+    assert "whisper:faster-whisper-base" in r.stderr and "no live words" in r.stderr
     return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
 
 

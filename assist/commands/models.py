@@ -53,16 +53,16 @@ def run_list(args: argparse.Namespace) -> int:
     for lang in ("en", "zh"):
         vosk = models.find(lang)
         whisper = models.find_whisper(lang)
-        first = (
-            f"vosk:{vosk.name}" if vosk else "pocketsphinx:en-us (fallback)" if lang == "en" else ""
-        )
+        # as select_engine's `auto`: PocketSphinx only when no Whisper model serves English
+        sphinx = lang == "en" and whisper is None
+        first = f"vosk:{vosk.name}" if vosk else "pocketsphinx:en-us (fallback)" if sphinx else ""
         second = f"whisper:{whisper.name}" if whisper else ""
         if first and second:
             print(f"{lang}: {first} live, finals by {second}")
         elif first:
             print(f"{lang}: {first}")
         elif second:
-            print(f"{lang}: {second} alone (no streaming first pass: a final per utterance)")
+            print(f"{lang}: {second}: a final per utterance (no live words: no streaming model)")
         else:
             print(f"{lang}: none: word cues off, voice cues on")
     print(f"\nfetchable: {', '.join([*models.OFFICIAL, *whisper_models.OFFICIAL])}")

@@ -1,0 +1,146 @@
+"""Calls at once in real time, as the product runs them: the largest N with no drop or lag.
+
+    python benchmarks/realtime_calls.py [--calls 1 2 3 4] [--lang en] [--json]
+
+N `assist demo` processes start together, each playing the bundled demo call paced in real
+time through the whole product with its defaults: speech recognition `--asr auto` (the
+streaming first pass plus the Whisper second pass for English), the overlay server, the call
+store (each process its own file, as each agent's plugin has), events written as JSON lines.
+From each call's events: audio frames dropped (`dropped`), `asr_lagging` reports (first or
+second pass), finals decoded by Whisper vs first-pass stand-ins, and the prompts raised. A
+call count passes when no call dropped a frame or reported lag. Also the CPU time of the
+processes (share of one core per call) and wall time over audio time. Runs N = 1, 2, ... and
+stops after the first N that fails.
+
+This is the one-process-per-agent deployment. `benchmarks/whisper.py` measures the other: N
+calls as threads of one process sharing one Whisper decode pool, on recorded speech.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run_calls(n: int, lang: str, tmp: Path) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = []
+    t0 = time.perf_counter()
+    for i in range(n):
+        ev = tmp / f"n{n}-call{i}.jsonl"
+        cmd = [sys.executable, "-m", "assist", "demo", "--lang", lang, "--port", "0"]
+        cmd += ["--events", str(ev), "--store", str(tmp / f"n{n}-call{i}.sqlite3")]
+        cmd += ["--call-id", f"rt{n}-{i}"]
+        with open(tmp / f"n{n}-call{i}.err", "w") as err:
+            p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        procs.append((p, ev))
+    cpu = 0.0
+    errors = []
+    for p, ev in procs:
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        cpu += usage.ru_utime + usage.ru_stime
+        err = ev.with_suffix(".err").read_text(encoding="utf-8", errors="replace")
+        if p.returncode != 0:
+            errors.append((err.strip().splitlines() or [f"exit {p.returncode}"])[-1])
+    wall = time.perf_counter() - t0
+    calls = [summarise(ev) for _, ev in procs]
+    audio = max(c["audio_s"] for c in calls) if calls else 0.0
+    out: dict[str, Any] = {
+        "calls": n,
+        "dropped_frames": sum(c["dropped"] for c in calls),
+        "asr_lagging": sum(c["lagging"] for c in calls),
+        "whisper_finals": sum(c["whisper_finals"] for c in calls),
+        "first_pass_finals": sum(c["first_pass_finals"] for c in calls),
+        "prompts_per_call": sorted({c["prompts"] for c in calls}),
+        "cpu_pct_of_core_per_call": round(100 * cpu / max(audio, 1e-9) / n, 1),
+        "wall_over_audio": round(wall / max(audio, 1e-9), 2),
+    }
+    if errors:
+        out["errors"] = errors
+    out["ok"] = not errors and out["dropped_frames"] == 0 and out["asr_lagging"] == 0
+    return out
+
+
+def summarise(path: Path) -> dict[str, Any]:
+    """Drops, lag reports, finals by pass and prompts from one call's JSON lines."""
+    c = {
+        "dropped": 0,
+        "lagging": 0,
+        "whisper_finals": 0,
+        "first_pass_finals": 0,
+        "prompts": 0,
+        "audio_s": 0.0,
+    }
+    if not path.exists():
+        return c
+    for line in path.read_text(encoding="utf-8").splitlines():
+        e = json.loads(line)
+        d = e.get("data", {})
+        if e["type"] == "dropped":
+            c["dropped"] += d["count"]
+        elif e["type"] == "asr_lagging" and not d.get("recovered"):
+            c["lagging"] += 1
+        elif e["type"] == "transcript" and d["kind"] == "final":
+            c["whisper_finals" if d.get("asr_pass") == 2 else "first_pass_finals"] += 1
+        elif e["type"] == "prompt":
+            c["prompts"] += 1
+        elif e["type"] == "call_ended":
+            c["audio_s"] = d["duration_s"]
+    return c
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--calls", type=int, nargs="+", default=[1, 2, 3, 4, 6])
+    ap.add_argument("--lang", default="en", choices=["en", "zh"])
+    ap.add_argument("--json", action="store_true", help="last line: the figures as JSON")
+    args = ap.parse_args()
+    figures: dict[str, Any] = {"lang": args.lang, "load_at_start": load(), "runs": {}}
+    print(f"load average at start: {figures['load_at_start']}", flush=True)
+    best = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sorted(set(args.calls)):
+            before = load()
+            res = run_calls(n, args.lang, Path(tmp))
+            res["load"] = f"{before} -> {load()}"
+            figures["runs"][str(n)] = res
+            print(
+                f"{n} call(s) at once, real time: dropped frames {res['dropped_frames']}, "
+                f"asr_lagging {res['asr_lagging']}, finals whisper/first-pass "
+                f"{res['whisper_finals']}/{res['first_pass_finals']}, prompts per call "
+                f"{res['prompts_per_call']}, CPU {res['cpu_pct_of_core_per_call']} % of a core "
+                f"per call, wall/audio {res['wall_over_audio']}, load {res['load']}"
+                + (f", errors {res['errors']}" if "errors" in res else ""),
+                flush=True,
+            )
+            if not res["ok"]:
+                break
+            best = n
+    figures["max_calls_no_drop_no_lag"] = best
+    figures["load_at_end"] = load()
+    cpus = [r["cpu_pct_of_core_per_call"] for r in figures["runs"].values()]
+    figures["cpu_pct_of_core_per_call_median"] = statistics.median(cpus) if cpus else None
+    print(f"most calls at once in real time with no drop and no lag: {best}")
+    print(f"load average at end: {figures['load_at_end']}")
+    if args.json:
+        print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

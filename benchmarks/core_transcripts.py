@@ -148,8 +148,13 @@ def replay(lang: str, agent: np.ndarray, customer: np.ndarray, tl: Timeline) -> 
             k += 1
     audio = n * FRAME_SECONDS
     busy = sum(frames) + sum(per_tr["partial"]) + sum(per_tr["final"])
-    return {"frames": frames, "transcripts": per_tr, "core_pct": 100 * busy / 1e6 / audio,
-            "prompts": prompts, "audio_s": audio}
+    return {
+        "frames": frames,
+        "transcripts": per_tr,
+        "core_pct": 100 * busy / 1e6 / audio,
+        "prompts": prompts,
+        "audio_s": audio,
+    }
 
 
 def pct(xs: list[float], q: float) -> float | None:
@@ -202,14 +207,17 @@ def main() -> int:
             "zh_scripted_finals_only": ("zh", scripted("zh", *calls["zh"], partials=False)),
         }
     audio = calls["en"][0].shape[0] / 16000
-    print(f"demo calls: en {audio:.1f} s, zh {calls['zh'][0].shape[0] / 16000:.1f} s; "
-          f"median over {args.runs} replays; CPU time of the core's thread")
+    print(
+        f"demo calls: en {audio:.1f} s, zh {calls['zh'][0].shape[0] / 16000:.1f} s; "
+        f"median over {args.runs} replays; CPU time of the core's thread"
+    )
     for name, (lang, tl) in timelines.items():
         f = figures[name] = measure(lang, *calls[lang], tl, args.runs)
         print(
             f"{name}: {f['partials']} partials + {f['finals']} finals, {f['prompts']} prompts\n"
-            f"  per frame      median {f['frame_us_median']:7.1f} us  p95 {f['frame_us_p95']:7.1f} us"
-            f"\n  per transcript median {f['transcript_us_median']:7.1f} us"
+            f"  per frame      median {f['frame_us_median']:7.1f} us"
+            f"  p95 {f['frame_us_p95']:7.1f} us\n"
+            f"  per transcript median {f['transcript_us_median']:7.1f} us"
             f"  p95 {f['transcript_us_p95']:7.1f} us  max {f['transcript_us_max']:7.1f} us"
             f" (finals median {f['final_us_median']} us; cold start max"
             f" {f['cold_first_replay_transcript_us_max']:.0f} us)\n"

@@ -7,7 +7,9 @@ time through the whole product with its defaults: speech recognition `--asr auto
 streaming first pass plus the Whisper second pass for English), the overlay server, the call
 store (each process its own file, as each agent's plugin has), events written as JSON lines.
 From each call's events: audio frames dropped (`dropped`), `asr_lagging` reports (first or
-second pass), finals decoded by Whisper vs first-pass stand-ins, and the prompts raised. A
+second pass), finals decoded by Whisper vs first-pass stand-ins, the prompts raised, and each
+word cue's latency from the end of the utterance that triggered it (its final's last word, in
+audio time: the VAD's 0.4 s hangover, the decode and the 0.6 s alignment included). A
 call count passes when no call dropped a frame or reported lag. Also the CPU time of the
 processes (share of one core per call) and wall time over audio time. Runs N = 1, 2, ... and
 stops after the first N that fails.
@@ -68,6 +70,10 @@ def run_calls(n: int, lang: str, tmp: Path) -> dict[str, Any]:
         "first_pass_finals": sum(c["first_pass_finals"] for c in calls),
         "prompts_per_call": sorted({c["prompts"] for c in calls}),
         "cpu_pct_of_core_per_call": round(100 * cpu / max(audio, 1e-9) / n, 1),
+        "word_cue_latency_s_median": median([x for c in calls for x in c["word_cue_latency_s"]]),
+        "word_cue_latency_s_max": max(
+            [x for c in calls for x in c["word_cue_latency_s"]], default=None
+        ),
         "wall_over_audio": round(wall / max(audio, 1e-9), 2),
     }
     if errors:
@@ -76,9 +82,14 @@ def run_calls(n: int, lang: str, tmp: Path) -> dict[str, Any]:
     return out
 
 
+def median(xs: list[float]) -> float | None:
+    return round(statistics.median(xs), 2) if xs else None
+
+
 def summarise(path: Path) -> dict[str, Any]:
     """Drops, lag reports, finals by pass and prompts from one call's JSON lines."""
-    c = {
+    c: dict[str, Any] = {
+        "word_cue_latency_s": [],
         "dropped": 0,
         "lagging": 0,
         "whisper_finals": 0,
@@ -88,19 +99,25 @@ def summarise(path: Path) -> dict[str, Any]:
     }
     if not path.exists():
         return c
+    last_final: dict[str, Any] | None = None
     for line in path.read_text(encoding="utf-8").splitlines():
         e = json.loads(line)
         d = e.get("data", {})
+        if e["type"] == "prompt" and last_final is not None and last_final["seq"] == e["seq"] - 1:
+            end = last_final["data"]["end"]  # a word cue: its final's last word, audio time
+            if end is not None:
+                c["word_cue_latency_s"].append(round(e["t"] - end, 2))
         if e["type"] == "dropped":
             c["dropped"] += d["count"]
         elif e["type"] == "asr_lagging" and not d.get("recovered"):
             c["lagging"] += 1
         elif e["type"] == "transcript" and d["kind"] == "final":
             c["whisper_finals" if d.get("asr_pass") == 2 else "first_pass_finals"] += 1
+            last_final = e
         elif e["type"] == "prompt":
             c["prompts"] += 1
-        elif e["type"] == "call_ended":
-            c["audio_s"] = d["duration_s"]
+        elif e["type"] == "call_ended":  # dropped frames never reached the session
+            c["audio_s"] = d["duration_s"] + 0.02 * c["dropped"]
     return c
 
 
@@ -124,7 +141,9 @@ def main() -> int:
                 f"asr_lagging {res['asr_lagging']}, finals whisper/first-pass "
                 f"{res['whisper_finals']}/{res['first_pass_finals']}, prompts per call "
                 f"{res['prompts_per_call']}, CPU {res['cpu_pct_of_core_per_call']} % of a core "
-                f"per call, wall/audio {res['wall_over_audio']}, load {res['load']}"
+                f"per call, wall/audio {res['wall_over_audio']}, word cues from the end of the"
+                f" utterance: median {res['word_cue_latency_s_median']} s, max"
+                f" {res['word_cue_latency_s_max']} s, load {res['load']}"
                 + (f", errors {res['errors']}" if "errors" in res else ""),
                 flush=True,
             )

@@ -11,7 +11,8 @@ second pass), finals decoded by Whisper vs first-pass stand-ins, the prompts rai
 word cue's latency from the end of the utterance that triggered it (its final's last word, in
 audio time: the VAD's 0.4 s hangover, the decode and the 0.6 s alignment included). A
 call count passes when no call dropped a frame or reported lag. Also the CPU time of the
-processes (share of one core per call) and wall time over audio time. Runs N = 1, 2, ... and
+processes (share of one core per call, also without the command's start-up CPU, measured on
+a 0.5 s call) and wall time over audio time. Runs N = 1, 2, ... and
 stops after the first N that fails.
 
 This is the one-process-per-agent deployment. `benchmarks/whisper.py` measures the other: N
@@ -38,7 +39,27 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def run_calls(n: int, lang: str, tmp: Path) -> dict[str, Any]:
+def startup_cpu(lang: str, tmp: Path) -> float:
+    """CPU seconds of `assist demo` around a 0.5 s call: start-up (imports, models) and exit."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from assist.runtime.wavio import write_wav
+
+    wav = tmp / "short.wav"
+    write_wav(wav, np.zeros((8000, 2), np.float32), 16000)
+    cmd = [sys.executable, "-m", "assist", "demo", str(wav), "--lang", lang, "--port", "0"]
+    cmd += ["--store", str(tmp / "short.sqlite3")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, _, usage = os.wait4(p.pid, 0)
+    p.returncode = 0
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_calls(n: int, lang: str, tmp: Path, start_cpu: float) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = []
     t0 = time.perf_counter()
@@ -66,10 +87,15 @@ def run_calls(n: int, lang: str, tmp: Path) -> dict[str, Any]:
         "calls": n,
         "dropped_frames": sum(c["dropped"] for c in calls),
         "asr_lagging": sum(c["lagging"] for c in calls),
+        "asr_lagging_first_pass": sum(c["lagging_pass1"] for c in calls),
+        "asr_lagging_whisper": sum(c["lagging_pass2"] for c in calls),
         "whisper_finals": sum(c["whisper_finals"] for c in calls),
         "first_pass_finals": sum(c["first_pass_finals"] for c in calls),
         "prompts_per_call": sorted({c["prompts"] for c in calls}),
         "cpu_pct_of_core_per_call": round(100 * cpu / max(audio, 1e-9) / n, 1),
+        "cpu_pct_of_core_per_call_after_startup": round(
+            100 * (cpu - n * start_cpu) / max(audio, 1e-9) / n, 1
+        ),
         "word_cue_latency_s_median": median([x for c in calls for x in c["word_cue_latency_s"]]),
         "word_cue_latency_s_max": max(
             [x for c in calls for x in c["word_cue_latency_s"]], default=None
@@ -92,6 +118,8 @@ def summarise(path: Path) -> dict[str, Any]:
         "word_cue_latency_s": [],
         "dropped": 0,
         "lagging": 0,
+        "lagging_pass1": 0,
+        "lagging_pass2": 0,
         "whisper_finals": 0,
         "first_pass_finals": 0,
         "prompts": 0,
@@ -111,6 +139,7 @@ def summarise(path: Path) -> dict[str, Any]:
             c["dropped"] += d["count"]
         elif e["type"] == "asr_lagging" and not d.get("recovered"):
             c["lagging"] += 1
+            c[f"lagging_pass{d.get('asr_pass', 1)}"] += 1
         elif e["type"] == "transcript" and d["kind"] == "final":
             c["whisper_finals" if d.get("asr_pass") == 2 else "first_pass_finals"] += 1
             last_final = e
@@ -131,17 +160,21 @@ def main() -> int:
     print(f"load average at start: {figures['load_at_start']}", flush=True)
     best = 0
     with tempfile.TemporaryDirectory() as tmp:
+        start_cpu = figures["startup_cpu_s"] = round(startup_cpu(args.lang, Path(tmp)), 2)
+        print(f"assist demo start-up and exit (0.5 s call): {start_cpu} s of CPU", flush=True)
         for n in sorted(set(args.calls)):
             before = load()
-            res = run_calls(n, args.lang, Path(tmp))
+            res = run_calls(n, args.lang, Path(tmp), start_cpu)
             res["load"] = f"{before} -> {load()}"
             figures["runs"][str(n)] = res
             print(
                 f"{n} call(s) at once, real time: dropped frames {res['dropped_frames']}, "
-                f"asr_lagging {res['asr_lagging']}, finals whisper/first-pass "
+                f"asr_lagging {res['asr_lagging']} (first pass {res['asr_lagging_first_pass']},"
+                f" Whisper {res['asr_lagging_whisper']}), finals whisper/first-pass "
                 f"{res['whisper_finals']}/{res['first_pass_finals']}, prompts per call "
                 f"{res['prompts_per_call']}, CPU {res['cpu_pct_of_core_per_call']} % of a core "
-                f"per call, wall/audio {res['wall_over_audio']}, word cues from the end of the"
+                f"per call ({res['cpu_pct_of_core_per_call_after_startup']} % without start-up),"
+                f" wall/audio {res['wall_over_audio']}, word cues from the end of the"
                 f" utterance: median {res['word_cue_latency_s_median']} s, max"
                 f" {res['word_cue_latency_s_max']} s, load {res['load']}"
                 + (f", errors {res['errors']}" if "errors" in res else ""),

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -95,6 +96,7 @@ def run(path: Path) -> dict[str, Any]:
     before = loadavg()
     res = _run(path)
     res["load"] = (before, loadavg())
+    res["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return res
 
 
@@ -159,24 +161,50 @@ def render(info: dict[str, str], results: list[tuple[Path, dict[str, Any]]]) -> 
         "",
     ]
     for path, res in results:
-        out += [f"## {path.stem}", "", describe(path), ""]
-        if "load" in res:
-            out += [f"Load average before: {res['load'][0]}; after: {res['load'][1]}.", ""]
-        if not res["ok"]:
-            out += [f"**Failed** ({res['seconds']} s): `{res['error']}`", ""]
-        else:
-            out += ["| figure | value |", "|---|---|"]
-            out += [f"| `{k}` | {v} |" for k, v in flatten(res["figures"])]
-            out += ["", f"Took {res['seconds']} s."]
-        if res.get("output", "").strip():
-            out += ["", "```", res["output"].rstrip(), "```"]
-        out.append("")
+        out += section(path, res)
     return "\n".join(out)
+
+
+def section(path: Path, res: dict[str, Any]) -> list[str]:
+    """One benchmark's part of the page, from its `## NAME` heading to the next."""
+    out = [f"## {path.stem}", "", describe(path), ""]
+    if "load" in res:
+        when = f" ({res['date']})" if "date" in res else ""
+        out += [f"Load average before: {res['load'][0]}; after: {res['load'][1]}{when}.", ""]
+    if not res["ok"]:
+        out += [f"**Failed** ({res['seconds']} s): `{res['error']}`", ""]
+    else:
+        out += ["| figure | value |", "|---|---|"]
+        out += [f"| `{k}` | {v} |" for k, v in flatten(res["figures"])]
+        out += ["", f"Took {res['seconds']} s."]
+    if res.get("output", "").strip():
+        out += ["", "```", res["output"].rstrip(), "```"]
+    out.append("")
+    return out
+
+
+def splice(page: str, results: list[tuple[Path, dict[str, Any]]]) -> str:
+    """`page` with the sections of these benchmarks replaced (added at the end if new): for
+    `--only`, so a rerun of one benchmark keeps the others' figures and when they were taken."""
+    parts = re.split(r"(?m)^(?=## )", page)
+    names = [m.group(1) if (m := re.match(r"## (\S+)", p)) else "" for p in parts]
+    for path, res in results:
+        text = "\n".join(section(path, res)) + "\n"
+        if path.stem in names:
+            parts[names.index(path.stem)] = text
+        else:
+            parts.append(text)
+    return "".join(parts)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="run only these benchmarks and replace their sections of an existing page",
+    )
     ap.add_argument("--output", default=str(ROOT / "docs" / "performance.md"))
     args = ap.parse_args()
     info = machine()
@@ -191,7 +219,12 @@ def main() -> int:
         else:
             print(f"   FAILED: {res['error']}", flush=True)
         print(f"   (load average at end {res['load'][1]})", flush=True)
-    Path(args.output).write_text(render(info, results), encoding="utf-8")
+    page = Path(args.output)
+    if args.only and page.exists():  # keep the other benchmarks' sections as they were
+        text = splice(page.read_text(encoding="utf-8"), results)
+    else:
+        text = render(info, results)
+    page.write_text(text, encoding="utf-8")
     failed = [p.stem for p, r in results if not r["ok"]]
     print(f"Wrote {args.output}" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0

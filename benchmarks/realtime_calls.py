@@ -1,6 +1,6 @@
 """Calls at once in real time, as the product runs them: the largest N with no drop or lag.
 
-    python benchmarks/realtime_calls.py [--calls 1 2 3 4] [--lang en] [--json]
+    python benchmarks/realtime_calls.py [--calls 1 2 3 4] [--lang en] [--asr auto] [--json]
 
 N `assist demo` processes start together, each playing the bundled demo call paced in real
 time through the whole product with its defaults: speech recognition `--asr auto` (the
@@ -14,6 +14,9 @@ call count passes when no call dropped a frame or reported lag. Also the CPU tim
 processes (share of one core per call, also without the command's start-up CPU, measured on
 a 0.5 s call) and wall time over audio time. Runs N = 1, 2, ... and
 stops after the first N that fails.
+
+By default this is done twice: as shipped (`--asr auto`), and with Whisper alone
+(`--asr whisper`: no streaming first pass), to show what the first pass costs.
 
 This is the one-process-per-agent deployment. `benchmarks/whisper.py` measures the other: N
 calls as threads of one process sharing one Whisper decode pool, on recorded speech.
@@ -59,13 +62,13 @@ def startup_cpu(lang: str, tmp: Path) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_calls(n: int, lang: str, tmp: Path, start_cpu: float) -> dict[str, Any]:
+def run_calls(n: int, lang: str, tmp: Path, start_cpu: float, asr: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = []
     t0 = time.perf_counter()
     for i in range(n):
         ev = tmp / f"n{n}-call{i}.jsonl"
-        cmd = [sys.executable, "-m", "assist", "demo", "--lang", lang, "--port", "0"]
+        cmd = [sys.executable, "-m", "assist", "demo", "--lang", lang, "--port", "0", "--asr", asr]
         cmd += ["--events", str(ev), "--store", str(tmp / f"n{n}-call{i}.sqlite3")]
         cmd += ["--call-id", f"rt{n}-{i}"]
         with open(tmp / f"n{n}-call{i}.err", "w") as err:
@@ -150,44 +153,56 @@ def summarise(path: Path) -> dict[str, Any]:
     return c
 
 
+def sweep(asr: str, lang: str, counts: list[int], tmp: Path) -> dict[str, Any]:
+    """N = counts[0], counts[1], ... calls at once until one count drops or lags."""
+    out: dict[str, Any] = {"runs": {}}
+    start_cpu = out["startup_cpu_s"] = round(startup_cpu(lang, tmp), 2)
+    print(f"--asr {asr}: start-up and exit of assist demo (0.5 s call): {start_cpu} s CPU")
+    best = 0
+    for n in sorted(set(counts)):
+        before = load()
+        res = run_calls(n, lang, tmp, start_cpu, asr)
+        res["load"] = f"{before} -> {load()}"
+        out["runs"][str(n)] = res
+        print(
+            f"  {n} call(s) at once, real time: dropped frames {res['dropped_frames']}, "
+            f"asr_lagging {res['asr_lagging']} (first pass {res['asr_lagging_first_pass']},"
+            f" Whisper {res['asr_lagging_whisper']}), finals whisper/first-pass "
+            f"{res['whisper_finals']}/{res['first_pass_finals']}, prompts per call "
+            f"{res['prompts_per_call']}, CPU {res['cpu_pct_of_core_per_call']} % of a core "
+            f"per call ({res['cpu_pct_of_core_per_call_after_startup']} % without start-up),"
+            f" wall/audio {res['wall_over_audio']}, word cues from the end of the"
+            f" utterance: median {res['word_cue_latency_s_median']} s, max"
+            f" {res['word_cue_latency_s_max']} s, load {res['load']}"
+            + (f", errors {res['errors']}" if "errors" in res else ""),
+            flush=True,
+        )
+        if not res["ok"]:
+            break
+        best = n
+    out["max_calls_no_drop_no_lag"] = best
+    print(f"  most calls at once in real time with no drop and no lag (--asr {asr}): {best}")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, nargs="+", default=[1, 2, 3, 4, 6])
     ap.add_argument("--lang", default="en", choices=["en", "zh"])
+    ap.add_argument(
+        "--asr",
+        nargs="+",
+        default=["auto", "whisper"],
+        help="the demo's --asr values to measure (default: auto, as shipped; whisper alone)",
+    )
     ap.add_argument("--json", action="store_true", help="last line: the figures as JSON")
     args = ap.parse_args()
-    figures: dict[str, Any] = {"lang": args.lang, "load_at_start": load(), "runs": {}}
+    figures: dict[str, Any] = {"lang": args.lang, "load_at_start": load()}
     print(f"load average at start: {figures['load_at_start']}", flush=True)
-    best = 0
     with tempfile.TemporaryDirectory() as tmp:
-        start_cpu = figures["startup_cpu_s"] = round(startup_cpu(args.lang, Path(tmp)), 2)
-        print(f"assist demo start-up and exit (0.5 s call): {start_cpu} s of CPU", flush=True)
-        for n in sorted(set(args.calls)):
-            before = load()
-            res = run_calls(n, args.lang, Path(tmp), start_cpu)
-            res["load"] = f"{before} -> {load()}"
-            figures["runs"][str(n)] = res
-            print(
-                f"{n} call(s) at once, real time: dropped frames {res['dropped_frames']}, "
-                f"asr_lagging {res['asr_lagging']} (first pass {res['asr_lagging_first_pass']},"
-                f" Whisper {res['asr_lagging_whisper']}), finals whisper/first-pass "
-                f"{res['whisper_finals']}/{res['first_pass_finals']}, prompts per call "
-                f"{res['prompts_per_call']}, CPU {res['cpu_pct_of_core_per_call']} % of a core "
-                f"per call ({res['cpu_pct_of_core_per_call_after_startup']} % without start-up),"
-                f" wall/audio {res['wall_over_audio']}, word cues from the end of the"
-                f" utterance: median {res['word_cue_latency_s_median']} s, max"
-                f" {res['word_cue_latency_s_max']} s, load {res['load']}"
-                + (f", errors {res['errors']}" if "errors" in res else ""),
-                flush=True,
-            )
-            if not res["ok"]:
-                break
-            best = n
-    figures["max_calls_no_drop_no_lag"] = best
+        for asr in args.asr:
+            figures[f"asr_{asr}"] = sweep(asr, args.lang, args.calls, Path(tmp))
     figures["load_at_end"] = load()
-    cpus = [r["cpu_pct_of_core_per_call"] for r in figures["runs"].values()]
-    figures["cpu_pct_of_core_per_call_median"] = statistics.median(cpus) if cpus else None
-    print(f"most calls at once in real time with no drop and no lag: {best}")
     print(f"load average at end: {figures['load_at_end']}")
     if args.json:
         print(json.dumps(figures))

@@ -5,14 +5,17 @@
 Each measurement runs in a fresh child process so one does not inflate the next. Per call:
 N calls live at once (session + runner thread + call-store sink), each fed 30 s of
 two-channel audio, then resident memory (RSS) and Python heap (tracemalloc) growth / N.
-Models: RSS growth when a model is loaded (Vosk models found by assist.runtime.models, and the
-PocketSphinx en-us default), and per call: one recogniser per channel.
+Models: RSS growth when a model is loaded (Vosk models found by assist.runtime.models, the
+PocketSphinx en-us default, the Whisper second pass), and per call: one recogniser per channel
+at 16 kHz, just opened and after decoding 20 s of the demo call, measured on a second call
+(the first also pages in the model); for Whisper, the shared decode pool's working set.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -22,6 +25,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CALL_SECONDS = 30.0
+SPEECH_S = 20  # demo-call audio each recogniser decodes in the model measurement
 
 
 def rss_mb() -> float:
@@ -92,14 +96,50 @@ def child_calls(n: int) -> dict[str, Any]:
 
 
 def child_model(kind: str) -> dict[str, Any]:
-    """RSS growth to load one model, and to open one call's two recognisers on it."""
+    """RSS growth to load one model, and for one call's two recognisers at 16 kHz (the rate
+    production feeds them) after they decoded the demo call's first SPEECH_S s, one per channel:
+    a second call's growth (the first also touches the model's pages).
+    Whisper: the model (one replica per decode worker) and the shared decode pool's working
+    set after one utterance per worker; it keeps nothing per call but the open utterance."""
+    from assist.core.audio import to_int16_bytes
+    from assist.runtime.demo import bundled_call
+    from assist.runtime.wavio import load_call
+
+    agent, customer, _ = load_call(bundled_call("en"))
+    rate = 16000
+    channels = [agent[: SPEECH_S * rate], customer[: SPEECH_S * rate]]
+    if kind == "whisper":
+        from concurrent.futures import ThreadPoolExecutor
+
+        from assist.runtime import models, whisper_models
+        from assist.runtime.second_pass import decode_workers
+
+        info = models.find_whisper("en")
+        if info is None:
+            raise RuntimeError("no Whisper model for en")
+        workers = decode_workers()
+        rss0 = rss_mb()
+        whisper = whisper_models.load(info, "en", workers)
+        rss1 = rss_mb()
+        utterances = [agent[int(0.3 * rate) : int(4.5 * rate)], customer[5 * rate : 13 * rate]]
+        with ThreadPoolExecutor(workers) as pool:
+            for _ in range(2):
+                list(pool.map(whisper.decode, utterances[:workers] * max(1, workers // 2)))
+        rss2 = rss_mb()
+        return {
+            "model": whisper.name,
+            "rate": rate,
+            "load_mb": round(rss1 - rss0, 1),
+            "decode_workers": workers,
+            "decoding_mb": round(rss2 - rss1, 1),
+            "per_call_mb": "shared (one model and pool per process)",
+        }
     if kind == "pocketsphinx":
         from assist.asr.sphinx_engine import SphinxEngine
 
         rss0 = rss_mb()
         engine: Any = SphinxEngine()
         rss1 = rss_mb()
-        rate = 16000
     else:
         from assist.runtime import models
 
@@ -107,14 +147,26 @@ def child_model(kind: str) -> dict[str, Any]:
         rss0 = rss_mb()
         engine = models.load_vosk(info)
         rss1 = rss_mb()
-        rate = 8000
-    recs = [engine.recognizer(rate) for _ in range(2)]
-    rss2 = rss_mb()
-    del recs
+
+    def one_call() -> tuple[list[Any], float, float]:
+        """Open a call's two recognisers and decode its speech: RSS after each step."""
+        recs = [engine.recognizer(rate) for _ in range(2)]
+        opened = rss_mb()
+        for rec, x in zip(recs, channels, strict=True):
+            for i in range(0, x.shape[0], 320):
+                rec.accept(to_int16_bytes(x[i : i + 320]))
+        return recs, opened, rss_mb()
+
+    first, opened1, used1 = one_call()  # also pages in the model's graph on first decode
+    second, opened2, used2 = one_call()  # a further call: what each call adds
+    del first, second
     return {
         "model": getattr(engine, "name", kind),
+        "rate": rate,
         "load_mb": round(rss1 - rss0, 1),
-        "per_call_mb": round(rss2 - rss1, 1),
+        "first_call_mb": round(used1 - rss1, 1),
+        "per_call_mb_opened": round(opened2 - used1, 1),
+        "per_call_mb": round(used2 - used1, 1),
     }
 
 
@@ -149,6 +201,11 @@ def main() -> int:
         print(json.dumps(out))
         return 0
 
+    def load() -> str:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+    load0 = load()
+    print(f"load average at start: {load0}")
     runs = [run_child("calls", str(args.calls)) for _ in range(args.repeat)]
     ok = [r for r in runs if "error" not in r]
     figures: dict[str, Any] = {"calls_at_once": args.calls}
@@ -167,7 +224,7 @@ def main() -> int:
     else:
         print(f"  failed: {figures['per_call_error']}")
 
-    targets = ["pocketsphinx"]
+    targets = ["pocketsphinx", "whisper"]
     try:
         from assist.runtime import models
 
@@ -182,11 +239,20 @@ def main() -> int:
         figures["models"].append(res)
         if "error" in res:
             print(f"  {res['model']:<40} failed: {res['error']}")
+        elif "decoding_mb" in res:
+            print(
+                f"  {res['model']:<28} load {res['load_mb']:7.1f} MB ({res['decode_workers']}"
+                f" replicas)  + decoding {res['decoding_mb']:.1f} MB, shared by every call"
+            )
         else:
             print(
-                f"  {res['model']:<40} load {res['load_mb']:7.1f} MB   "
-                f"per call (2 recognisers) {res['per_call_mb']:6.1f} MB"
+                f"  {res['model']:<28} load {res['load_mb']:7.1f} MB   per call (2 recognisers"
+                f" at {res['rate'] // 1000} kHz) {res['per_call_mb_opened']:6.1f} MB opened,"
+                f" {res['per_call_mb']:6.1f} MB after {SPEECH_S} s of speech"
+                f" (the first call: {res['first_call_mb']:.1f} MB, model pages touched included)"
             )
+    figures["load"] = f"{load0} -> {load()}"
+    print(f"load average at end: {load()}")
     if args.json:
         print(json.dumps(figures))
     return 0

@@ -46,3 +46,32 @@ def test_figures_and_failures_end_up_in_the_page(
     assert "## broken" in page and "RuntimeError: no model here" in page
     assert "## silent" in page and "no JSON figures" in page
     assert "must not run itself" not in page and "## run_all" not in page
+
+
+def test_only_replaces_its_own_section_and_keeps_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_all = load_run_all()
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "alpha.py").write_text('"""Alpha."""\nimport json\nprint(json.dumps({"x": 1}))\n')
+    (bench / "beta.py").write_text('"""Beta."""\nimport json\nprint(json.dumps({"y": 2}))\n')
+    monkeypatch.setattr(run_all, "HERE", bench)
+    monkeypatch.setattr(run_all, "__file__", str(bench / "run_all.py"))
+    out = tmp_path / "performance.md"
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--output", str(out)])
+    assert run_all.main() == 0
+    page = out.read_text()
+    assert page.count("Load average before:") == 2  # each benchmark says under what load
+    (bench / "alpha.py").write_text('"""Alpha."""\nimport json\nprint(json.dumps({"x": 7}))\n')
+    (bench / "beta.py").write_text('"""Beta."""\nimport json\nprint(json.dumps({"y": 9}))\n')
+    (bench / "gamma.py").write_text('"""Gamma."""\nimport json\nprint(json.dumps({"z": 3}))\n')
+    monkeypatch.setattr(
+        sys, "argv", ["run_all.py", "--output", str(out), "--only", "alpha", "gamma"]
+    )
+    assert run_all.main() == 0
+    page = out.read_text()
+    assert "| `x` | 7 |" in page and "| `x` | 1 |" not in page  # rerun: replaced
+    assert "| `y` | 2 |" in page  # not rerun: kept as it was
+    assert "| `z` | 3 |" in page and page.count("## alpha") == 1  # new: added once
+    assert page.index("## alpha") < page.index("## beta") < page.index("## gamma")

@@ -1,0 +1,213 @@
+"""Calls at once in real time, as the product runs them: the largest N with no drop or lag.
+
+    python benchmarks/realtime_calls.py [--calls 1 2 3 4] [--lang en] [--asr auto] [--json]
+
+N `assist demo` processes start together, each playing the bundled demo call paced in real
+time through the whole product with its defaults: speech recognition `--asr auto` (the
+streaming first pass plus the Whisper second pass for English), the overlay server, the call
+store (each process its own file, as each agent's plugin has), events written as JSON lines.
+From each call's events: audio frames dropped (`dropped`), `asr_lagging` reports (first or
+second pass), finals decoded by Whisper vs first-pass stand-ins, the prompts raised, and each
+word cue's latency from the end of the utterance that triggered it (its final's last word, in
+audio time: the VAD's 0.4 s hangover, the decode and the 0.6 s alignment included). A
+call count passes when no call dropped a frame or reported lag. Also the CPU time of the
+processes (share of one core per call, also without the command's start-up CPU, measured on
+a 0.5 s call) and wall time over audio time. Runs N = 1, 2, ... and
+stops after the first N that fails.
+
+By default this is done twice: as shipped (`--asr auto`), and with Whisper alone
+(`--asr whisper`: no streaming first pass), to show what the first pass costs.
+
+This is the one-process-per-agent deployment. `benchmarks/whisper.py` measures the other: N
+calls as threads of one process sharing one Whisper decode pool, on recorded speech.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def startup_cpu(lang: str, tmp: Path) -> float:
+    """CPU seconds of `assist demo` around a 0.5 s call: start-up (imports, models) and exit."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from assist.runtime.wavio import write_wav
+
+    wav = tmp / "short.wav"
+    write_wav(wav, np.zeros((8000, 2), np.float32), 16000)
+    cmd = [sys.executable, "-m", "assist", "demo", str(wav), "--lang", lang, "--port", "0"]
+    cmd += ["--store", str(tmp / "short.sqlite3")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, _, usage = os.wait4(p.pid, 0)
+    p.returncode = 0
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_calls(n: int, lang: str, tmp: Path, start_cpu: float, asr: str) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = []
+    t0 = time.perf_counter()
+    for i in range(n):
+        ev = tmp / f"n{n}-call{i}.jsonl"
+        cmd = [sys.executable, "-m", "assist", "demo", "--lang", lang, "--port", "0", "--asr", asr]
+        cmd += ["--events", str(ev), "--store", str(tmp / f"n{n}-call{i}.sqlite3")]
+        cmd += ["--call-id", f"rt{n}-{i}"]
+        with open(tmp / f"n{n}-call{i}.err", "w") as err:
+            p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        procs.append((p, ev))
+    cpu = 0.0
+    errors = []
+    for p, ev in procs:
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        cpu += usage.ru_utime + usage.ru_stime
+        err = ev.with_suffix(".err").read_text(encoding="utf-8", errors="replace")
+        if p.returncode != 0:
+            errors.append((err.strip().splitlines() or [f"exit {p.returncode}"])[-1])
+    wall = time.perf_counter() - t0
+    calls = [summarise(ev) for _, ev in procs]
+    audio = max(c["audio_s"] for c in calls) if calls else 0.0
+    out: dict[str, Any] = {
+        "calls": n,
+        "dropped_frames": sum(c["dropped"] for c in calls),
+        "asr_lagging": sum(c["lagging"] for c in calls),
+        "asr_lagging_first_pass": sum(c["lagging_pass1"] for c in calls),
+        "asr_lagging_whisper": sum(c["lagging_pass2"] for c in calls),
+        "whisper_finals": sum(c["whisper_finals"] for c in calls),
+        "first_pass_finals": sum(c["first_pass_finals"] for c in calls),
+        "prompts_per_call": sorted({c["prompts"] for c in calls}),
+        "cpu_pct_of_core_per_call": round(100 * cpu / max(audio, 1e-9) / n, 1),
+        "cpu_pct_of_core_per_call_after_startup": round(
+            100 * (cpu - n * start_cpu) / max(audio, 1e-9) / n, 1
+        ),
+        "word_cue_latency_s_median": median([x for c in calls for x in c["word_cue_latency_s"]]),
+        "word_cue_latency_s_max": max(
+            [x for c in calls for x in c["word_cue_latency_s"]], default=None
+        ),
+        "wall_over_audio": round(wall / max(audio, 1e-9), 2),
+    }
+    if errors:
+        out["errors"] = errors
+    out["ok"] = not errors and out["dropped_frames"] == 0 and out["asr_lagging"] == 0
+    return out
+
+
+def median(xs: list[float]) -> float | None:
+    return round(statistics.median(xs), 2) if xs else None
+
+
+def summarise(path: Path) -> dict[str, Any]:
+    """Drops, lag reports, finals by pass and prompts from one call's JSON lines."""
+    c: dict[str, Any] = {
+        "word_cue_latency_s": [],
+        "dropped": 0,
+        "lagging": 0,
+        "lagging_pass1": 0,
+        "lagging_pass2": 0,
+        "whisper_finals": 0,
+        "first_pass_finals": 0,
+        "prompts": 0,
+        "audio_s": 0.0,
+    }
+    if not path.exists():
+        return c
+    last_final: dict[str, Any] | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        e = json.loads(line)
+        d = e.get("data", {})
+        if e["type"] == "prompt" and last_final is not None and last_final["seq"] == e["seq"] - 1:
+            end = last_final["data"]["end"]  # a word cue: its final's last word, audio time
+            if end is not None:
+                c["word_cue_latency_s"].append(round(e["t"] - end, 2))
+        if e["type"] == "dropped":
+            c["dropped"] += d["count"]
+        elif e["type"] == "asr_lagging" and not d.get("recovered"):
+            c["lagging"] += 1
+            c[f"lagging_pass{d.get('asr_pass', 1)}"] += 1
+        elif e["type"] == "transcript" and d["kind"] == "final":
+            c["whisper_finals" if d.get("asr_pass") == 2 else "first_pass_finals"] += 1
+            last_final = e
+        elif e["type"] == "prompt":
+            c["prompts"] += 1
+        elif e["type"] == "call_ended":  # dropped frames never reached the session
+            c["audio_s"] = d["duration_s"] + 0.02 * c["dropped"]
+    return c
+
+
+def sweep(asr: str, lang: str, counts: list[int], tmp: Path) -> dict[str, Any]:
+    """N = counts[0], counts[1], ... calls at once until one count drops or lags."""
+    out: dict[str, Any] = {"runs": {}}
+    start_cpu = out["startup_cpu_s"] = round(startup_cpu(lang, tmp), 2)
+    print(f"--asr {asr}: start-up and exit of assist demo (0.5 s call): {start_cpu} s CPU")
+    best = 0
+    for n in sorted(set(counts)):
+        before = load()
+        res = run_calls(n, lang, tmp, start_cpu, asr)
+        res["load"] = f"{before} -> {load()}"
+        out["runs"][str(n)] = res
+        print(
+            f"  {n} call(s) at once, real time: dropped frames {res['dropped_frames']}, "
+            f"asr_lagging {res['asr_lagging']} (first pass {res['asr_lagging_first_pass']},"
+            f" Whisper {res['asr_lagging_whisper']}), finals whisper/first-pass "
+            f"{res['whisper_finals']}/{res['first_pass_finals']}, prompts per call "
+            f"{res['prompts_per_call']}, CPU {res['cpu_pct_of_core_per_call']} % of a core "
+            f"per call ({res['cpu_pct_of_core_per_call_after_startup']} % without start-up),"
+            f" wall/audio {res['wall_over_audio']}, word cues from the end of the"
+            f" utterance: median {res['word_cue_latency_s_median']} s, max"
+            f" {res['word_cue_latency_s_max']} s, load {res['load']}"
+            + (f", errors {res['errors']}" if "errors" in res else ""),
+            flush=True,
+        )
+        if not res["ok"]:
+            break
+        best = n
+    out["max_calls_no_drop_no_lag"] = best
+    print(f"  most calls at once in real time with no drop and no lag (--asr {asr}): {best}")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--calls", type=int, nargs="+", default=[1, 2, 3, 4, 6])
+    ap.add_argument("--lang", default="en", choices=["en", "zh"])
+    ap.add_argument(
+        "--asr",
+        nargs="+",
+        default=["auto", "whisper"],
+        help="the demo's --asr values to measure (default: auto, as shipped; whisper alone)",
+    )
+    ap.add_argument("--json", action="store_true", help="last line: the figures as JSON")
+    args = ap.parse_args()
+    figures: dict[str, Any] = {"lang": args.lang, "load_at_start": load()}
+    print(f"load average at start: {figures['load_at_start']}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for asr in args.asr:
+            figures[f"asr_{asr}"] = sweep(asr, args.lang, args.calls, Path(tmp))
+    figures["load_at_end"] = load()
+    print(f"load average at end: {figures['load_at_end']}")
+    if args.json:
+        print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,8 +3,8 @@
     python benchmarks/realtime_calls.py [--calls 1 2 3 4] [--lang en] [--asr auto] [--json]
 
 N `assist demo` processes start together, each playing the bundled demo call paced in real
-time through the whole product with its defaults: speech recognition `--asr auto` (the
-streaming first pass plus the Whisper second pass for English), the overlay server, the call
+time through the whole product with its defaults: speech recognition `--asr auto` (for
+English without a Vosk model: Whisper tiny.en per utterance), the overlay server, the call
 store (each process its own file, as each agent's plugin has), events written as JSON lines.
 From each call's events: audio frames dropped (`dropped`), `asr_lagging` reports (first or
 second pass), finals decoded by Whisper vs first-pass stand-ins, the prompts raised, and each
@@ -15,8 +15,8 @@ processes (share of one core per call, also without the command's start-up CPU, 
 a 0.5 s call) and wall time over audio time. Runs N = 1, 2, ... and
 stops after the first N that fails.
 
-By default this is done twice: as shipped (`--asr auto`), and with Whisper alone
-(`--asr whisper`: no streaming first pass), to show what the first pass costs.
+By default this is done as shipped (`--asr auto`); `--asr auto sphinx` adds the PocketSphinx
+fallback for comparison.
 
 This is the one-process-per-agent deployment. `benchmarks/whisper.py` measures the other: N
 calls as threads of one process sharing one Whisper decode pool, on recorded speech.
@@ -192,8 +192,8 @@ def main() -> int:
     ap.add_argument(
         "--asr",
         nargs="+",
-        default=["auto", "whisper"],
-        help="the demo's --asr values to measure (default: auto, as shipped; whisper alone)",
+        default=["auto"],
+        help="the demo's --asr values to measure (default: auto, as shipped)",
     )
     ap.add_argument("--json", action="store_true", help="last line: the figures as JSON")
     args = ap.parse_args()

@@ -53,8 +53,7 @@ def run_list(args: argparse.Namespace) -> int:
     for lang in ("en", "zh"):
         vosk = models.find(lang)
         whisper = models.find_whisper(lang)
-        # as select_engine's `auto`: PocketSphinx only when no Whisper model serves English
-        sphinx = lang == "en" and whisper is None
+        sphinx = models.sphinx_fallback(lang, whisper is not None)  # as select_engine's auto
         first = f"vosk:{vosk.name}" if vosk else "pocketsphinx:en-us (fallback)" if sphinx else ""
         second = f"whisper:{whisper.name}" if whisper else ""
         if first and second:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from assist.core.events import SCHEMA_VERSION
+from assist.core.events import SCHEMA_VERSION, Verdict
 from assist.runtime.control import SUPERVISE_MODES, SuperviseMode
 
 PROTOCOL_VERSION = 1
@@ -92,7 +92,7 @@ class SendFeedback:
 
     call_id: str
     prompt_id: str
-    verdict: Literal["done", "not_helpful"]
+    verdict: Verdict
     ref: str | int | None = None
 
 
@@ -153,7 +153,8 @@ def decode(raw: str | bytes) -> ClientMessage:
             verdict = _str(msg, "verdict")
             if verdict not in ("done", "not_helpful"):
                 raise ProtocolError("bad_message", "'verdict' must be 'done' or 'not_helpful'")
-            return SendFeedback(_str(msg, "call_id"), _str(msg, "prompt_id"), verdict, ref)  # type: ignore[arg-type]
+            call_id, prompt_id = _str(msg, "call_id"), _str(msg, "prompt_id")
+            return SendFeedback(call_id, prompt_id, cast(Verdict, verdict), ref)
         if kind == "supervise":
             mode = _str(msg, "mode")
             if mode not in SUPERVISE_MODES:

@@ -265,3 +265,22 @@ def test_bundled_english_demo_shows_exactly_its_cues_with_the_default_install() 
         e for e in events if e["type"] == "prompt" and e["data"]["rule"] == "confirm_numbers"
     ]
     assert numbers["data"]["evidence"]["numbers"] == "4729183"
+
+
+def test_a_failing_events_file_is_detached_and_the_call_is_still_stored(tmp_path: Path) -> None:
+    """--events on a full disk (/dev/full): a warning, and the store still has the whole call."""
+    call = tmp_path / "call.wav"
+    write_wav(call, np.stack([timeline(6, [(0.5, 2.0)]), timeline(6, [], seed=3)], 1), 16000)
+    db = tmp_path / "calls.sqlite3"
+    r = assist(
+        "demo", str(call), "--fast", "--no-server", "--asr", "off", "--call-id", "full",
+        "--events", "/dev/full", "--store", str(db),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "assist: warning: JsonlSink failed" in r.stderr and "Traceback" not in r.stderr
+    out = assist("calls", "export", "full", "--store", str(db))
+    assert out.returncode == 0, out.stderr
+    events = json.loads(out.stdout)["events"]
+    assert events[-1]["type"] == "call_ended"
+    errors = [e["data"] for e in events if e["type"] == "error"]
+    assert errors and errors[0]["source"] == "sink:JsonlSink"

@@ -198,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     finish_store(store, store_sink)
+    for sink, problem in runner.sink_errors:  # detached mid-call; the other outputs went on
+        print(f"assist: warning: {type(sink).__name__} failed: {problem}", file=sys.stderr)
     stop_fleet(fleet)
     if runner.error is not None:
         print(f"assist: error: analysis failed: {runner.error!r}", file=sys.stderr)

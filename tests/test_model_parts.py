@@ -42,7 +42,7 @@ def test_the_two_part_base_is_joined_into_the_cache_and_serves_chinese(cache, ca
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "faster-whisper-base  whisper  multi" in out
-    assert "zh: whisper:faster-whisper-base alone" in out
+    assert "zh: whisper:faster-whisper-base: a final per utterance" in out
 
 
 def _fake_parts(root: Path, sizes: tuple[int, int], *, small: bool = True) -> None:

@@ -63,8 +63,14 @@ class Page:
         assert hello["type"] == "hello" and hello["role"] == "supervisor", hello
         self.ws.send(json.dumps({"type": "subscribe", "since": {}}))
         self.seen: list[dict[str, Any]] = []
+        self.unread: list[dict[str, Any]] = []  # received while waiting for something else
 
     def until(self, pred: Any, what: str, timeout: float = 20.0) -> dict[str, Any]:
+        """The first message, in order, that `pred` accepts: one that came in earlier (e.g. the
+        action's event before the command's reply) counts too."""
+        for i, msg in enumerate(self.unread):
+            if pred(msg):
+                return self.unread.pop(i)
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -74,6 +80,7 @@ class Page:
             self.seen.append(msg)
             if pred(msg):
                 return msg
+            self.unread.append(msg)
         raise AssertionError(f"the console sent no {what}; got {[m['type'] for m in self.seen]}")
 
     def supervise(self, call_id: str, mode: str, ref: str) -> tuple[float, dict[str, Any]]:

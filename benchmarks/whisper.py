@@ -9,7 +9,9 @@ down an 8 kHz mu-law line (tests/phone.py). Calls: the clips on both channels wi
 speech recognition as `--asr auto` chooses it (here Whisper tiny.en finals in the shared pool),
 paced in real time, all calls at once, each from a different point of the conversation.
 Latency = a final's event time (audio s, delivered when ready) - the end of the speech it
-transcribes (the VAD's `speech` stop); it includes the VAD's 0.4 s hangover.
+transcribes (the last voiced frame: the VAD's `speech` stop `at`); finals of speech cut off by
+the end of the call are left out. Speculative decodes: started before the VAD's 0.4 s hangover
+ran out, and of those, the ones whose utterance did end there (the rest ran for nothing).
 """
 
 from __future__ import annotations
@@ -154,6 +156,7 @@ def run_calls(n: int, agent: np.ndarray, customer: np.ndarray) -> dict[str, obje
             if e.type == "transcript" and e.data.kind == "final" and e.data.asr_pass == 1
         )
     lat.sort()
+    passes = [a.second for a in asrs if a.second is not None]
     return {
         "finals": len(lat),
         "latency_median_s": round(statistics.median(lat), 2) if lat else None,
@@ -161,22 +164,27 @@ def run_calls(n: int, agent: np.ndarray, customer: np.ndarray) -> dict[str, obje
         "cpu_per_call_pct_of_core": round(100 * cpu / audio_s / n, 1),
         "asr_lagging": lag,
         "first_pass_finals": first,
+        "speculative_decodes": sum(p.guesses for p in passes),
+        "speculative_decodes_used": sum(p.guesses_used for p in passes),
         "dropped_frames": drops,
         "wall_over_audio": round((time.perf_counter() - w0) / audio_s, 2),
     }
 
 
 def latencies(events: list[Event]) -> list[float]:
-    """Each Whisper final's event time minus the end of its utterance (last VAD stop before)."""
+    """Each Whisper final's event time minus the end of its utterance: the VAD stop (its last
+    voiced frame) that follows the final's last word. A final with no such stop is not of an
+    utterance that ended (the call ended mid-speech, or a long one cut in pieces): left out."""
     out = []
     stops: dict[str, list[float]] = {"agent": [], "customer": []}
     for e in events:
         if e.type == "speech" and e.data.state == "stop":
             stops[e.data.speaker].append(e.data.at)
         elif e.type == "transcript" and e.data.kind == "final" and e.data.asr_pass == 2:
-            before = [s for s in stops[e.data.speaker] if s <= e.t]
-            if before:
-                out.append(e.t - before[-1])
+            end = e.data.end if e.data.end is not None else e.t
+            mine = [s for s in stops[e.data.speaker] if end - 0.5 <= s <= e.t]
+            if mine:
+                out.append(e.t - mine[0])
     return out
 
 

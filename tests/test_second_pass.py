@@ -20,7 +20,7 @@ from assist.runtime import models
 from assist.runtime.asr_worker import CallAsr
 from assist.runtime.demo import play
 from assist.runtime.runner import CallRunner, ListSink
-from assist.runtime.second_pass import ALIGN_S, DecodePool, WhisperPass
+from assist.runtime.second_pass import ALIGN_S, TAIL_S, DecodePool, WhisperPass
 
 RATE = 16_000
 
@@ -56,7 +56,9 @@ def call(names: list[str], *, gap_s: float = 1.5, phone: bool = True) -> np.ndar
     return phone_line(x) if phone else x
 
 
-def run(customer, *, word="somewhere", speed=None, first=True, pool=None, **kw) -> list[Event]:
+def run(
+    customer, *, word="somewhere", speed=None, first=True, pool=None, passes=None, **kw
+) -> list[Event]:
     second = models.select_engine("en").second
     assert second is not None
     agent = noise(customer.shape[0] / RATE, level_dbfs=-55, seed=9)
@@ -65,6 +67,8 @@ def run(customer, *, word="somewhere", speed=None, first=True, pool=None, **kw) 
     asr = CallAsr(runner, SphinxEngine() if first else None, second=second)
     if pool is not None or kw:
         asr.second = WhisperPass(runner, second, pool=pool, **kw)
+    if passes is not None:
+        passes.append(asr.second)
     runner.start()
     n = play(agent, customer, runner, speed=speed)
     asr.close(until=n * FRAME_SAMPLES, timeout=60)
@@ -93,11 +97,13 @@ def test_each_utterance_gets_a_whisper_final_and_drives_the_word_cue(two_clips) 
     assert not [e for e in events if e.type == "transcript" and e.data.kind == "partial"]
     prompts = [e for e in events if e.type == "prompt"]
     assert [p.data.evidence["phrase"] for p in prompts] == ["somewhere"]
-    # a final arrives at the frame where the VAD closed the utterance + ALIGN_S
-    stops = [e.t for e in events if e.type == "speech" and e.data.state == "stop"]
-    for f_ev, stop_t in zip([e for e in events if e.type == "transcript"], stops, strict=True):
-        assert f_ev.t == pytest.approx(stop_t + ALIGN_S, abs=0.021)
-        assert f_ev.data.end <= stop_t  # its words are in the audio before the stop
+    # a final arrives ALIGN_S after the utterance's last voiced frame (the stop's `at`), after
+    # the VAD has closed it (the stop event's `t`, a hangover later)
+    stops = [e for e in events if e.type == "speech" and e.data.state == "stop"]
+    for f_ev, stop in zip([e for e in events if e.type == "transcript"], stops, strict=True):
+        assert f_ev.t == pytest.approx(stop.data.at + ALIGN_S, abs=0.021)
+        assert f_ev.t >= stop.t
+        assert f_ev.data.end <= stop.data.at + TAIL_S  # its words are in the audio decoded
 
 
 def test_fast_runs_are_identical_and_real_time_gives_the_same_words(two_clips) -> None:
@@ -147,3 +153,39 @@ def test_a_full_pool_reports_lag_and_the_first_pass_final_stands() -> None:
     assert (fin.asr_pass, fin.engine) == (1, "pocketsphinx:en-us")
     assert fin.text == "go somewhere and do something"
     assert [e.data.rule for e in events if e.type == "prompt"] == ["negative_phrase"]
+
+
+def test_speculative_decodes_give_the_same_finals_and_guess_every_end() -> None:
+    """An idle pool starts each decode TAIL_S after the speech instead of a hangover later;
+    guesses at pauses inside an utterance are dropped, and the finals (words and times) are
+    those of a run that never guesses."""
+    x = call(["librivox-870", "something"])
+    spec: list[WhisperPass] = []
+    plain: list[WhisperPass] = []
+    a = run(x, first=False, pool=DecodePool(4, 8), passes=spec)  # threads to spare for guesses
+    b = run(x, first=False, pool=DecodePool(1, 4), speculate=False, passes=plain)
+    key = [(e.t, e.data.text, e.data.words) for e in a if e.type == "transcript"]
+    assert key and key == [(e.t, e.data.text, e.data.words) for e in b if e.type == "transcript"]
+    (p,), (q,) = spec, plain
+    # read speech pauses: guessed, then the speaker went on (whether each end is guessed
+    # depends on a thread being idle at that moment: guesses never queue)
+    assert 1 <= p.guesses_used <= len(key)
+    assert p.guesses > p.guesses_used
+    assert q.guesses == 0
+
+
+def test_a_guess_only_takes_an_idle_thread() -> None:
+    pool = DecodePool(1, 3)
+    gate = threading.Event()
+    busy = pool.submit(lambda: gate.wait(60) and None, block=False)
+    queued = pool.submit(lambda: None, block=False)  # a real decode may queue...
+    assert busy is not None and queued is not None
+    assert pool.submit_if_idle(lambda: None) is None  # ...a guess may not
+    gate.set()
+    busy.result(10)
+    queued.result(10)
+    assert pool.in_flight == 0
+    guess = pool.submit_if_idle(lambda: None)
+    assert guess is not None
+    guess.result(10)
+    assert pool.in_flight == 0

@@ -1,19 +1,28 @@
 """The Whisper second pass: each utterance the VAD closes is decoded whole, in one shared pool.
 
 Per call, `WhisperPass` watches both channels on the runner thread with the same VAD as the
-session (same config, same frames, so the same utterances). When a speech run stops, or has
-run `max_utterance_s`, exactly that audio (plus `preroll_s` before it) goes to the process-wide
-`DecodePool`: a fixed set of threads sized to the cores, shared by every call and both
-speakers, with a bounded number of pending decodes. Its result becomes the utterance's final
-transcript (`asr_pass: 2`).
+session (same config, same frames, so the same utterances). An utterance's audio is from the
+VAD's (back-dated) start, less `preroll_s`, to its last voiced frame plus `tail_s`; a speech
+run longer than `max_utterance_s` is decoded in pieces of that length. The decodes run in the
+process-wide `DecodePool`: a fixed set of threads sized to the cores, shared by every call and
+both speakers, with a bounded number of pending decodes. Its result becomes the utterance's
+final transcript (`asr_pass: 2`).
+
+Speculation: the VAD only calls an utterance over after its hangover (0.4 s of quiet), and a
+decode takes about half a second, so waiting for the VAD puts a final ~1 s after the speech.
+Instead, once `tail_s` of quiet follows the speech and a pool thread is idle, the decode of
+that same audio starts at once; if the speaker goes on within the hangover, the guess is
+dropped (it only ever used an idle thread). When the pool is busy, nothing is guessed and the
+decode starts when the VAD closes the utterance. Either way the audio decoded is the same, so
+the words are too.
 
 Time, as for the first pass (`assist.runtime.asr_worker`): the final is handed to the session
-when the session's audio reaches the stop's frame + `align_s`, so its `t` is the same in
-`--fast` and real-time runs. `--fast` (`block=True`) waits for the decode at that point (and
-for a free slot in the pool), so runs are identical. Live never waits: a decode that misses
-its slot is delivered when it arrives; when the pool is full the utterance is not decoded, an
-`asr_lagging` event (`asr_pass: 2`) says so, and the first pass's words for that utterance
-stand as its final (`asr_pass: 1`).
+when the session's audio reaches the utterance's last voiced frame + `align_s` (and never
+before the VAD has closed it), so its `t` is the same in `--fast` and real-time runs. `--fast`
+(`block=True`) waits for the decode at that point (and for a free slot in the pool), so runs
+are identical. Live never waits: a decode that misses its slot is delivered when it arrives;
+when the pool is full the utterance is not decoded, an `asr_lagging` event (`asr_pass: 2`)
+says so, and the first pass's words for that utterance stand as its final (`asr_pass: 1`).
 """
 
 from __future__ import annotations
@@ -35,7 +44,10 @@ from assist.core.events import AsrLagging, Error, Speaker, Transcript, Word
 from assist.core.vad import VoiceActivity
 from assist.runtime.runner import CallRunner
 
-ALIGN_S = 0.4  # stop detected -> final delivered (a decode takes ~0.4 s on an idle core)
+ALIGN_S = 0.7  # last voiced frame -> final delivered (a decode takes ~0.5 s on an idle core,
+# started TAIL_S after the speech when speculating)
+TAIL_S = 0.1  # quiet after the last voiced frame that is decoded with it, and that must pass
+# before a speculative decode starts (a shorter gap is between words, not after an utterance)
 MAX_UTTERANCE_S = 15.0  # a longer speech run is decoded in pieces of this length
 PREROLL_S = 0.3  # audio kept before the VAD's (back-dated) start of speech
 FIRST_PASS_WAIT_S = 1.5  # an utterance not decoded waits this long for the first pass's final
@@ -61,18 +73,35 @@ class DecodePool:
         self.max_pending = max_pending
         self._slots = threading.BoundedSemaphore(max_pending)
         self._exec = ThreadPoolExecutor(workers, thread_name_prefix="whisper")
+        self._lock = threading.Lock()
+        self.in_flight = 0  # running + queued
         self.submitted = 0
         self.rejected = 0
 
     def submit(self, fn: Callable[[], Hypothesis | None], *, block: bool) -> Future[Any] | None:
         """Run `fn` on a pool thread; None (nothing queued) when full and not `block`."""
         if not self._slots.acquire(blocking=block):
-            self.rejected += 1
+            with self._lock:
+                self.rejected += 1
             return None
-        self.submitted += 1
+        with self._lock:
+            self.submitted += 1
+            self.in_flight += 1
         fut = self._exec.submit(fn)
-        fut.add_done_callback(lambda _f: self._slots.release())
+        fut.add_done_callback(self._done)
         return fut
+
+    def submit_if_idle(self, fn: Callable[[], Hypothesis | None]) -> Future[Any] | None:
+        """Run `fn` only if a pool thread is free right now (a guess must never queue)."""
+        with self._lock:
+            if self.in_flight >= self.workers:
+                return None
+        return self.submit(fn, block=False)
+
+    def _done(self, _fut: Future[Any]) -> None:
+        with self._lock:
+            self.in_flight -= 1
+        self._slots.release()
 
 
 _shared: DecodePool | None = None
@@ -98,6 +127,15 @@ class _Job:
 
 
 @dataclass(slots=True)
+class _Guess:
+    """A speculative decode of the open utterance, as if it ended at `voiced`."""
+
+    start: int
+    voiced: int  # the last voiced frame's end sample it assumed
+    future: Future[Any]
+
+
+@dataclass(slots=True)
 class _Track:
     """One speaker: VAD, recent audio, open utterance, decodes in order, first-pass words."""
 
@@ -109,6 +147,7 @@ class _Track:
     first_engine: str = ""
     first_upto: int = 1 << 62  # call sample through which first-pass results were handed over
     lagging: bool = False
+    guess: _Guess | None = None
 
 
 class WhisperPass:
@@ -126,9 +165,13 @@ class WhisperPass:
         max_utterance_s: float = MAX_UTTERANCE_S,
         preroll_s: float = PREROLL_S,
         lag_report_s: float = LAG_REPORT_S,
+        tail_s: float = TAIL_S,
+        speculate: bool = True,
     ) -> None:
         if align_s < 0 or max_utterance_s <= 1 or preroll_s < 0 or lag_report_s <= 0:
             raise ValueError("align_s, preroll_s >= 0; max_utterance_s > 1; lag_report_s > 0")
+        if tail_s < 0:
+            raise ValueError("tail_s must be >= 0")
         self.runner = runner
         self.engine = engine
         self.pool = pool or shared_pool()
@@ -139,6 +182,10 @@ class WhisperPass:
         self.preroll = round(preroll_s * rate)
         self.lag_report = round(lag_report_s * rate)
         self.first_wait = round(FIRST_PASS_WAIT_S * rate)
+        self.tail = round(tail_s * rate)
+        self.speculate = speculate
+        self.guesses = 0  # speculative decodes started
+        self.guesses_used = 0  # ... whose utterance did end there
         vads = runner.session.vads
         self.tracks: dict[Speaker, _Track] = {
             s: _Track(VoiceActivity(vads[s].config, sample_rate=rate)) for s in vads
@@ -163,11 +210,14 @@ class WhisperPass:
         if change is not None and change.started:
             tr.open_start = max(0, change.at_sample - self.preroll)
         elif change is not None and tr.open_start is not None:
-            self._cut(speaker, tr, end)
+            self._cut(speaker, tr, min(end, change.at_sample + self.tail), voiced=change.at_sample)
             tr.open_start = None
         elif tr.open_start is not None and end - tr.open_start >= self.max_utt:
+            self._drop_guess(tr)
             self._cut(speaker, tr, end)
             tr.open_start = end
+        elif tr.open_start is not None:
+            self._maybe_guess(tr, end)
         keep_from = (tr.open_start if tr.open_start is not None else end) - self.preroll
         while tr.frames and tr.frames[0][0] <= keep_from:
             tr.frames.popleft()
@@ -187,18 +237,58 @@ class WhisperPass:
         if tr is not None:
             tr.first_upto = upto
 
-    def _cut(self, speaker: Speaker, tr: _Track, end: int) -> None:
+    def _maybe_guess(self, tr: _Track, end: int) -> None:
+        """Speech paused: guess that the utterance ended, if an idle pool thread can check."""
+        voiced = tr.vad.voiced_until
+        if tr.vad.voiced or (tr.guess is not None and tr.guess.voiced != voiced):
+            self._drop_guess(tr)  # the speaker went on: that was a pause, not the end
+        if (
+            not self.speculate
+            or tr.guess is not None
+            or tr.vad.voiced
+            or tr.open_start is None
+            or end - voiced < self.tail
+        ):
+            return
+        start, stop = tr.open_start, voiced + self.tail
+        fut = self.pool.submit_if_idle(self._decoder(self._audio(tr, start, stop), start))
+        if fut is not None:
+            tr.guess = _Guess(start, voiced, fut)
+            self.guesses += 1
+
+    def _drop_guess(self, tr: _Track) -> None:
+        if tr.guess is not None:
+            tr.guess.future.cancel()  # frees its slot if it had not started; else it runs out
+            tr.guess = None
+
+    def _decoder(self, audio: np.ndarray, start: int) -> Callable[[], Hypothesis | None]:
+        engine, offset = self.engine, start / self.rate
+        return lambda: engine.decode(audio, offset_s=offset)
+
+    def _cut(self, speaker: Speaker, tr: _Track, end: int, *, voiced: int | None = None) -> None:
+        """Decode [open start, end): a closed utterance (`voiced`: its last voiced frame's
+        end), a piece of a long one, or what is open at the end of the call."""
         start = tr.open_start if tr.open_start is not None else end
-        audio = self._audio(tr, start, end)
-        offset = start / self.rate
-        engine = self.engine
-        fut = self.pool.submit(lambda: engine.decode(audio, offset_s=offset), block=self.block)
+        guess, tr.guess = tr.guess, None
+        fut: Future[Any] | None
+        if guess is not None and (guess.start, guess.voiced) == (start, voiced):
+            fut = guess.future  # the guess was right: its decode is this one
+            self.guesses_used += 1
+        else:
+            if guess is not None:
+                guess.future.cancel()
+            fut = self.pool.submit(
+                self._decoder(self._audio(tr, start, end), start), block=self.block
+            )
         if fut is None and not tr.lagging:
             tr.lagging = True
             note = AsrLagging(speaker=speaker, lag_s=(end - start) / self.rate, asr_pass=2)
             self.runner.submit(lambda s, n=note: s.note(n))  # type: ignore[misc]
-        # not decoded: wait for the first pass's own endpointer (≈ 1 s after the speech) too
-        due = end + (self.align if fut is not None else max(self.align, self.first_wait))
+        # delivered `align` after the speech (never before now: the VAD has only just closed
+        # it); not decoded: wait for the first pass's own endpointer (≈ 1 s after the speech)
+        now = tr.frames[-1][0] if tr.frames else end
+        base = voiced if voiced is not None else end
+        due = max(now, base + (self.align if fut is not None else max(self.align, self.first_wait)))
         tr.jobs.append(_Job(start, end, due, fut))
 
     def _audio(self, tr: _Track, start: int, end: int) -> np.ndarray:
@@ -217,7 +307,7 @@ class WhisperPass:
             job = tr.jobs[0]
             if now is not None and job.due > now:
                 return
-            if now is not None and job.future is None and tr.first_upto < job.due - self.align:
+            if now is not None and job.future is None and tr.first_upto < job.end:
                 return  # not decoded, and the first pass has not caught up to it yet
             if job.future is not None and not job.future.done():
                 if now is not None and not self.block:
@@ -293,6 +383,7 @@ class WhisperPass:
                 if tr.open_start is not None and tr.frames:
                     self._cut(speaker, tr, tr.frames[-1][0])
                     tr.open_start = None
+                self._drop_guess(tr)
             self.closed = True
         for speaker, tr in self.tracks.items():
             self._deliver(speaker, tr, None)

@@ -10,11 +10,11 @@ final transcript (`asr_pass: 2`).
 
 Speculation: the VAD only calls an utterance over after its hangover (0.4 s of quiet), and a
 decode takes about half a second, so waiting for the VAD puts a final ~1 s after the speech.
-Instead, once `tail_s` of quiet follows the speech and a pool thread is idle, the decode of
-that same audio starts at once; if the speaker goes on within the hangover, the guess is
-dropped (it only ever used an idle thread). When the pool is busy, nothing is guessed and the
-decode starts when the VAD closes the utterance. Either way the audio decoded is the same, so
-the words are too.
+Instead, once `tail_s` of quiet follows the speech and a pool thread is idle (and the machine
+is not already busy), the decode of that same audio starts at once; if the speaker goes on
+within the hangover, the guess is dropped (it only ever used spare CPU). When the pool or the
+machine is busy, nothing is guessed and the decode starts when the VAD closes the utterance.
+Either way the audio decoded is the same, so the words are too.
 
 Time, as for the first pass (`assist.runtime.asr_worker`): the final is handed to the session
 when the session's audio reaches the utterance's last voiced frame + `align_s` (and never
@@ -63,14 +63,27 @@ def decode_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-class DecodePool:
-    """A fixed thread pool with a bounded number of decodes in flight (running + queued)."""
+def machine_busy() -> bool:
+    """True when the machine already has a runnable task per core (1-minute load average):
+    then a speculative decode would take CPU from something that needs it."""
+    try:
+        return os.getloadavg()[0] >= (os.cpu_count() or 1)
+    except OSError:  # no load average on this platform: judge by the pool alone
+        return False
 
-    def __init__(self, workers: int, max_pending: int) -> None:
+
+class DecodePool:
+    """A fixed thread pool with a bounded number of decodes in flight (running + queued).
+    `busy` says whether the machine has CPU to spare for guesses (default: `machine_busy`)."""
+
+    def __init__(
+        self, workers: int, max_pending: int, *, busy: Callable[[], bool] = machine_busy
+    ) -> None:
         if workers < 1 or max_pending < workers:
             raise ValueError("workers must be >= 1 and max_pending >= workers")
         self.workers = workers
         self.max_pending = max_pending
+        self.busy = busy
         self._slots = threading.BoundedSemaphore(max_pending)
         self._exec = ThreadPoolExecutor(workers, thread_name_prefix="whisper")
         self._lock = threading.Lock()
@@ -92,10 +105,13 @@ class DecodePool:
         return fut
 
     def submit_if_idle(self, fn: Callable[[], Hypothesis | None]) -> Future[Any] | None:
-        """Run `fn` only if a pool thread is free right now (a guess must never queue)."""
+        """Run `fn` only if a pool thread is free right now and the machine is not busy (a
+        guess must never queue, nor take CPU that calls need)."""
         with self._lock:
             if self.in_flight >= self.workers:
                 return None
+        if self.busy():
+            return None
         return self.submit(fn, block=False)
 
     def _done(self, _fut: Future[Any]) -> None:

@@ -182,7 +182,7 @@ def measure(
     for e in call:
         if e["type"] == "speech" and e["data"]["state"] == "start":
             starts[e["data"]["speaker"]].append(e["data"]["at"])
-    prompts = {}
+    prompts: dict[str, dict[str, Any]] = {}
     for e in call:
         if e["type"] == "prompt":
             prompts.setdefault(e["data"]["rule"], e)

@@ -59,7 +59,7 @@ def _placed(total_s: float, parts: list[tuple[float, np.ndarray]], rate: int) ->
     return y
 
 
-def _call(tmp_path: Path, wav: Path, rtp_port: int, **sip: object) -> tuple[Proc, Path, str]:
+def _call(tmp_path: Path, wav: Path, rtp_port: int, **sip: Any) -> tuple[Proc, Path, str]:
     """baresip (PCMU only) dials `assist sip` (defaults: store on, ASR auto) and streams `wav`
     for 14 s; returns the plugin (stopped), its events file and the call's id."""
     cfg = plugin_config(tmp_path / "assist.toml", rtp_port=rtp_port, **sip)

@@ -32,6 +32,7 @@ TIMEOUTS_S = {
     "core_transcripts": 420,  # records two timelines with the real recognisers first
     "overlay_load": 300,  # two runs of a 3-minute call at 10x, plus start-up
     "whisper": 900,  # real-time calls on recorded speech (benchmarks/whisper.py, issue 16)
+    "sip_g711": 420,  # real 17 s SIP calls, 4 per codec, one after another
 }
 
 

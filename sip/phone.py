@@ -43,6 +43,15 @@ EndRunner = Callable[[CallRunner, str], None]
 Ended = Callable[[str, str, str], None]  # (call_id, call_ended reason, SIP outcome)
 
 
+class DialFailed(ControlError):
+    """pjsua2 refused to place the call (makeCall raised: no transport for the address,
+    sendto refused): the call failed, unlike a URI pjsip cannot parse (bad input)."""
+
+    def __init__(self, uri: str, reason: str) -> None:
+        super().__init__(f"cannot call {uri}: {reason}")
+        self.reason = reason
+
+
 def _op(code: int = 0) -> pj.CallOpParam:
     prm = pj.CallOpParam(True)
     if code:
@@ -339,7 +348,7 @@ class Softphone:
             # the error's traceback keeps this frame: it must not keep the pjsua2 call alive
             # until a garbage collection on another thread after libDestroy (pjsua asserts)
             del call, leg
-            raise ControlError(f"cannot call {uri}: {failure}")
+            raise DialFailed(uri, failure)
         self.notify(f"{leg.call_id}: calling {uri}")
         return leg.call_id
 

@@ -206,28 +206,39 @@ def baresip(
     port: int = 0,
     codecs: Sequence[str] = ("g711",),
     rate: int = 8000,
+    only: str = "",
 ) -> Proc:
     """baresip (Debian) streaming `wav` (8 kHz mono) on 127.0.0.1: dials `dial`, or auto-answers
     on `port`; quits after `seconds`. `codecs`: its codec modules, in its order of preference;
-    `rate`: its audio rate, which the WAV must have (16000 for a G.722 call)."""
+    `rate`: its audio rate, which the WAV must have (16000 for a G.722 call); `only`: the one
+    codec its account offers and accepts (`PCMU`: the g711 module alone also offers PCMA)."""
     home.mkdir(parents=True, exist_ok=True)
     modules = "\n".join(f"module {c}.so" for c in codecs)
     (home / "config").write_text(
         BARESIP_CONFIG.format(port=port, wav=wav, codec_modules=modules, rate=rate)
     )
-    (home / "accounts").write_text("<sip:customer@127.0.0.1>;regint=0;answermode=auto\n")
+    restrict = f";audio_codecs={only}" if only else ""
+    (home / "accounts").write_text(f"<sip:customer@127.0.0.1>;regint=0;answermode=auto{restrict}\n")
     argv = ["/usr/bin/baresip", "-n", "127.0.0.1", "-f", str(home), "-t", str(seconds)]
     if dial:
         argv += ["-e", f"/dial {dial}"]
     return Proc(argv, cwd=home)
 
 
-def speech_wav(path: Path, text: str, *, seconds: float, rate: int = 8_000) -> Path:
-    """English speech (espeak-ng) at `rate`, starting 0.5 s in, padded with silence to
-    `seconds`: what a customer says down a G.711 line (PocketSphinx must hear words)."""
+def speech_wav(
+    path: Path,
+    text: str,
+    *,
+    seconds: float,
+    rate: int = 8_000,
+    voice: str = "en-us+m3",
+    wpm: int = 130,
+) -> Path:
+    """English speech (espeak-ng `voice` at `wpm`) at `rate`, starting 0.5 s in, padded with
+    silence to `seconds`: what a customer says down a G.711 line."""
     from tests.asr_audio import say
 
-    x, _ = say(text, "en-us+m3", wpm=130, rate=rate, pad_s=0.5)
+    x, _ = say(text, voice, wpm=wpm, rate=rate, pad_s=0.5)
     x = np.concatenate([x, np.zeros(max(0, int(seconds * rate) - x.size), np.float32)])
     return write_wav(path, x, rate=rate)
 

@@ -82,8 +82,8 @@ def test_baresip_calls_in_customer_speech_and_prompt(tmp_path: Path) -> None:
     stops = [e for e in events(ev) if e["type"] == "speech" and e["data"]["state"] == "stop"]
     assert prompt["t"] > stops[-1]["data"]["at"] + 4.5  # 5 s of agent silence after speech
     assert ended["data"]["reason"] == "hangup"
-    # words arrived from the customer's side (how well PocketSphinx hears 8 kHz G.711 is the
-    # recognition issue's business, not this one's)
+    # words arrived from the customer's side (which words, and the cues on them over PCMU:
+    # tests/test_sip_g711_words.py)
     assert " ".join(transcripts(ev)).split(), events(ev)
     stored = {c["call_id"]: c for c in stored_calls()}
     call_id = ended["call_id"]

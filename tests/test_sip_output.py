@@ -86,6 +86,30 @@ def test_a_call_that_fails_exits_1_with_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
+def test_a_call_pjsua2_cannot_place_exits_1_with_one_line(tmp_path: Path) -> None:
+    """An IPv6 callee passes sip/uri.py, but this softphone has only an IPv4 UDP transport:
+    pjsua2's makeCall raises at once. That is a failed call (exit 1), not bad input (2)."""
+    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=6900)
+    ev = tmp_path / "events.jsonl"
+    uri = "sip:bob@[::1]:5060"
+    plugin = assist(
+        *("sip", "call", uri, "--config", str(cfg), "--no-server", "--asr", "off"),
+        *("--events", str(ev)),
+    )
+    try:
+        assert plugin.p.wait(30) == 1, plugin.text
+    finally:
+        plugin.stop()
+    errors = [line for line in plugin.text.splitlines() if line.startswith("assist: error")]
+    assert errors == [
+        f"assist: error: the call to {uri} failed: Unsupported transport (PJSIP_EUNSUPTRANSPORT)"
+    ], plugin.text
+    ended = wait_event(ev, type="call_ended")
+    assert ended["data"]["reason"] == "failed"
+    assert "Traceback" not in plugin.text and "Assertion" not in plugin.text
+
+
+@pytest.mark.timeout(60)
 def test_an_unreachable_udp_registrar_is_reported_within_seconds(tmp_path: Path) -> None:
     port = _free_port()  # nothing listens there: ICMP port unreachable on loopback
     cfg = plugin_config(tmp_path / "assist.toml", rtp_port=6900, registrar=f"sip:127.0.0.1:{port}")

@@ -101,7 +101,7 @@ def _reserve_stdout() -> IO[str]:
 def run(args: argparse.Namespace) -> int:
     from overlay.auth import OverlayConfig
     from sip.control import SipControl
-    from sip.phone import Softphone
+    from sip.phone import DialFailed, Softphone
     from sip.uri import UriError, dial_uri
 
     if args.action == "call" and not args.uri:
@@ -228,6 +228,8 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "call":
             try:
                 placed = phone.dial(args.uri)
+            except DialFailed as exc:  # a call that failed, like one refused by the callee
+                raise CallFailed(f"the call to {args.uri} failed: {exc.reason}") from None
             except ControlError as exc:
                 raise ServiceError(str(exc)) from None
         deadline = None if args.duration is None else time.monotonic() + args.duration

@@ -216,11 +216,9 @@ def measure(
         taps = []
     else:
         reader = TapReader().start()
-        rec = RecorderTaps(taps_dir, f"bench-{condition}", lambda a, c: None)
+        rec = RecorderTaps(taps_dir, f"bench-{condition}", lambda a, c: None, silence)
         reader.add(rec.stream)
         taps = list(rec.ports.values())
-        for t in taps:
-            silence.startTransmit(t)
     for t in taps:
         player.startTransmit(t)
     stop_thread = threading.Event()
@@ -251,8 +249,6 @@ def measure(
     for t in taps:
         player.stopTransmit(t)
     if reader is not None:
-        for t in taps:
-            silence.stopTransmit(t)
         stream = rec.release()
         done = threading.Event()
         reader.close(stream, done.set)

@@ -129,8 +129,7 @@ class Leg:
         self.ep = ep
         self.agent_play = agent_play
         self.record_dir = record_dir
-        self.silence = silence
-        self.taps = RecorderTaps(tap_dir, call_id, self._push)
+        self.taps = RecorderTaps(tap_dir, call_id, self._push, silence)
         self.taps.stream.on_drop = self._dropped
         self.player: pj.AudioMediaPlayer | None = None
         self.recorder: pj.AudioMediaRecorder | None = None
@@ -208,7 +207,6 @@ class Leg:
             "agent": [self.player if self.player is not None else adm.getCaptureDevMedia()],
             "ear": ear,
             "supervisor": [sup] if sup is not None else [],
-            "silence": [self.silence],
             **{k: [v] for k, v in self.taps.ports.items()},
         }
         return ends

@@ -9,7 +9,6 @@ table that can be read and tested without pjsua2, and switching modes is a set d
     ear          the agent's earpiece (playback device, plus an optional recorder)
     supervisor   the supervisor's call
     agent_tap / customer_tap   the analysis taps (WAV writers the tap reader tails)
-    silence      a looping silent player feeding both taps, so each gets a frame every tick
 """
 
 from __future__ import annotations
@@ -22,8 +21,6 @@ CALL_ROUTES: frozenset[Route] = frozenset(
     {
         ("customer", "customer_tap"),
         ("agent", "agent_tap"),
-        ("silence", "customer_tap"),  # a frame for each tap in every tick (sip/tap.py)
-        ("silence", "agent_tap"),
         ("agent", "customer"),  # the customer hears the agent
         ("customer", "ear"),  # the agent hears the customer
     }

@@ -5,7 +5,9 @@ GIL, so any busy Python thread delayed every call's RTP (clicks, issue 12 point 
 are now pjmedia WAV writers (C): the clock thread appends 16-bit PCM to a file on tmpfs, and
 one Python thread (`TapReader`) tails the files. The writer keeps 6 frames in its own buffer
 and then stdio's 4 KiB, so the file grows in 4096-byte steps (~128 ms of audio) and the reader
-is 120-250 ms behind the bridge: fine for analysis, which never uses the wall clock.
+is 120-250 ms behind the bridge (measured): fine for analysis, which never uses the wall clock.
+pjsua2's createRecorder cannot make that smaller (enc_type and max_size must be 0; options
+only choose PCM/A-law/u-law).
 
 Both writers of a call are listeners of the same bridge and get a frame in every tick (a
 silent source feeds both, so a side with no audio still advances), hence frame i of one file

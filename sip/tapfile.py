@@ -39,6 +39,7 @@ MAX_BEHIND_FRAMES = 250  # 5 s unread: the reader is far behind; older audio is 
 SKEW_FRAMES = 50  # one file 1 s ahead of the other: that writer is not fed; pair with silence
 POLL_S = 0.02
 CLOSE_WAIT_S = 1.0  # a destroyed writer closes its file on the next clock tick
+TAP_DIR_PREFIX = "softphone-taps-"
 MAX_STREAMS = 64  # open call streams (two taps each); the phone has at most 32 calls
 
 SILENCE = np.zeros(FRAME_SAMPLES, dtype=np.float32)
@@ -59,6 +60,16 @@ def pcm_to_float(buf: bytes) -> Samples:
     return out
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's
+    return True
+
+
 def punch_hole(fd: int, offset: int, length: int) -> None:
     """Free `length` bytes at `offset` of the file (its size stays); OSError if unsupported."""
     mode = _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE
@@ -68,12 +79,20 @@ def punch_hole(fd: int, offset: int, length: int) -> None:
 
 
 def tap_dir() -> Path:
-    """A fresh private directory on tmpfs (/dev/shm) if there is one, else in the temp dir."""
+    """A fresh private directory on tmpfs (/dev/shm) if there is one, else in the temp dir.
+
+    Named after this process; those of processes that are gone (killed: no clean exit) are
+    removed first, so tmpfs does not fill up across crashes."""
+    import shutil
     import tempfile
 
     shm = Path("/dev/shm")
-    base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-    path = Path(tempfile.mkdtemp(prefix="softphone-taps-", dir=base))
+    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    for old in base.glob(f"{TAP_DIR_PREFIX}*-*"):
+        pid = old.name[len(TAP_DIR_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{TAP_DIR_PREFIX}{os.getpid()}-", dir=base))
     probe = path / "probe"
     fd = os.open(probe, os.O_RDWR | os.O_CREAT, 0o600)
     try:

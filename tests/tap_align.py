@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -90,6 +91,7 @@ def main() -> None:
         frames += len(both)
         bad += not all(np.array_equal(a, c) for a, c in both)
     stop.set()
+    shutil.rmtree(d, ignore_errors=True)
     print(json.dumps({"runs": runs, "misaligned": bad, "frames": frames}), flush=True)
     os._exit(0)  # pjsua2 objects are not freed after the library
 

@@ -6,9 +6,13 @@ cut frames in two, the header filled in at close), so these run without pjsua2.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,6 +23,7 @@ from sip.tapfile import (
     MAX_BEHIND_FRAMES,
     PUNCH_EVERY,
     SKEW_FRAMES,
+    TAP_DIR_PREFIX,
     TailFile,
     TapReader,
     TapStream,
@@ -26,6 +31,7 @@ from sip.tapfile import (
 )
 
 CHUNK = 4096
+_OUT: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
 
 
 def _header(data: int) -> bytes:
@@ -185,6 +191,23 @@ def test_tap_dir_is_on_tmpfs_when_there_is_one() -> None:
         assert d.is_dir() and not any(d.iterdir())
     finally:
         d.rmdir()
+
+
+def test_tap_dirs_of_processes_that_are_gone_are_removed() -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **_OUT)
+    first = tap_dir()
+    first.rmdir()
+    stale = first.parent / f"{TAP_DIR_PREFIX}{int(dead.stdout)}-x"
+    stale.mkdir()
+    (stale / "call-agent_tap.wav").write_bytes(b"\0" * 100)
+    mine = tap_dir()  # a second phone in this process: its own, and the first one's, stay
+    other = tap_dir()
+    try:
+        assert not stale.exists() and mine.exists() and other.exists()
+        assert mine.name.startswith(f"{TAP_DIR_PREFIX}{os.getpid()}-")
+    finally:
+        mine.rmdir()
+        other.rmdir()
 
 
 def test_a_file_that_is_not_there_fails_loudly(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ TIMEOUTS_S = {
     "memory": 600,  # recognisers decode speech at 16 kHz, twice per model
     "core_transcripts": 420,  # records two timelines with the real recognisers first
     "overlay_load": 300,  # two runs of a 3-minute call at 10x, plus start-up
+    "sip_clock": 400,  # 3 tap kinds x 5 conditions x 10 s, each kind in its own process
     "whisper": 900,  # real-time calls on recorded speech (benchmarks/whisper.py, issue 16)
     "sip_g711": 420,  # real 17 s SIP calls, 4 per codec, one after another
 }

@@ -21,7 +21,8 @@ from assist.core.events import CallState
 from assist.runtime.control import SuperviseMode
 from assist.runtime.runner import CallRunner, Work
 from sip.supervisor import Route, changes, routes
-from sip.tap import ChannelTap, FramePair
+from sip.tap import RecorderTaps
+from sip.tapfile import TapStream
 
 MEDIA_STATES = {
     pj.PJSUA_CALL_MEDIA_ACTIVE: "active",
@@ -109,7 +110,8 @@ class Leg:
         direction: str,
         remote: str,
         ep: pj.Endpoint,
-        taps: tuple[ChannelTap, ChannelTap],
+        tap_dir: Path,
+        silence: pj.AudioMedia,
         agent_play: str = "",
         record_dir: str = "",
     ) -> None:
@@ -127,11 +129,8 @@ class Leg:
         self.ep = ep
         self.agent_play = agent_play
         self.record_dir = record_dir
-        self.pair = FramePair(self._push)
-        agent_tap, customer_tap = taps
-        agent_tap.attach("agent", self.pair)
-        customer_tap.attach("customer", self.pair)
-        self.taps = {"agent_tap": agent_tap, "customer_tap": customer_tap}
+        self.taps = RecorderTaps(tap_dir, call_id, self._push, silence)
+        self.taps.stream.on_drop = self._dropped
         self.player: pj.AudioMediaPlayer | None = None
         self.recorder: pj.AudioMediaRecorder | None = None
         self.supervisor: SipCall | None = None
@@ -157,11 +156,17 @@ class Leg:
             self.runner.submit(work)
 
     def _push(self, agent: Samples, customer: Samples) -> None:
-        """Clock thread: frames before the runner exists (none in practice: the call is
+        """Tap reader thread: frames before the runner exists (none in practice: the call is
         answered once it is attached) are not analysed."""
         runner = self.runner
         if runner is not None:
             runner.push(agent, customer)
+
+    def _dropped(self, frames: int) -> None:
+        """Tap reader thread: it fell too far behind and skipped audio."""
+        runner = self.runner
+        if runner is not None:
+            runner.count_dropped(frames)
 
     def note_state(self, state: str, reason: str = "", code: int | None = None) -> None:
         if state == self.state:
@@ -202,7 +207,7 @@ class Leg:
             "agent": [self.player if self.player is not None else adm.getCaptureDevMedia()],
             "ear": ear,
             "supervisor": [sup] if sup is not None else [],
-            **{k: [v] for k, v in self.taps.items()},
+            **{k: [v] for k, v in self.taps.ports.items()},
         }
         return ends
 
@@ -243,9 +248,9 @@ class Leg:
         if failure is not None:
             raise failure
 
-    def release(self) -> list[ChannelTap]:
-        """Disconnect everything and hand back the taps for reuse (pump thread)."""
-        self.pair.enabled = False
+    def release(self) -> TapStream:
+        """Disconnect everything, destroy the tap writers and hand back their stream, which
+        the tap reader reads to its end (pump thread)."""
         ends = self._ends(create=False)
         for src, dst in self.applied:
             for a in ends.get(src, []):
@@ -255,10 +260,6 @@ class Leg:
                     except pj.Error:
                         pass  # that end's media is already gone with the call
         self.applied = frozenset()
-        taps = list(self.taps.values())
-        for tap in taps:
-            tap.attach("agent", None)
-        self.taps.clear()
         self.player = None
         self.recorder = None
-        return taps
+        return self.taps.release()

@@ -3,8 +3,8 @@
 pjsua2 is configured with no SIP worker threads (threadCnt=0) and mainThreadOnly, so its
 callbacks arrive on the thread that pumps `libHandleEvents` — ours. Other threads (the overlay's
 control requests, the CLI) never call pjsua2: they hand a callable to `run()`/`post()`, which the
-pump executes between polls. Only the conference bridge's clock thread calls into Python on its
-own (the taps' onFrameReceived), and pjmedia registers that thread itself.
+pump executes between polls. The conference bridge's clock thread (pjmedia's own) runs no
+Python per tick: the analysis taps are C-side WAV writers (sip/tap.py).
 
 Shutdown order matters for a clean exit: hang up, let the BYEs go out, drop every Python
 reference to calls/ports/accounts on this thread, then `libDestroy`.

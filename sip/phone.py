@@ -14,11 +14,13 @@ A failure in the work done for one call (a callback, a timer) is contained: the 
 from __future__ import annotations
 
 import gc
+import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
@@ -32,7 +34,8 @@ from sip.account import SipAccount
 from sip.call import Leg, SipCall
 from sip.codecs import apply_codecs
 from sip.endpoint import Pump
-from sip.tap import ChannelTap
+from sip.tap import silence_source
+from sip.tapfile import TapReader, tap_dir
 from sip.uri import UriError, dial_uri
 
 WATCH_EVERY_S = 0.5
@@ -101,8 +104,10 @@ class Softphone:
         self.legs: dict[str, Leg] = {}
         self._graveyard: list[Any] = []  # pjsua2 objects released on the next pump step
         self._closing = False
-        self._free_taps: list[ChannelTap] = []  # reused, deleted only once the clock is stopped
-        self._taps_made = 0
+        self.tap_dir: Path | None = None  # the calls' tap files (tmpfs), made by setup
+        self.silence: pj.AudioMediaPlayer | None = None  # feeds every tap (sip/tap.py)
+        self.tap_reader = TapReader(failed=notify)
+        self._ending: dict[str, tuple[CallRunner, str]] = {}  # runners ended once taps are read
 
     # -- any thread ----------------------------------------------------------------------------
 
@@ -162,6 +167,9 @@ class Softphone:
 
     def setup(self, ep: pj.Endpoint, port: int) -> None:
         self.ep = ep
+        self.tap_dir = tap_dir()
+        self.silence = silence_source(self.tap_dir)
+        self.tap_reader.start()
         enabled, missing = apply_codecs(ep, self.cfg.codecs)
         if missing:
             self.notify(f"sip.codecs: not in this pjsua2 build: {', '.join(missing)}")
@@ -185,7 +193,7 @@ class Softphone:
             leg.end_reason = "interrupted"
 
     def idle(self) -> bool:
-        return not self.legs
+        return not self.legs and not self._ending
 
     def failed(self, exc: BaseException, where: str) -> None:
         """Work on the pump thread that belongs to no call failed: say so, keep going."""
@@ -196,9 +204,15 @@ class Softphone:
             self._finish(leg, "ended", "shutdown", None)
         if self.ep is None:
             return
-        self.ep.audDevManager().setNoDev()  # stop the bridge's clock: no more port callbacks
+        self.ep.audDevManager().setNoDev()  # stop the bridge's clock
+        self.tap_reader.stop()  # the last tails of calls that ended just now are not read
+        for runner, reason in self._ending.values():
+            self.end_runner(runner, reason)
+        self._ending.clear()
+        self.silence = None
+        if self.tap_dir is not None:
+            shutil.rmtree(self.tap_dir, ignore_errors=True)
         self._graveyard.clear()
-        self._free_taps.clear()
         self.legs.clear()
         if self.account is not None:
             self.account.shutdown()
@@ -227,25 +241,22 @@ class Softphone:
 
     def _new_leg(self, call_id: str, call: SipCall, direction: str, remote: str) -> Leg:
         assert self.ep is not None
+        assert self.tap_dir is not None and self.silence is not None
         leg = Leg(
             call_id,
             call,
             direction=direction,
             remote=remote,
             ep=self.ep,
-            taps=(self._tap(), self._tap()),
+            tap_dir=self.tap_dir,
+            silence=self.silence,
             agent_play=self.cfg.agent_play,
             record_dir=self.cfg.agent_record_dir,
         )
+        self.tap_reader.add(leg.taps.stream)
         call.owner = call_id  # by id, not by reference: no cycles keep pjsua2 objects alive
         self.legs[call_id] = leg
         return leg
-
-    def _tap(self) -> ChannelTap:
-        if self._free_taps:
-            return self._free_taps.pop()
-        self._taps_made += 1
-        return ChannelTap(f"tap-{self._taps_made}")
 
     def _call(self, call_id: int = pj.PJSUA_INVALID_ID) -> SipCall:
         def on_state(c: SipCall) -> None:
@@ -472,15 +483,34 @@ class Softphone:
         sup = leg.supervisor
         if sup is not None:
             self._contain(leg, "supervisor hangup", lambda: sup.hangup(_op()))
+        stream = None
         try:
-            self._free_taps.extend(leg.release())
+            stream = leg.release()
         finally:
             self._graveyard.append(leg.call)
             self.notify(f"{leg.call_id}: ended ({reason})")
             outcome = f"{code} {reason}" if code else reason
             self.ended(leg.call_id, leg.end_reason, outcome)
             if leg.runner is not None:
-                self.end_runner(leg.runner, leg.end_reason)
+                # the call's last ~0.25 s is still in the tap files: end the runner once the
+                # tap reader has pushed it (it posts `_end` back here)
+                self._ending[leg.call_id] = (leg.runner, leg.end_reason)
+                if stream is None:
+                    self._end(leg.call_id)
+                else:
+                    self.tap_reader.close(stream, partial(self._post_end, leg.call_id))
+
+    def _post_end(self, call_id: str) -> None:
+        """Tap reader thread: the call's taps are read to their end."""
+        try:
+            self.pump.post(lambda: self._end(call_id))
+        except ServiceError:  # the SIP thread is swamped or gone: release() ends the runner
+            self.notify(f"{call_id}: could not hand the call's end to the SIP thread")
+
+    def _end(self, call_id: str) -> None:
+        item = self._ending.pop(call_id, None)
+        if item is not None:
+            self.end_runner(*item)
 
     def _watch(self) -> None:
         """Media timeout: a confirmed call whose RTP has stopped is hung up as dropped."""

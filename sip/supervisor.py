@@ -8,7 +8,7 @@ table that can be read and tested without pjsua2, and switching modes is a set d
     agent        the agent's microphone (capture device, or a WAV player in headless runs)
     ear          the agent's earpiece (playback device, plus an optional recorder)
     supervisor   the supervisor's call
-    agent_tap / customer_tap   the analysis taps
+    agent_tap / customer_tap   the analysis taps (WAV writers the tap reader tails)
 """
 
 from __future__ import annotations

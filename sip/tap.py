@@ -1,116 +1,88 @@
-"""Conference-bridge ports that copy a call's two directions into its CallRunner.
+"""A call's analysis taps on the conference bridge: pjmedia WAV writers, C on the clock thread.
 
-`ChannelTap` is an AudioMediaPort at the analysis format (16 kHz mono 16-bit, 20 ms), so the
-bridge resamples for us and every frame is FRAME_SAMPLES long. Its onFrameReceived runs on
-pjmedia's clock thread and must never block: it converts the frame and hands it to `FramePair`,
-which pairs agent and customer frames (the bridge delivers both in the same tick) and calls
-`CallRunner.push`, whose queue is bounded and drops the oldest frame.
+pjmedia's clock thread runs the whole bridge each 20 ms tick, and every call's RTP goes out
+from it. A tap in Python (an AudioMediaPort) made that thread take the GIL every tick, so any
+busy Python thread delayed all calls' audio and the peers heard clicks (issue 12 point 12,
+benchmarks/sip_clock.py). Now each direction of a call goes to an AudioMediaRecorder writing
+16 kHz mono PCM into a file in a private tmpfs directory, and `sip.tapfile.TapReader` (one
+Python thread) tails the files and pushes agent/customer pairs to the call's runner.
+
+All of this runs on the SIP thread, which owns every pjsua2 object: the writers are created
+with the call's leg and destroyed by dropping them in `release()`.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
-from collections.abc import Callable
+import ctypes
+import wave
+from pathlib import Path
 
-import numpy as np
 import pjsua2 as pj
 
-from assist.core.audio import ANALYSIS_RATE, FRAME_MS, FRAME_SAMPLES, Samples
+from assist.core.audio import ANALYSIS_RATE
+from sip.tapfile import SILENCE, Push, TailFile, TapStream, pcm_to_float
 
-MAX_SKEW_FRAMES = 5  # one side this far ahead: the other is silent (not connected), pad it
-SILENCE = np.zeros(FRAME_SAMPLES, dtype=np.float32)
+__all__ = ["SILENCE", "RecorderTaps", "pcm_to_float", "silence_source"]
 
-
-def analysis_format() -> pj.MediaFormatAudio:
-    fmt = pj.MediaFormatAudio()
-    fmt.init(pj.PJMEDIA_FORMAT_PCM, ANALYSIS_RATE, 1, FRAME_MS * 1000, 16)
-    return fmt
-
-
-def pcm_to_float(buf: bytes) -> Samples:
-    """16-bit little-endian PCM -> float32 in [-1, 1), exactly FRAME_SAMPLES long."""
-    x = np.frombuffer(buf, dtype="<i2").astype(np.float32) / 32768.0
-    if x.shape[0] == FRAME_SAMPLES:
-        return x
-    out = np.zeros(FRAME_SAMPLES, dtype=np.float32)
-    out[: min(FRAME_SAMPLES, x.shape[0])] = x[:FRAME_SAMPLES]
-    return out
+# pjsua's own connect, called with the GIL held (PyDLL): pjsua2's startTransmit releases the
+# GIL around the call, so between two of them a busy Python thread can run and a clock tick
+# can apply the first connection without the second. Measured with one busy Python thread:
+# 6 of 120 starts had one file a frame ahead with startTransmit, 0 of 240 this way.
+_pjsua = ctypes.PyDLL(pj._pjsua2.__file__)
+_pjsua.pjsua_conf_connect.argtypes = [ctypes.c_int, ctypes.c_int]
+_pjsua.pjsua_conf_connect.restype = ctypes.c_int
 
 
-class FramePair:
-    """Pairs the agent's and the customer's frames and pushes each pair to `push`."""
+def silence_source(directory: Path) -> pj.AudioMediaPlayer:
+    """A looping silent player that feeds every tap writer from its start (pump thread).
 
-    def __init__(self, push: Callable[[Samples, Samples], None]) -> None:
-        self._push = push
-        self._lock = threading.Lock()
-        self._agent: deque[Samples] = deque()
-        self._customer: deque[Samples] = deque()
-        self.enabled = True
-
-    def add(self, speaker: str, frame: Samples) -> None:
-        if not self.enabled:
-            return
-        with self._lock:
-            mine = self._agent if speaker == "agent" else self._customer
-            mine.append(frame)
-            pairs = []
-            while self._agent and self._customer:
-                pairs.append((self._agent.popleft(), self._customer.popleft()))
-            if len(mine) > MAX_SKEW_FRAMES:  # the other side is not being fed: it is silent
-                f = mine.popleft()
-                pairs.append((f, SILENCE) if speaker == "agent" else (SILENCE, f))
-        for agent, customer in pairs:
-            self._push(agent, customer)
+    In a tick where none of a listener's sources had audio (a stream with no RTP yet, on
+    hold), pjmedia hands it a NONE frame, which the WAV writer skips: that file would fall
+    behind the other side's and the call's sample-count time would shrink. With this source
+    on every writer, each tick adds exactly one frame to each file (adding zeros changes no
+    sample)."""
+    path = directory / "silence.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(ANALYSIS_RATE)
+        w.writeframes(b"\0\0" * ANALYSIS_RATE)
+    player = pj.AudioMediaPlayer()
+    player.createPlayer(str(path))  # loops
+    return player
 
 
-class ChannelTap(pj.AudioMediaPort):
-    """One direction of a call (agent or customer) into a FramePair.
+class RecorderTaps:
+    """One call's agent and customer writers and the stream that reads them (pump thread).
 
-    Taps are pooled and reused, never deleted while the bridge's clock runs: pjsip 2.14+
-    removes conference ports asynchronously, so freeing a Python-owned port right after
-    removing it can race the clock thread's next callback.
-    """
+    Both writers start together, fed by `silence`, in one pair of back-to-back connects: a
+    bridge operation takes effect at the next tick, so they get their first frame in the same
+    tick and frame i of one file is frame i of the other from then on (whenever the call's
+    own sources are connected)."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.speaker = "agent"
-        self.pair: FramePair | None = None
-        self.frames = 0
-        self.createPort(name, analysis_format())
+    def __init__(self, directory: Path, name: str, push: Push, silence: pj.AudioMedia) -> None:
+        self.ports: dict[str, pj.AudioMediaRecorder] = {}
+        files: list[TailFile] = []
+        try:
+            for end in ("agent_tap", "customer_tap"):
+                path = directory / f"{name}-{end}.wav"
+                rec = pj.AudioMediaRecorder()
+                rec.createRecorder(str(path))  # the bridge's format: 16 kHz mono, 20 ms
+                self.ports[end] = rec
+                files.append(TailFile(path))
+            src = silence.getPortId()
+            slots = [rec.getPortId() for rec in self.ports.values()]
+            failed = [_pjsua.pjsua_conf_connect(src, slot) for slot in slots]
+            if any(failed):
+                raise pj.Error(max(failed), "pjsua_conf_connect", "cannot connect a tap", "", 0)
+        except BaseException:
+            self.ports.clear()  # destroys what was made
+            for f in files:
+                f.remove()
+            raise
+        self.stream = TapStream(files[0], files[1], push)
 
-    def attach(self, speaker: str, pair: FramePair | None) -> None:
-        self.speaker, self.pair = speaker, pair
-
-    def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 override
-        pair = self.pair
-        if pair is None:
-            return
-        if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
-            samples = pcm_to_float(bytes(frame.buf))
-        else:
-            samples = SILENCE
-        self.frames += 1
-        pair.add(self.speaker, samples)
-
-    def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 override
-        frame.type = pj.PJMEDIA_FRAME_TYPE_NONE  # a tap is a listener only: it says nothing
-
-
-class LevelMeter(pj.AudioMediaPort):
-    """Records the RMS of everything it receives (tests and diagnostics: what an ear hears)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.chunks: deque[float] = deque(maxlen=5000)  # bounded: 100 s of 20 ms RMS values
-        self.createPort(name, analysis_format())
-
-    def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 override
-        if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
-            x = pcm_to_float(bytes(frame.buf))
-            self.chunks.append(float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))))
-        else:
-            self.chunks.append(0.0)
-
-    def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 override
-        frame.type = pj.PJMEDIA_FRAME_TYPE_NONE
+    def release(self) -> TapStream:
+        """Destroy the writers (they flush and close their files on the next tick)."""
+        self.ports.clear()
+        return self.stream

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 FINISH_TIMEOUT_S = 5.0
 ASR_CLOSE_S = 3.0  # at a call's end, wait this long for the last words
-GIL_SWITCH_S = 0.001  # Python's default is 5 ms: the media clock would wait that long a turn
+GIL_SWITCH_S = 0.001  # Python's default is 5 ms (see the comment where it is set)
 
 
 def register(sub: Any) -> None:
@@ -218,8 +218,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"Overlay: {server.agent_url(agent_name)}", file=sys.stderr)
         print(f"Supervisor: {server.supervisor_url()}", file=sys.stderr)
     code = 0
-    # pjmedia's clock thread needs the GIL twice per 20 ms tick (the analysis taps); every
-    # other Python thread holds it up to the switch interval at a time (benchmarks/sip_clock.py)
+    # This was the clicks mitigation while the analysis taps were Python on pjmedia's clock
+    # thread; the taps are C now (sip/tap.py) and the clock no longer waits for the GIL
+    # (benchmarks/sip_clock.py). Kept for now: shorter GIL turns for the SIP and tap reader
+    # threads (not measured either way).
     sys.setswitchinterval(GIL_SWITCH_S)
     try:
         phone.start()

@@ -135,6 +135,13 @@ class CallRunner:
             self._frames.append((agent, customer))
             self._cond.notify_all()
 
+    def count_dropped(self, frames: int) -> None:
+        """Audio the source itself had to skip (the SIP tap reader far behind): reported
+        with the queue's own drops, as `dropped` events."""
+        with self._cond:
+            self.dropped_total += frames
+            self._dropped_unreported += frames
+
     def submit(self, work: Work) -> bool:
         """Run `work(session)` on the runner's thread; its events go to the sinks.
 

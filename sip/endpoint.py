@@ -163,6 +163,10 @@ class Pump:
             self._shutdown()
         except BaseException as exc:  # noqa: BLE001 - the owner's watcher (pump.died) reports it
             self.died = exc
+            try:  # drop the owner's pjsua2 objects here, while the library is still up: freed
+                self.owner.release()  # later on another thread, pjsua would assert
+            except BaseException as again:  # noqa: BLE001 - reported with the first failure
+                exc.add_note(f"releasing the calls failed too: {again!r}")
         finally:
             self._destroy()
 

@@ -107,6 +107,9 @@ def demo_with_server(call: Path, tmp_path: Path, *extra: str) -> subprocess.Pope
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # started in the background (`assist demo --linger &` in a script): SIGINT comes
+        # ignored, and Ctrl-C must still end it (it once hung there for ever)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
 
 
@@ -133,6 +136,16 @@ def test_demo_without_a_terminal_stops_when_done_or_lingers_when_asked(
     finally:
         if lingering.poll() is None:
             lingering.kill()
+    terminated = demo_with_server(call_wav, tmp_path, "--linger")  # a service manager's stop
+    try:
+        assert terminated.stderr is not None
+        while "Ctrl-C to quit" not in (line := terminated.stderr.readline()):
+            assert line, "assist demo --linger exited"
+        terminated.send_signal(signal.SIGTERM)
+        assert terminated.wait(30) == 0
+    finally:
+        if terminated.poll() is None:
+            terminated.kill()
 
 
 def test_default_store_is_assist_db_and_no_store_records_nothing(

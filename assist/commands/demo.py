@@ -207,16 +207,26 @@ def run(args: argparse.Namespace) -> int:
     if server is not None:
         if args.linger and reason == "completed":
             print("Call ended. The pages stay up (--linger); Ctrl-C to quit.", file=sys.stderr)
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
+            _wait_for_stop_signal()
         time.sleep(0.2)  # let the last events reach connected clients
         server.stop()
         if not args.linger:
             print("Call ended; pages closed (pass --linger to keep them up).", file=sys.stderr)
     return 130 if reason == "interrupted" else 0
+
+
+def _wait_for_stop_signal() -> None:
+    """Until Ctrl-C or SIGTERM, with our own handlers: a process started in the background
+    (`cmd &` in a script, some service managers) inherits SIGINT ignored, and Python then
+    has no KeyboardInterrupt to raise, so Ctrl-C would never end the lingering pages."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _overlay_config(path: str | None) -> Any:

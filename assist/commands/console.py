@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 import time
 from typing import Any
 
+from assist.commands.stopping import StopSignals
 from assist.core.errors import ConfigError, InputError
 from assist.runtime.config import read_config
 
@@ -64,16 +63,15 @@ def run(args: argparse.Namespace) -> int:
 
     console = FloorConsole(fleet, overlay, host=args.host, port=args.port, notify=say).start()
     print(f"Supervisor: {console.server.supervisor_url()}", file=sys.stderr, flush=True)
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signals = StopSignals().install()  # Ctrl-C too, even if it came ignored (stopping.py)
     deadline = None if args.duration is None else time.monotonic() + args.duration
     try:
-        while not stop.wait(0.2):
+        while not signals.event.wait(0.2):
             if deadline is not None and time.monotonic() >= deadline:
                 break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a handler not yet in place
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signals.restore()
         console.stop()
-    return 0
+    return 130 if signals.interrupted else 0

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 import time
 import uuid
 from typing import Any
 
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
 from assist.commands.fleet_link import start_fleet, stop_fleet
+from assist.commands.stopping import StopSignals
 from assist.core.audio import FRAME_SAMPLES
 from assist.core.errors import AudioFileError, ConfigError, InputError
 from assist.core.pack import RulePack
@@ -23,8 +22,6 @@ from assist.runtime.models import ASR_CHOICES, select_engine
 from assist.runtime.packs import default_pack, load_pack
 from assist.runtime.runner import CallRunner, JsonlSink, Sink
 from assist.runtime.wavio import load_call
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def register(sub: Any) -> None:
@@ -174,10 +171,10 @@ def run(args: argparse.Namespace) -> int:
     registry.add(runner)
     progress = _progress(args.fast, len(agent))
     pushed = None
-    stop = threading.Event()
     # Ctrl-C / SIGTERM only set `stop`: the call then ends in order wherever the main thread
     # was, instead of a KeyboardInterrupt landing in the middle of the shutdown below.
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
+    signals = StopSignals().install()
+    stop = signals.event
     try:
         pushed = play(
             agent,
@@ -195,8 +192,7 @@ def run(args: argparse.Namespace) -> int:
         registry.remove(call_id)
         if progress is not None:
             progress.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signals.restore()
     finish_store(store, store_sink)
     for sink, problem in runner.sink_errors:  # detached mid-call; the other outputs went on
         print(f"assist: warning: {type(sink).__name__} failed: {problem}", file=sys.stderr)
@@ -206,27 +202,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if server is not None:
         if args.linger and reason == "completed":
-            print("Call ended. The pages stay up (--linger); Ctrl-C to quit.", file=sys.stderr)
-            _wait_for_stop_signal()
+            with StopSignals() as lingering:  # in place before the line that invites Ctrl-C
+                print("Call ended. The pages stay up (--linger); Ctrl-C to quit.", file=sys.stderr)
+                lingering.wait()
         time.sleep(0.2)  # let the last events reach connected clients
         server.stop()
         if not args.linger:
             print("Call ended; pages closed (pass --linger to keep them up).", file=sys.stderr)
     return 130 if reason == "interrupted" else 0
-
-
-def _wait_for_stop_signal() -> None:
-    """Until Ctrl-C or SIGTERM, with our own handlers: a process started in the background
-    (`cmd &` in a script, some service managers) inherits SIGINT ignored, and Python then
-    has no KeyboardInterrupt to raise, so Ctrl-C would never end the lingering pages."""
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _overlay_config(path: str | None) -> Any:

@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import itertools
 import os
-import signal
 import sys
 import threading
 import time
@@ -15,6 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
 from assist.commands.demo import add_tls_options, with_tls_options
 from assist.commands.fleet_link import start_fleet, stop_fleet
+from assist.commands.stopping import StopSignals
 from assist.core.errors import AssistError, ConfigError, InputError, ServiceError
 from assist.core.events import Error, Event
 from assist.core.session import CallSession
@@ -205,8 +205,8 @@ def run(args: argparse.Namespace) -> int:
         log_file=settings.sip.log_file,
     )
     # SIGTERM from here on ends the phone in order, even before the URLs are printed
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signals = StopSignals().install()  # Ctrl-C too, even if it came ignored (stopping.py)
+    stop = signals.event
     fleet = start_fleet(args.config, agent=agent_name, registry=registry, control=SipControl(phone))
     agent_name = fleet.agent if fleet is not None else agent_name
     if not args.no_server:
@@ -248,10 +248,12 @@ def run(args: argparse.Namespace) -> int:
                     if outcome[0] == "failed":
                         raise CallFailed(f"the call to {args.uri} failed: {outcome[1]}")
                     break
-    except KeyboardInterrupt:
+        if signals.interrupted:
+            code = 130
+    except KeyboardInterrupt:  # before the handlers were in place
         code = 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signals.restore()
         phone.stop()
         book.join(ASR_CLOSE_S + FINISH_TIMEOUT_S)
         for s in shared:

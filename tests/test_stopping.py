@@ -1,0 +1,112 @@
+"""Ctrl-C and SIGTERM reach the long-running commands even when SIGINT came ignored."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from sip_helpers import plugin_config
+
+from assist.commands.stopping import StopSignals
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_sigint_and_sigterm_set_the_event_and_the_old_handlers_come_back() -> None:
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job
+    try:
+        with StopSignals() as s:
+            os.kill(os.getpid(), signal.SIGINT)
+            assert s.event.wait(5) and s.interrupted
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        term_before = signal.getsignal(signal.SIGTERM)
+        with StopSignals() as s:
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert s.event.wait(5) and not s.interrupted
+        assert signal.getsignal(signal.SIGTERM) == term_before
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+IGNORING_SIGINT = textwrap.dedent(
+    """
+    import signal, sys
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what `assist sip ... &` in a script inherits
+    from assist.cli import main
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def test_ctrl_c_ends_assist_sip_started_in_the_background(tmp_path: Path) -> None:
+    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=6700)
+    argv = [sys.executable, "-c", IGNORING_SIGINT, "sip", "--config", str(cfg)]
+    proc = subprocess.Popen(
+        [*argv, "--no-server", "--asr", "off", "--store", str(tmp_path / "c.sqlite3")],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        seen = ""
+        deadline = time.monotonic() + 30
+        while "listening on" not in seen and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            assert line, f"assist sip exited: {seen}"
+            seen += line
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(30)
+        rest = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130, seen + rest
+    assert "Traceback" not in rest and "Assertion" not in rest, rest
+
+
+def test_ctrl_c_ends_assist_console_started_in_the_background(tmp_path: Path) -> None:
+    from fleet.acl import console_rules, setuser
+    from tests.redis_helpers import RedisServer
+
+    redis = RedisServer(tmp_path / "redis").start()
+    try:
+        redis.acl([setuser("console", console_rules("assist", "console-pw-0123"))])
+        cfg = tmp_path / "console.toml"
+        cfg.write_text(
+            f'[fleet]\nurl = "{redis.url}"\nusername = "console"\npassword = "console-pw-0123"\n'
+            '[overlay]\nport = 0\n[[overlay.supervisor]]\nname = "sue"\n'
+            'token = "floor-supervisor-token-0123456789"\n'
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", IGNORING_SIGINT, "console", "--config", str(cfg)],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stderr is not None
+            seen = ""
+            while "Supervisor:" not in seen:
+                line = proc.stderr.readline()
+                assert line, f"assist console exited: {seen}"
+                seen += line
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(30)
+            rest = proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    finally:
+        redis.stop()
+    assert code == 130, seen + rest
+    assert "Traceback" not in rest, rest

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         while not signals.event.wait(0.2):
             if deadline is not None and time.monotonic() >= deadline:
                 break
-    except KeyboardInterrupt:  # a handler not yet in place
+    except KeyboardInterrupt:  # only if something put back Python's own SIGINT handler
         return 130
     finally:
         signals.restore()

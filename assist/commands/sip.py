@@ -250,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
                     break
         if signals.interrupted:
             code = 130
-    except KeyboardInterrupt:  # before the handlers were in place
+    except KeyboardInterrupt:  # only if something put back Python's own SIGINT handler
         code = 130
     finally:
         signals.restore()

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 from sip_helpers import plugin_config
@@ -43,11 +42,11 @@ IGNORING_SIGINT = textwrap.dedent(
 )
 
 
-def test_ctrl_c_ends_assist_sip_started_in_the_background(tmp_path: Path) -> None:
-    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=6700)
-    argv = [sys.executable, "-c", IGNORING_SIGINT, "sip", "--config", str(cfg)]
+def ctrl_c_once_ready(args: list[str], ready: str) -> tuple[int, str]:
+    """Start `assist ARGS` with SIGINT ignored, send SIGINT once stderr shows `ready`; return
+    the exit code and everything it wrote on stderr."""
     proc = subprocess.Popen(
-        [*argv, "--no-server", "--asr", "off", "--store", str(tmp_path / "c.sqlite3")],
+        [sys.executable, "-c", IGNORING_SIGINT, *args],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -57,19 +56,24 @@ def test_ctrl_c_ends_assist_sip_started_in_the_background(tmp_path: Path) -> Non
     try:
         assert proc.stderr is not None
         seen = ""
-        deadline = time.monotonic() + 30
-        while "listening on" not in seen and time.monotonic() < deadline:
+        while ready not in seen:
             line = proc.stderr.readline()
-            assert line, f"assist sip exited: {seen}"
+            assert line, f"assist {args[0]} exited: {seen}"
             seen += line
         proc.send_signal(signal.SIGINT)
         code = proc.wait(30)
-        rest = proc.stderr.read()
+        return code, seen + proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert code == 130, seen + rest
-    assert "Traceback" not in rest and "Assertion" not in rest, rest
+
+
+def test_ctrl_c_ends_assist_sip_started_in_the_background(tmp_path: Path) -> None:
+    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=6700)
+    args = ["sip", "--config", str(cfg), "--no-server", "--asr", "off"]
+    code, err = ctrl_c_once_ready([*args, "--store", str(tmp_path / "c.sqlite3")], "listening on")
+    assert code == 130, err
+    assert "Traceback" not in err and "Assertion" not in err, err
 
 
 def test_ctrl_c_ends_assist_console_started_in_the_background(tmp_path: Path) -> None:
@@ -85,28 +89,8 @@ def test_ctrl_c_ends_assist_console_started_in_the_background(tmp_path: Path) ->
             '[overlay]\nport = 0\n[[overlay.supervisor]]\nname = "sue"\n'
             'token = "floor-supervisor-token-0123456789"\n'
         )
-        proc = subprocess.Popen(
-            [sys.executable, "-c", IGNORING_SIGINT, "console", "--config", str(cfg)],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert proc.stderr is not None
-            seen = ""
-            while "Supervisor:" not in seen:
-                line = proc.stderr.readline()
-                assert line, f"assist console exited: {seen}"
-                seen += line
-            proc.send_signal(signal.SIGINT)
-            code = proc.wait(30)
-            rest = proc.stderr.read()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        code, err = ctrl_c_once_ready(["console", "--config", str(cfg)], "Supervisor:")
     finally:
         redis.stop()
-    assert code == 130, seen + rest
-    assert "Traceback" not in rest, rest
+    assert code == 130, err
+    assert "Traceback" not in err, err

@@ -54,6 +54,7 @@ import pjsua2 as pj
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sip.endpoint import analysis_media  # noqa: E402
 from sip.tap import RecorderTaps, silence_source  # noqa: E402
 from sip.tapfile import TapReader, tap_dir  # noqa: E402
 
@@ -320,10 +321,7 @@ def _run(kinds: list[str], conditions: list[str], seconds: float) -> list[dict[s
     cfg.uaConfig.threadCnt = 0
     cfg.uaConfig.mainThreadOnly = True
     cfg.logConfig.level = cfg.logConfig.consoleLevel = 0
-    cfg.medConfig.clockRate = cfg.medConfig.sndClockRate = RATE
-    cfg.medConfig.channelCount = 1
-    cfg.medConfig.audioFramePtime = 20
-    cfg.medConfig.noVad = True
+    analysis_media(cfg)
     ep.libInit(cfg)
     ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, pj.TransportConfig())
     ep.libStart()

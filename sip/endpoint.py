@@ -34,6 +34,17 @@ STUN_TIMEOUT_S = 10.0  # per configured STUN server (pjnath gives up after ~8 s)
 MAX_CALLS = 32  # customer calls plus supervisor calls (pjsua's default is 4)
 
 
+def analysis_media(cfg: pj.EpConfig) -> None:
+    """The softphone's bridge: the analysis format (16 kHz mono, 20 ms frames), raw streams.
+    Also used by the tap benchmark and test scripts, so they measure the bridge that ships."""
+    cfg.medConfig.clockRate = CLOCK_RATE
+    cfg.medConfig.sndClockRate = CLOCK_RATE
+    cfg.medConfig.channelCount = 1
+    cfg.medConfig.audioFramePtime = 20
+    cfg.medConfig.ecTailLen = 0  # no echo canceller: the taps must see the raw streams
+    cfg.medConfig.noVad = True  # no silence suppression: steady audio must not be cut
+
+
 class Owner(Protocol):
     """What the pump drives, all on its thread: build, wind down, report idle, let go."""
 
@@ -205,12 +216,7 @@ class Pump:
         cfg.logConfig.level = self.log_level
         cfg.logConfig.consoleLevel = 0 if self.log_file else self.log_level
         cfg.logConfig.filename = self.log_file
-        cfg.medConfig.clockRate = CLOCK_RATE
-        cfg.medConfig.sndClockRate = CLOCK_RATE
-        cfg.medConfig.channelCount = 1
-        cfg.medConfig.audioFramePtime = 20
-        cfg.medConfig.ecTailLen = 0  # no echo canceller: the taps must see the raw streams
-        cfg.medConfig.noVad = True  # no silence suppression: steady audio must not be cut
+        analysis_media(cfg)
         ep.libInit(cfg)
         tcfg = pj.TransportConfig()
         tcfg.port = self.port

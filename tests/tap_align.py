@@ -27,6 +27,7 @@ import pjsua2 as pj
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sip.endpoint import analysis_media  # noqa: E402
 from sip.tap import RecorderTaps, silence_source  # noqa: E402
 from sip.tapfile import tap_dir  # noqa: E402
 
@@ -41,9 +42,7 @@ def main() -> None:
     cfg.uaConfig.threadCnt = 0
     cfg.uaConfig.mainThreadOnly = True
     cfg.logConfig.level = cfg.logConfig.consoleLevel = 0
-    cfg.medConfig.clockRate = cfg.medConfig.sndClockRate = RATE
-    cfg.medConfig.channelCount = 1
-    cfg.medConfig.audioFramePtime = 20
+    analysis_media(cfg)
     ep.libInit(cfg)
     ep.libStart()
     ep.audDevManager().setNullDev()

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import redis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.exceptions import (
     AuthenticationError,
@@ -41,17 +42,19 @@ Client = Redis | RedisCluster
 
 def open_redis(config: FleetConfig, *, name: str) -> Client:
     if config.cluster:
-        return RedisCluster.from_url(config.url, **_options(config, name))
-    return Redis.from_url(config.url, **_options(config, name))
+        return RedisCluster.from_url(config.url, **_options(config, name, asyncio=True))
+    return Redis.from_url(config.url, **_options(config, name, asyncio=True))
 
 
-def _options(config: FleetConfig, name: str) -> dict[str, Any]:
+def _options(config: FleetConfig, name: str, *, asyncio: bool) -> dict[str, Any]:
+    """The client options; `asyncio` picks the retry policy's own API (redis-py 8 replaces a
+    synchronous Retry given to an asyncio client, with a warning on the user's terminal)."""
     kwargs: dict[str, Any] = {
         "decode_responses": True,
         "protocol": 2,
         "socket_timeout": SOCKET_TIMEOUT_S,
         "socket_connect_timeout": CONNECT_TIMEOUT_S,
-        "retry": Retry(NoBackoff(), 0),
+        "retry": (AsyncRetry if asyncio else Retry)(NoBackoff(), 0),
         "client_name": name,
     }
     if config.username:
@@ -73,7 +76,7 @@ def first_contact(config: FleetConfig, *, name: str) -> str:
     where = f"{host}:{port}"
     kind = redis.RedisCluster if config.cluster else redis.Redis
     try:
-        client = kind.from_url(config.url, **_options(config, name))
+        client = kind.from_url(config.url, **_options(config, name, asyncio=False))
     except DOWN as exc:  # a cluster client connects while it is made
         client = None
         failure: BaseException | None = exc

@@ -26,4 +26,8 @@ if ((${#missing[@]})); then
 fi
 
 PYTHON="${PYTHON:-python3}"
-"$PYTHON" -m pip install -q --disable-pip-version-check -e '.[test]'
+# The committed lock pins every package (scripts/lock.sh); ASSIST_NEWEST=1 (scripts/test-newest.sh)
+# takes the newest releases the ranges in pyproject.toml admit instead.
+LOCK=(-c requirements.lock)
+[ "${ASSIST_NEWEST:-}" = 1 ] && LOCK=(--upgrade --upgrade-strategy eager)
+"$PYTHON" -m pip install -q --disable-pip-version-check "${LOCK[@]}" -e '.[test]'

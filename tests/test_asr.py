@@ -136,7 +136,8 @@ def test_pocketsphinx_hears_clean_wideband_speech() -> None:
 
 def test_engine_choice_falls_back_and_says_so(monkeypatch, tmp_path, ko_engine) -> None:
     monkeypatch.setenv("ASSIST_MODELS", str(tmp_path))
-    monkeypatch.setattr("assist.runtime.models.REPO_MODELS", tmp_path / "none")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr("assist.runtime.models.checkout_models", lambda: None)
     en = select_engine("en")  # no English Vosk model: Whisper alone, no PocketSphinx
     assert en.engine is None
     assert en.second is not None and en.second.name == "whisper:tiny.en"

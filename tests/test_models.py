@@ -137,6 +137,72 @@ def test_fetch_refuses_unknown_names_and_existing_copies(server, tmp_path, capsy
     assert fetch_cli(tmp_path, "--force") == 0
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_fetch_without_dest_goes_to_the_user_folder_and_is_found(
+    server, tmp_path, monkeypatch, capsys
+) -> None:
+    """Not into the package (site-packages for a normal install), and found again from there;
+    `assist models` says every folder it looked in."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("ASSIST_MODELS", str(tmp_path / "extra"))
+    server.serve(NAME, model_zip())
+    package = Path(models.__file__).resolve().parents[1]
+    before = sorted(p.name for p in package.iterdir())
+    assert main(["models", "fetch", NAME]) == 0
+    user = tmp_path / "data" / "softphone-assist" / "models"
+    assert (user / NAME / "am" / "final.mdl").is_file()
+    assert sorted(p.name for p in package.iterdir()) == before  # nothing written in assist/
+    info = models.find("zh")
+    assert info is not None and (info.path, info.source) == (user / NAME, "user")
+    capsys.readouterr()
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert f"{NAME}  vosk     zh     user: {user / NAME}" in out
+    looked = out.split("looked in")[1].splitlines()
+    assert looked[1].split() == ["ASSIST_MODELS", str(tmp_path / "extra"), "(no", "such", "folder)"]
+    assert looked[2].split() == ["models/", str(ROOT / "models")]
+    assert looked[3].split() == ["user", str(user), "(fetch", "puts", "models", "here)"]
+
+
+def test_a_checkout_searches_its_models_folder(tmp_path, monkeypatch) -> None:
+    """The checkout's `models/` (beside pyproject.toml), not a folder inside the package."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.delenv("ASSIST_MODELS", raising=False)
+    assert models.search_dirs() == [
+        (ROOT / "models", "models/"),
+        (tmp_path / "softphone-assist" / "models", "user"),
+    ]
+
+
+def test_an_installed_copy_searches_the_user_folder_only(tmp_path) -> None:
+    """Run from a copy of the package outside any checkout (as site-packages holds it)."""
+    import shutil
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "assist", site / "assist", ignore=shutil.ignore_patterns("data"))
+    code = "from assist.runtime import models as m; print(m.__file__); print(m.search_dirs())"
+    env = {**os.environ, "PYTHONPATH": str(site), "XDG_DATA_HOME": str(tmp_path / "d")}
+    env.pop("ASSIST_MODELS", None)
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert r.returncode == 0, r.stderr
+    where, dirs = r.stdout.splitlines()
+    assert Path(where).is_relative_to(site)
+    user = tmp_path / "d" / "softphone-assist" / "models"
+    assert dirs == repr([(user, "user")])
+
+
+def test_a_relative_xdg_data_home_is_ignored(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/data")
+    assert models.user_models() == tmp_path / ".local" / "share" / "softphone-assist" / "models"
+
+
 def test_fetch_reports_an_unreachable_server(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("ASSIST_MODELS_URL", "http://127.0.0.1:9/vosk")  # discard port: closed
     assert fetch_cli(tmp_path) == 2

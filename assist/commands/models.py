@@ -15,7 +15,8 @@ def register(sub: Any) -> None:
         "models",
         help="list speech models, or fetch an official Vosk or Whisper model",
         description="With no action: list the Vosk and Whisper models found (ASSIST_MODELS, "
-        "models/, installed model packages) and the engines each language would use. "
+        "a source checkout's models/, the user's models folder, installed model packages), "
+        "where it looked, and the engines each language would use. "
         "`fetch NAME` downloads an official Vosk model or a public CTranslate2 Whisper "
         "conversion (faster-whisper-*).",
     )
@@ -27,8 +28,8 @@ def register(sub: Any) -> None:
         description="Vosk: download NAME.zip from the Vosk model site (base URL: "
         "ASSIST_MODELS_URL), check its size (and --sha256), unpack it. Whisper "
         "(faster-whisper-*): download its four files (base URL: ASSIST_WHISPER_URL), check "
-        "their sizes (and model.bin's --sha256). Into --dest (default: the first ASSIST_MODELS "
-        "folder, else models/).",
+        "their sizes (and model.bin's --sha256). Into --dest (default: the user's models "
+        "folder, $XDG_DATA_HOME/softphone-assist/models, which is always searched).",
     )
     names = [*models.OFFICIAL, *whisper_models.OFFICIAL]
     f.add_argument("name", metavar="NAME", help=f"one of: {', '.join(names)}")
@@ -48,7 +49,13 @@ def run_list(args: argparse.Namespace) -> int:
         for m in found:
             print(f"{m.name:<{width}}  {m.kind:<7}  {m.lang or '?':<5}  {m.source}: {m.path}")
     else:
-        print("no models found (ASSIST_MODELS, models/, model packages)")
+        print("no models found")
+    print("\nlooked in, in this order (the first model per language wins):")
+    for folder, source in models.search_dirs():
+        state = "" if folder.is_dir() else "  (no such folder)"
+        here = "  (fetch puts models here)" if folder == models.default_dest() else ""
+        print(f"  {source:<13}  {folder}{state}{here}")
+    print(f"  {'packages':<13}  vosk-model-*, {', '.join(whisper_models.PACKAGES)}, the zh extra")
     print()
     for lang in ("en", "zh"):
         vosk = models.find(lang)

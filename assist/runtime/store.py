@@ -35,6 +35,7 @@ from typing import Any
 
 from assist.core.errors import InputError, ServiceError
 from assist.core.events import SCHEMA_VERSION, Event
+from assist.runtime import paths
 
 COMMIT_EVERY_S = 0.5  # wall time and audio time between commits: kill -9 loses at most ~1 s
 QUEUE_EVENTS = 20_000  # events waiting for the writer (minutes of a live call)
@@ -77,8 +78,7 @@ def default_path() -> Path:
     env = os.environ.get("ASSIST_DB", "").strip()
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME", "").strip() or str(Path.home() / ".local" / "share")
-    return Path(base) / "softphone-assist" / DB_FILE
+    return paths.data_home() / DB_FILE
 
 
 @dataclass(frozen=True, slots=True)

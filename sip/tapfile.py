@@ -164,6 +164,7 @@ class TapStream:
         self.frames = 0  # pairs pushed
         self.dropped = 0  # pairs skipped because the reader was too far behind
         self.on_drop: Callable[[int], None] = lambda n: None
+        self.on_fail: Callable[[str], None] = lambda message: None  # its taps are lost
         self.closing_since: float | None = None
         self.then: Callable[[], None] = lambda: None
         self.gone = False  # removed by the reader (read to its end, or failed)
@@ -205,7 +206,9 @@ class TapReader:
 
     The SIP thread `add`s a stream when it creates a call's writers and `close`s it after
     destroying them; the reader then reads both files to their end, deletes them and calls
-    the stream's `then` (on this thread)."""
+    the stream's `then` (on this thread). Any failure on one stream loses that call's taps
+    alone (`failed` line, the stream's `on_fail`); if the thread itself ends early, `died`
+    says why and `failed` says so once: the owner decides (`assist sip` stops)."""
 
     def __init__(self, *, poll_s: float = POLL_S, failed: Callable[[str], None] = print) -> None:
         self.poll_s = poll_s
@@ -214,6 +217,7 @@ class TapReader:
         self._streams: list[TapStream] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sip-taps", daemon=True)
+        self.died: BaseException | None = None  # what ended the thread early, if anything
 
     def start(self) -> TapReader:
         self._thread.start()
@@ -248,16 +252,33 @@ class TapReader:
             s.remove()
         return left
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            with self._lock:
-                streams = list(self._streams)
-            for s in streams:
-                try:
-                    self._step(s)
-                except (OSError, ValueError) as exc:  # that call's taps are lost, not the rest
-                    self.failed(f"call audio tap {s.agent.path.name}: {exc}")
-                    self._drop(s)
+        try:
+            while not self._stop.wait(self.poll_s):
+                with self._lock:
+                    streams = list(self._streams)
+                for s in streams:
+                    try:
+                        self._step(s)
+                    except Exception as exc:  # noqa: BLE001 - that call's taps, not the rest
+                        self._lose(s, exc)
+        except BaseException as exc:  # noqa: BLE001 - the owner learns of it (died, failed)
+            self.died = exc
+            self.failed(f"the call audio reader stopped ({exc!r}); no call is analysed any more")
+
+    def _lose(self, s: TapStream, exc: Exception) -> None:
+        """One stream failed (a broken file, a push that raised): report it and drop it."""
+        why = str(exc) if isinstance(exc, OSError | ValueError) else repr(exc)
+        message = f"call audio tap {s.agent.path.name}: {why}"
+        self.failed(message)
+        try:
+            s.on_fail(message)
+        finally:
+            self._drop(s)
 
     def _step(self, s: TapStream) -> None:
         since = s.closing_since

@@ -183,6 +183,66 @@ def test_a_broken_tap_file_is_reported_and_its_call_still_ends(tmp_path: Path) -
     wc.close()
 
 
+def wait_for(what: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not what():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_any_failure_in_one_call_loses_that_call_alone_and_says_so(tmp_path: Path) -> None:
+    """A push that raises something else than OSError/ValueError (a bug downstream) used to
+    end the reader thread: every call's analysis went silent while the calls went on."""
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    wa, wc, broken, _ = _pair(tmp_path / "one")
+    xa, xc, fine, got = _pair(tmp_path / "two")
+
+    def push(a: np.ndarray, c: np.ndarray) -> None:
+        raise RuntimeError("analysis blew up")
+
+    broken.push = push
+    lost: list[str] = []
+    broken.on_fail = lost.append
+    messages: list[str] = []
+    reader = TapReader(poll_s=0.005, failed=messages.append).start()
+    try:
+        reader.add(broken)
+        reader.add(fine)
+        for i in range(1, 200):
+            for w in (wa, wc, xa, xc):
+                w.frame(i)
+        wait_for(lambda: lost and len(got) >= 150)
+        for i in range(200, 400):  # the reader goes on for the other call
+            xa.frame(i)
+            xc.frame(i)
+        wait_for(lambda: len(got) >= 350)
+        assert reader.alive and reader.died is None
+    finally:
+        reader.stop()
+    assert messages == lost == ["call audio tap a.wav: RuntimeError('analysis blew up')"]
+    assert not wa.path.exists()  # the broken call's files are gone
+
+
+def test_a_reader_thread_that_dies_says_so_once(tmp_path: Path) -> None:
+    _, _, stream, _ = _pair(tmp_path)
+    messages: list[str] = []
+    reader = TapReader(poll_s=0.005, failed=messages.append)
+
+    def step(s: TapStream) -> None:
+        raise SystemExit("killed")  # not an Exception: past the per-call guard
+
+    reader._step = step  # type: ignore[method-assign]
+    reader.start()
+    reader.add(stream)
+    wait_for(lambda: not reader.alive)
+    reader.stop()
+    assert isinstance(reader.died, SystemExit)
+    assert messages == [
+        "the call audio reader stopped (SystemExit('killed')); no call is analysed any more"
+    ]
+
+
 def test_tap_dir_is_on_tmpfs_when_there_is_one() -> None:
     d = tap_dir()
     try:

@@ -240,6 +240,10 @@ def run(args: argparse.Namespace) -> int:
                 why = phone.pump.died
                 detail = f": {type(why).__name__}: {why}" if why is not None else ""
                 raise AssistError(f"the SIP thread stopped{detail}; every call is lost")
+            if phone.tap_reader.died is not None:  # it said why; no call is analysed any more
+                raise AssistError(
+                    "the call audio reader stopped; coaching is off, so the phone stops"
+                )
             if deadline is not None and time.monotonic() >= deadline:
                 break
             if placed:

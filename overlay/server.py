@@ -14,6 +14,7 @@ paced batches, and a send that cannot complete within SEND_TIMEOUT_S drops its c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import http
 import itertools
@@ -53,6 +54,7 @@ PAGES = {"/": "overlay.html", "/overlay": "overlay.html", "/supervisor": "superv
 BOARD_EVERY_S = 0.25  # the supervisor board is sent at most this often (coalesced)
 STALL_GRACE_S = 2.0  # an overflowed client whose socket is stuck is aborted after this
 SEND_TIMEOUT_S = 5.0  # a send that cannot complete this long: the client is not reading
+START_WAIT_S = 10.0  # start(): the server must be listening by then, else a ServiceError
 HANDSHAKE_TIMEOUT_S = 5.0  # TCP connect to an open websocket (or an HTTP answer), at most
 SEND_BUFFER = 64 * 1024  # kernel send buffer per client: what a stalled one holds is bounded
 REPLAY_BATCH = 64  # backlog events sent before yielding to the loop (other clients, the hub)
@@ -167,7 +169,10 @@ class OverlayServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
+        self._error: BaseException | None = None  # why it could not start
+        self._stopping = False
+        self.died: BaseException | None = None  # what ended it after start, if anything
+        self.failed: Callable[[BaseException], None] | None = None  # told of `died`, once
         self._board_due: asyncio.TimerHandle | None = None
         self.phone: str | None = None  # the latest `phone` message (registration state)
         self.connected: set[Client] = set()
@@ -203,7 +208,12 @@ class OverlayServer:
     def start(self) -> OverlayServer:
         self._thread = threading.Thread(target=self._main, name="overlay-server", daemon=True)
         self._thread.start()
-        self._ready.wait(10)
+        if not self._ready.wait(START_WAIT_S):
+            self._stopping = True  # it stops by itself if it ever gets there
+            raise ServiceError(
+                f"the overlay server on {self.host}:{self.port} did not start within "
+                f"{START_WAIT_S:.0f} s"
+            )
         if self._error is not None:
             err = self._error
             if isinstance(err, OSError) and err.errno == errno.EADDRINUSE:
@@ -215,17 +225,30 @@ class OverlayServer:
         return self
 
     def stop(self) -> None:
+        self._stopping = True
         if self.loop is not None and self._stop is not None:
-            self.loop.call_soon_threadsafe(self._stop.set)
+            with contextlib.suppress(RuntimeError):  # its loop is closed: it died already
+                self.loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(10)
 
     def _main(self) -> None:
         try:
             asyncio.run(self._serve())
-        except BaseException as exc:  # surfaced to start() or logged by the owner
-            self._error = exc
-            self._ready.set()
+        except BaseException as exc:  # noqa: BLE001 - surfaced to start(), or to the owner
+            if not self._ready.is_set():
+                self._error = exc
+                self._ready.set()
+                return
+            self._died(exc)
+        else:
+            if not self._stopping:  # nobody asked it to stop
+                self._died(ServiceError("the overlay server stopped by itself"))
+
+    def _died(self, exc: BaseException) -> None:
+        self.died = exc
+        if self.failed is not None:
+            self.failed(exc)
 
     async def _serve(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -263,7 +286,8 @@ class OverlayServer:
             self._server = server
             self.port = server.sockets[0].getsockname()[1]
             self._ready.set()
-            await self._stop.wait()
+            if not self._stopping:
+                await self._stop.wait()
 
     def disconnect_all(self) -> None:
         """Close every websocket (code 1012, "restarting"): clients reconnect and resume."""

@@ -349,3 +349,51 @@ async def test_a_stalled_client_is_dropped_and_never_slows_the_others(
         writer.close()
     finally:
         srv.stop()
+
+
+def test_a_server_that_dies_after_start_tells_its_owner(registry: CallRegistry) -> None:
+    """Its error used to be kept in `_error`, which nobody read after start()."""
+    died: list[BaseException] = []
+    srv = OverlayServer(port=0, registry=registry)
+    srv.failed = died.append
+    srv.start()
+    try:
+        loop = srv.loop
+        assert loop is not None
+        loop.call_soon_threadsafe(lambda: [t.cancel() for t in asyncio.all_tasks(loop)])
+        wait_until(lambda: died, 5)
+    finally:
+        srv.stop()
+    assert isinstance(srv.died, asyncio.CancelledError) and died == [srv.died]
+
+
+def test_a_stopped_server_has_not_died(registry: CallRegistry) -> None:
+    died: list[BaseException] = []
+    srv = OverlayServer(port=0, registry=registry)
+    srv.failed = died.append
+    srv.start().stop()
+    assert srv.died is None and not died
+
+
+def test_a_server_that_does_not_start_in_time_is_an_error_and_stops_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """start() used to wait 10 s and then return as if the server were up."""
+    from assist.core.errors import ServiceError
+
+    monkeypatch.setattr("overlay.server.START_WAIT_S", 0.2, raising=False)
+    srv = OverlayServer(port=0)
+    serve = srv._serve
+
+    async def slow() -> None:
+        await asyncio.sleep(0.6)  # a loaded machine: listening only after start() gave up
+        await serve()
+
+    srv._serve = slow  # type: ignore[method-assign]
+    t0 = time.monotonic()
+    with pytest.raises(ServiceError, match="did not start within"):
+        srv.start()
+    assert time.monotonic() - t0 < 5
+    assert srv._thread is not None
+    srv._thread.join(5)  # once up, it stops by itself: nobody will stop it
+    assert not srv._thread.is_alive() and srv.died is None

@@ -293,7 +293,8 @@ def test_a_failing_disk_is_reported_and_the_call_goes_on(
 ) -> None:
     from assist.commands.calls import finish_store
 
-    store = CallStore(tmp_path / "calls.sqlite3")
+    failed: list[BaseException] = []
+    store = CallStore(tmp_path / "calls.sqlite3", failed=failed.append)
     apply = store._apply
 
     def failing_apply(db: sqlite3.Connection, ev: Event) -> None:
@@ -311,8 +312,8 @@ def test_a_failing_disk_is_reported_and_the_call_goes_on(
     runner.finish(timeout=30)
     assert runner.error is None and session.ended  # the analysis was not disturbed
     finish_store(store, sink)
-    err = capsys.readouterr().err
-    assert "call store failed: disk I/O error" in err
+    assert [str(e) for e in failed] == ["disk I/O error"]  # told once, when it happened
+    assert "until the store failed" in capsys.readouterr().err
     with CallStore(tmp_path / "calls.sqlite3") as again:  # what was written before is kept
         assert [e["seq"] for e in again.events("bad")] == [0, 1, 2]
 
@@ -335,3 +336,61 @@ def test_a_failure_on_the_first_write_does_not_hold_the_database_lock(tmp_path: 
     other.rollback()
     other.close()
     store.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_writer_that_dies_of_anything_is_reported_and_close_does_not_hang(
+    tmp_path: Path,
+) -> None:
+    """Only sqlite3.Error used to be caught: anything else ended the writer, the queue filled
+    and close() waited for ever to put its `stop` on it."""
+    failed: list[BaseException] = []
+    store = CallStore(tmp_path / "calls.sqlite3", queue_events=4, failed=failed.append)
+
+    def broken_apply(db: sqlite3.Connection, ev: Event) -> None:
+        raise RuntimeError("a bug in the writer")
+
+    store._apply = broken_apply  # type: ignore[method-assign]
+    sink = store.sink("dies")
+    started = CallStarted(lang="en", source="demo", sample_rate=16000)
+    for seq in range(50):  # far more than the queue holds
+        sink.send(Event("dies", seq, seq * 0.02, started))
+    t0 = time.monotonic()
+    store.close()  # before the fix: for ever (the test's timeout ends it)
+    assert time.monotonic() - t0 < 15
+    assert [repr(e) for e in failed] == ["RuntimeError('a bug in the writer')"]
+    assert isinstance(store.error, RuntimeError)
+
+
+def test_a_store_that_fails_mid_call_is_one_line_an_error_event_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`assist demo`: the call plays to its end; the line says what is lost; exit 1."""
+    from assist.cli import main
+
+    apply = CallStore._apply
+
+    def failing_apply(self: CallStore, db: sqlite3.Connection, ev: Event) -> None:
+        if ev.seq >= 3:
+            raise RuntimeError("writer bug")
+        apply(self, db, ev)
+
+    monkeypatch.setattr(CallStore, "_apply", failing_apply)
+    call = tmp_path / "call.wav"
+    write_wav(call, np.stack([timeline(4, [(0.5, 2.0)]), timeline(4, [], seed=3)], 1), 16000)
+    db, ev = tmp_path / "calls.sqlite3", tmp_path / "events.jsonl"
+    code = main(
+        ["demo", str(call), "--fast", "--no-server", "--asr", "off", "--call-id", "s1"]
+        + ["--store", str(db), "--events", str(ev)]
+    )
+    err = capsys.readouterr().err
+    assert code == 1, err
+    said = [line for line in err.splitlines() if line.startswith("assist: ")]
+    assert said == [
+        f"assist: error: {db}: call store failed: RuntimeError('writer bug'); "
+        "calls go on unrecorded"
+    ]
+    events = [json.loads(line) for line in ev.read_text().splitlines()]
+    assert events[-1]["type"] == "call_ended"  # the call played to its end
+    errors = [e["data"] for e in events if e["type"] == "error"]
+    assert [(e["source"], e["recoverable"]) for e in errors] == [("store", True)]

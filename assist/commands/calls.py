@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import unicodedata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assist.core.errors import InputError
 from assist.runtime.store import CallRow, CallStore, StoreSink, default_path
+
+if TYPE_CHECKING:
+    from assist.commands.failures import Failures
 
 FAST_WAIT_S = 5.0  # a file played --fast has no real time to keep: wait rather than drop
 LIST_LIMIT = 50
@@ -39,17 +43,24 @@ def store_path(args: argparse.Namespace) -> Path:
     return Path(args.store).expanduser() if getattr(args, "store", None) else default_path()
 
 
-def open_store(args: argparse.Namespace) -> CallStore | None:
-    """The store a recording command writes to, or None with --no-store."""
+def open_store(args: argparse.Namespace, failures: Failures) -> CallStore | None:
+    """The store a recording command writes to, or None with --no-store. If its writer dies,
+    `failures` hears of it at once (a line, an `error` event in each live call)."""
     if getattr(args, "no_store", False):
         return None
-    return CallStore(store_path(args))
+    path = store_path(args)
+
+    def failed(exc: BaseException) -> None:
+        why = exc if isinstance(exc, sqlite3.Error | OSError) else repr(exc)
+        failures.part("store", f"{path}: call store failed: {why}", then="calls go on unrecorded")
+
+    return CallStore(path, failed=failed)
 
 
 def store_sink_for(store: CallStore | None, call_id: str, *, fast: bool) -> StoreSink | None:
     """The call's sink, or None (with a warning) if that call id is already stored: a replay
     with a fixed --call-id plays as usual but never overwrites the recorded call."""
-    if store is None:
+    if store is None or store.error is not None:  # a failed store was reported when it failed
         return None
     if store.has_call(call_id):
         print(
@@ -68,8 +79,9 @@ def finish_store(store: CallStore | None, sink: StoreSink | None) -> None:
     store.close()
     if sink is None:
         return
-    if store.error is not None:
-        print(f"assist: warning: {store.path}: call store failed: {store.error}", file=sys.stderr)
+    if store.error is not None:  # said when it happened (open_store's `failures`)
+        print(f"Stored call {sink.call_id} in {store.path} until the store failed", file=sys.stderr)
+        return
     if sink.dropped:
         print(
             f"assist: warning: {store.path}: {sink.dropped} events were not stored "

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
+from assist.commands.failures import ErrorLines, Failures, call_outcome
 from assist.commands.fleet_link import start_fleet, stop_fleet
 from assist.commands.stopping import StopSignals
 from assist.core.audio import FRAME_SAMPLES
@@ -123,15 +124,17 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
 
-    sinks: list[Sink] = []
+    registry = CallRegistry()
+    failures = Failures(registry)  # a part that dies: one line, the call goes on, exit 1
+    lines = ErrorLines(failures)
+    sinks: list[Sink] = [lines]
     if args.events:
         try:
             sinks.append(JsonlSink(args.events))
         except OSError as exc:
             raise InputError(f"{args.events}: cannot write events ({exc.strerror})") from None
-    store = open_store(args)
+    store = open_store(args, failures)
     server = None
-    registry = CallRegistry()
     agent_name = "demo-agent"
     fleet = start_fleet(args.config, agent=agent_name, registry=registry, control=DemoControl())
     if fleet is not None:
@@ -151,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
             registry=registry,
             control=DemoControl(),
             agent=agent_name,
-        ).start()
+        )
+        failures.overlay(server, then="the call goes on without its pages")
+        server.start()
         sinks.append(HubSink(server))
         print(f"Overlay: {server.agent_url(agent_name)}", file=sys.stderr)
         print(f"Supervisor: {server.supervisor_url()}", file=sys.stderr)
@@ -194,11 +199,9 @@ def run(args: argparse.Namespace) -> int:
             progress.close()
         signals.restore()
     finish_store(store, store_sink)
-    for sink, problem in runner.sink_errors:  # detached mid-call; the other outputs went on
-        print(f"assist: warning: {type(sink).__name__} failed: {problem}", file=sys.stderr)
+    analysis_failed = call_outcome(runner, lines)  # sinks detached mid-call said so then
     stop_fleet(fleet)
-    if runner.error is not None:
-        print(f"assist: error: analysis failed: {runner.error!r}", file=sys.stderr)
+    if analysis_failed:
         return 1
     if server is not None:
         if args.linger and reason == "completed":
@@ -209,7 +212,9 @@ def run(args: argparse.Namespace) -> int:
         server.stop()
         if not args.linger:
             print("Call ended; pages closed (pass --linger to keep them up).", file=sys.stderr)
-    return 130 if reason == "interrupted" else 0
+    if reason == "interrupted":
+        return 130
+    return 1 if failures.parts else 0  # each said when it failed
 
 
 def _overlay_config(path: str | None) -> Any:

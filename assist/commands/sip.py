@@ -13,6 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
 from assist.commands.demo import add_tls_options, with_tls_options
+from assist.commands.failures import ErrorLines, Failures, call_outcome
 from assist.commands.fleet_link import start_fleet, stop_fleet
 from assist.commands.stopping import StopSignals
 from assist.core.errors import AssistError, ConfigError, InputError, ServiceError
@@ -139,8 +140,10 @@ def run(args: argparse.Namespace) -> int:
             shared.append(_Shared(JsonlSink(target), own=target if args.events == "-" else None))
         except OSError as exc:
             raise InputError(f"{args.events}: cannot write events ({exc.strerror})") from None
-    store = open_store(args)
     registry = CallRegistry()
+    failures = Failures(registry)
+    lines: dict[str, ErrorLines] = {}  # per live call: its error events as stderr lines
+    store = open_store(args, failures)
     server = None
 
     def say(line: str) -> None:
@@ -151,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
         session = CallSession(
             call_id, pack=pack, source="sip", agent=agent_name, remote=remote, asr=asr_label
         )
-        sinks = list(shared)
+        lines[call_id] = ErrorLines(failures)
+        sinks: list[Sink] = [lines[call_id], *shared]
         if fleet is not None:
             sinks.append(fleet.sink())
         if server is not None:
@@ -172,6 +176,9 @@ def run(args: argparse.Namespace) -> int:
             asr.close(until=None, timeout=ASR_CLOSE_S)
         runner.finish(reason, timeout=FINISH_TIMEOUT_S)
         registry.remove(call_id)
+        said = lines.pop(call_id, None)
+        if said is not None and not runner.alive:
+            call_outcome(runner, said)  # its failures; the phone goes on either way
 
     def end_runner(runner: CallRunner, reason: str) -> None:
         """Called on the SIP thread: finish the call elsewhere so SIP never waits for ASR."""
@@ -214,7 +221,9 @@ def run(args: argparse.Namespace) -> int:
 
         server = OverlayServer(
             config=overlay_cfg, registry=registry, control=SipControl(phone), agent=agent_name
-        ).start()
+        )
+        failures.overlay(server, then="the agent cannot see prompts or answer: the phone stops")
+        server.start()
         print(f"Overlay: {server.agent_url(agent_name)}", file=sys.stderr)
         print(f"Supervisor: {server.supervisor_url()}", file=sys.stderr)
     code = 0
@@ -241,9 +250,11 @@ def run(args: argparse.Namespace) -> int:
                 detail = f": {type(why).__name__}: {why}" if why is not None else ""
                 raise AssistError(f"the SIP thread stopped{detail}; every call is lost")
             if phone.tap_reader.died is not None:  # it said why; no call is analysed any more
-                raise AssistError(
-                    "the call audio reader stopped; coaching is off, so the phone stops"
-                )
+                reason = f"the call audio reader stopped ({phone.tap_reader.died!r})"
+                failures.part("taps", reason, then="the phone stops", said=True)
+            if "taps" in failures.parts or "overlay" in failures.parts:
+                code = 1  # the line was printed when it happened
+                break
             if deadline is not None and time.monotonic() >= deadline:
                 break
             if placed:

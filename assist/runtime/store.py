@@ -9,7 +9,9 @@ worker, a call's runner) only talks to the writer thread through its queue, whic
 `StoreSink.send()` puts the event on one bounded queue, and the store's writer thread inserts
 and commits at least every COMMIT_EVERY_S of wall time and of call audio, so `kill -9` loses at
 most about a second. A full queue (a stalled disk) drops events instead of stalling the call;
-drops are counted per call in `calls.dropped`.
+drops are counted per call in `calls.dropped`. Whatever stops the writer (a disk error, or
+anything else) is kept in `error` and handed once to the owner's `failed` callback; the writer
+then keeps emptying its queue, so calls and `close()` never wait on a dead writer.
 
 On open, calls still `live` whose writing process is gone (it was killed or crashed) get a
 `call_ended` event with reason `interrupted` appended, and `calls.recovered = 1`: every stored
@@ -24,7 +26,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
@@ -141,7 +143,13 @@ class CallStore:
     """One SQLite call store. Reads on the opening thread; writes (and other threads' `has_call`)
     on a lazily started writer thread with its own connection."""
 
-    def __init__(self, path: str | Path, *, queue_events: int = QUEUE_EVENTS) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        queue_events: int = QUEUE_EVENTS,
+        failed: Callable[[BaseException], None] | None = None,
+    ) -> None:
         self.path = Path(path)
         with _as_input_error(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +161,7 @@ class CallStore:
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
         self.error: BaseException | None = None  # the writer's failure, if any
+        self.failed = failed  # told of that failure once, on the writer thread
 
     @classmethod
     def open_existing(cls, path: str | Path) -> CallStore:
@@ -258,11 +267,12 @@ class CallStore:
             )
 
     def _write_loop(self) -> None:
-        db = _connect(self.path)
+        db: sqlite3.Connection | None = None
         in_tx = False  # a transaction is open: commit it within COMMIT_EVERY_S
         first_wall = 0.0
         first_t = 0.0
         try:
+            db = _connect(self.path)
             while True:
                 timeout = (
                     max(0.0, first_wall + COMMIT_EVERY_S - time.monotonic()) if in_tx else None
@@ -279,8 +289,8 @@ class CallStore:
                     ev: Event = item
                     try:
                         self._apply(db, ev)
-                    except sqlite3.Error as exc:  # reported by the owner; the call goes on
-                        self.error = exc
+                    except sqlite3.Error as exc:  # reported to the owner; the call goes on
+                        self._fail(exc)
                     if ev.t - first_t >= COMMIT_EVERY_S or ev.type == "call_ended":
                         kind = "commit"
                 elif kind == "dropped" and self.error is None:
@@ -300,11 +310,23 @@ class CallStore:
                     self._answer(db, *item)
                 if kind == "stop":
                     return
-        except sqlite3.Error as exc:  # disk full, file removed: reported via .error
-            self.error = exc
+        except BaseException as exc:  # noqa: BLE001 - disk full, file removed, a bug: reported
+            self._fail(exc)
             self._drain_after_failure()
         finally:
-            db.close()
+            if db is not None:
+                db.close()
+
+    def _fail(self, exc: BaseException) -> None:
+        """The writer cannot store any more: keep why, tell the owner once."""
+        if self.error is not None:
+            return
+        self.error = exc
+        if self.failed is not None:
+            try:
+                self.failed(exc)
+            except Exception:  # noqa: BLE001 - the owner's report must not stop the draining
+                pass
 
     def _drain_after_failure(self) -> None:
         while True:
@@ -326,10 +348,18 @@ class CallStore:
         return done.wait(timeout)
 
     def close(self) -> None:
-        """Commit what is queued, stop the writer and close the file."""
-        if self._writer is not None:
-            self._queue.put(("stop", None))
-            self._writer.join(CLOSE_WAIT_S * 2)
+        """Commit what is queued, stop the writer and close the file (never waits for ever:
+        a writer that is gone takes nothing off a full queue)."""
+        writer = self._writer
+        if writer is not None:
+            deadline = time.monotonic() + CLOSE_WAIT_S * 2
+            while writer.is_alive() and time.monotonic() < deadline:
+                try:
+                    self._queue.put(("stop", None), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            writer.join(max(0.0, deadline - time.monotonic()))
             self._writer = None
         self._db.close()
 

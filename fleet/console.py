@@ -13,6 +13,11 @@ refuses a multi-key command whose keys lie in different hash slots, so there the
 read in per-slot batches (an agent's keys share a slot through the `{agent}` hash tag), sent
 together as one cluster pipeline (redis-py groups them per node); a round that finds nothing
 waits READ_POLL_S, as a BLOCK on one slot would hold up every other.
+
+Reconnects back off exponentially with jitter (a Redis restart must not bring every console
+back in the same instant). If the reader or its heartbeat watcher stops for any reason, or the
+overlay server dies, `FloorConsole.died` says why and `failed` is told once: a console that no
+longer reads the floor must not go on showing a frozen one.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from typing import Any
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
+from assist.core.errors import ServiceError
 from assist.core.events import Event
+from assist.runtime.backoff import Backoff
 from assist.runtime.control import ControlError, SuperviseMode
 from fleet.config import FleetConfig
 from fleet.connect import DOWN, Client, describe, open_redis
@@ -48,6 +55,7 @@ READ_POLL_S = 0.1  # Redis Cluster: the pause after a round that read nothing
 WATCH_S = 0.5  # how often heartbeats are checked
 COMMAND_TIMEOUT_S = 10.0
 COMMAND_MAXLEN = 1000
+RETRY_MIN_S = 0.2  # reconnect backoff: first delay (jittered), doubling up to RETRY_MAX_S
 RETRY_MAX_S = 2.0
 CATCH_UP_S = 60.0  # at start, read what Redis holds before serving pages, for at most this
 
@@ -88,35 +96,39 @@ class FloorReader:
         self.duplicates = 0
         self.bad = 0
         self.connected = False
+        self.backoff = Backoff(base=RETRY_MIN_S, cap=RETRY_MAX_S)
 
     async def run(self) -> None:
-        """Read forever; a lost connection is retried, resuming from the stream ids held."""
+        """Read forever; a lost connection is retried, resuming from the stream ids held.
+        Raises if the heartbeat watcher stops (without it, lost agents would look live)."""
         self.redis = open_redis(self.config, name="assist-console")
         watch = asyncio.create_task(self._watch())
-        retry = 0.2
+        retry = self.backoff
         try:
             while True:
+                if watch.done():
+                    why = None if watch.cancelled() else watch.exception()
+                    raise ServiceError(f"the heartbeat watcher stopped ({why!r})")
                 try:
                     await self._read_once()
-                    retry = 0.2
+                    retry.reset()
                     if not self.connected:
                         self.connected = True
                         self.notify("console: reading the floor")
                 except DOWN as exc:
-                    if self.connected or retry == 0.2:
+                    if self.connected or not retry.failures:
                         self.notify(f"console: Redis unreachable ({describe(exc)}); retrying")
                     self.connected = False
-                    await asyncio.sleep(retry)
-                    retry = min(retry * 2, RETRY_MAX_S)
+                    await asyncio.sleep(retry.next())
                 except ResponseError as exc:
                     self.notify(f"console: Redis refused a read: {describe(exc)}")
-                    await asyncio.sleep(RETRY_MAX_S)
-                except Exception as exc:  # noqa: BLE001 - a bug must not stop the floor
+                    await asyncio.sleep(RETRY_MAX_S + retry.next())
+                except Exception as exc:  # noqa: BLE001 - a bad entry must not stop the floor
                     self.notify(f"console: error reading the floor: {exc!r}; retrying")
-                    await asyncio.sleep(RETRY_MAX_S)
+                    await asyncio.sleep(RETRY_MAX_S + retry.next())
         finally:
             watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # said above if it died
                 await watch
             await self.redis.aclose()
 
@@ -378,6 +390,28 @@ class FloorConsole:
             notify=notify,
         )
         self._task: concurrent.futures.Future[None] | None = None
+        self._stopping = False
+        self.died: BaseException | None = None  # what stopped the reader or server, if anything
+        self.failed: Callable[[str], None] | None = None  # told of `died` once, in a line
+        self.server.failed = lambda exc: self._died("the console's server stopped", exc)
+
+    def _died(self, what: str, exc: BaseException) -> None:
+        if self.died is not None or self._stopping:
+            return
+        self.died = exc
+        if self.failed is not None:
+            self.failed(f"{what} ({exc!r})")
+
+    def _reader_done(self, task: concurrent.futures.Future[None]) -> None:
+        if task.cancelled():
+            why: BaseException = ServiceError("it was cancelled")
+        else:
+            why = task.exception() or ServiceError("it ended")
+        self._died("console: the floor reader stopped", why)
+
+    @property
+    def alive(self) -> bool:
+        return self.died is None
 
     def start(self) -> FloorConsole:
         try:
@@ -388,9 +422,11 @@ class FloorConsole:
         self.server.start()
         assert self.server.loop is not None
         self._task = asyncio.run_coroutine_threadsafe(self.reader.run(), self.server.loop)
+        self._task.add_done_callback(self._reader_done)
         return self
 
     def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
         self.server.stop()

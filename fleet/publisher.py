@@ -11,6 +11,11 @@ No duplicates after a reconnect: each event goes to its call stream with an expl
 id `<call base ms>-<seq + 1>`, so a batch written again after a half-sent pipeline is refused
 by Redis ("equal or smaller than the top item") for the entries that made it the first time.
 Floor summaries carry (call_id, seq) and the console ignores ones it has seen.
+
+Its three tasks (publishing, the heartbeat, supervisor commands) are watched together: if one
+ends for any reason but a requested stop, the publisher stops, keeps why in `died` and says so
+once through `failed`; its owner decides what the plugin does without the floor. Reconnects
+back off exponentially with jitter, so a Redis restart does not bring a floor back in lockstep.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
+from assist.core.errors import ServiceError
 from assist.core.events import Dropped, Event, EventData, FleetDegraded, SupervisorAction
+from assist.runtime.backoff import Backoff
 from assist.runtime.control import SUPERVISE_MODES, CallControl, CallRegistry, ControlError
 from fleet.config import FleetConfig
 from fleet.connect import DOWN, Client, describe, open_redis
@@ -36,8 +43,10 @@ from fleet.keys import PLUGIN_GROUP, Keys
 from overlay.board import CallBoard
 
 BATCH = 500  # events per pipeline
-RETRY_MIN_S = 0.2
+RETRY_MIN_S = 0.2  # reconnect backoff: first delay (jittered), doubling up to RETRY_MAX_S
 RETRY_MAX_S = 2.0
+REFUSED_S = 10.0  # after Redis refused the command stream (ACL): retry no sooner than this
+START_WAIT_S = 10.0  # start(): the publisher's loop must be running by then
 COMMAND_BLOCK_MS = 1000
 COMMAND_MAX_AGE_S = 30.0  # an older command (sent while we were down) is refused, not run
 REPLY_MAXLEN = 1000
@@ -83,6 +92,9 @@ class FleetPublisher:
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._error: BaseException | None = None  # why it could not start
+        self.died: BaseException | None = None  # what stopped it early, if anything
+        self.failed: Callable[[str], None] | None = None  # told of `died` once, in a line
         self._deadline = 0.0
         self._base_ms: dict[str, int] = {}
         self._board = CallBoard()
@@ -96,14 +108,22 @@ class FleetPublisher:
         self._dropped_unreported = 0
         self._last_drop_report = 0.0
         self.commands = 0
+        self.backoff = Backoff(base=RETRY_MIN_S, cap=RETRY_MAX_S)  # publishing's reconnects
 
     # -- any thread ----------------------------------------------------------------------------
 
     def start(self) -> FleetPublisher:
         self._thread = threading.Thread(target=self._main, name="fleet-publisher", daemon=True)
         self._thread.start()
-        self._ready.wait(10)
+        if not self._ready.wait(START_WAIT_S):
+            raise ServiceError(f"fleet: the publisher did not start within {START_WAIT_S:.0f} s")
+        if self._error is not None:
+            raise ServiceError(f"fleet: cannot start the publisher: {self._error!r}")
         return self
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def sink(self) -> FleetSink:
         return FleetSink(self)
@@ -147,7 +167,21 @@ class FleetPublisher:
     # -- the publisher's loop ------------------------------------------------------------------
 
     def _main(self) -> None:
-        asyncio.run(self._run())
+        try:
+            asyncio.run(self._run())
+        except BaseException as exc:  # noqa: BLE001 - surfaced to start(), or to the owner
+            if not self._ready.is_set():
+                self._error = exc
+                self._ready.set()
+            else:
+                self._died("publisher", exc)
+
+    def _died(self, task: str, exc: BaseException) -> None:
+        if self.died is not None:
+            return
+        self.died = exc
+        if self.failed is not None:
+            self.failed(f"fleet: the {task} task stopped ({exc!r})")
 
     async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -156,14 +190,27 @@ class FleetPublisher:
         self._wake.set()
         redis = open_redis(self.config, name=f"assist-plugin:{self.agent}")
         self._ready.set()
-        beat = asyncio.create_task(self._heartbeat(redis))
-        cmds = asyncio.create_task(self._commands(redis))
+        tasks = {
+            asyncio.create_task(self._publish(redis)): "publishing",
+            asyncio.create_task(self._heartbeat(redis)): "heartbeat",
+            asyncio.create_task(self._commands(redis)): "supervisor commands",
+        }
         try:
-            await self._publish(redis)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:  # only publishing ends on its own, and only when asked to stop
+                exc = None if task.cancelled() else task.exception()
+                if exc is not None or tasks[task] != "publishing":
+                    self._died(tasks[task], exc or ServiceError("it ended"))
         finally:
-            beat.cancel()
-            cmds.cancel()
-            await asyncio.gather(beat, cmds, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            for task, name in tasks.items():  # a failure while being cancelled is still said
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception as exc:  # noqa: BLE001 - reported once, then the loop closes
+                    self._died(name, exc)
             try:
                 await asyncio.wait_for(redis.delete(self.keys.heartbeat(self.agent)), 1.0)
             except (TimeoutError, *DOWN, ResponseError):
@@ -172,7 +219,7 @@ class FleetPublisher:
 
     async def _publish(self, redis: Client) -> None:
         assert self._wake is not None and self._stopping is not None
-        retry = RETRY_MIN_S
+        retry = self.backoff
         while True:
             with self._lock:
                 self._wake_pending = False
@@ -195,10 +242,9 @@ class FleetPublisher:
                 self._down(exc)
                 if self._stopping.is_set() and time.monotonic() >= self._deadline:
                     return
-                await asyncio.sleep(retry)
-                retry = min(retry * 2, RETRY_MAX_S)
+                await asyncio.sleep(retry.next())
                 continue
-            retry = RETRY_MIN_S
+            retry.reset()
             with self._lock:
                 del self._ready_records[: len(batch)]
             if self.degraded:
@@ -306,6 +352,7 @@ class FleetPublisher:
         stream = self.keys.commands(self.agent)
         consumer = f"{socket.gethostname()}-{os.getpid()}"
         grouped = False
+        retry = Backoff(base=RETRY_MIN_S, cap=RETRY_MAX_S)
         while True:
             try:
                 if not grouped:
@@ -329,14 +376,15 @@ class FleetPublisher:
                     for _key, entries in got or []:
                         for entry_id, fields in entries:
                             await self._command(redis, entry_id, fields or {})
+                retry.reset()
             except DOWN:
-                await asyncio.sleep(RETRY_MAX_S)
+                await asyncio.sleep(retry.next())
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):  # the stream was deleted (Redis restarted empty)
                     grouped = False
                     continue
                 self.notify(f"fleet: command stream refused: {describe(exc)}")
-                await asyncio.sleep(RETRY_MAX_S * 5)
+                await asyncio.sleep(REFUSED_S + retry.next())
 
     async def _command(self, redis: Client, entry_id: str, fields: dict[str, str]) -> None:
         """Carry out one command, answer it on the reply stream, then acknowledge it."""

@@ -142,3 +142,85 @@ def test_bad_fleet_config_is_one_line_and_exit_2(
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0, r.stderr
+
+
+def wait_until(pred, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_heartbeat_that_dies_stops_the_publisher_and_says_so(
+    redis_server: RedisServer,
+) -> None:
+    """Its failure used to vanish in gather(return_exceptions=True): consoles marked the
+    plugin's live calls lost while the plugin believed it was on the floor."""
+    from assist.runtime.control import CallRegistry
+
+    class BrokenRegistry(CallRegistry):
+        def ids(self) -> list[str]:
+            raise RuntimeError("registry bug")
+
+    config = FleetConfig(url=admin_url(redis_server), agent="a-dies")
+    pub = FleetPublisher(config, agent="a-dies", registry=BrokenRegistry())
+    said: list[str] = []
+    pub.failed = said.append
+    pub.start()
+    try:
+        wait_until(lambda: said)
+        wait_until(lambda: not pub.alive)
+    finally:
+        pub.close(timeout=1)
+    assert said == ["fleet: the heartbeat task stopped (RuntimeError('registry bug'))"]
+    assert isinstance(pub.died, RuntimeError)
+
+
+def test_a_publisher_that_cannot_start_is_an_error_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """start() used to wait 10 s for a loop that had died, then return as if running."""
+    from assist.core.errors import ServiceError
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("bad client options")
+
+    monkeypatch.setattr("fleet.publisher.open_redis", broken)
+    pub = FleetPublisher(FleetConfig(url="redis://127.0.0.1:1/0", agent="a"), agent="a")
+    t0 = time.monotonic()
+    with pytest.raises(ServiceError, match="cannot start the publisher: ValueError"):
+        pub.start()
+    assert time.monotonic() - t0 < 5
+
+
+def test_reconnects_back_off_with_jitter_so_plugins_do_not_retry_in_lockstep() -> None:
+    """Two plugins that lost Redis at the same moment: their retries drift apart."""
+    from assist.runtime.backoff import Backoff
+    from fleet.publisher import RETRY_MAX_S, RETRY_MIN_S
+
+    class Recorded(Backoff):
+        def __init__(self) -> None:
+            super().__init__(base=RETRY_MIN_S, cap=RETRY_MAX_S)
+            self.delays: list[float] = []
+
+        def next(self) -> float:
+            self.delays.append(super().next())
+            return self.delays[-1]
+
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    pubs = [FleetPublisher(FleetConfig(url=url, agent=f"j{i}"), agent=f"j{i}") for i in (1, 2)]
+    for pub in pubs:
+        pub.backoff = Recorded()
+        pub.start()
+        for ev in events(f"c-{pub.agent}", 3):
+            pub.offer(ev)
+    try:
+        wait_until(lambda: all(len(p.backoff.delays) >= 4 for p in pubs), timeout=20)
+    finally:
+        for pub in pubs:
+            pub.close(timeout=0.2)
+    one, two = (p.backoff.delays[:4] for p in pubs)  # type: ignore[attr-defined]
+    nominal = [0.2, 0.4, 0.8, 1.6]
+    for delays in (one, two):
+        assert all(d / 2 <= got <= d for got, d in zip(delays, nominal, strict=True)), delays
+    assert one != two

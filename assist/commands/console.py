@@ -61,12 +61,20 @@ def run(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(f"assist: {line}", file=sys.stderr, flush=True)
 
-    console = FloorConsole(fleet, overlay, host=args.host, port=args.port, notify=say).start()
+    console = FloorConsole(fleet, overlay, host=args.host, port=args.port, notify=say)
+
+    def failed(line: str) -> None:  # the loop below then stops the console: exit 1
+        print(f"assist: error: {line}; the console stops", file=sys.stderr, flush=True)
+
+    console.failed = failed
+    console.start()
     print(f"Supervisor: {console.server.supervisor_url()}", file=sys.stderr, flush=True)
     signals = StopSignals().install()  # Ctrl-C too, even if it came ignored (stopping.py)
     deadline = None if args.duration is None else time.monotonic() + args.duration
     try:
         while not signals.event.wait(0.2):
+            if console.died is not None:
+                return 1  # said when it happened
             if deadline is not None and time.monotonic() >= deadline:
                 break
     except KeyboardInterrupt:  # only if something put back Python's own SIGINT handler

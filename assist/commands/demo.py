@@ -136,7 +136,13 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args, failures)
     server = None
     agent_name = "demo-agent"
-    fleet = start_fleet(args.config, agent=agent_name, registry=registry, control=DemoControl())
+    fleet = start_fleet(
+        args.config,
+        agent=agent_name,
+        registry=registry,
+        control=DemoControl(),
+        failures=failures,
+    )
     if fleet is not None:
         agent_name = fleet.agent
         sinks.append(fleet.sink())

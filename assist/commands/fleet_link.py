@@ -15,14 +15,22 @@ from assist.runtime.config import read_config
 from assist.runtime.control import CallControl, CallRegistry
 
 if TYPE_CHECKING:
+    from assist.commands.failures import Failures
     from fleet.publisher import FleetPublisher
 
 FLUSH_S = 5.0  # at exit, how long to keep trying to write what is queued
 
 
 def start_fleet(
-    path: str | None, *, agent: str, registry: CallRegistry, control: CallControl | None
+    path: str | None,
+    *,
+    agent: str,
+    registry: CallRegistry,
+    control: CallControl | None,
+    failures: Failures | None = None,
 ) -> FleetPublisher | None:
+    """The publisher for `[fleet]`, started; if it stops, `failures` hears of it (coaching goes
+    on without the floor: the command decides what else to do)."""
     if path is None:
         return None
     from fleet.config import fleet_table
@@ -43,9 +51,12 @@ def start_fleet(
     def say(line: str) -> None:
         print(f"assist: {line}", file=sys.stderr, flush=True)
 
-    publisher = FleetPublisher(
-        config, agent=agent, registry=registry, control=control, notify=say
-    ).start()
+    publisher = FleetPublisher(config, agent=agent, registry=registry, control=control, notify=say)
+    if failures is not None:
+        publisher.failed = lambda line: failures.part(
+            "fleet", line, then="coaching goes on; this plugin's calls are off the floor"
+        )
+    publisher.start()
     say(f"fleet: publishing as agent {publisher.agent!r} to {_where(config.url)}")
     return publisher
 

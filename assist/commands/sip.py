@@ -214,7 +214,13 @@ def run(args: argparse.Namespace) -> int:
     # SIGTERM from here on ends the phone in order, even before the URLs are printed
     signals = StopSignals().install()  # Ctrl-C too, even if it came ignored (stopping.py)
     stop = signals.event
-    fleet = start_fleet(args.config, agent=agent_name, registry=registry, control=SipControl(phone))
+    fleet = start_fleet(
+        args.config,
+        agent=agent_name,
+        registry=registry,
+        control=SipControl(phone),
+        failures=failures,
+    )
     agent_name = fleet.agent if fleet is not None else agent_name
     if not args.no_server:
         from overlay.server import HubSink, OverlayServer

@@ -193,3 +193,61 @@ def test_a_guess_only_takes_an_idle_thread_on_a_machine_with_cpu_to_spare() -> N
     assert guess is not None
     guess.result(10)
     assert pool.in_flight == 0
+
+
+def run_with(engine, pool: DecodePool) -> list[Event]:  # type: ignore[no-untyped-def]
+    """A --fast run (block=True) of one clean clip, PocketSphinx first, `engine` second."""
+    customer = call(["something"], phone=False)
+    agent = noise(customer.shape[0] / RATE, level_dbfs=-55, seed=9)
+    sink = ListSink()
+    runner = CallRunner(CallSession("c", pack=parse_pack(pack("somewhere"))), [sink], block=True)
+    asr = CallAsr(runner, SphinxEngine(), second=None)
+    asr.second = WhisperPass(runner, engine, pool=pool, speculate=False)
+    runner.start()
+    n = play(agent, customer, runner, speed=None)
+    asr.close(until=n * FRAME_SAMPLES, timeout=60)
+    runner.finish()
+    assert runner.error is None
+    return sink.events
+
+
+@pytest.mark.timeout(120)
+def test_a_hung_decode_in_fast_mode_is_given_up_and_said(monkeypatch) -> None:
+    """--fast used to wait for ever on one decode that never returned."""
+    monkeypatch.setattr("assist.runtime.second_pass.DECODE_WAIT_S", 1.0, raising=False)
+    second = models.select_engine("en").second
+    gate = threading.Event()
+
+    class Hung:  # the real engine, but its decode never returns (a wedged native call)
+        name = second.name
+
+        def decode(self, audio: np.ndarray, offset_s: float = 0.0) -> None:
+            gate.wait(110)
+
+    try:
+        events = run_with(Hung(), DecodePool(1, 4))
+    finally:
+        gate.set()
+    errors = [e.data for e in events if e.type == "error"]
+    assert [(e.source, e.recoverable) for e in errors] == [("whisper_customer", True)]
+    assert errors[0].message.startswith("a Whisper decode took over 1 s;")
+    (fin,) = finals(events)  # the first pass's words stand, the cue still fires
+    assert (fin.asr_pass, fin.text) == (1, "go somewhere and do something")
+    assert [e.data.rule for e in events if e.type == "prompt"] == ["negative_phrase"]
+
+
+@pytest.mark.timeout(120)
+def test_a_pool_held_by_hung_decodes_does_not_stall_a_fast_run(monkeypatch) -> None:
+    monkeypatch.setattr("assist.runtime.second_pass.DECODE_WAIT_S", 1.0, raising=False)
+    second = models.select_engine("en").second
+    pool = DecodePool(1, 1)
+    gate = threading.Event()
+    assert pool.submit(lambda: gate.wait(110) and None, block=False) is not None  # hung
+    try:
+        events = run_with(second, pool)
+    finally:
+        gate.set()
+    errors = [e.data for e in events if e.type == "error"]
+    assert [e.message.split(";")[0] for e in errors] == ["no free Whisper decode slot within 1 s"]
+    (fin,) = finals(events)
+    assert fin.asr_pass == 1

@@ -23,6 +23,8 @@ before the VAD has closed it), so its `t` is the same in `--fast` and real-time 
 are identical. Live never waits: a decode that misses its slot is delivered when it arrives;
 when the pool is full the utterance is not decoded, an `asr_lagging` event (`asr_pass: 2`)
 says so, and the first pass's words for that utterance stand as its final (`asr_pass: 1`).
+`--fast` never waits for ever either: a decode (or a free slot) that takes DECODE_WAIT_S is
+given up, an `error` event says so, and the rest of the call goes on with the first pass alone.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ PREROLL_S = 0.3  # audio kept before the VAD's (back-dated) start of speech
 FIRST_PASS_WAIT_S = 1.5  # an utterance not decoded waits this long for the first pass's final
 MAX_FIRST_WORDS = 2000  # first-pass words kept per speaker to stand in for skipped decodes
 LAG_REPORT_S = 1.0  # a decode this late after its slot is reported as lagging
+DECODE_WAIT_S = 30.0  # --fast: a decode, or a free slot for one, that takes longer is hung
 PENDING_PER_WORKER = 4  # decodes waiting or running per worker thread before we shed load
 # (≈ 0.5 s each: with 2 workers, 8 pending is a 2 s backlog, late but not lost)
 
@@ -91,9 +94,13 @@ class DecodePool:
         self.submitted = 0
         self.rejected = 0
 
-    def submit(self, fn: Callable[[], Hypothesis | None], *, block: bool) -> Future[Any] | None:
-        """Run `fn` on a pool thread; None (nothing queued) when full and not `block`."""
-        if not self._slots.acquire(blocking=block):
+    def submit(
+        self, fn: Callable[[], Hypothesis | None], *, block: bool, timeout: float | None = None
+    ) -> Future[Any] | None:
+        """Run `fn` on a pool thread; None (nothing queued) when full and not `block`, or when
+        no slot came free within `timeout`."""
+        got = self._slots.acquire(timeout=timeout) if block else self._slots.acquire(False)
+        if not got:
             with self._lock:
                 self.rejected += 1
             return None
@@ -207,6 +214,7 @@ class WhisperPass:
             s: _Track(VoiceActivity(vads[s].config, sample_rate=rate)) for s in vads
         }
         self.closed = False
+        self.gave_up = False  # a decode hung (--fast): the first pass stands for the rest
         self._lock = threading.Lock()  # tap (runner thread) vs close (the thread ending the call)
 
     # -- audio ---------------------------------------------------------------------------------
@@ -260,6 +268,7 @@ class WhisperPass:
             self._drop_guess(tr)  # the speaker went on: that was a pause, not the end
         if (
             not self.speculate
+            or self.gave_up
             or tr.guess is not None
             or tr.vad.voiced
             or tr.open_start is None
@@ -293,10 +302,18 @@ class WhisperPass:
         else:
             if guess is not None:
                 guess.future.cancel()
-            fut = self.pool.submit(
-                self._decoder(self._audio(tr, start, end), start), block=self.block
-            )
-        if fut is None and not tr.lagging:
+            fut = None
+            if not self.gave_up:
+                fut = self.pool.submit(
+                    self._decoder(self._audio(tr, start, end), start),
+                    block=self.block,
+                    timeout=DECODE_WAIT_S,
+                )
+                if fut is None and self.block:
+                    self._give_up(
+                        speaker, f"no free Whisper decode slot within {DECODE_WAIT_S:.0f} s"
+                    )
+        if fut is None and not tr.lagging and not self.gave_up:
             tr.lagging = True
             note = AsrLagging(speaker=speaker, lag_s=(end - start) / self.rate, asr_pass=2)
             self.runner.submit(lambda s, n=note: s.note(n))  # type: ignore[misc]
@@ -334,10 +351,16 @@ class WhisperPass:
                         )
                         self.runner.submit(lambda s, n=note: s.note(n))  # type: ignore[misc]
                     return
+                wait = 0.0 if self.gave_up else DECODE_WAIT_S if now is not None else CLOSE_WAIT_S
                 try:
-                    job.future.exception(timeout=None if now is not None else CLOSE_WAIT_S)
+                    job.future.exception(timeout=wait)
                 except TimeoutError:
-                    pass
+                    if now is not None:  # hung: from now on, as if it had never been decoded
+                        self._give_up(speaker, f"a Whisper decode took over {wait:.0f} s")
+                        job.future = None
+                        first = job.end - self.tail + max(self.align, self.first_wait)
+                        job.due = max(job.due, first)
+                        continue
             tr.jobs.popleft()
             self._final(speaker, tr, job, now)
 
@@ -378,6 +401,15 @@ class WhisperPass:
             asr_pass=asr_pass,
         )
         self.runner.submit(lambda s: s.add_transcript(t))
+
+    def _give_up(self, speaker: Speaker, why: str) -> None:
+        """A decode hung: say so once, and stop waiting on Whisper for this call."""
+        if self.gave_up:
+            return
+        self.gave_up = True
+        message = f"{why}; Whisper finals are off for the rest of the call (first pass stands)"
+        err = Error(source=f"whisper_{speaker}", message=message, recoverable=True)
+        self.runner.submit(lambda s: s.note(err))
 
     def _first_pass_final(self, tr: _Track, job: _Job) -> Hypothesis | None:
         lo, hi = job.start / self.rate, job.end / self.rate

@@ -3,7 +3,8 @@
 A call is *flagged* while an alert-severity prompt is on screen or the customer has been
 agitated for AGITATION_FLAG_S of audio time (meters `mood == "agitated"`, or an `agitation`
 prompt still up), and for FLAG_HOLD_S after that ends so a supervisor glancing over still sees
-it. Flagged calls sort first; then calls with more severe prompts; then the newest.
+it. Flagged calls sort first; then live before ended; then the most severe prompt on screen;
+then the most prompts on screen; then the longest call (docs/protocol.md says the same).
 Durations are audio time, so a fast demo shows the same numbers as a live call.
 
 A flag says why it is up (`flag_title` / `flag_text`: the alert prompt's title and text; an

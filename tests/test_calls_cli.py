@@ -96,7 +96,8 @@ def test_demo_help_says_lang_sets_pages_and_speech_and_how_the_server_ends(
         main(["demo", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "rule pack, speech model and the pages' language" in text
-    assert "--linger" in text and "--exit-when-done" in text
+    assert "--linger" in text and "the server stops when the call ends" in text
+    assert "--exit-when-done" not in text  # it was parsed and never read: the default does it
 
 
 def demo_with_server(call: Path, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
@@ -117,7 +118,7 @@ def test_demo_without_a_terminal_stops_when_done_or_lingers_when_asked(
     call_wav: Path, tmp_path: Path
 ) -> None:
     """Issue 13 point 12: whether the pages outlive the call is the user's explicit choice."""
-    done = demo_with_server(call_wav, tmp_path, "--exit-when-done")
+    done = demo_with_server(call_wav, tmp_path)
     _, err = done.communicate(timeout=60)
     assert done.returncode == 0 and "pass --linger to keep them up" in err
     lingering = demo_with_server(call_wav, tmp_path, "--linger")

@@ -53,16 +53,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--events", metavar="FILE|-", help="write every event as JSON lines")
     p.add_argument("--no-server", action="store_true", help="do not serve the overlay")
-    after = p.add_mutually_exclusive_group()
-    after.add_argument(
+    p.add_argument(
         "--linger",
         action="store_true",
-        help="keep serving the pages after the call ends, until Ctrl-C",
-    )
-    after.add_argument(
-        "--exit-when-done",
-        action="store_true",
-        help="stop the server as soon as the call ends (the default; for scripts)",
+        help="keep serving the pages after the call ends, until Ctrl-C (default: the server "
+        "stops when the call ends)",
     )
     p.add_argument("--host", default="127.0.0.1", help="overlay bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="overlay port (0 = any free port)")

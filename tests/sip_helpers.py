@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.ports import free_rtp_base
+
 ROOT = Path(__file__).resolve().parents[1]
 PEER = Path(__file__).with_name("sip_peer.py")
 
@@ -91,7 +93,9 @@ def assist(*args: str) -> Proc:
 
 
 def peer(*args: str) -> Proc:
-    return Proc([sys.executable, str(PEER), *args])
+    """The pjsua2 peer process (tests/sip_peer.py); its RTP range is a free one unless given."""
+    rtp = () if "--rtp-port" in args else ("--rtp-port", str(free_rtp_base()))
+    return Proc([sys.executable, str(PEER), *args, *rtp])
 
 
 def write_wav(path: Path, x: np.ndarray, rate: int = 16_000) -> Path:
@@ -155,6 +159,7 @@ def window(x: np.ndarray, rate: int, start_s: float, end_s: float) -> np.ndarray
 
 def plugin_config(path: Path, *, overlay: str = "", **sip: Any) -> Path:
     rows = {"uri": "sip:agent@127.0.0.1", "bind": "127.0.0.1", "port": 0, **sip}
+    rows.setdefault("rtp_port", free_rtp_base())  # its own range: never one another test uses
     lines = ["[sip]"] + [f"{k} = {json.dumps(v)}" for k, v in rows.items()]
     path.write_text("\n".join(lines) + "\n" + overlay)
     return path

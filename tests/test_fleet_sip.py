@@ -106,7 +106,7 @@ def test_listen_through_the_bus_bridges_the_supervisors_phone(tmp_path: Path) ->
     try:
         sup = peer(
             *("--play", str(write_wav(tmp_path / "sup.wav", tone(SUPERVISOR_HZ, 5)))),
-            *("--record", str(tmp_path / "sup_heard.wav"), "--rtp-port", "7740"),
+            *("--record", str(tmp_path / "sup_heard.wav")),
         )
         procs.append(sup)
         _, m = sup.wait_for(r"ready (\d+)")
@@ -130,7 +130,6 @@ def test_listen_through_the_bus_bridges_the_supervisors_phone(tmp_path: Path) ->
         cfg = plugin_config(
             tmp_path / "alice.toml",
             overlay=overlay + _fleet(redis.url, plugin_user("alice"), "alice-pw-0123"),
-            rtp_port=7640,
         )
         ev = tmp_path / "alice.jsonl"
         plugin = assist("sip", "--config", str(cfg), "--events", str(ev), "--asr", "off")

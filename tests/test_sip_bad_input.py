@@ -46,7 +46,7 @@ def _one_error_line(text: str) -> str:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(("uri", "why"), BAD_DIALS)
 def test_sip_call_with_a_bad_uri_is_one_line_exit_2(tmp_path: Path, uri: str, why: str) -> None:
-    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=6100)
+    cfg = plugin_config(tmp_path / "assist.toml")
     proc = assist("sip", "call", uri, "--config", str(cfg), "--no-server", "--asr", "off")
     assert proc.p.wait(30) == 2, proc.text
     proc.stop()
@@ -92,7 +92,7 @@ def _request(ws: ClientConnection, msg: dict[str, Any], ref: str) -> dict[str, A
 @pytest.mark.timeout(90)
 def test_bad_dials_from_the_overlay_leave_the_live_call_alone(tmp_path: Path) -> None:
     wav = speech_wav(tmp_path / "customer8k.wav", "Hello, I am calling about my bill.", seconds=14)
-    cfg = plugin_config(tmp_path / "assist.toml", overlay=OVERLAY, rtp_port=6200)
+    cfg = plugin_config(tmp_path / "assist.toml", overlay=OVERLAY)
     ev = tmp_path / "events.jsonl"
     plugin = assist("sip", "--config", str(cfg), "--events", str(ev), "--asr", "off")
     caller = None

@@ -9,7 +9,6 @@ is killed in `finally`; each test bounds its time.
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from assist.runtime.wavio import resample
 from tests.conftest import timeline
+from tests.ports import free_udp_port
 from tests.sip_helpers import (
     assist,
     baresip,
@@ -39,12 +39,6 @@ def _customer_wav(tmp_path: Path, seconds: float = 18.0) -> Path:
     return write_wav(tmp_path / "customer8k.wav", resample(x, 16_000, 8_000), rate=8_000)
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _plugin(tmp_path: Path, *extra: str, **sip: object):
     cfg = plugin_config(tmp_path / "assist.toml", **sip)
     ev = tmp_path / "events.jsonl"
@@ -62,7 +56,7 @@ def test_baresip_calls_in_customer_speech_and_prompt(tmp_path: Path) -> None:
     """Default settings (call store on, speech recognition auto): the call is analysed,
     the customer's words are recognised over G.711, and `assist calls` lists the call."""
     wav = speech_wav(tmp_path / "customer8k.wav", CUSTOMER_SAYS, seconds=18.0)
-    plugin, ev = _plugin(tmp_path, "--no-server", rtp_port=4600)
+    plugin, ev = _plugin(tmp_path, "--no-server")
     peer = None
     try:
         _, m = plugin.wait_for(r"listening on udp port (\d+)")
@@ -100,7 +94,7 @@ def test_baresip_calls_in_customer_speech_and_prompt(tmp_path: Path) -> None:
 @pytest.mark.timeout(60)
 def test_peer_vanishing_without_bye_is_a_dropped_call(tmp_path: Path) -> None:
     wav = _customer_wav(tmp_path)
-    plugin, ev = _plugin(tmp_path, "--no-server", "--asr", "off", rtp_port=4700, media_timeout_s=2)
+    plugin, ev = _plugin(tmp_path, "--no-server", "--asr", "off", media_timeout_s=2)
     peer = None
     try:
         _, m = plugin.wait_for(r"listening on udp port (\d+)")
@@ -125,7 +119,7 @@ def test_peer_vanishing_without_bye_is_a_dropped_call(tmp_path: Path) -> None:
 @pytest.mark.timeout(60)
 def test_plugin_calls_out_to_baresip(tmp_path: Path) -> None:
     wav = speech_wav(tmp_path / "customer8k.wav", CUSTOMER_SAYS, seconds=8.0)
-    port = _free_udp_port()
+    port = free_udp_port()
     peer = baresip(tmp_path / "baresip", wav, seconds=7, port=port)
     plugin = None
     try:
@@ -133,7 +127,6 @@ def test_plugin_calls_out_to_baresip(tmp_path: Path) -> None:
         plugin, ev = _plugin(
             tmp_path,
             *("call", f"sip:customer@127.0.0.1:{port}", "--no-server"),
-            rtp_port=4800,
         )
         plugin.p.wait(30)  # `sip call` returns when the call has ended
         assert plugin.p.returncode == 0, plugin.text
@@ -158,12 +151,12 @@ def test_plugin_calls_out_to_baresip(tmp_path: Path) -> None:
 @pytest.mark.timeout(60)
 def test_hold_and_resume_are_call_states(tmp_path: Path) -> None:
     wav = write_wav(tmp_path / "customer.wav", timeline(3.0, [(0.2, 2.0)], seed=3))
-    plugin, ev = _plugin(tmp_path, "--no-server", "--asr", "off", rtp_port=5000)
+    plugin, ev = _plugin(tmp_path, "--no-server", "--asr", "off")
     caller = None
     try:
         _, m = plugin.wait_for(r"listening on udp port (\d+)")
         caller = peer(
-            *("--play", str(wav), "--record", str(tmp_path / "heard.wav"), "--rtp-port", "5100"),
+            *("--play", str(wav), "--record", str(tmp_path / "heard.wav")),
             *("--dial", f"sip:agent@127.0.0.1:{m.group(1)}", "--hold", "1.5", "3.0"),
             *("--seconds", "4.5"),
         )
@@ -182,11 +175,11 @@ def test_hold_and_resume_are_call_states(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(60)
 def test_sip_port_in_use_is_one_line_exit_2(tmp_path: Path) -> None:
-    port = _free_udp_port()
-    first, _ = _plugin(tmp_path, "--no-server", "--asr", "off", port=port, rtp_port=5500)
+    port = free_udp_port()
+    first, _ = _plugin(tmp_path, "--no-server", "--asr", "off", port=port)
     try:
         first.wait_for(r"listening on udp port")
-        second, _ = _plugin(tmp_path, "--no-server", "--asr", "off", port=port, rtp_port=5600)
+        second, _ = _plugin(tmp_path, "--no-server", "--asr", "off", port=port)
         assert second.p.wait(20) == 2
         second.stop()
         errors = [line for line in second.text.splitlines() if line.startswith("assist: error")]

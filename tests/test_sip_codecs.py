@@ -4,18 +4,12 @@ G.711 and G.722 modules) answers with the first codec of our offer it speaks."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
+from tests.ports import free_rtp_base, free_udp_port
 from tests.sip_helpers import assist, baresip, plugin_config, speech_wav
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _call_out(tmp_path: Path, rtp_port: int, rate: int, **sip: object) -> str:
@@ -23,7 +17,7 @@ def _call_out(tmp_path: Path, rtp_port: int, rate: int, **sip: object) -> str:
     wav = speech_wav(
         tmp_path / "customer.wav", "Hello, this is the customer.", seconds=4, rate=rate
     )
-    port = _free_udp_port()
+    port = free_udp_port()
     callee = baresip(
         tmp_path / "callee", wav, seconds=5, port=port, codecs=("g711", "g722"), rate=rate
     )
@@ -46,14 +40,14 @@ def _call_out(tmp_path: Path, rtp_port: int, rate: int, **sip: object) -> str:
 
 @pytest.mark.timeout(60)
 def test_g722_is_preferred_by_default(tmp_path: Path) -> None:
-    out = _call_out(tmp_path, 7500, 16_000)
+    out = _call_out(tmp_path, free_rtp_base(), 16_000)
     assert "codecs: G722/16000/1, PCMU/8000/1, PCMA/8000/1" in out, out
     assert "audio codec G722/16000" in out, out
 
 
 @pytest.mark.timeout(60)
 def test_codecs_setting_orders_the_offer(tmp_path: Path) -> None:
-    out = _call_out(tmp_path, 7600, 8_000, codecs=["PCMA", "nonesuch"])
+    out = _call_out(tmp_path, free_rtp_base(), 8_000, codecs=["PCMA", "nonesuch"])
     assert "sip.codecs: not in this pjsua2 build: nonesuch" in out
     assert "codecs: PCMA/8000/1" in out, out
     assert "audio codec PCMA/8000" in out, out

@@ -32,8 +32,7 @@ SCRIPT = textwrap.dedent(
         runners.append(CallRunner(session, [sink]).start())
         return runners[-1]
 
-    cfg = SipConfig(uri="sip:agent@127.0.0.1", bind="127.0.0.1", port=0, auto_answer=False,
-                    rtp_port=5200)
+    cfg = SipConfig(uri="sip:agent@127.0.0.1", bind="127.0.0.1", port=0, auto_answer=False)
     phone = Softphone(cfg, new_runner=new_runner, end_runner=lambda r, why: r.finish(why, 5),
                       notify=print)
     control = SipControl(phone)
@@ -73,7 +72,7 @@ def test_answer_and_hangup_from_another_thread(tmp_path: Path) -> None:
     try:
         _, m = phone.wait_for(r"^port (\d+)")
         caller = peer(
-            *("--play", str(wav), "--record", str(tmp_path / "heard.wav"), "--rtp-port", "5300"),
+            *("--play", str(wav), "--record", str(tmp_path / "heard.wav")),
             *("--dial", f"sip:agent@127.0.0.1:{m.group(1)}", "--seconds", "20"),
         )
         phone.wait_for(r"^events ", timeout=30)

@@ -31,7 +31,7 @@ def test_a_failure_in_one_call_is_its_error_event_and_the_phone_goes_on(tmp_path
     ears = tmp_path / "ears"
     ears.mkdir()
     wav = speech_wav(tmp_path / "customer8k.wav", "Hello, I am calling about my bill.", seconds=6)
-    cfg = plugin_config(tmp_path / "assist.toml", agent_record_dir=str(ears), rtp_port=6300)
+    cfg = plugin_config(tmp_path / "assist.toml", agent_record_dir=str(ears))
     ev = tmp_path / "events.jsonl"
     plugin = assist("sip", "--config", str(cfg), "--events", str(ev), "--no-server", "--asr", "off")
     peers = []
@@ -94,7 +94,7 @@ WRAPPER = textwrap.dedent(
 
 @pytest.mark.timeout(60)
 def test_a_dead_sip_thread_is_reported_and_the_process_exits_non_zero(tmp_path: Path) -> None:
-    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=6400)
+    cfg = plugin_config(tmp_path / "assist.toml")
     proc = Proc(
         [sys.executable, "-c", WRAPPER, "sip", "--config", str(cfg), "--no-server", "--asr", "off"]
     )
@@ -133,7 +133,7 @@ def test_the_caller_hears_ringing_before_the_analysis_is_built(tmp_path: Path) -
     """180 goes out at once; the recogniser is built off the SIP thread, and the call is
     answered (200) once the analysis is ready, so no audio goes unanalysed."""
     wav = speech_wav(tmp_path / "caller.wav", "Hello there.", seconds=4, rate=16_000)
-    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=6500)
+    cfg = plugin_config(tmp_path / "assist.toml")
     ev = tmp_path / "events.jsonl"
     plugin = Proc(
         [sys.executable, "-c", SLOW_SETUP, "sip", "--config", str(cfg), "--no-server"]
@@ -143,7 +143,7 @@ def test_the_caller_hears_ringing_before_the_analysis_is_built(tmp_path: Path) -
     try:
         _, m = plugin.wait_for(r"listening on udp port (\d+)")
         caller = peer(
-            *("--play", str(wav), "--record", str(tmp_path / "heard.wav"), "--rtp-port", "6600"),
+            *("--play", str(wav), "--record", str(tmp_path / "heard.wav")),
             *("--dial", f"sip:agent@127.0.0.1:{m[1]}", "--seconds", "5"),
         )
         _, ringing = caller.wait_for(r"^state EARLY 180 ([\d.]+)")

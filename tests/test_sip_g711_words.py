@@ -20,6 +20,7 @@ import pytest
 
 from assist.runtime.wavio import resample
 from tests.asr_audio import say
+from tests.ports import free_rtp_base
 from tests.sip_helpers import (
     Proc,
     assist,
@@ -92,7 +93,7 @@ def test_complaint_over_pcmu_is_a_negative_phrase_prompt(tmp_path: Path) -> None
     """An espeak-ng customer says the complaint down a PCMU line: Whisper's final has the key
     words, `negative_phrase` fires on it, and `assist calls` lists the call."""
     wav = speech_wav(tmp_path / "customer8k.wav", CUSTOMER_SAYS, seconds=16.0, voice=VOICE, wpm=WPM)
-    _, ev, call_id = _call(tmp_path, wav, 7700)
+    _, ev, call_id = _call(tmp_path, wav, free_rtp_base())
     finals = _finals(ev)
     heard = " ".join(f["text"] for f in finals).lower()
     for word in ("ridiculous", "cancel", "account"):
@@ -124,7 +125,7 @@ def test_recorded_digits_over_pcmu_must_be_read_back(tmp_path: Path) -> None:
     agent = write_wav(
         tmp_path / "agent.wav", _placed(14.0, [(0.5, greeting), (9.0, closing)], RATE)
     )
-    _, ev, call_id = _call(tmp_path, wav, 7800, agent_play=str(agent))
+    _, ev, call_id = _call(tmp_path, wav, free_rtp_base(), agent_play=str(agent))
     finals = _finals(ev)
     assert any(wer(ref, f["text"]) == 0 for f in finals), finals
     assert all(f["engine"].startswith("whisper") and f["asr_pass"] == 2 for f in finals), finals

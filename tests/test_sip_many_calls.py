@@ -7,13 +7,13 @@ process) with `CallBook` watched by a subclass that records its sizes after ever
 from __future__ import annotations
 
 import ast
-import socket
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests.ports import free_udp_port
 from tests.sip_helpers import Proc, plugin_config, stored_calls
 
 CALLS = 20
@@ -44,16 +44,10 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.timeout(120)
 def test_many_sequential_calls_keep_the_bookkeeping_bounded(tmp_path: Path) -> None:
-    port = _free_udp_port()
-    cfg = plugin_config(tmp_path / "assist.toml", port=port, rtp_port=5600)
+    port = free_udp_port()
+    cfg = plugin_config(tmp_path / "assist.toml", port=port)
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
     plugin = Proc([sys.executable, str(script), "sip", "--config", str(cfg), "--no-server"])

@@ -7,26 +7,20 @@ answers does not stop the phone from calling."""
 from __future__ import annotations
 
 import re
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.ports import free_udp_port
 from tests.sip_helpers import Proc, assist, plugin_config
 
 PUBLIC = "203.0.113.7"  # TEST-NET-3: nothing is ever sent there in these tests
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _invite_from(tmp_path: Path, cfg: Path, *extra: str) -> tuple[str, Proc]:
     """Call a sipp UAS on loopback; return the INVITE it received and the finished plugin."""
-    port = _free_udp_port()
+    port = free_udp_port()
     tmp_path.mkdir(exist_ok=True)
     log = tmp_path / "sipp-messages.log"
     uas = Proc(
@@ -67,9 +61,7 @@ def _header(invite: str, name: str) -> str:
 
 @pytest.mark.timeout(60)
 def test_public_address_is_in_via_contact_and_sdp(tmp_path: Path) -> None:
-    cfg = plugin_config(
-        tmp_path / "assist.toml", public_address=PUBLIC, rtp_port=5420, media_timeout_s=30
-    )
+    cfg = plugin_config(tmp_path / "assist.toml", public_address=PUBLIC, media_timeout_s=30)
     invite, _ = _invite_from(tmp_path, cfg)
     assert PUBLIC in _header(invite, "Via"), invite
     assert f"@{PUBLIC}:" in _header(invite, "Contact"), invite
@@ -83,7 +75,7 @@ def test_public_address_is_in_via_contact_and_sdp(tmp_path: Path) -> None:
 def test_ice_puts_candidates_in_the_offer(tmp_path: Path) -> None:
     # ICE gathers no candidates on a loopback address: bind to every interface (the config
     # refuses ice with a loopback bind); SIP still goes to sipp over 127.0.0.1
-    cfg = plugin_config(tmp_path / "assist.toml", bind="", ice=True, rtp_port=5440)
+    cfg = plugin_config(tmp_path / "assist.toml", bind="", ice=True)
     invite, _ = _invite_from(tmp_path, cfg)
     assert "a=ice-ufrag:" in invite and "a=ice-pwd:" in invite, invite
     candidates = re.findall(r"^a=candidate:\S+ 1 UDP \d+ (\S+) (\d+) typ (\w+)", invite, re.M)
@@ -105,7 +97,7 @@ request_route {{ sl_send_reply("404", "not here"); }}
 
 @pytest.mark.timeout(90)
 def test_stun_server_is_asked_and_a_dead_one_does_not_stop_calls(tmp_path: Path) -> None:
-    port = _free_udp_port()
+    port = free_udp_port()
     (tmp_path / "k.cfg").write_text(KAMAILIO_STUN.format(port=port))
     stun = Proc(
         ["/usr/sbin/kamailio", "-f", str(tmp_path / "k.cfg"), "-DD", "-E", "-w", str(tmp_path)]
@@ -115,19 +107,15 @@ def test_stun_server_is_asked_and_a_dead_one_does_not_stop_calls(tmp_path: Path)
     try:
         stun.wait_for(r"init_mod\(\): stun", timeout=10)
         time.sleep(0.5)
-        cfg = plugin_config(
-            tmp_path / "a.toml", stun_servers=[f"127.0.0.1:{port}"], rtp_port=5460, log_level=4
-        )
+        cfg = plugin_config(tmp_path / "a.toml", stun_servers=[f"127.0.0.1:{port}"], log_level=4)
         invite, plugin = _invite_from(tmp_path / "a", cfg)
         stun.wait_for(r"stun_process_msg\(\): STUN Message", timeout=5)
     finally:
         stun.stop()
     assert "m=audio" in invite
     assert re.search(r"STUN mapped address", plugin.text), plugin.text
-    dead = _free_udp_port()  # nothing listens there: STUN fails, the phone goes on
-    cfg = plugin_config(
-        tmp_path / "b.toml", stun_servers=[f"127.0.0.1:{dead}"], rtp_port=5480, log_level=4
-    )
+    dead = free_udp_port()  # nothing listens there: STUN fails, the phone goes on
+    cfg = plugin_config(tmp_path / "b.toml", stun_servers=[f"127.0.0.1:{dead}"], log_level=4)
     invite, plugin = _invite_from(tmp_path / "b", cfg)
     assert "m=audio" in invite
     assert "STUN resolution failed" in plugin.text, plugin.text  # said on stderr (pjsip, level 1)

@@ -6,13 +6,13 @@ line, a registrar that is not there is reported within seconds (and as an `error
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port, free_udp_port
 from tests.sip_helpers import (
     ROOT,
     Proc,
@@ -26,18 +26,12 @@ from tests.sip_helpers import (
 DATA = Path(__file__).with_name("data")
 
 
-def _free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.timeout(60)
 def test_events_dash_puts_json_lines_only_on_stdout(tmp_path: Path) -> None:
     wav = speech_wav(tmp_path / "customer8k.wav", "Hello, I am calling about my bill.", seconds=6)
-    port = _free_port()
+    port = free_udp_port()
     callee = baresip(tmp_path / "callee", wav, seconds=10, port=port)
-    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=6700, log_level=4)
+    cfg = plugin_config(tmp_path / "assist.toml", log_level=4)
     try:
         callee.wait_for(r"baresip is ready", timeout=10)
         r = subprocess.run(
@@ -58,14 +52,54 @@ def test_events_dash_puts_json_lines_only_on_stdout(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
+def test_an_events_file_that_fails_mid_call_is_one_line_and_the_call_is_still_stored(
+    tmp_path: Path,
+) -> None:
+    """`assist sip` used to say nothing of a sink that failed (the demo did): --events on a
+    full disk (/dev/full) is now one line as it happens, and the store has the whole call."""
+    wav = speech_wav(tmp_path / "customer8k.wav", "Hello, I am calling about my bill.", seconds=4)
+    port = free_udp_port()
+    callee = baresip(tmp_path / "callee", wav, seconds=8, port=port)
+    cfg = plugin_config(tmp_path / "assist.toml")
+    db = tmp_path / "calls.sqlite3"
+    try:
+        callee.wait_for(r"baresip is ready", timeout=10)
+        r = subprocess.run(
+            [sys.executable, "-m", "assist", "sip", "call", f"sip:customer@127.0.0.1:{port}"]
+            + ["--config", str(cfg), "--no-server", "--asr", "off", "--events", "/dev/full"]
+            + ["--store", str(db)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=40,
+        )
+    finally:
+        callee.kill()
+    assert r.returncode == 0, r.stderr
+    said = [line for line in r.stderr.splitlines() if line.startswith("assist: warning")]
+    assert len(said) == 1, r.stderr
+    assert said[0].endswith(": OSError(28, 'No space left on device'); the call goes on")
+    assert "Traceback" not in r.stderr
+    out = subprocess.run(
+        [sys.executable, "-m", "assist", "calls", "--json", "--store", str(db)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    (call,) = [json.loads(line) for line in out.stdout.splitlines()]
+    assert call["status"] != "live" and call["events"] > 2
+
+
+@pytest.mark.timeout(60)
 def test_a_call_that_fails_exits_1_with_one_line(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_udp_port()
     busy = Proc(
         ["/usr/bin/sipp", "-sf", str(DATA / "uas_busy.xml"), "-i", "127.0.0.1", "-p", str(port)]
         + ["-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error"],
         cwd=tmp_path,
     )
-    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=6800)
+    cfg = plugin_config(tmp_path / "assist.toml")
     ev = tmp_path / "events.jsonl"
     uri = f"sip:bob@127.0.0.1:{port}"
     try:
@@ -89,7 +123,7 @@ def test_a_call_that_fails_exits_1_with_one_line(tmp_path: Path) -> None:
 def test_a_call_pjsua2_cannot_place_exits_1_with_one_line(tmp_path: Path) -> None:
     """An IPv6 callee passes sip/uri.py, but this softphone has only an IPv4 UDP transport:
     pjsua2's makeCall raises at once. That is a failed call (exit 1), not bad input (2)."""
-    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=6900)
+    cfg = plugin_config(tmp_path / "assist.toml")
     ev = tmp_path / "events.jsonl"
     uri = "sip:bob@[::1]:5060"
     plugin = assist(
@@ -111,8 +145,8 @@ def test_a_call_pjsua2_cannot_place_exits_1_with_one_line(tmp_path: Path) -> Non
 
 @pytest.mark.timeout(60)
 def test_an_unreachable_udp_registrar_is_reported_within_seconds(tmp_path: Path) -> None:
-    port = _free_port()  # nothing listens there: ICMP port unreachable on loopback
-    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=6900, registrar=f"sip:127.0.0.1:{port}")
+    port = free_udp_port()  # nothing listens there: ICMP port unreachable on loopback
+    cfg = plugin_config(tmp_path / "assist.toml", registrar=f"sip:127.0.0.1:{port}")
     ev = tmp_path / "events.jsonl"
     plugin = assist("sip", "--config", str(cfg), "--no-server", "--asr", "off", "--events", str(ev))
     try:
@@ -130,8 +164,8 @@ def test_an_unreachable_udp_registrar_is_reported_within_seconds(tmp_path: Path)
 
 @pytest.mark.timeout(60)
 def test_port_option_sets_the_overlay_port(tmp_path: Path) -> None:
-    port = _free_port(socket.SOCK_STREAM)
-    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=7000)
+    port = free_port()
+    cfg = plugin_config(tmp_path / "assist.toml")
     plugin = assist("sip", "--config", str(cfg), "--port", str(port), "--asr", "off")
     try:
         plugin.wait_for(rf"Overlay: http://127\.0\.0\.1:{port}/")

@@ -7,7 +7,6 @@ a second baresip. Requests travel over the real websocket with the agent's token
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from assist.runtime.wavio import resample
 from tests.conftest import timeline
+from tests.ports import free_udp_port
 from tests.sip_helpers import (
     assist,
     baresip,
@@ -34,12 +34,6 @@ OVERLAY = (
 )
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _request(ws: ClientConnection, msg: dict[str, Any], ref: str) -> dict[str, Any]:
     ws.send(json.dumps({**msg, "id": ref}))
     deadline = time.monotonic() + 10
@@ -54,7 +48,7 @@ def _request(ws: ClientConnection, msg: dict[str, Any], ref: str) -> dict[str, A
 def test_answer_hangup_and_dial_from_the_overlay(tmp_path: Path) -> None:
     x = timeline(20.0, [(0.5, 2.5)], seed=7)
     wav = write_wav(tmp_path / "customer8k.wav", resample(x, 16_000, 8_000), rate=8_000)
-    cfg = plugin_config(tmp_path / "assist.toml", overlay=OVERLAY, auto_answer=False, rtp_port=5700)
+    cfg = plugin_config(tmp_path / "assist.toml", overlay=OVERLAY, auto_answer=False)
     ev = tmp_path / "events.jsonl"
     plugin = assist("sip", "--config", str(cfg), "--events", str(ev), "--asr", "off")
     procs = [plugin]
@@ -90,7 +84,7 @@ def test_answer_hangup_and_dial_from_the_overlay(tmp_path: Path) -> None:
             d = ended["data"]
             assert d["talk_s"] == pytest.approx(d["duration_s"] - answered["t"], abs=0.01)
 
-            port = _free_udp_port()
+            port = free_udp_port()
             callee = baresip(tmp_path / "callee", wav, seconds=30, port=port)
             procs.append(callee)
             callee.wait_for(r"baresip is ready", timeout=10)

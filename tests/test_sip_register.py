@@ -7,26 +7,20 @@ same port: one refusing two registrations, then one accepting (and taking the un
 from __future__ import annotations
 
 import re
-import socket
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.ports import free_udp_port
 from tests.sip_helpers import Proc, plugin_config
 
 DATA = Path(__file__).with_name("data")
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.timeout(60)
 def test_refused_registration_retries_with_backoff_then_registers(tmp_path: Path) -> None:
-    port = _free_udp_port()
+    port = free_udp_port()
 
     def sipp(scenario: str, calls: int) -> Proc:
         return Proc(
@@ -41,7 +35,6 @@ def test_refused_registration_retries_with_backoff_then_registers(tmp_path: Path
         registrar=f"sip:127.0.0.1:{port}",
         username="agent",
         password="secret",
-        rtp_port=4900,
     )
     plugin = Proc(
         [sys.executable, "-m", "assist", "sip", "--config", str(cfg), "--no-server"]

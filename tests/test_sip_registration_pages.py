@@ -7,7 +7,6 @@ store on, its own overlay server)."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser_pages import chromium, open_page
+from tests.ports import free_udp_port
 from tests.sip_helpers import Proc, assist, plugin_config
 
 DATA = Path(__file__).with_name("data")
@@ -25,17 +25,11 @@ def browser() -> Iterator[Browser]:
     yield from chromium()
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.timeout(90)
 def test_failing_registration_is_shown_on_the_overlay_and_the_console(
     tmp_path: Path, browser: Browser
 ) -> None:
-    port = _free_udp_port()
+    port = free_udp_port()
 
     def sipp(scenario: str, calls: int) -> Proc:
         return Proc(
@@ -50,7 +44,6 @@ def test_failing_registration_is_shown_on_the_overlay_and_the_console(
         registrar=f"sip:127.0.0.1:{port}",
         username="agent",
         password="secret",
-        rtp_port=5300,
     )
     plugin = assist("sip", "--config", str(cfg), "--port", "0", "--asr", "off")
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_rtp_base
 from tests.sip_helpers import assist, baresip, events, plugin_config, speech_wav, wait_event
 
 
@@ -33,7 +34,7 @@ def _two_callers(tmp_path: Path, rtp_port: int, **sip: object):
 
 @pytest.mark.timeout(60)
 def test_a_second_call_gets_busy_by_default(tmp_path: Path) -> None:
-    for plugin, second, ev, first in _two_callers(tmp_path, 7300):
+    for plugin, second, ev, first in _two_callers(tmp_path, free_rtp_base()):
         second.wait_for(r"486 Busy Here", timeout=15)
         plugin.wait_for(r"busy: refused a second call from .*customer")
         wait_event(ev, timeout=20, call_id=first, type="call_ended")
@@ -46,7 +47,7 @@ def test_a_second_call_gets_busy_by_default(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(60)
 def test_second_call_ring_takes_both(tmp_path: Path) -> None:
-    for plugin, _second, ev, first in _two_callers(tmp_path, 7400, second_call="ring"):
+    for plugin, _second, ev, first in _two_callers(tmp_path, free_rtp_base(), second_call="ring"):
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and len(_confirmed(ev)) < 2:
             time.sleep(0.1)

@@ -10,13 +10,13 @@ level of each tone in what each party recorded is checked against the mode in fo
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
 import pytest
 from websockets.sync.client import connect
 
+from tests.ports import free_udp_port
 from tests.sip_helpers import (
     Proc,
     assist,
@@ -41,12 +41,6 @@ SUP_TOKEN = "supervisor-token-0123456789"
 AGENT_TOKEN = "agent-token-0123456789abc"
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _supervise(ws, call_id: str, mode: str, ref: str) -> float:
     ws.send(json.dumps({"type": "supervise", "id": ref, "call_id": call_id, "mode": mode}))
     deadline = time.monotonic() + 10
@@ -68,7 +62,6 @@ def test_listen_whisper_barge_route_audio_by_mode(tmp_path: Path) -> None:
     try:
         sup = peer(
             *("--play", str(sup_wav), "--record", str(tmp_path / "sup_heard.wav")),
-            *("--rtp-port", "4500"),
         )
         procs.append(sup)
         _, m = sup.wait_for(r"ready (\d+)")
@@ -83,7 +76,6 @@ def test_listen_whisper_barge_route_audio_by_mode(tmp_path: Path) -> None:
             overlay=overlay,
             agent_play=str(agent_wav),
             agent_record_dir=str(ears),
-            rtp_port=4300,
         )
         ev = tmp_path / "events.jsonl"
         plugin = assist(*("sip", "--config", str(cfg), "--events", str(ev), "--asr", "off"))
@@ -100,8 +92,6 @@ def test_listen_whisper_barge_route_audio_by_mode(tmp_path: Path) -> None:
             str(tmp_path / "cust_heard.wav"),
             "--dial",
             f"sip:agent@127.0.0.1:{sip_port}",
-            "--rtp-port",
-            "4400",
         )
         procs.append(cust)
         call_id = wait_event(ev, type="call_state", state="confirmed")["call_id"]
@@ -200,7 +190,7 @@ def test_a_supervisor_phone_that_does_not_answer_is_an_event_and_clears_the_boar
     """The supervisor's phone is busy (sipp answers 486): the console gets `ok` for placing
     the call, then a `supervisor_action` (off, ok false) saying why; the board shows no
     supervisor any more."""
-    sup_port = _free_udp_port()
+    sup_port = free_udp_port()
     busy = Proc(
         ["/usr/bin/sipp", "-sf", str(DATA / "uas_busy.xml"), "-i", "127.0.0.1"]
         + ["-p", str(sup_port), "-m", "1", "-nostdin", "-timeout", "60s"],
@@ -212,7 +202,7 @@ def test_a_supervisor_phone_that_does_not_answer_is_an_event_and_clears_the_boar
         f'[[overlay.agent]]\nname = "alice"\ntoken = "{AGENT_TOKEN}"\n'
         f'[[overlay.supervisor]]\nname = "sue"\ntoken = "{SUP_TOKEN}"\nsip = "{sup_uri}"\n'
     )
-    cfg = plugin_config(tmp_path / "assist.toml", overlay=overlay, rtp_port=7100)
+    cfg = plugin_config(tmp_path / "assist.toml", overlay=overlay)
     ev = tmp_path / "events.jsonl"
     plugin = assist("sip", "--config", str(cfg), "--events", str(ev), "--asr", "off")
     cust = None
@@ -223,7 +213,7 @@ def test_a_supervisor_phone_that_does_not_answer_is_an_event_and_clears_the_boar
         _, m = plugin.wait_for(r"Supervisor: http://127\.0\.0\.1:(\d+)/")
         cust = peer(
             *("--play", str(write_wav(tmp_path / "c.wav", tone(CUSTOMER_HZ, 5)))),
-            *("--record", str(tmp_path / "cust_heard.wav"), "--rtp-port", "7200"),
+            *("--record", str(tmp_path / "cust_heard.wav")),
             *("--dial", f"sip:agent@127.0.0.1:{sip_port}", "--seconds", "30"),
         )
         call_id = wait_event(ev, type="call_state", state="confirmed")["call_id"]

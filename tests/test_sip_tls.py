@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.certs import make_certs
+from tests.ports import free_port
 from tests.sip_helpers import (
     Proc,
     assist,
@@ -24,12 +25,6 @@ from tests.sip_helpers import (
 )
 
 KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-
-
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_listening(port: int, proc: Proc, timeout: float = 15.0) -> None:
@@ -87,7 +82,7 @@ ca_list = {ca}
 @pytest.mark.timeout(60)
 def test_registers_over_tls_to_kamailio(tmp_path: Path) -> None:
     certs = make_certs(tmp_path / "certs")
-    port = _free_port()
+    port = free_port()
     (tmp_path / "tls.cfg").write_text(TLS_CFG.format(**certs))
     (tmp_path / "kamailio.cfg").write_text(
         KAMAILIO_CFG.format(port=port, mpath=KAMAILIO_MODULES, tls_cfg=tmp_path / "tls.cfg")
@@ -108,7 +103,6 @@ def test_registers_over_tls_to_kamailio(tmp_path: Path) -> None:
             tls_cert=str(certs["cert"]),
             tls_key=str(certs["key"]),
             srtp="mandatory",
-            rtp_port=7700,
         )
         plugin = assist("sip", "--config", str(cfg), "--no-server", "--asr", "off")
         plugin.wait_for(
@@ -153,7 +147,6 @@ def test_baresip_calls_over_tls_with_srtp_required(tmp_path: Path) -> None:
         tls_cert=str(certs["cert"]),
         tls_key=str(certs["key"]),
         srtp="mandatory",
-        rtp_port=7800,
     )
     ev = tmp_path / "events.jsonl"
     plugin = assist("sip", "--config", str(cfg), "--no-server", "--asr", "off", "--events", str(ev))
@@ -250,7 +243,7 @@ request_route {{
 
 
 def _kamailio(tmp_path: Path, cfg_text: str, certs: dict[str, Path]) -> tuple[Proc, int]:
-    port = _free_port()
+    port = free_port()
     (tmp_path / "tls.cfg").write_text(TLS_CFG.format(**certs))
     cfg = cfg_text.format(port=port, mpath=KAMAILIO_MODULES, tls_cfg=tmp_path / "tls.cfg")
     (tmp_path / "kamailio.cfg").write_text(cfg)
@@ -295,7 +288,6 @@ def test_baresip_calls_the_agent_through_kamailio_with_srtp(tmp_path: Path) -> N
         tls_cert=str(certs["cert"]),
         tls_key=str(certs["key"]),
         srtp="mandatory",
-        rtp_port=7900,
     )
     plugin = assist("sip", "--config", str(cfg), "--no-server", "--asr", "off", "--events", str(ev))
     callers: list[Proc] = []

@@ -69,7 +69,7 @@ def ctrl_c_once_ready(args: list[str], ready: str) -> tuple[int, str]:
 
 
 def test_ctrl_c_ends_assist_sip_started_in_the_background(tmp_path: Path) -> None:
-    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=6700)
+    cfg = plugin_config(tmp_path / "assist.toml")
     args = ["sip", "--config", str(cfg), "--no-server", "--asr", "off"]
     code, err = ctrl_c_once_ready([*args, "--store", str(tmp_path / "c.sqlite3")], "listening on")
     assert code == 130, err

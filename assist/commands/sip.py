@@ -331,17 +331,28 @@ class CallBook:
 class _Shared:
     """One JSONL file for every call: closing a call's runner must not close the file."""
 
+    name = "JsonlSink"  # as the demo's own sink is named in `error` events
+
     def __init__(self, sink: JsonlSink, *, own: IO[str] | None = None) -> None:
         self.sink = sink
         self.own = own  # a file object made for it (stdout's reserved copy): closed at the end
+        self.failed = False  # a write failed (said then, in that call's error event)
 
     def send(self, event: Any) -> None:
-        self.sink.send(event)
+        try:
+            self.sink.send(event)
+        except OSError:
+            self.failed = True
+            raise
 
     def close(self) -> None:
         pass
 
     def close_now(self) -> None:
-        self.sink.close()
-        if self.own is not None:
-            self.own.close()
+        try:
+            self.sink.close()
+            if self.own is not None:
+                self.own.close()
+        except OSError as exc:  # the last flush: a disk that failed before fails again
+            if not self.failed:
+                print(f"assist: warning: --events: {exc}", file=sys.stderr)

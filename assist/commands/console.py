@@ -68,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
 
     console.failed = failed
     console.start()
-    print(f"Supervisor: {console.server.supervisor_url()}", file=sys.stderr, flush=True)
+    # in place before the line that invites Ctrl-C (a SIGINT that came ignored is lost before)
     signals = StopSignals().install()  # Ctrl-C too, even if it came ignored (stopping.py)
+    print(f"Supervisor: {console.server.supervisor_url()}", file=sys.stderr, flush=True)
     deadline = None if args.duration is None else time.monotonic() + args.duration
     try:
         while not signals.event.wait(0.2):

@@ -8,9 +8,6 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from assist.runtime.control import CallRegistry, DemoControl
-from overlay.server import OverlayServer
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -32,13 +29,6 @@ def chromium() -> Iterator[Browser]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
         yield b
         b.close()
-
-
-def demo_server(registry: CallRegistry) -> Iterator[OverlayServer]:
-    """An overlay server on a free port with demo call control, stopped afterwards."""
-    srv = OverlayServer(port=0, registry=registry, control=DemoControl()).start()
-    yield srv
-    srv.stop()
 
 
 def open_page(browser: Browser, url: str, width: int = 380, height: int = 720) -> Page:

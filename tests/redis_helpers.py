@@ -16,6 +16,11 @@ from pathlib import Path
 
 import redis
 
+try:
+    from processes import end, spawn
+except ImportError:  # imported as tests.redis_helpers
+    from tests.processes import end, spawn
+
 REDIS_SERVER = "/usr/bin/redis-server"
 
 
@@ -69,7 +74,7 @@ class RedisServer:
                 "--cluster-port", str(self.bus_port),
                 "--cluster-node-timeout", "5000",
             ]  # fmt: skip
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [
                 REDIS_SERVER,
                 *listen,
@@ -86,13 +91,20 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                self.admin().ping()
-                return self
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start: {(self.dir / 'redis.log').read_text()}")
+        up = False
+        try:
+            while not up and time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    up = bool(self.admin(timeout=1.0).ping())
+                except (redis.ConnectionError, redis.TimeoutError):
+                    time.sleep(0.05)
+        finally:
+            if not up:
+                self.stop()  # never left running by a start that failed (whatever failed)
+        if up:
+            return self
+        log = self.dir / "redis.log"
+        raise RuntimeError(f"redis-server did not start: {log.read_text() if log.exists() else ''}")
 
     def _aclfile(self) -> Path:
         path = self.dir / "users.acl"
@@ -100,11 +112,12 @@ class RedisServer:
             path.write_text(f"user default on >{self.admin_password} ~* &* +@all\n")
         return path
 
-    def admin(self) -> redis.Redis:
+    def admin(self, timeout: float | None = None) -> redis.Redis:
         tls = {"ssl": True, "ssl_ca_certs": str(self.ca)} if self.tls else {}
         return redis.Redis(
             host="127.0.0.1",
             port=self.port,
+            socket_timeout=timeout,
             password=self.admin_password,
             decode_responses=True,
             protocol=2,
@@ -121,11 +134,17 @@ class RedisServer:
         r.execute_command("ACL", "SAVE")
 
     def stop(self) -> None:
-        """A clean shutdown (SIGTERM): Redis writes its append-only file and exits."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        """A clean shutdown (SIGTERM): Redis writes its append-only file and exits (SIGKILL
+        if it has not within 10 s)."""
+        if self.proc is not None:
+            end(self.proc)
         self.proc = None
+
+    def __enter__(self) -> RedisServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 class RedisClusterServers:
@@ -140,6 +159,13 @@ class RedisClusterServers:
         return self.nodes[0].url
 
     def start(self) -> RedisClusterServers:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # no node left running by a cluster that did not come up
+            raise
+
+    def _start(self) -> RedisClusterServers:
         for node in self.nodes:
             node.start()
         password = self.nodes[0].admin_password

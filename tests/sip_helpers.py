@@ -165,6 +165,25 @@ def plugin_config(path: Path, *, overlay: str = "", **sip: Any) -> Path:
     return path
 
 
+def sipp_registrar(cwd: Path, port: int, scenario: str, calls: int, timeout_s: int = 30) -> Proc:
+    """sipp as the registrar on `port` (tests/data/registrar_*.xml), for `calls` REGISTERs.
+    pjsip starts a new Call-ID after a failed REGISTER: refusing, then accepting, are two
+    sipp runs on the same port."""
+    scenario_file = Path(__file__).with_name("data") / scenario
+    return Proc(
+        ["/usr/bin/sipp", "-sf", str(scenario_file), "-i", "127.0.0.1", "-p", str(port)]
+        + ["-m", str(calls), "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error"],
+        cwd=cwd,
+    )
+
+
+def registering_config(path: Path, port: int) -> Path:
+    """A plugin config that registers as agent (password "secret") at sipp on `port`."""
+    return plugin_config(
+        path, registrar=f"sip:127.0.0.1:{port}", username="agent", password="secret"
+    )
+
+
 def events(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []

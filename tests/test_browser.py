@@ -11,12 +11,11 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_pages import chromium, demo_server, open_page, shot, wait_for
+from browser_pages import open_page, shot, wait_for
 from conftest import timeline
 from overlay_calls import ANSWER_AT, PROMPT_AT, LiveCall, alert_pack
 from playwright.sync_api import Browser, expect
@@ -29,21 +28,6 @@ from assist.runtime.wavio import write_wav
 from overlay.server import OverlayServer
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from chromium()
-
-
-@pytest.fixture
-def registry() -> CallRegistry:
-    return CallRegistry()
-
-
-@pytest.fixture
-def server(registry: CallRegistry) -> Iterator[OverlayServer]:
-    yield from demo_server(registry)
 
 
 class RecordingControl(DemoControl):

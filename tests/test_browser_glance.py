@@ -9,11 +9,10 @@ console whose buttons never wrap, and report timeline labels that never overlap.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_pages import chromium, demo_server, open_page, shot
+from browser_pages import open_page, shot
 from overlay_calls import ANSWER_AT, PROMPT_AT, LiveCall
 from playwright.sync_api import Browser, Page, expect
 from scripted_calls import ScriptedCall, tell_story
@@ -24,21 +23,6 @@ from assist.runtime.report import render_html, render_svg, summarise
 from overlay.server import OverlayServer
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from chromium()
-
-
-@pytest.fixture
-def registry() -> CallRegistry:
-    return CallRegistry()
-
-
-@pytest.fixture
-def server(registry: CallRegistry) -> Iterator[OverlayServer]:
-    yield from demo_server(registry)
 
 
 WATCH_CARDS = """() => {

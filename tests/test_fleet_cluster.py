@@ -10,7 +10,6 @@ user, set on every node.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from fleet.acl import console_rules, plugin_rules, plugin_user, setuser
 from fleet.console import slot_batches
 from fleet.keys import Keys
 from tests.fleet_helpers import SUP_TOKEN, Supervisor, console_history, env, read_jsonl
+from tests.processes import end, spawn
 from tests.redis_helpers import RedisClusterServers, free_port
 
 AGENTS = [f"agent-c{i}" for i in range(6)]  # their hash tags fall on nodes 0, 1, 2, 2, 0, 1
@@ -48,8 +48,10 @@ def test_slot_batches_keep_an_agents_keys_together_and_split_the_rest() -> None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
     c = RedisClusterServers(tmp_path_factory.mktemp("cluster")).start()
-    yield c
-    c.stop()
+    try:
+        yield c
+    finally:
+        c.stop()
 
 
 def held_by(node: redis.Redis, key: str) -> bool:
@@ -82,7 +84,7 @@ def test_a_floor_on_a_three_node_cluster_loses_and_duplicates_nothing(
         + f'[overlay]\nport = {port}\n[[overlay.supervisor]]\nname = "sue"\n'
         f'token = "{SUP_TOKEN}"\n'
     )
-    console = subprocess.Popen(
+    console = spawn(
         [sys.executable, "-m", "assist", "console", "--config", str(cfg)],
         stderr=subprocess.PIPE,
         text=True,
@@ -103,7 +105,7 @@ def test_a_floor_on_a_three_node_cluster_loses_and_duplicates_nothing(
             args += ["--events", str(tmp_path / f"{a}.jsonl")]
             e = env()
             e["ASSIST_DB"] = str(tmp_path / f"{a}.sqlite3")
-            procs.append(subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=e))
+            procs.append(spawn(args, stderr=subprocess.PIPE, text=True, env=e))
         # a command to the plugin of agent-c2 (node 2) and its answer back through the cluster
         sup.wait(lambda: (r := sup.row("call-agent-c2")) and r["live"], 60)
         sup.ws.send(
@@ -123,8 +125,7 @@ def test_a_floor_on_a_three_node_cluster_loses_and_duplicates_nothing(
         for p in procs:
             if p.poll() is None:
                 p.kill()
-        console.send_signal(signal.SIGTERM)
-        code = console.wait(20)
+        code = end(console, 20)  # SIGTERM (SIGKILL if it hangs)
     assert code == 0
     for a in AGENTS:
         sent = read_jsonl(tmp_path / f"{a}.jsonl")

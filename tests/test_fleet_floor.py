@@ -25,6 +25,7 @@ import pytest
 
 from fleet.acl import console_rules, plugin_rules, plugin_user, setuser
 from tests.fleet_helpers import SUP_TOKEN, Supervisor, console_history, env, read_jsonl
+from tests.processes import end, spawn
 from tests.redis_helpers import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,12 @@ class Floor:
         self.console_port = free_port()
         self.console: subprocess.Popen[str] | None = None
         self.console_log: list[str] = []
-        self.redis.acl([setuser("console", console_rules("assist", "console-pw-0123"))])
+        self.plugins: list[subprocess.Popen[str]] = []
+        try:
+            self.redis.acl([setuser("console", console_rules("assist", "console-pw-0123"))])
+        except BaseException:
+            self.redis.stop()
+            raise
         self.alert_rules = tmp / "alert.toml"
         pack = (ROOT / "assist" / "rules" / "en.toml").read_text(encoding="utf-8")
         head, _, tail = pack.partition('id = "agent_silence"')
@@ -74,7 +80,7 @@ class Floor:
             f'token = "{SUP_TOKEN}"\n',
             encoding="utf-8",
         )
-        self.console = subprocess.Popen(
+        self.console = spawn(
             [sys.executable, "-m", "assist", "console", "--config", str(cfg)],
             stderr=subprocess.PIPE,
             text=True,
@@ -93,9 +99,8 @@ class Floor:
 
     def stop_console(self) -> None:
         if self.console is not None:
-            self.console.send_signal(signal.SIGTERM)
-            assert self.console.wait(20) == 0
-            self.console = None
+            console, self.console = self.console, None
+            assert end(console, 20) == 0
 
     def plugin(self, i: int, *, speed: float, alert: bool = False) -> subprocess.Popen[str]:
         agent = f"agent-{i:02d}"
@@ -110,24 +115,30 @@ class Floor:
             args += ["--rules", str(self.alert_rules)]
         e = env()
         e["ASSIST_DB"] = str(self.tmp / f"{agent}.sqlite3")
-        return subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=e)
+        proc: subprocess.Popen[str] = spawn(args, stderr=subprocess.PIPE, text=True, env=e)
+        self.plugins.append(proc)
+        return proc
 
     def jsonl(self, i: int) -> Path:
         return self.tmp / f"agent-{i:02d}.jsonl"
 
     def close(self) -> None:
-        if self.console is not None:
-            self.console.kill()
-            self.console.wait()
+        """Everything it started, whatever the tests did."""
+        for proc in [*self.plugins, *([self.console] if self.console else [])]:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
         self.redis.stop()
 
 
 @pytest.fixture(scope="module")
 def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Floor]:
     f = Floor(tmp_path_factory.mktemp("floor"))
-    f.start_console()
-    yield f
-    f.close()
+    try:
+        f.start_console()
+        yield f
+    finally:
+        f.close()
 
 
 def test_twenty_plugins_one_console_nothing_lost_flagged_on_top(floor: Floor) -> None:

@@ -12,24 +12,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
 from fleet.acl import console_rules, plugin_rules, plugin_user, setuser
-from tests.browser_pages import chromium, shot
+from tests.browser_pages import shot
+from tests.processes import spawn
 from tests.redis_helpers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SUP_TOKEN = "floor-supervisor-token-0123456789"
 FLEET_TIMING = "heartbeat_s = 0.5\nheartbeat_ttl_s = 2.0\n"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from chromium()
 
 
 def env(tmp: Path, name: str) -> dict[str, str]:
@@ -54,7 +49,7 @@ def test_a_lost_call_shows_lost_not_ended(browser: Browser, tmp_path: Path) -> N
             fleet(redis.url, "console", "console-pw-0123")
             + f'[overlay]\nport = 0\n[[overlay.supervisor]]\nname = "sue"\ntoken = "{SUP_TOKEN}"\n'
         )
-        console = subprocess.Popen(
+        console = spawn(
             [sys.executable, "-m", "assist", "console", "--config", str(cfg)],
             stderr=subprocess.PIPE,
             text=True,
@@ -72,7 +67,7 @@ def test_a_lost_call_shows_lost_not_ended(browser: Browser, tmp_path: Path) -> N
             pcfg.write_text(fleet(redis.url, plugin_user(agent), pw) + f'agent = "{agent}"\n')
             args = [sys.executable, "-m", "assist", "demo", "--no-server", "--asr", "off"]
             args += ["--speed", str(speed), "--config", str(pcfg), "--call-id", f"call-{agent}"]
-            p = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=env(tmp_path, agent))
+            p = spawn(args, stderr=subprocess.PIPE, text=True, env=env(tmp_path, agent))
             procs.append(p)
             return p
 

@@ -18,6 +18,7 @@ import pytest
 from websockets.sync.client import connect
 
 from fleet.acl import console_rules, plugin_rules, plugin_user, setuser
+from tests.processes import end, spawn
 from tests.redis_helpers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,15 +34,14 @@ def env(tmp: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis-tls"), tls=True).start()
-    server.acl(
-        [
-            setuser("console", console_rules("assist", "console-pw-0123")),
-            setuser(plugin_user("tina"), plugin_rules("assist", "tina", "tina-pw-0123")),
-        ]
-    )
-    yield server
-    server.stop()
+    with RedisServer(tmp_path_factory.mktemp("redis-tls"), tls=True).start() as server:
+        server.acl(
+            [
+                setuser("console", console_rules("assist", "console-pw-0123")),
+                setuser(plugin_user("tina"), plugin_rules("assist", "tina", "tina-pw-0123")),
+            ]
+        )
+        yield server
 
 
 def fleet(url: str, user: str, password: str, ca: Path | None) -> str:
@@ -56,7 +56,7 @@ def test_plugin_and_console_talk_to_redis_over_tls(tls_redis: RedisServer, tmp_p
         fleet(tls_redis.url, "console", "console-pw-0123", tls_redis.ca)
         + f'[overlay]\nport = 0\n[[overlay.supervisor]]\nname = "sue"\ntoken = "{SUP_TOKEN}"\n'
     )
-    console = subprocess.Popen(
+    console = spawn(
         [sys.executable, "-m", "assist", "console", "--config", str(console_cfg)],
         stderr=subprocess.PIPE,
         text=True,
@@ -101,8 +101,7 @@ def test_plugin_and_console_talk_to_redis_over_tls(tls_redis: RedisServer, tmp_p
                 got.append(m)
     finally:
         stack.close()
-        console.terminate()
-        console.wait(20)
+        end(console, 20)
     sent = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert got == sent  # every event, over TLS, once
     # the server has no plain port at all (port 0): what reached it came over TLS

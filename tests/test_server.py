@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,22 +19,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from assist.core.audio import FRAME_SAMPLES
 from assist.core.session import CallSession
-from assist.runtime.control import CallRegistry, DemoControl
+from assist.runtime.control import CallRegistry
 from assist.runtime.packs import default_pack
 from assist.runtime.runner import CallRunner
 from overlay.server import HubSink, OverlayServer
-
-
-@pytest.fixture
-def registry() -> CallRegistry:
-    return CallRegistry()
-
-
-@pytest.fixture
-def server(registry: CallRegistry):  # type: ignore[no-untyped-def]
-    srv = OverlayServer(port=0, registry=registry, control=DemoControl()).start()
-    yield srv
-    srv.stop()
 
 
 def ws_url(srv: OverlayServer, role: str = "supervisor") -> str:
@@ -74,6 +63,16 @@ def wait_until(pred: Any, timeout: float) -> None:
     while not pred():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.05)
+
+
+def settled(srv: OverlayServer, timeout: float = 30.0) -> None:
+    """Every `publish()` made so far has reached the hub: publishes are callbacks on the
+    server's loop, run in order, so one more after them runs last (a wait on the event itself,
+    not a sleep that a loaded machine outlasts)."""
+    assert srv.loop is not None
+    done = threading.Event()
+    srv.loop.call_soon_threadsafe(done.set)
+    assert done.wait(timeout), "the server's loop did not get to it"
 
 
 def in_thread(fn: Any, *args: Any) -> asyncio.Future[Any]:
@@ -329,8 +328,7 @@ async def test_a_stalled_client_is_dropped_and_never_slows_the_others(
         async with connect(ws_url(srv), max_size=None) as ws:
             await ws.recv()
             await ws.send(json.dumps({"type": "subscribe"}))
-            await asyncio.sleep(0.2)
-            assert srv.clients == 2
+            await in_thread(wait_until, lambda: srv.clients == 2, 10.0)
             n, text = 800, "x" * 8000  # 6.4 MB: more than the socket buffers hold
 
             def publish() -> None:

@@ -15,32 +15,19 @@ import logging
 import socket
 import struct
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from overlay_calls import PROMPT_AT, LiveCall
-from test_server import in_thread, recv_until, reply, wait_until, ws_url
+from test_server import in_thread, recv_until, reply, settled, wait_until, ws_url
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from assist.core.events import CallStarted, Event, Meters, SpeakerMeters, Transcript
-from assist.runtime.control import CallRegistry, DemoControl
+from assist.runtime.control import CallRegistry
 from overlay.auth import OverlayConfig
 from overlay.hub import Hub
 from overlay.server import HANDSHAKE_TIMEOUT_S, OverlayServer
-
-
-@pytest.fixture
-def registry() -> CallRegistry:
-    return CallRegistry()
-
-
-@pytest.fixture
-def server(registry: CallRegistry) -> Iterator[OverlayServer]:
-    srv = OverlayServer(port=0, registry=registry, control=DemoControl()).start()
-    yield srv
-    srv.stop()
 
 
 def meters(call_id: str, seq: int) -> Event:
@@ -142,7 +129,7 @@ async def test_chatter_never_evicts_the_calls_start_or_its_prompts(
         last = max(e.seq for e in call.sink.events)
         for seq in range(last + 1, last + 5_000):  # chatter: far more than the history holds
             srv.publish(meters("chatty", seq))
-        await asyncio.sleep(0.5)
+        await in_thread(settled, srv)
         async with connect(ws_url(srv)) as late:  # a page opened afterwards
             await late.recv()
             await late.send(json.dumps({"type": "subscribe", "call_id": "chatty"}))
@@ -166,15 +153,14 @@ async def test_never_reading_backlog_subscribers_are_dropped_and_never_stall_the
         text = "backlog " * 60
         for seq in range(20_000):  # an ended call with a full history (about 10 MB of JSON)
             srv.publish(Event("old", seq, seq / 10, Transcript("agent", "final", text)))
-        await asyncio.sleep(1.0)
+        await in_thread(settled, srv)
         token = srv.config.supervisors[0].token
         sub = {"type": "subscribe", "call_id": "old"}
         stalled = [await raw_ws(srv.port, token, sub) for _ in range(5)]
         async with connect(ws_url(srv)) as page:
             await page.recv()
             await page.send(json.dumps({"type": "subscribe", "call_id": "live"}))
-            await asyncio.sleep(0.2)
-            assert srv.clients == 6
+            await in_thread(wait_until, lambda: srv.clients == 6, 10.0)
 
             def publish() -> None:
                 srv.publish(
@@ -382,8 +368,7 @@ async def test_idle_handshakes_time_out_and_connections_overall_are_capped(
             w.write(f"GET /ws?token={token} HTTP/1.1\r\n".encode())
             await w.drain()
             idle.append((r, w))
-        await asyncio.sleep(0.3)
-        assert srv.sockets == 5
+        await in_thread(wait_until, lambda: srv.sockets == 5, 10.0)
         with pytest.raises((OSError, InvalidHandshake)):
             async with connect(ws_url(srv), open_timeout=3) as ws:  # the sixth: refused
                 await ws.recv()

@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.ports import free_udp_port
-from tests.sip_helpers import Proc, plugin_config
-
-DATA = Path(__file__).with_name("data")
+from tests.sip_helpers import Proc, registering_config, sipp_registrar
 
 
 @pytest.mark.timeout(60)
@@ -23,19 +21,10 @@ def test_refused_registration_retries_with_backoff_then_registers(tmp_path: Path
     port = free_udp_port()
 
     def sipp(scenario: str, calls: int) -> Proc:
-        return Proc(
-            ["/usr/bin/sipp", "-sf", str(DATA / scenario), "-i", "127.0.0.1", "-p", str(port)]
-            + ["-m", str(calls), "-nostdin", "-timeout", "30s", "-timeout_error"],
-            cwd=tmp_path,
-        )
+        return sipp_registrar(tmp_path, port, scenario, calls)
 
     registrar = sipp("registrar_refuses.xml", 2)
-    cfg = plugin_config(
-        tmp_path / "assist.toml",
-        registrar=f"sip:127.0.0.1:{port}",
-        username="agent",
-        password="secret",
-    )
+    cfg = registering_config(tmp_path / "assist.toml", port)
     plugin = Proc(
         [sys.executable, "-m", "assist", "sip", "--config", str(cfg), "--no-server"]
         + ["--asr", "off"]

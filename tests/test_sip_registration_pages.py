@@ -7,22 +7,14 @@ store on, its own overlay server)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser_pages import chromium, open_page
+from tests.browser_pages import open_page
 from tests.ports import free_udp_port
-from tests.sip_helpers import Proc, assist, plugin_config
-
-DATA = Path(__file__).with_name("data")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from chromium()
+from tests.sip_helpers import Proc, assist, registering_config, sipp_registrar
 
 
 @pytest.mark.timeout(90)
@@ -32,19 +24,10 @@ def test_failing_registration_is_shown_on_the_overlay_and_the_console(
     port = free_udp_port()
 
     def sipp(scenario: str, calls: int) -> Proc:
-        return Proc(
-            ["/usr/bin/sipp", "-sf", str(DATA / scenario), "-i", "127.0.0.1", "-p", str(port)]
-            + ["-m", str(calls), "-nostdin", "-timeout", "40s", "-timeout_error"],
-            cwd=tmp_path,
-        )
+        return sipp_registrar(tmp_path, port, scenario, calls, timeout_s=40)
 
     registrar = sipp("registrar_refuses.xml", 2)
-    cfg = plugin_config(
-        tmp_path / "assist.toml",
-        registrar=f"sip:127.0.0.1:{port}",
-        username="agent",
-        password="secret",
-    )
+    cfg = registering_config(tmp_path / "assist.toml", port)
     plugin = assist("sip", "--config", str(cfg), "--port", "0", "--asr", "off")
     try:
         _, agent_url = plugin.wait_for(r"Overlay: (\S+)")

@@ -40,3 +40,31 @@ def free_rtp_base(pairs: int = RTP_PAIRS) -> int:
             for s in held:
                 s.close()
     raise RuntimeError("no free range of RTP ports on 127.0.0.1")
+
+
+def bound(port: int, kind: str = "udp") -> bool:
+    """Whether some process has a `kind` ("udp" or "tcp") socket bound to `port` (any
+    address), from /proc/net: a peer that started is ready once this is true."""
+    from pathlib import Path
+
+    for table in (f"/proc/net/{kind}", f"/proc/net/{kind}6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local = line.split()[1]  # ADDR:PORT, the port in hex
+            if int(local.rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
+
+
+def wait_bound(port: int, kind: str = "udp", timeout: float = 10.0) -> None:
+    """Until a process has bound `port` (a peer's start-up, waited on rather than slept)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not bound(port, kind):
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"nothing bound {kind} port {port} within {timeout} s")
+        time.sleep(0.02)

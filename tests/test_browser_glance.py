@@ -229,7 +229,8 @@ def test_fifty_calls_fit_1280x800_with_stable_columns_and_unwrapped_buttons(
         c.meters(63.0 + 11 * i, mood="agitated" if i % 7 == 0 else "calm")
     calls[9].prompt(90.0, "agent_wording", phrase="policy", suggestion="here is what I can do")
     expect(rows.first.locator("td.num")).not_to_have_text("0:03")
-    page.wait_for_timeout(800)
+    # the last change is on screen (c09's prompt at 1:30): measured then, not after a guess
+    expect(page.locator("tr.call[data-call=c09]")).to_contain_text("1:30")
     assert column_widths(page) == widths
     rows.nth(5).click()
     expect(page.locator("#follow")).to_be_visible()

@@ -223,7 +223,10 @@ def test_redis_restart_mid_call_loses_and_duplicates_nothing(floor: Floor) -> No
     try:
         sup.wait(lambda: len(sup.of(call_id)) > 10)
         floor.redis.stop()  # mid-call: the plugin keeps coaching and keeps a backlog
-        time.sleep(3.0)
+        deadline = time.monotonic() + 30  # until the plugin has noticed (its own event)
+        while '"type":"fleet_degraded"' not in floor.jsonl(40).read_text(encoding="utf-8"):
+            assert time.monotonic() < deadline, "the plugin never noticed Redis was gone"
+            time.sleep(0.05)
         floor.redis.start()
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err

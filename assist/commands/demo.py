@@ -8,20 +8,19 @@ import time
 import uuid
 from typing import Any
 
-from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
-from assist.commands.failures import ErrorLines, Failures, call_outcome
-from assist.commands.fleet_link import start_fleet, stop_fleet
+from assist.commands.calls import add_store_options
 from assist.commands.stopping import StopSignals
+from assist.commands.wiring import CallWiring, add_tls_options, overlay_config, with_tls_options
 from assist.core.audio import FRAME_SAMPLES
-from assist.core.errors import AudioFileError, ConfigError, InputError
+from assist.core.errors import AudioFileError, InputError
 from assist.core.pack import RulePack
 from assist.core.session import CallSession
 from assist.runtime.asr_worker import CallAsr
-from assist.runtime.control import CallRegistry, DemoControl
+from assist.runtime.control import DemoControl
 from assist.runtime.demo import bundled_call, play
 from assist.runtime.models import ASR_CHOICES, select_engine
 from assist.runtime.packs import default_pack, load_pack
-from assist.runtime.runner import CallRunner, JsonlSink, Sink
+from assist.runtime.runner import CallRunner
 from assist.runtime.wavio import load_call
 
 
@@ -119,67 +118,50 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
 
-    registry = CallRegistry()
-    failures = Failures(registry)  # a part that dies: one line, the call goes on, exit 1
-    lines = ErrorLines(failures)
-    sinks: list[Sink] = [lines]
-    if args.events:
-        try:
-            sinks.append(JsonlSink(args.events))
-        except OSError as exc:
-            raise InputError(f"{args.events}: cannot write events ({exc.strerror})") from None
-    store = open_store(args, failures)
-    server = None
-    agent_name = "demo-agent"
-    fleet = start_fleet(
-        args.config,
-        agent=agent_name,
-        registry=registry,
-        control=DemoControl(),
-        failures=failures,
-    )
-    if fleet is not None:
-        agent_name = fleet.agent
-        sinks.append(fleet.sink())
-    if not args.no_server:
-        from overlay.server import HubSink, OverlayServer
-
-        config = with_tls_options(_overlay_config(args.config), args)
-        agent_name = config.agents[0].name if config.agents else agent_name
-        host = args.host if args.host != "127.0.0.1" or args.config is None else None
-        port = args.port if args.port != 8765 or args.config is None else None
-        server = OverlayServer(
-            config=config,
-            host=host,
-            port=port,
-            registry=registry,
-            control=DemoControl(),
-            agent=agent_name,
-        )
-        failures.overlay(server, then="the call goes on without its pages")
-        server.start()
-        sinks.append(HubSink(server))
-        print(f"Overlay: {server.agent_url(agent_name)}", file=sys.stderr)
-        print(f"Supervisor: {server.supervisor_url()}", file=sys.stderr)
-
     speech = select_engine(pack.lang, args.asr, args.model)
-    print(speech.message, file=sys.stderr)
-    engine = speech.engine
-    asr_label = speech.label
     call_id = args.call_id or f"demo-{uuid.uuid4().hex[:8]}"
-    session = CallSession(call_id, pack=pack, source="demo", agent=agent_name, asr=asr_label)
-    store_sink = store_sink_for(store, call_id, fast=args.fast)
-    if store_sink is not None:
-        sinks.append(store_sink)
-    runner = CallRunner(session, sinks, block=args.fast)
-    asr = None if not asr_label else CallAsr(runner, engine, second=speech.second)
-    runner.start()
-    registry.add(runner)
-    progress = _progress(args.fast, len(agent))
-    pushed = None
     # Ctrl-C / SIGTERM only set `stop`: the call then ends in order wherever the main thread
     # was, instead of a KeyboardInterrupt landing in the middle of the shutdown below.
     signals = StopSignals().install()
+    try:
+        with CallWiring() as wiring:
+            return _play(args, wiring, signals, pack, speech, call_id, agent, customer)
+    finally:
+        signals.restore()
+
+
+def _play(
+    args: argparse.Namespace,
+    wiring: CallWiring,
+    signals: StopSignals,
+    pack: RulePack,
+    speech: Any,
+    call_id: str,
+    agent: Any,
+    customer: Any,
+) -> int:
+    """Open the outputs in order, play the call, close them (the caller's `with` closes what
+    was opened if anything here fails)."""
+    wiring.open_events(args.events)
+    wiring.open_store(args)
+    agent_name = wiring.start_fleet(args.config, agent="demo-agent", control=DemoControl())
+    if not args.no_server:
+        config = with_tls_options(overlay_config(args.config), args)
+        agent_name = config.agents[0].name if config.agents else agent_name
+        host = args.host if args.host != "127.0.0.1" or args.config is None else None
+        port = args.port if args.port != 8765 or args.config is None else None
+        wiring.start_overlay(config, control=DemoControl(), agent=agent_name, host=host, port=port)
+    print(speech.message, file=sys.stderr)
+    engine = speech.engine
+    asr_label = speech.label
+    session = CallSession(call_id, pack=pack, source="demo", agent=agent_name, asr=asr_label)
+    sinks, store_sink = wiring.sinks(call_id, fast=args.fast)
+    runner = CallRunner(session, sinks, block=args.fast)
+    asr = None if not asr_label else CallAsr(runner, engine, second=speech.second)
+    runner.start()
+    wiring.registry.add(runner)
+    progress = _progress(args.fast, len(agent))
+    pushed = None
     stop = signals.event
     try:
         pushed = play(
@@ -192,69 +174,30 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         reason = "interrupted" if stop.is_set() else "completed"
-        if asr is not None:  # the last words, then the call ends
-            asr.close(until=None if pushed is None else pushed * FRAME_SAMPLES, timeout=30)
-        runner.finish(reason)
-        registry.remove(call_id)
-        if progress is not None:
-            progress.close()
-        signals.restore()
-    finish_store(store, store_sink)
-    analysis_failed = call_outcome(runner, lines)  # sinks detached mid-call said so then
-    stop_fleet(fleet)
-    if analysis_failed:
+        try:
+            if asr is not None:  # the last words, then the call ends
+                asr.close(until=None if pushed is None else pushed * FRAME_SAMPLES, timeout=30)
+        finally:
+            runner.finish(reason)
+            wiring.registry.remove(call_id)
+            if progress is not None:
+                progress.close()
+    wiring.finish(store_sink)
+    if wiring.outcome(runner):  # sinks detached mid-call said so then
         return 1
-    if server is not None:
+    if wiring.server is not None:
         if args.linger and reason == "completed":
+            signals.restore()
             with StopSignals() as lingering:  # in place before the line that invites Ctrl-C
                 print("Call ended. The pages stay up (--linger); Ctrl-C to quit.", file=sys.stderr)
                 lingering.wait()
         time.sleep(0.2)  # let the last events reach connected clients
-        server.stop()
+        wiring.close()
         if not args.linger:
             print("Call ended; pages closed (pass --linger to keep them up).", file=sys.stderr)
     if reason == "interrupted":
         return 130
-    return 1 if failures.parts else 0  # each said when it failed
-
-
-def _overlay_config(path: str | None) -> Any:
-    """The overlay settings from the [overlay] table of a TOML config file (defaults without)."""
-    from assist.runtime.config import read_config
-    from overlay.auth import OverlayConfig
-
-    if path is None:
-        return OverlayConfig()
-    table = read_config(path).get("overlay", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: overlay: must be a table")
-    try:
-        return OverlayConfig.from_table(table)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-
-
-def add_tls_options(p: argparse.ArgumentParser) -> None:
-    """--tls-cert/--tls-key/--insecure: how the overlay may be served beyond loopback."""
-    p.add_argument("--tls-cert", metavar="PEM", help="serve the overlay over https/wss")
-    p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
-    p.add_argument(
-        "--insecure",
-        action="store_true",
-        help="allow plain http beyond loopback (tokens travel in clear)",
-    )
-
-
-def with_tls_options(config: Any, args: argparse.Namespace) -> Any:
-    """The [overlay] config with the TLS options of the command line applied over it."""
-    from dataclasses import replace
-
-    changes: dict[str, Any] = {}
-    if args.tls_cert is not None or args.tls_key is not None:
-        changes.update(tls_cert=args.tls_cert or "", tls_key=args.tls_key or "")
-    if args.insecure:
-        changes["insecure"] = True
-    return replace(config, **changes) if changes else config
+    return 1 if wiring.failures.parts else 0  # a part that died said so when it did
 
 
 class _Bar:

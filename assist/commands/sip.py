@@ -5,26 +5,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-import os
 import sys
 import threading
 import time
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from assist.commands.calls import add_store_options, finish_store, open_store, store_sink_for
-from assist.commands.demo import add_tls_options, with_tls_options
-from assist.commands.failures import ErrorLines, Failures, call_outcome
-from assist.commands.fleet_link import start_fleet, stop_fleet
+from assist.commands.calls import add_store_options
 from assist.commands.stopping import StopSignals
+from assist.commands.wiring import CallWiring, add_tls_options, with_tls_options
 from assist.core.errors import AssistError, ConfigError, InputError, ServiceError
 from assist.core.events import Error, Event
 from assist.core.session import CallSession
 from assist.runtime.asr_worker import CallAsr
 from assist.runtime.config import load_settings
-from assist.runtime.control import CallRegistry, ControlError
+from assist.runtime.control import ControlError
 from assist.runtime.models import ASR_CHOICES, select_engine
 from assist.runtime.packs import default_pack, load_pack
-from assist.runtime.runner import CallRunner, JsonlSink, Sink
+from assist.runtime.runner import CallRunner
 
 if TYPE_CHECKING:
     from overlay.protocol import RegistrationState
@@ -89,16 +86,6 @@ def _check_uris(settings: Any, overlay_cfg: Any) -> None:
                 raise ConfigError(f"overlay.supervisor {sup.name!r}: sip: {exc}") from None
 
 
-def _reserve_stdout() -> IO[str]:
-    """`--events -`: stdout carries JSON lines only. Our own copy of fd 1 gets the events;
-    fd 1 itself (where pjlib and any native code print) is pointed at stderr."""
-    sys.stdout.flush()
-    events = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return events
-
-
 def run(args: argparse.Namespace) -> int:
     from overlay.auth import OverlayConfig
     from sip.control import SipControl
@@ -128,85 +115,26 @@ def run(args: argparse.Namespace) -> int:
     agent_name = overlay_cfg.agents[0].name if overlay_cfg.agents else "agent"
     speech = select_engine(pack.lang, args.asr, args.model)
     print(speech.message, file=sys.stderr)
-    engine = speech.engine
-    asr_label = speech.label
-    asrs: dict[str, CallAsr] = {}
-    book = CallBook(outcomes=args.action == "call")
-
-    shared: list[Sink] = []
-    if args.events:
-        target: Any = _reserve_stdout() if args.events == "-" else args.events
-        try:
-            shared.append(_Shared(JsonlSink(target), own=target if args.events == "-" else None))
-        except OSError as exc:
-            raise InputError(f"{args.events}: cannot write events ({exc.strerror})") from None
-    registry = CallRegistry()
-    failures = Failures(registry)
-    lines: dict[str, ErrorLines] = {}  # per live call: its error events as stderr lines
-    store = open_store(args, failures)
-    server = None
 
     def say(line: str) -> None:
         print(f"assist: sip: {line}", file=sys.stderr, flush=True)
 
-    def new_runner(call_id: str, direction: str, remote: str) -> CallRunner:
-        """Off the SIP thread (a set-up thread, or the dialling one)."""
-        session = CallSession(
-            call_id, pack=pack, source="sip", agent=agent_name, remote=remote, asr=asr_label
-        )
-        lines[call_id] = ErrorLines(failures)
-        sinks: list[Sink] = [lines[call_id], *shared]
-        if fleet is not None:
-            sinks.append(fleet.sink())
-        if server is not None:
-            sinks.append(HubSink(server))
-        store_sink = store_sink_for(store, call_id, fast=False)
-        if store_sink is not None:
-            sinks.append(store_sink)
-        runner = CallRunner(session, sinks)
-        if asr_label:
-            asrs[call_id] = CallAsr(runner, engine, second=speech.second)
-        registry.add(runner.start())
-        return runner
-
-    def close(runner: CallRunner, reason: str) -> None:
-        call_id = runner.session.call_id
-        asr = asrs.pop(call_id, None)
-        if asr is not None:  # the last words, then the call ends
-            asr.close(until=None, timeout=ASR_CLOSE_S)
-        runner.finish(reason, timeout=FINISH_TIMEOUT_S)
-        registry.remove(call_id)
-        said = lines.pop(call_id, None)
-        if said is not None and not runner.alive:
-            call_outcome(runner, said)  # its failures; the phone goes on either way
-
-    def end_runner(runner: CallRunner, reason: str) -> None:
-        """Called on the SIP thread: finish the call elsewhere so SIP never waits for ASR."""
-        t = threading.Thread(target=close, args=(runner, reason), name="call-end", daemon=True)
-        book.closing(t)
-
-    phone_seq = itertools.count()
-
-    def trouble(message: str) -> None:
-        """A phone-level problem (registration): an `error` event with no call (call_id "")
-        on the --events stream; any thread."""
-        data = Error(source="registration", message=message, recoverable=True)
-        event = Event(call_id="", seq=next(phone_seq), t=0.0, data=data)
-        for sink in shared:
-            sink.send(event)
+    book = CallBook(outcomes=args.action == "call")
+    wiring = CallWiring()
+    calls = PhoneCalls(wiring, book, pack=pack, speech=speech, source="sip", agent=agent_name)
 
     def registration(state: str, message: str) -> None:
         """The account's registration changed (any thread): both overlay pages show it."""
-        if server is not None:
-            server.set_phone(cast("RegistrationState", state), message)
+        if wiring.server is not None:
+            wiring.server.set_phone(cast("RegistrationState", state), message)
 
     phone = Softphone(
         settings.sip,
-        new_runner=new_runner,
-        end_runner=end_runner,
+        new_runner=calls.new_runner,
+        end_runner=calls.end_runner,
         notify=say,
         ended=book.ended,
-        trouble=trouble,
+        trouble=calls.trouble,
         registration=registration,
         log_level=settings.sip.log_level,
         log_file=settings.sip.log_file,
@@ -214,76 +142,142 @@ def run(args: argparse.Namespace) -> int:
     # SIGTERM from here on ends the phone in order, even before the URLs are printed
     signals = StopSignals().install()  # Ctrl-C too, even if it came ignored (stopping.py)
     stop = signals.event
-    fleet = start_fleet(
-        args.config,
-        agent=agent_name,
-        registry=registry,
-        control=SipControl(phone),
-        failures=failures,
-    )
-    agent_name = fleet.agent if fleet is not None else agent_name
-    if not args.no_server:
-        from overlay.server import HubSink, OverlayServer
-
-        server = OverlayServer(
-            config=overlay_cfg, registry=registry, control=SipControl(phone), agent=agent_name
-        )
-        failures.overlay(server, then="the agent cannot see prompts or answer: the phone stops")
-        server.start()
-        print(f"Overlay: {server.agent_url(agent_name)}", file=sys.stderr)
-        print(f"Supervisor: {server.supervisor_url()}", file=sys.stderr)
     code = 0
-    # This was the clicks mitigation while the analysis taps were Python on pjmedia's clock
-    # thread; the taps are C now (sip/tap.py) and the clock no longer waits for the GIL
-    # (benchmarks/sip_clock.py). Kept for now: shorter GIL turns for the SIP and tap reader
-    # threads (not measured either way).
-    sys.setswitchinterval(GIL_SWITCH_S)
     try:
-        phone.start()
-        say(f"listening on {settings.sip.transport} port {phone.port} as {settings.sip.uri}")
-        placed = ""
-        if args.action == "call":
+        with wiring:
+            wiring.open_events(args.events, reserve_stdout=True)
+            wiring.open_store(args)
+            calls.agent = wiring.start_fleet(
+                args.config, agent=agent_name, control=SipControl(phone)
+            )
+            if not args.no_server:
+                wiring.start_overlay(
+                    overlay_cfg,
+                    control=SipControl(phone),
+                    agent=calls.agent,
+                    then="the agent cannot see prompts or answer: the phone stops",
+                )
+            # This was the clicks mitigation while the analysis taps were Python on pjmedia's
+            # clock thread; the taps are C now (sip/tap.py) and the clock no longer waits for
+            # the GIL (benchmarks/sip_clock.py). Kept for now: shorter GIL turns for the SIP
+            # and tap reader threads (not measured either way).
+            sys.setswitchinterval(GIL_SWITCH_S)
             try:
-                placed = phone.dial(args.uri)
-            except DialFailed as exc:  # a call that failed, like one refused by the callee
-                raise CallFailed(f"the call to {args.uri} failed: {exc.reason}") from None
-            except ControlError as exc:
-                raise ServiceError(str(exc)) from None
-        deadline = None if args.duration is None else time.monotonic() + args.duration
-        while not stop.wait(0.1):
-            if not phone.pump.alive:
-                why = phone.pump.died
-                detail = f": {type(why).__name__}: {why}" if why is not None else ""
-                raise AssistError(f"the SIP thread stopped{detail}; every call is lost")
-            if phone.tap_reader.died is not None:  # it said why; no call is analysed any more
-                reason = f"the call audio reader stopped ({phone.tap_reader.died!r})"
-                failures.part("taps", reason, then="the phone stops", said=True)
-            if "taps" in failures.parts or "overlay" in failures.parts:
-                code = 1  # the line was printed when it happened
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            if placed:
-                outcome = book.outcome(placed)
-                if outcome is not None:
-                    if outcome[0] == "failed":
-                        raise CallFailed(f"the call to {args.uri} failed: {outcome[1]}")
-                    break
-        if signals.interrupted:
-            code = 130
+                phone.start()
+                say(
+                    f"listening on {settings.sip.transport} port {phone.port} as {settings.sip.uri}"
+                )
+                placed = ""
+                if args.action == "call":
+                    try:
+                        placed = phone.dial(args.uri)
+                    except DialFailed as exc:  # a call that failed, like one the callee refused
+                        raise CallFailed(f"the call to {args.uri} failed: {exc.reason}") from None
+                    except ControlError as exc:
+                        raise ServiceError(str(exc)) from None
+                deadline = None if args.duration is None else time.monotonic() + args.duration
+                while not stop.wait(0.1):
+                    check_pump(phone.pump)
+                    if check_parts(phone, wiring):
+                        code = 1  # said when it happened
+                        break
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
+                    if placed:
+                        outcome = book.outcome(placed)
+                        if outcome is not None:
+                            if outcome[0] == "failed":
+                                raise CallFailed(f"the call to {args.uri} failed: {outcome[1]}")
+                            break
+                if signals.interrupted:
+                    code = 130
+            finally:
+                phone.stop()
+                book.join(ASR_CLOSE_S + FINISH_TIMEOUT_S)
     except KeyboardInterrupt:  # only if something put back Python's own SIGINT handler
         code = 130
     finally:
         signals.restore()
-        phone.stop()
-        book.join(ASR_CLOSE_S + FINISH_TIMEOUT_S)
-        for s in shared:
-            s.close_now()  # type: ignore[attr-defined]
-        finish_store(store, None)
-        stop_fleet(fleet)
-        if server is not None:
-            server.stop()
     return code
+
+
+def check_pump(pump: Any) -> None:
+    """The SIP thread died: every call is lost, the command exits non-zero."""
+    if not pump.alive:
+        why = pump.died
+        detail = f": {type(why).__name__}: {why}" if why is not None else ""
+        raise AssistError(f"the SIP thread stopped{detail}; every call is lost")
+
+
+def check_parts(phone: Any, wiring: CallWiring) -> bool:
+    """Whether a part without which the phone must not go on has died: the tap reader (no
+    call would be analysed) or the overlay server (the agent sees nothing). The store and the
+    floor are not among them: calls go on unrecorded or off the floor."""
+    died = phone.tap_reader.died
+    if died is not None:  # the reader said why on its own line
+        reason = f"the call audio reader stopped ({died!r})"
+        wiring.failures.part("taps", reason, then="the phone stops", said=True)
+    return "taps" in wiring.failures.parts or "overlay" in wiring.failures.parts
+
+
+class PhoneCalls:
+    """How a SIP command builds and ends its calls' analysis (shared by `sip` and `srs`):
+    `new_runner` off the SIP thread, `end_runner` on it (the closing is done elsewhere, so
+    SIP never waits for ASR)."""
+
+    def __init__(
+        self, wiring: CallWiring, book: CallBook, *, pack: Any, speech: Any, source: str, agent: str
+    ) -> None:
+        self.wiring = wiring
+        self.book = book
+        self.pack = pack
+        self.speech = speech
+        self.source = source
+        self.agent = agent
+        self.asrs: dict[str, CallAsr] = {}
+        self._seq = itertools.count()
+
+    def new_runner(self, call_id: str, direction: str, remote: str) -> CallRunner:
+        session = CallSession(
+            call_id,
+            pack=self.pack,
+            source=self.source,
+            agent=self.agent,
+            remote=remote,
+            asr=self.speech.label,
+        )
+        return self.start(session)
+
+    def start(self, session: CallSession) -> CallRunner:
+        sinks, _ = self.wiring.sinks(session.call_id)
+        runner = CallRunner(session, sinks)
+        if self.speech.label:
+            self.asrs[session.call_id] = CallAsr(
+                runner, self.speech.engine, second=self.speech.second
+            )
+        self.wiring.registry.add(runner.start())
+        return runner
+
+    def close(self, runner: CallRunner, reason: str) -> None:
+        call_id = runner.session.call_id
+        asr = self.asrs.pop(call_id, None)
+        if asr is not None:  # the last words, then the call ends
+            asr.close(until=None, timeout=ASR_CLOSE_S)
+        runner.finish(reason, timeout=FINISH_TIMEOUT_S)
+        self.wiring.registry.remove(call_id)
+        if not runner.alive:
+            self.wiring.outcome(runner)  # what its error lines could not say; the phone goes on
+
+    def end_runner(self, runner: CallRunner, reason: str) -> None:
+        """Called on the SIP thread: finish the call elsewhere so SIP never waits for ASR."""
+        t = threading.Thread(target=self.close, args=(runner, reason), name="call-end", daemon=True)
+        self.book.closing(t)
+
+    def trouble(self, message: str, source: str = "registration") -> None:
+        """A phone-level problem: an `error` event with no call (call_id "") on the --events
+        stream; any thread."""
+        data = Error(source=source, message=message, recoverable=True)
+        self.wiring.note(Event(call_id="", seq=next(self._seq), t=0.0, data=data))
 
 
 class CallBook:
@@ -326,33 +320,3 @@ class CallBook:
             closers = list(self.closers)
         for t in closers:
             t.join(timeout)
-
-
-class _Shared:
-    """One JSONL file for every call: closing a call's runner must not close the file."""
-
-    name = "JsonlSink"  # as the demo's own sink is named in `error` events
-
-    def __init__(self, sink: JsonlSink, *, own: IO[str] | None = None) -> None:
-        self.sink = sink
-        self.own = own  # a file object made for it (stdout's reserved copy): closed at the end
-        self.failed = False  # a write failed (said then, in that call's error event)
-
-    def send(self, event: Any) -> None:
-        try:
-            self.sink.send(event)
-        except OSError:
-            self.failed = True
-            raise
-
-    def close(self) -> None:
-        pass
-
-    def close_now(self) -> None:
-        try:
-            self.sink.close()
-            if self.own is not None:
-                self.own.close()
-        except OSError as exc:  # the last flush: a disk that failed before fails again
-            if not self.failed:
-                print(f"assist: warning: --events: {exc}", file=sys.stderr)

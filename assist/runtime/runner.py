@@ -44,7 +44,10 @@ Work = Callable[[CallSession], Iterable[Event]]
 class JsonlSink:
     """Every event as one JSON object per line, flushed as written so nothing is lost."""
 
-    def __init__(self, target: str | Path | IO[str]) -> None:
+    def __init__(self, target: str | Path | IO[str], *, shared: bool = False) -> None:
+        """`shared`: one file for every call of a command; a call's end (`close`) only
+        flushes it and the command closes it with `close_file`."""
+        self.shared = shared
         if isinstance(target, str | Path):
             if str(target) == "-":
                 self._f: IO[str] = sys.stdout
@@ -55,14 +58,26 @@ class JsonlSink:
         else:
             self._f, self._own = target, False
         self._lock = threading.Lock()
+        self.failed = False  # a write failed (the runner detached it and said so then)
 
     def send(self, event: Event) -> None:
         line = json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":"))
         with self._lock:
-            self._f.write(line + "\n")
-            self._f.flush()
+            try:
+                self._f.write(line + "\n")
+                self._f.flush()
+            except OSError:
+                self.failed = True
+                raise
 
     def close(self) -> None:
+        if self.shared:
+            with self._lock:
+                self._f.flush()
+            return
+        self.close_file()
+
+    def close_file(self) -> None:
         with self._lock:
             if self._own:
                 self._f.close()

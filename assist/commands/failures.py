@@ -74,7 +74,7 @@ class ErrorLines:
         self.failures = failures
         self.out = out
         self.fatal = 0  # errors that ended the analysis (`recoverable` false) printed
-        self.printed: set[str] = set()  # their sources
+        self.printed: set[str] = set()  # the sources of the lines printed
 
     def send(self, event: Event) -> None:
         data = event.data

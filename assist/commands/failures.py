@@ -20,7 +20,7 @@ from assist.core.events import Error, Event
 from assist.runtime.control import CallRegistry
 from assist.runtime.runner import CallRunner
 
-SAID_BY_OWNER = frozenset({"taps"})  # sources whose owner prints its own line (sip/tapfile.py)
+SAID_BY_OWNER = frozenset({"taps", "sip"})  # their owner prints its own line (sip/phone.py)
 
 
 class Failures:

@@ -287,8 +287,8 @@ def slot_batches(streams: dict[str, str]) -> list[dict[str, str]]:
 class FleetBoard(CallBoard):
     """The supervisor board, plus calls whose plugin went silent: shown as ended and `lost`."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, keep_ended_s: float) -> None:
+        super().__init__(keep_ended_s=keep_ended_s)
         self.lost: set[str] = set()
 
     def mark_lost(self, call_id: str, lost: bool) -> bool:
@@ -366,7 +366,7 @@ class FloorConsole:
             hub, config=overlay, host=host, port=port, control=FleetControl(self)
         )
         old = self.server.board
-        self.board = FleetBoard()
+        self.board = FleetBoard(keep_ended_s=self.server.config.keep_ended_s)
         hub.forgetters.remove(old.forget)
         hub.forgetters.append(self.board.forget)
         self.server.board = self.board

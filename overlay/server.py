@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 WS_PATH = "/ws"
 PAGES = {"/": "overlay.html", "/overlay": "overlay.html", "/supervisor": "supervisor.html"}
 BOARD_EVERY_S = 0.25  # the supervisor board is sent at most this often (coalesced)
+EXPIRE_EVERY_S = 1.0  # how often ended calls past keep_ended_s are dropped from the board
 STALL_GRACE_S = 2.0  # an overflowed client whose socket is stuck is aborted after this
 SEND_TIMEOUT_S = 5.0  # a send that cannot complete this long: the client is not reading
 HANDSHAKE_TIMEOUT_S = 5.0  # TCP connect to an open websocket (or an HTTP answer), at most
@@ -159,7 +160,7 @@ class OverlayServer:
         self.registry = registry
         self.control = control
         self.tokens = Tokens((*self.config.agents, *self.config.supervisors))
-        self.board = CallBoard()
+        self.board = CallBoard(keep_ended_s=self.config.keep_ended_s)
         self.hub.listeners.append(self._on_event)
         self.hub.forgetters.append(self.board.forget)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -263,7 +264,16 @@ class OverlayServer:
             self._server = server
             self.port = server.sockets[0].getsockname()[1]
             self._ready.set()
+            expiring = asyncio.create_task(self._expire_ended())
             await self._stop.wait()
+            expiring.cancel()
+
+    async def _expire_ended(self) -> None:
+        """Ended calls leave the board keep_ended_s after their end (the pages are told)."""
+        while True:
+            await asyncio.sleep(EXPIRE_EVERY_S)
+            if self.board.expire():
+                self._board_tick()
 
     def disconnect_all(self) -> None:
         """Close every websocket (code 1012, "restarting"): clients reconnect and resume."""

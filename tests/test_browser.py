@@ -151,7 +151,7 @@ def test_cards_appear_clear_by_themselves_and_feedback_reaches_the_call(
         shot(page, "overlay.png")
         page.keyboard.press("d")  # the shortcut: "done" on the top card
         expect(card).to_have_count(0)
-        expect(page.locator("#toast")).to_contain_text("Done")
+        expect(page.locator("#ack")).to_contain_text("Done")  # beside the cards
         wait_for(lambda: "feedback" in second.types(), "the feedback event")
     finally:
         second.finish()

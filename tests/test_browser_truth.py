@@ -301,3 +301,74 @@ def test_sub_second_lag_shows_no_strip(browser: Browser, server: OverlayServer) 
     call.lag(3.0, 2.4)
     expect(page.locator("#health")).to_have_text("转写延迟 2.4 秒（客户）")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+LATIN_OK = {"dB", "dBFS", "Hz"}  # units, as Chinese text writes them
+
+
+def english(text: str) -> list[str]:
+    """Latin words in `text` (placeholders like {n} left out), bar units."""
+    text = re.sub(r"\{[a-z_]+(:[^}]*)?\}", "", text)
+    return [w for w in re.findall(r"[A-Za-z]{2,}", text) if w not in LATIN_OK]
+
+
+EVIDENCE = {  # every evidence key the detectors give, with a value of the right kind
+    "silence_s": 8.0, "last_speaker": "agent", "talk_s": 31.0, "speaker": "customer",
+    "overlap_s": 1.5, "run_s": 40.0, "share": 0.7, "wpm": 190, "source": "words",
+    "level_dbfs": -41.0, "noise_dbfs": -58.0, "pitch_st": 3.1, "level_db": 6.0,
+    "phrase": "太离谱", "heard": "太离谱了", "trigger": "再见", "numbers": "4729183",
+    "missing": "公司名称和姓名", "suggestion": "我可以为您……", "score": 0.9, "count": 2,
+}  # fmt: skip
+
+
+def test_every_string_a_chinese_page_pack_or_report_can_show_is_chinese(
+    browser: Browser, server: OverlayServer
+) -> None:
+    """Problem 9: the page strings (every key English has), the evidence in words, the zh pack's
+    titles and texts, and a whole Chinese report with every outcome and ending."""
+    from assist.runtime.packs import default_pack
+    from assist.runtime.report import TEXT, render_html, render_svg, summarise
+
+    page = open_page(browser, server.agent_url() + "&lang=zh", width=420, height=900)
+    missing = page.evaluate("Object.keys(STRINGS.en).filter((k) => !(k in STRINGS.zh))")
+    assert missing == [], missing  # nothing falls back to English
+    zh = page.evaluate("STRINGS.zh")
+    bad = {k: v for k, v in zh.items() if english(v)}
+    assert bad == {}, bad
+    words = page.evaluate("(ev) => evidenceWords(ev)", EVIDENCE)
+    assert english(words) == [], words
+    pack = default_pack("zh")
+    for rule in pack.rules:
+        assert english(rule.title) == [], rule.id
+        assert english(rule.text) == [], rule.id
+    bad = {k: v for k, v in TEXT["zh"].items() if english(v)}
+    assert bad == {}, bad
+    assert set(TEXT["en"]) <= set(TEXT["zh"]), set(TEXT["en"]) - set(TEXT["zh"])
+    for reason in ("completed", "hangup", "interrupted", "dropped", "failed", "missed"):
+        events = report_events(pack, reason)
+        rep = summarise(events)
+        page.set_content(render_html(rep, render_svg(rep)))
+        shown = page.locator("body").inner_text()
+        assert english(shown) == [], (reason, english(shown))
+    assert "未处理" in shown and "已处理" in shown and "已解决" in shown
+
+
+def report_events(pack: object, reason: str) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+
+    def ev(t: float, kind: str, data: dict[str, object]) -> None:
+        out.append({"seq": len(out), "t": t, "type": kind, "call_id": "r1", "data": data})
+
+    ev(0.0, "call_started", {"lang": "zh", "agent": "小李", "source": "demo"})
+    ev(1.0, "transcript", {"speaker": "customer", "kind": "final", "text": "太离谱了", "start": 0.5})
+    for i, rule in enumerate(("negative_phrase", "overtalk", "confirm_numbers", "greeting")):
+        r = pack.rule(rule)  # type: ignore[attr-defined]
+        data = {"prompt_id": f"p{i}", "rule": rule, "title": r.title, "text": r.text}
+        ev(2.0 + i, "prompt", data | {"severity": r.severity})
+    ev(7.0, "feedback", {"prompt_id": "p0", "rule": "negative_phrase", "verdict": "done"})
+    ev(7.0, "prompt_cleared", {"prompt_id": "p0", "rule": "negative_phrase", "reason": "acknowledged"})
+    ev(8.0, "prompt_cleared", {"prompt_id": "p1", "rule": "overtalk", "reason": "condition_ended"})
+    ev(9.0, "prompt_cleared", {"prompt_id": "p2", "rule": "confirm_numbers", "reason": "expired"})
+    ev(10.0, "prompt_cleared", {"prompt_id": "p3", "rule": "greeting", "reason": "call_ended"})
+    ev(10.0, "call_ended", {"duration_s": 10.0, "reason": reason})
+    return out

@@ -250,6 +250,8 @@ TEXT: dict[str, dict[str, str]] = {
         "open": "still on screen",
         "missed_row": "Prompts missed",
         "missed_of": "{n} of {m} (not acted on before the call ended)",
+        "lang_en": "English",
+        "lang_zh": "Chinese",
         "reason_completed": "completed",
         "reason_interrupted": "interrupted",
         "reason_hangup": "hung up",
@@ -312,6 +314,8 @@ TEXT: dict[str, dict[str, str]] = {
         "open": "仍在显示",
         "missed_row": "未处理的提示",
         "missed_of": "{m} 条中 {n} 条（通话结束前没有处理）",
+        "lang_en": "英语",
+        "lang_zh": "中文",
         "reason_completed": "正常结束",
         "reason_interrupted": "被中断",
         "reason_hangup": "挂断",
@@ -599,7 +603,7 @@ td {{ vertical-align: top; }}
 </style></head>
 <body>
 <h1>{title}</h1>
-<p>{t("who", agent=rep.agent or "?", lang=rep.lang or "?")}</p>
+<p>{t("who", agent=rep.agent or "?", lang=_lang(rep))}</p>
 <h2>{t("summary")}</h2>
 <table class="summary">
 {rows}
@@ -617,6 +621,11 @@ td {{ vertical-align: top; }}
 </table>
 </body></html>
 """
+
+
+def _lang(rep: CallReport) -> str:
+    key = f"lang_{rep.lang}"
+    return _t(rep, key) if key in TEXT["en"] else rep.lang or "?"
 
 
 def _reason(rep: CallReport) -> str:

@@ -149,7 +149,8 @@ class OverlayConfig:
         """
         known = {
             "host", "port", "origins", "agent", "supervisor", "client_queue", "max_connections",
-            "max_connections_per_token", "messages_per_s", "tls_cert", "tls_key", "insecure", "keep_ended_s",
+            "max_connections_per_token", "messages_per_s", "tls_cert", "tls_key", "insecure",
+            "keep_ended_s",
         }  # fmt: skip
         for key in table:
             if key not in known:
@@ -174,9 +175,7 @@ class OverlayConfig:
             tls_cert=_typed(table, "tls_cert", str, ""),
             tls_key=_typed(table, "tls_key", str, ""),
             insecure=_typed(table, "insecure", bool, False),
-            keep_ended_s=float(
-                _typed(table, "keep_ended_s", (int, float), DEFAULT_KEEP_ENDED_S)
-            ),
+            keep_ended_s=float(_typed(table, "keep_ended_s", (int, float), DEFAULT_KEEP_ENDED_S)),
             origins=tuple(o.rstrip("/") for o in origins),
             agents=_principals(table.get("agent", []), "agent"),
             supervisors=_principals(table.get("supervisor", []), "supervisor"),

@@ -335,7 +335,9 @@ def test_report_timeline_labels_never_overlap_and_tables_speak_the_calls_languag
         )
         expect(page.locator("table.summary")).to_contain_text("no (read-back prompt raised)")
     else:
-        expect(page.locator("table.prompts th")).to_have_text(["时间", "级别", "提示", "内容", "结果"])
+        expect(page.locator("table.prompts th")).to_have_text(
+            ["时间", "级别", "提示", "内容", "结果"]
+        )
         expect(page.locator("h2")).to_have_text(["概要", "时间线", "提示", "转写"])
         expect(page.locator("table.summary")).to_contain_text("号码已复述")
     del customer

@@ -106,9 +106,7 @@ def test_a_prompt_the_call_end_cleared_is_missed_not_resolved(
     end_with_prompts_up(call, 9.0, done, left)
     card = page.locator(f".card[data-id='{left}']")
     expect(card).to_have_class(re.compile(r"\bmissed\b"))
-    expect(card.locator(".resolved-tag")).to_have_text(
-        "missed: not acted on before the call ended"
-    )
+    expect(card.locator(".resolved-tag")).to_have_text("missed: not acted on before the call ended")
     expect(card.locator(".resolved-tag")).not_to_contain_text("✓")
     expect(page.locator(f".card[data-id='{done}']")).not_to_have_class(re.compile("missed"))
     expect(card).to_be_visible()  # a missed card stays on the ended call's page
@@ -183,8 +181,12 @@ def test_the_quality_label_comes_from_word_confidence_and_unsure_words_are_grey(
     call.meters(1.0)
     expect(engine).to_have_text("Transcript: on")
     words = [("How", 0.95), ("can", 0.93), ("I", 0.97), ("fail?", 0.21)]
-    ws = tuple(Word(w=w, start=1.0 + i * 0.3, end=1.2 + i * 0.3, conf=c) for i, (w, c) in enumerate(words))
-    call.send(3.0, Transcript(speaker="agent", kind="final", text="How can I fail?", words=ws, start=1.0))
+    ws = tuple(
+        Word(w=w, start=1.0 + i * 0.3, end=1.2 + i * 0.3, conf=c) for i, (w, c) in enumerate(words)
+    )
+    call.send(
+        3.0, Transcript(speaker="agent", kind="final", text="How can I fail?", words=ws, start=1.0)
+    )
     line = page.locator("#transcript .line.agent")
     expect(line).to_have_text("Agent: How can I fail?")
     expect(line.locator(".unsure")).to_have_text(["fail?"])
@@ -193,7 +195,12 @@ def test_the_quality_label_comes_from_word_confidence_and_unsure_words_are_grey(
     assert grey != sure
     expect(engine).to_have_text("Transcript: unsure of some words")  # 1 in 4
     bad = tuple(Word(w=w, start=4.0, end=4.3, conf=0.3) for w in "I will confirm it to me".split())
-    call.send(6.0, Transcript(speaker="agent", kind="final", text="I will confirm it to me", words=bad, start=4.0))
+    call.send(
+        6.0,
+        Transcript(
+            speaker="agent", kind="final", text="I will confirm it to me", words=bad, start=4.0
+        ),
+    )
     expect(engine).to_have_text("Transcript: unsure of many words")
     expect(engine).to_have_attribute("title", re.compile(r"% of the last 10 words uncertain"))
     assert page.errors == []  # type: ignore[attr-defined]
@@ -360,13 +367,21 @@ def report_events(pack: object, reason: str) -> list[dict[str, object]]:
         out.append({"seq": len(out), "t": t, "type": kind, "call_id": "r1", "data": data})
 
     ev(0.0, "call_started", {"lang": "zh", "agent": "小李", "source": "demo"})
-    ev(1.0, "transcript", {"speaker": "customer", "kind": "final", "text": "太离谱了", "start": 0.5})
+    ev(
+        1.0,
+        "transcript",
+        {"speaker": "customer", "kind": "final", "text": "太离谱了", "start": 0.5},
+    )
     for i, rule in enumerate(("negative_phrase", "overtalk", "confirm_numbers", "greeting")):
         r = pack.rule(rule)  # type: ignore[attr-defined]
         data = {"prompt_id": f"p{i}", "rule": rule, "title": r.title, "text": r.text}
         ev(2.0 + i, "prompt", data | {"severity": r.severity})
     ev(7.0, "feedback", {"prompt_id": "p0", "rule": "negative_phrase", "verdict": "done"})
-    ev(7.0, "prompt_cleared", {"prompt_id": "p0", "rule": "negative_phrase", "reason": "acknowledged"})
+    ev(
+        7.0,
+        "prompt_cleared",
+        {"prompt_id": "p0", "rule": "negative_phrase", "reason": "acknowledged"},
+    )
     ev(8.0, "prompt_cleared", {"prompt_id": "p1", "rule": "overtalk", "reason": "condition_ended"})
     ev(9.0, "prompt_cleared", {"prompt_id": "p2", "rule": "confirm_numbers", "reason": "expired"})
     ev(10.0, "prompt_cleared", {"prompt_id": "p3", "rule": "greeting", "reason": "call_ended"})

@@ -101,9 +101,7 @@ def test_demo_on_a_terminal_prints_each_prompt_and_the_next_step(
     assert lines.index(f"Next: assist report term-1 --store {store}") > lines.index(prompt)
 
 
-def test_demo_on_a_terminal_keeps_the_pages_up_until_ctrl_c(
-    call_wav: Path, tmp_path: Path
-) -> None:
+def test_demo_on_a_terminal_keeps_the_pages_up_until_ctrl_c(call_wav: Path, tmp_path: Path) -> None:
     term = OnTerminal(str(call_wav), "--speed", "8", "--port", "0", "--asr", "off", "--store",
                       str(tmp_path / "calls.sqlite3"))  # fmt: skip
     try:

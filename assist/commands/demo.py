@@ -57,8 +57,7 @@ def register(sub: Any) -> None:
     after.add_argument(
         "--linger",
         action="store_true",
-        help="keep serving the pages after the call ends, until Ctrl-C (the default on a "
-        "terminal)",
+        help="keep serving the pages after the call ends, until Ctrl-C (the default on a terminal)",
     )
     after.add_argument(
         "--exit-when-done",

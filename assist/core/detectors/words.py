@@ -288,7 +288,9 @@ class Greeting(_WordDetector):
             return None
         self.seen_first = True
         if missing:
-            return Condition({"missing": self.p["joiner"].join(missing), "heard": " ".join(self.heard)})
+            return Condition(
+                {"missing": self.p["joiner"].join(missing), "heard": " ".join(self.heard)}
+            )
         return None
 
     def _turn_over(self, ctx: Context, me: Speaker) -> bool:

@@ -231,9 +231,18 @@ class FloorReader:
                     self.on_lost(c.call_id, True)
 
     async def supervise(self, call_id: str, mode: str, supervisor: str, name: str) -> str:
-        """Send a command to the plugin owning `call_id` and wait for its reply.
+        """Ask the plugin owning `call_id` to supervise it and wait for its reply.
 
         `supervisor` is the SIP URI the plugin dials, `name` the token's name its events show."""
+        fields = {"mode": mode, "supervisor": supervisor, "name": name}
+        return await self._ask(call_id, "supervise", fields)
+
+    async def message(self, call_id: str, text: str, name: str) -> str:
+        """Hand a supervisor's text message to the plugin owning `call_id` (its overlay)."""
+        return await self._ask(call_id, "message", {"text": text, "name": name})
+
+    async def _ask(self, call_id: str, kind: str, extra: dict[str, str]) -> str:
+        """Send a command to the plugin owning `call_id` and wait for its reply."""
         call = self.calls.get(call_id)
         if call is None or self.redis is None:
             raise ControlError("no such call on the floor")
@@ -241,13 +250,7 @@ class FloorReader:
             raise ControlError("that call has ended")
         if call.lost:
             raise ControlError("the agent's plugin is offline (no heartbeat)")
-        fields = {
-            "type": "supervise",
-            "call_id": call_id,
-            "mode": mode,
-            "supervisor": supervisor,
-            "name": name,
-        }
+        fields = {"type": kind, "call_id": call_id, **extra}
         replies = self.keys.replies(call.agent)
         try:
             cmd_id = await self.redis.xadd(
@@ -370,6 +373,7 @@ class FloorConsole:
         hub.forgetters.remove(old.forget)
         hub.forgetters.append(self.board.forget)
         self.server.board = self.board
+        self.server.relay_message = self._message
         self.reader = FloorReader(
             fleet,
             publish=hub.publish,
@@ -394,6 +398,9 @@ class FloorConsole:
         if self._task is not None:
             self._task.cancel()
         self.server.stop()
+
+    async def _message(self, call_id: str, text: str, name: str) -> str:
+        return await self.reader.message(call_id, text, name)
 
     def _lost(self, call_id: str, lost: bool) -> None:
         if lost:

@@ -387,3 +387,33 @@ def report_events(pack: object, reason: str) -> list[dict[str, object]]:
     ev(10.0, "prompt_cleared", {"prompt_id": "p3", "rule": "greeting", "reason": "call_ended"})
     ev(10.0, "call_ended", {"duration_s": 10.0, "reason": reason})
     return out
+
+
+def test_a_supervisor_texts_the_agent_and_the_call_records_it(
+    browser: Browser, server: OverlayServer, registry: CallRegistry
+) -> None:
+    """Also wanted: a short text from the console, shown on the agent's overlay as a card."""
+    page = open_page(browser, server.agent_url() + "&lang=en", width=420, height=900)
+    sup = open_page(browser, server.supervisor_url() + "&lang=en", width=1280, height=600)
+    call = LiveCall(server, registry, "text-1")
+    try:
+        call.play_to(2.0)
+        sup.locator("tr.call[data-call=text-1]").click()
+        sup.locator("#f-msg-text").fill("  Offer the refund,   I approve it ")
+        sup.locator("#f-msg button").click()
+        expect(sup.locator("#notice")).to_have_text("Message sent to the agent")
+        card = page.locator(".card.supervisor")
+        expect(card.locator(".title")).to_have_text("Message from supervisor")
+        expect(card.locator(".text")).to_have_text("Offer the refund, I approve it")
+        expect(sup.locator("#f-msgs")).to_contain_text("supervisor → Agent: Offer the refund")
+        page.keyboard.press("d")  # the prompt shortcuts never act on a message
+        card.locator("button.got-it").click()
+        expect(card).to_have_count(0)
+    finally:
+        call.finish()
+    sent = [e.data for e in call.sink.events if e.type == "supervisor_message"]
+    assert [(m.supervisor, m.text) for m in sent] == [  # type: ignore[attr-defined]
+        ("supervisor", "Offer the refund, I approve it")
+    ]
+    expect(sup.locator("#f-msg")).to_be_hidden()  # the call has ended: nobody to read it
+    assert page.errors == [] and sup.errors == []  # type: ignore[attr-defined]

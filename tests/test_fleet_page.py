@@ -96,6 +96,14 @@ def test_a_lost_call_shows_lost_not_ended(browser: Browser, tmp_path: Path) -> N
             expect(b).to_be_disabled()
         for b in lost_row.locator("button").all():
             expect(b).to_be_enabled()
+        # a supervisor's text goes over the bus to lou's plugin, into its call's stream, and
+        # comes back to the console as the call's own event (issue 23, also wanted)
+        lost_row.click()
+        en.locator("#f-msg-text").fill("Offer the refund")
+        en.locator("#f-msg button").click()
+        expect(en.locator("#notice")).to_have_text("Message sent to the agent")
+        expect(en.locator("#f-msgs")).to_contain_text("sue → Agent: Offer the refund")
+        en.locator("#f-close").click()
         time.sleep(1.0)  # a second of the call, then the plugin dies without a word
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(10)

@@ -52,6 +52,7 @@ class CallReport:
     transcript: list[dict[str, Any]] = field(default_factory=list)  # final transcripts
     feedback: list[dict[str, Any]] = field(default_factory=list)
     supervisor: list[dict[str, Any]] = field(default_factory=list)  # supervisor_action events
+    messages: list[dict[str, Any]] = field(default_factory=list)  # supervisor_message events
     dropped: int = 0  # audio frames dropped during the call
     errors: list[str] = field(default_factory=list)
 
@@ -167,6 +168,8 @@ def summarise(events: list[dict[str, Any]]) -> CallReport:
             cleared.setdefault(str(d.get("prompt_id", "")), str(d.get("reason", "")))
         elif kind == "supervisor_action":
             rep.supervisor.append({"t": float(ev["t"]), **d})
+        elif kind == "supervisor_message":
+            rep.messages.append({"t": float(ev["t"]), **d})
         elif kind == "dropped":
             rep.dropped += int(d.get("count", 0))
         elif kind == "error":
@@ -220,6 +223,7 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_no_text": "unknown (no transcript)",
         "feedback": "Agent feedback",
         "supervisor": "Supervisor",
+        "messages": "Supervisor's messages",
         "failed": "failed",
         "dropped": "Audio dropped",
         "frames": "{n} frames",
@@ -284,6 +288,7 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_no_text": "未知（无转写）",
         "feedback": "坐席反馈",
         "supervisor": "班长",
+        "messages": "班长的消息",
         "failed": "失败",
         "dropped": "音频丢失",
         "frames": "{n} 帧",
@@ -559,6 +564,17 @@ def render_html(rep: CallReport, svg: str) -> str:
                     f"{_clock(a['t'])} {e(str(a.get('supervisor', '')))} "
                     f"{e(str(a.get('mode', '')))}" + ("" if a.get("ok") else f" ({t('failed')})")
                     for a in rep.supervisor
+                ),
+            )
+        )
+    if rep.messages:
+        summary.append(
+            (
+                t("messages"),
+                "<br>".join(
+                    f"{_clock(m['t'])} {e(str(m.get('supervisor', '')))}: "
+                    f"{e(str(m.get('text', '')))}"
+                    for m in rep.messages
                 ),
             )
         )

@@ -45,6 +45,8 @@ const STRINGS = {
     flags: "Prompts on screen", last_prompt: "Last prompt", actions: "Supervise", no_calls: "No calls yet",
     state: "Status", sup_mood: "Mood", listen: "Listen", whisper: "Whisper", barge: "Barge", off: "Stop",
     following: "Following", close: "Close", prompts: "Prompts",
+    msg_from: "Message from {name}", got_it: "Got it", send_msg: "Send to agent",
+    msg_placeholder: "Message to the agent…", msg_sent: "Message sent to the agent",
     flag_alert: "ALERT", flag_agitation: "AGITATED", flag_cleared: "cleared {at}",
     flag_agitated_for: "customer agitated {s} s", status_live: "live", status_ended: "ended",
     status_lost: "lost", status_lost_title: "the agent's plugin stopped answering: how the call went on is unknown",
@@ -86,6 +88,8 @@ const STRINGS = {
     flags: "当前提示", last_prompt: "最近提示", actions: "介入", no_calls: "暂无通话",
     state: "状态", sup_mood: "情绪", listen: "监听", whisper: "耳语", barge: "插话", off: "停止",
     following: "正在跟踪", close: "关闭", prompts: "提示",
+    msg_from: "来自 {name} 的消息", got_it: "知道了", send_msg: "发给坐席",
+    msg_placeholder: "给坐席的消息…", msg_sent: "消息已发给坐席",
     flag_alert: "警报", flag_agitation: "客户激动", flag_cleared: "{at} 已解除",
     flag_agitated_for: "客户激动 {s} 秒", status_live: "进行中", status_ended: "已结束",
     status_lost: "已失联", status_lost_title: "坐席插件已失去联系：通话之后的情况未知",
@@ -104,6 +108,9 @@ const I18N = {
     this.lang = next;
     document.documentElement.lang = next === "zh" ? "zh-CN" : "en";
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = this.t(node.dataset.i18n);
+    for (const node of document.querySelectorAll("[data-i18n-placeholder]")) {
+      node.placeholder = this.t(node.dataset.i18nPlaceholder);
+    }
     if (changed) for (const fn of this.onChange) fn();
   },
   /** The string `key`, with {name} filled from `vars`. */

@@ -205,8 +205,28 @@ function handle(ev) {
       showHealth();
       for (const id of [...view.cards.keys()]) clearCard(id, "call_ended");
       break;
+    case "supervisor_message": addMessage(ev); break;
     case "error": toast(d.message, true); break;
   }
+}
+
+// A supervisor's text message: a card of its own on top, until the agent dismisses it.
+function addMessage(ev) {
+  const id = `msg-${ev.seq}`;
+  if (view.cards.has(id)) return;
+  const card = el("div", "card supervisor");
+  card.dataset.id = id;
+  const head = el("div", "head");
+  head.append(el("span", "title", I18N.t("msg_from", { name: ev.data.supervisor })),
+    el("span", "when", fmtTime(ev.t)));
+  const ok = el("button", "got-it", I18N.t("got_it"));
+  ok.onclick = () => removeCard(id);
+  const actions = el("div", "actions");
+  actions.append(ok);
+  card.append(head, el("div", "text", ev.data.text), actions);
+  view.cards.set(id, { el: card, shownAt: performance.now(), t: ev.t, minMs: 0, timer: null, acted: true });
+  $("prompts").prepend(card);
+  showHint();
 }
 
 function addCard(ev) {
@@ -272,7 +292,8 @@ function removeCard(promptId) {
 
 function topCard() {
   return [...view.cards.values()].map((c) => c.el).reverse()
-    .find((e) => !e.classList.contains("resolved") && !e.classList.contains("gone"));
+    .find((e) => !e.classList.contains("resolved") && !e.classList.contains("gone")
+      && !e.classList.contains("supervisor")); // d / n are for prompts
 }
 
 function showHint() {

@@ -170,6 +170,7 @@ function showFollowTitle() {
   const agent = row && row.agent ? row.agent : follow.call;
   $("f-title").textContent = `${I18N.t("following")}: ${agent}`;
   $("f-title").title = [row && row.agent, row && row.remote, follow.call].filter(Boolean).join(" · ");
+  $("f-msg").hidden = Boolean(row && !row.live); // nobody to read it on an ended call
 }
 
 function startFollowing(callId) {
@@ -183,6 +184,7 @@ function startFollowing(callId) {
   $("f-transcript").replaceChildren();
   $("f-meters").textContent = "";
   $("f-action").textContent = "";
+  $("f-msgs").replaceChildren();
   $("follow").hidden = false;
   document.querySelector("main").classList.add("following");
   showFollowTitle();
@@ -199,6 +201,20 @@ function stopFollowing() {
   render();
 }
 $("f-close").addEventListener("click", stopFollowing);
+
+// A short text to the followed call's agent (their overlay shows it as a card).
+$("f-msg").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const text = $("f-msg-text").value.trim();
+  if (!text || !follow.call) return;
+  try {
+    await conn.request({ type: "message", call_id: follow.call, text });
+    $("f-msg-text").value = "";
+    notice(I18N.t("msg_sent"));
+  } catch (err) {
+    notice(`${I18N.t("send_msg")}: ${err.message}`, true);
+  }
+});
 
 function showMeters() {
   const d = follow.meters;
@@ -242,6 +258,8 @@ function followed(ev) {
     placeLine(box, line, d.start ?? ev.t);
     follow.partials[d.speaker] = d.kind === "partial" ? line : null;
     box.scrollTop = box.scrollHeight;
+  } else if (ev.type === "supervisor_message") {
+    $("f-msgs").append(el("div", "m", `${fmtTime(ev.t)} ${d.supervisor} → ${I18N.t("agent")}: ${d.text}`));
   } else if (ev.type === "supervisor_action") {
     $("f-action").textContent = `${fmtTime(ev.t)} ${d.supervisor}: ${I18N.t(d.mode)} — ${d.message}`;
   }

@@ -262,7 +262,7 @@ function addCard(ev) {
 // takes it away at once.
 function clearCard(promptId, reason) {
   const c = view.cards.get(promptId);
-  if (!c || c.el.classList.contains("resolved")) return;
+  if (!c || c.el.classList.contains("resolved") || c.el.classList.contains("supervisor")) return;
   if (reason === "acknowledged") { removeCard(promptId); return; }
   // the call's end (or the prompt's time running out) is not the agent acting on it
   const outcome = reason === "call_ended" && !c.acted ? "missed"

@@ -74,8 +74,10 @@ class FloorReader:
         lost: Callable[[str, bool], None],
         history_calls: int = HISTORY_CALLS,
         notify: Callable[[str], None] | None = None,
+        ended: Callable[[str, float], None] | None = None,
     ) -> None:
         self.config = config
+        self.on_ended = ended or (lambda call_id, ago_s: None)  # a call ended ago_s ago
         self.keys = Keys(config.prefix)
         self.publish = publish
         self.on_lost = lost
@@ -162,7 +164,7 @@ class FloorReader:
                 continue
             for entry_id, fields in entries:
                 call.last_id = entry_id
-                self._event(call, (fields or {}).get("e", ""))
+                self._event(call, (fields or {}).get("e", ""), entry_id)
         return n
 
     async def _read_slots(self, streams: dict[Any, Any]) -> list[Any]:
@@ -187,7 +189,7 @@ class FloorReader:
                 break
             del self.calls[old.call_id]
 
-    def _event(self, call: _Call, raw: str) -> None:
+    def _event(self, call: _Call, raw: str, entry_id: str = "") -> None:
         try:
             ev = Event.from_dict(json.loads(raw))
         except (ValueError, KeyError, TypeError):
@@ -207,6 +209,9 @@ class FloorReader:
         if ev.type == "call_ended":
             call.reading = False
         self.publish(ev)
+        if ev.type == "call_ended" and entry_id:  # when it really ended: a restarted console
+            ended_ms = int(entry_id.split("-")[0])  # keeps old calls no longer than anyone
+            self.on_ended(call.call_id, max(0.0, time.time() - ended_ms / 1000))
 
     async def _watch(self) -> None:
         """Mark the live calls of an agent whose heartbeat key has expired as lost."""
@@ -310,6 +315,12 @@ class FleetBoard(CallBoard):
         super().forget(call_id)
         self.lost.discard(call_id)
 
+    def ended_ago(self, call_id: str, ago_s: float) -> None:
+        """The call ended `ago_s` before now (its stream entry's time), not when it was read."""
+        s = self.calls.get(call_id)
+        if s is not None and s.ended_at is not None:
+            s.ended_at = self.clock() - ago_s
+
     def snapshot(self, visible: Any = None) -> list[dict[str, Any]]:
         rows = super().snapshot(visible)
         for row in rows:
@@ -380,6 +391,7 @@ class FloorConsole:
             lost=self._lost,
             history_calls=history_calls,
             notify=notify,
+            ended=self.board.ended_ago,
         )
         self._task: concurrent.futures.Future[None] | None = None
 

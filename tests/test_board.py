@@ -161,3 +161,18 @@ def test_the_mood_says_upset_while_an_upset_prompt_is_up_whatever_the_voice() ->
     assert r["mood"] == "upset" and r["voice_mood"] == "calm"
     c.send(5, PromptCleared(prompt_id="n-1", rule="negative_phrase"))
     assert row(board, "c")["mood"] == "calm"
+
+
+def test_the_floor_console_dates_an_end_by_its_stream_entry_not_by_its_reading() -> None:
+    from fleet.console import FleetBoard
+
+    clock = Clock()
+    board = FleetBoard(keep_ended_s=60.0)
+    board.clock = clock
+    old, recent = Call(board, "old"), Call(board, "recent")
+    for c in (old, recent):
+        c.send(5, CallEnded(duration_s=5.0))
+    board.ended_ago("old", 3600.0)  # read at start-up, ended an hour ago
+    board.ended_ago("recent", 10.0)
+    assert board.expire()
+    assert [r["call_id"] for r in board.snapshot()] == ["recent"]

@@ -235,6 +235,11 @@ def test_the_card_area_holds_its_height_while_cards_come_and_go(
         pids.append(call.prompt(2.0 + i, rule, **values))
         expect(page.locator(".card")).to_have_count(i + 1)
         seen.add(card_area(page))
+    call.lag(5.5, 2.5)  # a lagging recogniser's strip comes and goes over the cards' foot
+    expect(page.locator("#health")).to_be_visible()
+    seen.add(card_area(page))
+    call.lag(5.8, 0.2, recovered=True)
+    expect(page.locator("#health")).to_be_hidden()
     call.clear(6.0, pids[0])
     expect(page.locator(f".card[data-id='{pids[0]}']")).to_have_class(re.compile("resolved"))
     seen.add(card_area(page))

@@ -136,6 +136,8 @@ def test_the_mood_is_never_calm_while_an_upset_prompt_is_on_screen(
     expect(page.locator("#mood")).to_have_attribute("title", re.compile("said"))
     row = sup.locator("tr.call[data-call=mood-1]")
     expect(row.locator("td.mood")).to_have_text("upset")
+    row.click()  # the follow panel's meters line too
+    expect(sup.locator("#f-meters")).to_contain_text("Customer mood upset")
     call.clear(8.0, pid)
     call.meters(8.5, mood="calm")
     expect(row.locator("td.mood")).to_have_text("calm")  # the prompt is gone: the voice again

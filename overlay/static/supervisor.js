@@ -18,7 +18,13 @@ const conn = new AssistConn({
   onEvent: followed,
   onMessage: (m) => {
     if (m.type === "hello") $("who").textContent = m.name;
-    else if (m.type === "calls") { board = m.calls; I18N.set(boardLang()); render(); showFollowTitle(); }
+    else if (m.type === "calls") {
+      board = m.calls;
+      I18N.set(boardLang());
+      render();
+      showFollowTitle();
+      showMeters();
+    }
     else if (m.type === "error") notice(m.error, true);
     else if (m.type === "phone") { phone = m; showPhone(); }
   },
@@ -220,7 +226,10 @@ function showMeters() {
   const d = follow.meters;
   if (!d) return;
   const share = Math.round(100 * d.agent.talk_share);
-  $("f-meters").textContent = `${I18N.t("silence")} ${d.silence_s.toFixed(1)} s · ${I18N.t("agent")} ${share}% · ${I18N.t("mood")} ${d.mood ? I18N.t(`mood_${d.mood}`) : "—"}`;
+  // the board's mood folds in an "upset" prompt on screen; the meters' is the voice alone
+  const row = board.find((c) => c.call_id === follow.call);
+  const mood = row && row.live ? row.mood : d.mood;
+  $("f-meters").textContent = `${I18N.t("silence")} ${d.silence_s.toFixed(1)} s · ${I18N.t("agent")} ${share}% · ${I18N.t("mood")} ${mood ? I18N.t(`mood_${mood}`) : "—"}`;
 }
 
 function followed(ev) {

@@ -75,6 +75,7 @@ def test_an_ended_call_is_ended_on_the_console_buttons_off_below_live_then_dropp
         expect(p.locator("tr.call").nth(1)).to_have_attribute("data-call", "hot-1")
         for b in hot_row.locator("button").all():
             expect(b).to_be_disabled()
+            assert float(b.evaluate("e => getComputedStyle(e).opacity")) < 0.5  # looks off too
         for b in p.locator("tr.call[data-call=live-1] button").all():
             expect(b).to_be_enabled()
         expect(hot_row.locator("td.mood")).to_have_text("—")

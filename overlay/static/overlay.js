@@ -12,7 +12,8 @@ const FADE_MS = 800;       // fade-out before a card leaves the page
 const RESOLVED_MS = 1500;  // a resolved card shows "resolved" at least this long
 const DEFAULT_MIN_SHOW_S = 4; // prompts stored before packs carried min_show_s
 const DROP_SHOW_MS = 5000; // the "audio dropping" notice stays this long after the last drop
-const LAG_SHOW_S = 1.0;    // recognition lag below this is not worth a strip
+const LAG_SHOW_S = 1.5;    // recognition lag below this is not worth a strip (Whisper finals
+                           // per utterance run about a second behind on a busy machine)
 const ACK_MS = 2500;       // the "Done: sent" confirmation beside the cards stays this long
 const UNSURE_CONF = 0.5;   // a word the recogniser gives less confidence than this is greyed
 const QUALITY_WORDS = 60;  // the quality label looks at the confidence of this many recent words

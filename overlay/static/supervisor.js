@@ -10,6 +10,8 @@ const follow = { call: null, prompts: new Map(), partials: {}, meters: null, act
 let board = [];
 let shownOrder = []; // call ids in the order on screen (held while the pointer is on the table)
 let pointerOnTable = false;
+let holdTimer = null;
+const HOLD_MS = 4000; // a pointer resting on the table this long lets the rows re-sort
 let status = "connecting";
 let phone = null; // the plugin's registration (a `phone` message), if it has a registrar
 
@@ -139,8 +141,20 @@ function render() {
   }
 }
 
-$("board").addEventListener("pointerenter", () => { pointerOnTable = true; });
-$("board").addEventListener("pointerleave", () => { pointerOnTable = false; render(); });
+// Rows hold still while the pointer moves over the table (a click lands where it was aimed);
+// left resting there, it lets a newly flagged call rise after HOLD_MS.
+function holdRows() {
+  pointerOnTable = true;
+  clearTimeout(holdTimer);
+  holdTimer = setTimeout(() => { pointerOnTable = false; render(); }, HOLD_MS);
+}
+$("board").addEventListener("pointerenter", holdRows);
+$("board").addEventListener("pointermove", holdRows);
+$("board").addEventListener("pointerleave", () => {
+  clearTimeout(holdTimer);
+  pointerOnTable = false;
+  render();
+});
 
 async function supervise(callId, mode) {
   notice(`${I18N.t(mode)} ${callId}…`);

@@ -30,7 +30,9 @@ from tests.redis_helpers import RedisServer, free_port
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 PLUGINS = 20
-ALERT_PLUGINS = 5  # their pack makes `agent_silence` an alert: those calls are flagged
+# their pack makes `customer_silence` an alert: those calls are flagged from about 0:29 of the
+# call for 15 s of audio (an ended call is not flagged, so the flag must come well before the end)
+ALERT_PLUGINS = 5
 HEARTBEAT_S = 0.5
 HEARTBEAT_TTL_S = 2.0
 
@@ -49,9 +51,9 @@ class Floor:
         self.redis.acl([setuser("console", console_rules("assist", "console-pw-0123"))])
         self.alert_rules = tmp / "alert.toml"
         pack = (ROOT / "assist" / "rules" / "en.toml").read_text(encoding="utf-8")
-        head, _, tail = pack.partition('id = "agent_silence"')
+        head, _, tail = pack.partition('id = "customer_silence"')
         tail = tail.replace('severity = "warn"', 'severity = "alert"', 1)
-        self.alert_rules.write_text(head + 'id = "agent_silence"' + tail, encoding="utf-8")
+        self.alert_rules.write_text(head + 'id = "customer_silence"' + tail, encoding="utf-8")
 
     def fleet_table(self, user: str, password: str, agent: str = "") -> str:
         lines = [

@@ -192,6 +192,14 @@ def test_replaying_a_stored_call_id_plays_but_keeps_the_first_recording(
             "cannot write",
         ),
         (["calls", "--store", "{db}", "--limit", "-1"], "--limit must be 0 or more"),
+        (  # the folder the user named, not the PNG derived from it (issue 23)
+            ["report", "rec", "--store", "{db}", "-o", "{tmp}/nodir/x.html"],
+            "{tmp}/nodir/x.html: cannot write: no such folder {tmp}/nodir",
+        ),
+        (  # a bad [overlay] key is refused with the server off too (issue 23)
+            ["demo", "--no-server", "--config", "{tmp}/bad-overlay.toml", "--store", "{db}"],
+            "overlay.prot: unknown key",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -204,8 +212,10 @@ def test_bad_input_is_one_line_and_exit_2(
     db = tmp_path / "calls.sqlite3"
     assert demo(call_wav, "--store", str(db), "--call-id", "rec") == 0
     (tmp_path / "junk.sqlite3").write_text("not a database\n" * 50)
+    (tmp_path / "bad-overlay.toml").write_text("[overlay]\nprot = 8080\n")
     capsys.readouterr()
     argv = [a.format(tmp=tmp_path, db=db) for a in args]
+    message = message.format(tmp=tmp_path)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert len(lines(err)) == 1 and err.startswith("assist: error: ") and message in err

@@ -82,8 +82,10 @@ class FloorReader:
         lost: Callable[[str, bool], None],
         history_calls: int = HISTORY_CALLS,
         notify: Callable[[str], None] | None = None,
+        ended: Callable[[str, float], None] | None = None,
     ) -> None:
         self.config = config
+        self.on_ended = ended or (lambda call_id, ago_s: None)  # a call ended ago_s ago
         self.keys = Keys(config.prefix)
         self.publish = publish
         self.on_lost = lost
@@ -174,7 +176,7 @@ class FloorReader:
                 continue
             for entry_id, fields in entries:
                 call.last_id = entry_id
-                self._event(call, (fields or {}).get("e", ""))
+                self._event(call, (fields or {}).get("e", ""), entry_id)
         return n
 
     async def _read_slots(self, streams: dict[Any, Any]) -> list[Any]:
@@ -199,7 +201,7 @@ class FloorReader:
                 break
             del self.calls[old.call_id]
 
-    def _event(self, call: _Call, raw: str) -> None:
+    def _event(self, call: _Call, raw: str, entry_id: str = "") -> None:
         try:
             ev = Event.from_dict(json.loads(raw))
         except (ValueError, KeyError, TypeError):
@@ -219,6 +221,9 @@ class FloorReader:
         if ev.type == "call_ended":
             call.reading = False
         self.publish(ev)
+        if ev.type == "call_ended" and entry_id:  # when it really ended: a restarted console
+            ended_ms = int(entry_id.split("-")[0])  # keeps old calls no longer than anyone
+            self.on_ended(call.call_id, max(0.0, time.time() - ended_ms / 1000))
 
     async def _watch(self) -> None:
         """Mark the live calls of an agent whose heartbeat key has expired as lost."""
@@ -243,9 +248,18 @@ class FloorReader:
                     self.on_lost(c.call_id, True)
 
     async def supervise(self, call_id: str, mode: str, supervisor: str, name: str) -> str:
-        """Send a command to the plugin owning `call_id` and wait for its reply.
+        """Ask the plugin owning `call_id` to supervise it and wait for its reply.
 
         `supervisor` is the SIP URI the plugin dials, `name` the token's name its events show."""
+        fields = {"mode": mode, "supervisor": supervisor, "name": name}
+        return await self._ask(call_id, "supervise", fields)
+
+    async def message(self, call_id: str, text: str, name: str) -> str:
+        """Hand a supervisor's text message to the plugin owning `call_id` (its overlay)."""
+        return await self._ask(call_id, "message", {"text": text, "name": name})
+
+    async def _ask(self, call_id: str, kind: str, extra: dict[str, str]) -> str:
+        """Send a command to the plugin owning `call_id` and wait for its reply."""
         call = self.calls.get(call_id)
         if call is None or self.redis is None:
             raise ControlError("no such call on the floor")
@@ -253,13 +267,7 @@ class FloorReader:
             raise ControlError("that call has ended")
         if call.lost:
             raise ControlError("the agent's plugin is offline (no heartbeat)")
-        fields = {
-            "type": "supervise",
-            "call_id": call_id,
-            "mode": mode,
-            "supervisor": supervisor,
-            "name": name,
-        }
+        fields = {"type": kind, "call_id": call_id, **extra}
         replies = self.keys.replies(call.agent)
         try:
             cmd_id = await self.redis.xadd(
@@ -299,8 +307,8 @@ def slot_batches(streams: dict[str, str]) -> list[dict[str, str]]:
 class FleetBoard(CallBoard):
     """The supervisor board, plus calls whose plugin went silent: shown as ended and `lost`."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, keep_ended_s: float) -> None:
+        super().__init__(keep_ended_s=keep_ended_s)
         self.lost: set[str] = set()
 
     def mark_lost(self, call_id: str, lost: bool) -> bool:
@@ -318,6 +326,12 @@ class FleetBoard(CallBoard):
     def forget(self, call_id: str) -> None:
         super().forget(call_id)
         self.lost.discard(call_id)
+
+    def ended_ago(self, call_id: str, ago_s: float) -> None:
+        """The call ended `ago_s` before now (its stream entry's time), not when it was read."""
+        s = self.calls.get(call_id)
+        if s is not None and s.ended_at is not None:
+            s.ended_at = self.clock() - ago_s
 
     def snapshot(self, visible: Any = None) -> list[dict[str, Any]]:
         rows = super().snapshot(visible)
@@ -378,16 +392,18 @@ class FloorConsole:
             hub, config=overlay, host=host, port=port, control=FleetControl(self)
         )
         old = self.server.board
-        self.board = FleetBoard()
+        self.board = FleetBoard(keep_ended_s=self.server.config.keep_ended_s)
         hub.forgetters.remove(old.forget)
         hub.forgetters.append(self.board.forget)
         self.server.board = self.board
+        self.server.relay_message = self._message
         self.reader = FloorReader(
             fleet,
             publish=hub.publish,
             lost=self._lost,
             history_calls=history_calls,
             notify=notify,
+            ended=self.board.ended_ago,
         )
         self._task: concurrent.futures.Future[None] | None = None
         self._stopping = False
@@ -430,6 +446,9 @@ class FloorConsole:
         if self._task is not None:
             self._task.cancel()
         self.server.stop()
+
+    async def _message(self, call_id: str, text: str, name: str) -> str:
+        return await self.reader.message(call_id, text, name)
 
     def _lost(self, call_id: str, lost: bool) -> None:
         if lost:

@@ -34,13 +34,21 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from assist.core.errors import ServiceError
-from assist.core.events import Dropped, Event, EventData, FleetDegraded, SupervisorAction
+from assist.core.events import (
+    Dropped,
+    Event,
+    EventData,
+    FleetDegraded,
+    SupervisorAction,
+    SupervisorMessage,
+)
 from assist.runtime.backoff import Backoff
 from assist.runtime.control import SUPERVISE_MODES, CallControl, CallRegistry, ControlError
 from fleet.config import FleetConfig
 from fleet.connect import DOWN, Client, describe, open_redis
 from fleet.keys import PLUGIN_GROUP, Keys
 from overlay.board import CallBoard
+from overlay.protocol import MAX_TEXT
 
 BATCH = 500  # events per pipeline
 RETRY_MIN_S = 0.2  # reconnect backoff: first delay (jittered), doubling up to RETRY_MAX_S
@@ -402,14 +410,13 @@ class FleetPublisher:
         call_id, mode = fields.get("call_id", ""), fields.get("mode", "")
         supervisor = fields.get("supervisor", "")
         name = fields.get("name", "") or "supervisor"  # the token's name, never the SIP URI
+        if fields.get("type") == "message":
+            return self._message(entry_id, call_id, fields.get("text", ""), name)
         if fields.get("type") != "supervise" or mode not in SUPERVISE_MODES:
             return False, f"unknown command {fields.get('type', '')!r} / mode {mode!r}"
-        sent_ms = int(entry_id.split("-")[0])
-        if time.time() * 1000 - sent_ms > COMMAND_MAX_AGE_S * 1000:
-            return False, "command expired (sent while this plugin was unreachable)"
-        runner = self.registry.get(call_id) if self.registry is not None else None
+        runner, refusal = self._runner(entry_id, call_id)
         if runner is None:
-            return False, "that call is not live on this agent's plugin"
+            return False, refusal
         control = self.control
         try:
             if control is None:
@@ -421,6 +428,28 @@ class FleetPublisher:
         action = SupervisorAction(mode=mode, supervisor=name, ok=ok, message=status)
         runner.submit(lambda s: s.note(action))
         return ok, status
+
+    def _runner(self, entry_id: str, call_id: str) -> tuple[Any, str]:
+        """The live call a command is for, or None and why not (too old, not here)."""
+        sent_ms = int(entry_id.split("-")[0])
+        if time.time() * 1000 - sent_ms > COMMAND_MAX_AGE_S * 1000:
+            return None, "command expired (sent while this plugin was unreachable)"
+        runner = self.registry.get(call_id) if self.registry is not None else None
+        if runner is None:
+            return None, "that call is not live on this agent's plugin"
+        return runner, ""
+
+    def _message(self, entry_id: str, call_id: str, text: str, name: str) -> tuple[bool, str]:
+        """A supervisor's text message: into the call's stream, so the agent's overlay shows it."""
+        text = " ".join(text.split())[:MAX_TEXT]
+        if not text:
+            return False, "an empty message"
+        runner, refusal = self._runner(entry_id, call_id)
+        if runner is None:
+            return False, refusal
+        note = SupervisorMessage(supervisor=name, text=text)
+        runner.submit(lambda s: s.note(note))
+        return True, "message sent to the agent"
 
     # -- state reports -------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ DEFAULT_CLIENT_QUEUE = 256
 DEFAULT_MAX_CONNECTIONS = 256  # TCP connections at any stage, handshakes included
 DEFAULT_MAX_PER_TOKEN = 16  # open websockets per token (an agent's tabs, a supervisor's)
 DEFAULT_MESSAGES_PER_S = 10.0  # each connection's sustained client-message rate (after a burst)
+DEFAULT_KEEP_ENDED_S = 300.0  # an ended call stays on the supervisor board this long
 TOKEN_MIN_CHARS = 16
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 # scheme://host[:port], nothing else: no userinfo, path, query, spaces or leading-zero ports
@@ -82,6 +83,7 @@ class OverlayConfig:
     tls_cert: str = ""  # PEM certificate chain: serve https:// and wss://
     tls_key: str = ""  # its PEM private key
     insecure: bool = False  # allow plain http beyond loopback (tokens travel in clear)
+    keep_ended_s: float = DEFAULT_KEEP_ENDED_S  # ended calls stay on the board this long
 
     def __post_init__(self) -> None:
         if not self.host.strip():
@@ -101,6 +103,8 @@ class OverlayConfig:
             raise ConfigError("overlay.messages_per_s: must be between 0.1 and 1000000")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"overlay.port: {self.port} is not a port number (0-65535)")
+        if not 0 <= self.keep_ended_s <= 7 * 86400:
+            raise ConfigError("overlay.keep_ended_s: must be between 0 and 604800 (a week)")
         if not 16 <= self.client_queue <= 100_000:
             raise ConfigError("overlay.client_queue: must be between 16 and 100000")
         for origin in self.origins:
@@ -133,6 +137,7 @@ class OverlayConfig:
         origins = ["https://crm.example.com"]
         tls_cert = "/etc/assist/overlay.crt"   # https/wss; needed beyond loopback
         tls_key = "/etc/assist/overlay.key"
+        keep_ended_s = 300                     # ended calls stay on the board this long
         [[overlay.agent]]
         name = "alice"
         token = "a-long-random-string"
@@ -145,6 +150,7 @@ class OverlayConfig:
         known = {
             "host", "port", "origins", "agent", "supervisor", "client_queue", "max_connections",
             "max_connections_per_token", "messages_per_s", "tls_cert", "tls_key", "insecure",
+            "keep_ended_s",
         }  # fmt: skip
         for key in table:
             if key not in known:
@@ -169,6 +175,7 @@ class OverlayConfig:
             tls_cert=_typed(table, "tls_cert", str, ""),
             tls_key=_typed(table, "tls_key", str, ""),
             insecure=_typed(table, "insecure", bool, False),
+            keep_ended_s=float(_typed(table, "keep_ended_s", (int, float), DEFAULT_KEEP_ENDED_S)),
             origins=tuple(o.rstrip("/") for o in origins),
             agents=_principals(table.get("agent", []), "agent"),
             supervisors=_principals(table.get("supervisor", []), "supervisor"),

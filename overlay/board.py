@@ -10,10 +10,18 @@ Durations are audio time, so a fast demo shows the same numbers as a live call.
 A flag says why it is up (`flag_title` / `flag_text`: the alert prompt's title and text; an
 agitation flag: `flag_since`, when the agitation began) and, while it is only held,
 `flag_cleared_at`: the audio time its cause ended, so the console never shows a bare "ALERT".
+
+An ended call is never flagged: its prompts are gone, it sorts below the live calls, and it
+stays on the board `keep_ended_s` of wall time (then it is dropped; `expire()`). A prompt its
+call's end cleared without the agent acting on it counts as `missed`. The mood folds in
+what the customer said: while a prompt about the customer being upset is on screen (UPSET_RULES)
+the mood is "upset", whatever the voice measures, so the row never says "calm" beside it.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +41,8 @@ from assist.core.events import (
 AGITATION_FLAG_S = 10.0
 FLAG_HOLD_S = 15.0
 SEVERITY_RANK = {"alert": 0, "warn": 1, "info": 2}
+KEEP_ENDED_S = 300.0  # an ended call stays on the board this long (wall time), then goes
+UPSET_RULES = frozenset({"negative_phrase", "agitation"})  # prompts that say "customer upset"
 
 
 @dataclass
@@ -55,6 +65,9 @@ class CallSummary:
     flag_since: float | None = None  # audio time the cause began
     flag_cleared_at: float | None = None  # audio time the cause ended (None: still up)
     supervisor: str | None = None  # the mode a supervisor is connected in, if any
+    ended_at: float | None = None  # wall clock (the board's clock) when call_ended came
+    acted: set[str] = field(default_factory=set)  # prompt ids the agent gave feedback on
+    missed: int = 0  # prompts the call's end cleared without the agent acting on them
 
     def agitated_for(self, now: float) -> float:
         since = [self.agitated_since] if self.agitated_since is not None else []
@@ -62,6 +75,11 @@ class CallSummary:
         return now - min(since) if since else 0.0
 
     def _update_flag(self) -> None:
+        if not self.live and self.ended_at is not None:  # an ended call raises no flag
+            self.flag_reason = None
+            self.flag_title = self.flag_text = ""
+            self.flag_since = self.flag_cleared_at = None
+            return
         now = self.duration_s
         alerts = [p for p in self.active.values() if p["severity"] == "alert"]
         reason = None
@@ -88,6 +106,13 @@ class CallSummary:
     def flagged(self) -> bool:
         return self.flag_reason is not None
 
+    @property
+    def shown_mood(self) -> str | None:
+        """The voice's mood, unless a prompt on screen says the customer is upset."""
+        if any(p["rule"] in UPSET_RULES for p in self.active.values()):
+            return "upset"
+        return self.mood
+
     def to_dict(self) -> dict[str, Any]:
         flags = sorted(
             self.active.values(), key=lambda p: (SEVERITY_RANK.get(p["severity"], 9), p["since"])
@@ -104,7 +129,10 @@ class CallSummary:
                 {k: p[k] for k in ("prompt_id", "rule", "title", "text", "severity")} for p in flags
             ],
             "last_prompt": self.last_prompt,
-            "mood": self.mood,
+            "mood": self.shown_mood,
+            "voice_mood": self.mood,
+            "ended": self.ended_at is not None,
+            "missed": self.missed,
             "flagged": self.flagged,
             "flag_reason": self.flag_reason,
             "flag_title": self.flag_title,
@@ -122,8 +150,20 @@ class CallSummary:
 class CallBoard:
     """Folds events into call summaries; `apply` says whether the board changed."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, keep_ended_s: float = KEEP_ENDED_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.calls: dict[str, CallSummary] = {}
+        self.keep_ended_s = keep_ended_s
+        self.clock = clock
+
+    def expire(self) -> bool:
+        """Drop the calls that ended more than keep_ended_s ago; whether any went."""
+        cutoff = self.clock() - self.keep_ended_s
+        old = [c for c, s in self.calls.items() if s.ended_at is not None and s.ended_at <= cutoff]
+        for call_id in old:
+            self.forget(call_id)
+        return bool(old)
 
     def forget(self, call_id: str) -> None:
         self.calls.pop(call_id, None)
@@ -140,6 +180,10 @@ class CallBoard:
             case CallEnded() as d:
                 s.live = False
                 s.duration_s = float(d.duration_s)
+                s.ended_at = self.clock()
+                s.missed += len(set(s.active) - s.acted)  # never cleared: missed all the same
+                s.active.clear()
+                s.agitated_since = None
             case Prompt() as d:
                 p = {
                     "prompt_id": d.prompt_id,
@@ -153,7 +197,8 @@ class CallBoard:
                 s.last_prompt = {k: p[k] for k in ("rule", "title", "text", "severity")}
                 s.last_prompt["t"] = event.t
             case PromptCleared() as d:
-                s.active.pop(d.prompt_id, None)
+                if s.active.pop(d.prompt_id, None) is not None and d.reason == "call_ended":
+                    s.missed += int(d.prompt_id not in s.acted)
             case Meters() as d:
                 if d.mood == "agitated" and s.mood != "agitated":
                     s.agitated_since = event.t
@@ -165,7 +210,9 @@ class CallBoard:
                     s.supervisor = None
                 elif d.ok:
                     s.supervisor = d.mode
-            case Speech() | Transcript() | Feedback():
+            case Feedback() as d:
+                s.acted.add(d.prompt_id)
+            case Speech() | Transcript():
                 pass
             case _:
                 return False

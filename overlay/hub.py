@@ -30,7 +30,8 @@ PINNED_PER_CALL = 5_000  # prompts, their clearing, call_ended: evicted only by 
 CALLS_KEPT = 50
 WIRE_CACHE = 4096  # encoded events kept: each is encoded once, not once per client
 COALESCIBLE = frozenset({"meters"})
-PINNED = frozenset({"prompt", "prompt_cleared", "call_ended"})  # call_started: kept apart
+# call_started: kept apart
+PINNED = frozenset({"prompt", "prompt_cleared", "call_ended", "supervisor_message"})
 SUPERVISOR_ONLY = frozenset({"supervisor_action"})  # an agent must not learn of silent listening
 
 

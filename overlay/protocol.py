@@ -3,8 +3,8 @@
 Events travel in the one envelope of assist/core/events.py (they carry `seq`); everything else the
 server sends is a *protocol message* without `seq`: `hello`, `calls`, `phone`, `result`,
 `error`.
-Clients send `subscribe`, `feedback`, `supervise`, and the softphone's `answer`, `hangup`
-and `dial`. `decode()` turns a raw frame into one
+Clients send `subscribe`, `feedback`, `supervise`, `message` (a supervisor's text to the
+agent), and the softphone's `answer`, `hangup` and `dial`. `decode()` turns a raw frame into one
 of the frozen message classes below or raises `ProtocolError` with a stable `code`; nothing
 is string-matched elsewhere. See docs/protocol.md.
 """
@@ -24,6 +24,7 @@ MAX_FRAME = 1024 * 1024  # transport limit: beyond this the connection is closed
 MAX_SINCE = 1000  # calls in one `since` map
 MAX_ID = 128  # characters of a call id, prompt id or request id
 MAX_URI = 256  # characters of a SIP URI to dial
+MAX_TEXT = 280  # characters of a supervisor's text message to an agent
 
 ErrorCode = Literal[
     "bad_message",  # not JSON, not an object, a field missing or of the wrong type
@@ -122,7 +123,16 @@ class Dial:
     ref: str | int | None = None
 
 
-ClientMessage = Subscribe | SendFeedback | Supervise | CallAction | Dial
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A supervisor's short text to the agent on a call (shown on the agent's overlay)."""
+
+    call_id: str
+    text: str
+    ref: str | int | None = None
+
+
+ClientMessage = Subscribe | SendFeedback | Supervise | CallAction | Dial | Message
 
 
 def decode(raw: str | bytes) -> ClientMessage:
@@ -164,6 +174,11 @@ def decode(raw: str | bytes) -> ClientMessage:
             return CallAction(_str(msg, "call_id"), kind, ref)
         if kind == "dial":
             return Dial(_str(msg, "uri", MAX_URI), ref)
+        if kind == "message":
+            text = " ".join(_str(msg, "text", MAX_TEXT).split())
+            if not text:
+                raise ProtocolError("bad_message", "'text' must not be empty")
+            return Message(_str(msg, "call_id"), text, ref)
     except ProtocolError as exc:
         exc.ref = ref
         raise

@@ -26,7 +26,7 @@ import socket
 import ssl
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from importlib import resources
 from typing import Any
@@ -39,7 +39,7 @@ from websockets.http11 import Request, Response
 
 from assist import __version__
 from assist.core.errors import ConfigError, ServiceError
-from assist.core.events import Event, SupervisorAction
+from assist.core.events import Event, SupervisorAction, SupervisorMessage
 from assist.runtime.control import CallControl, CallRegistry, ControlError
 from overlay import protocol
 from overlay.auth import OverlayConfig, Principal, Tokens, origin_allowed
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 WS_PATH = "/ws"
 PAGES = {"/": "overlay.html", "/overlay": "overlay.html", "/supervisor": "supervisor.html"}
 BOARD_EVERY_S = 0.25  # the supervisor board is sent at most this often (coalesced)
+EXPIRE_EVERY_S = 1.0  # how often ended calls past keep_ended_s are dropped from the board
 STALL_GRACE_S = 2.0  # an overflowed client whose socket is stuck is aborted after this
 SEND_TIMEOUT_S = 5.0  # a send that cannot complete this long: the client is not reading
 START_WAIT_S = 10.0  # start(): the server must be listening by then, else a ServiceError
@@ -161,7 +162,7 @@ class OverlayServer:
         self.registry = registry
         self.control = control
         self.tokens = Tokens((*self.config.agents, *self.config.supervisors))
-        self.board = CallBoard()
+        self.board = CallBoard(keep_ended_s=self.config.keep_ended_s)
         self.hub.listeners.append(self._on_event)
         self.hub.forgetters.append(self.board.forget)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -175,6 +176,8 @@ class OverlayServer:
         self.failed: Callable[[BaseException], None] | None = None  # told of `died`, once
         self._board_due: asyncio.TimerHandle | None = None
         self.phone: str | None = None  # the latest `phone` message (registration state)
+        # the floor console: a supervisor's message goes to the agent's plugin (call, text, name)
+        self.relay_message: Callable[[str, str, str], Awaitable[str]] | None = None
         self.connected: set[Client] = set()
         self.per_token: Counter[str] = Counter()  # open websockets per token
         self.sockets = 0  # TCP connections at any stage (handshakes included)
@@ -286,8 +289,23 @@ class OverlayServer:
             self._server = server
             self.port = server.sockets[0].getsockname()[1]
             self._ready.set()
-            if not self._stopping:
-                await self._stop.wait()
+            expiring = asyncio.create_task(self._expire_ended())
+            stopping = asyncio.create_task(self._stop.wait())
+            try:
+                if not self._stopping:
+                    await asyncio.wait({expiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if expiring.done() and not expiring.cancelled():
+                    expiring.result()  # it died: that ends the server, and its owner hears why
+            finally:
+                expiring.cancel()
+                stopping.cancel()
+
+    async def _expire_ended(self) -> None:
+        """Ended calls leave the board keep_ended_s after their end (the pages are told)."""
+        while True:
+            await asyncio.sleep(EXPIRE_EVERY_S)
+            if self.board.expire():
+                self._board_tick()
 
     def disconnect_all(self) -> None:
         """Close every websocket (code 1012, "restarting"): clients reconnect and resume."""
@@ -505,6 +523,8 @@ class OverlayServer:
             return protocol.result(f"feedback recorded: {verdict}", msg.ref)
         if not who.supervisor:
             raise ProtocolError("forbidden", "only supervisor tokens may supervise", msg.ref)
+        if isinstance(msg, protocol.Message):
+            return protocol.result(await self._message(runner, msg, who.name), msg.ref)
         if self.hub.agent_of(msg.call_id) is None:
             raise ProtocolError("no_such_call", "no such call on this server", msg.ref)
         call_id, mode = msg.call_id, msg.mode
@@ -523,6 +543,20 @@ class OverlayServer:
         if failure is not None:
             raise failure
         return protocol.result(status, msg.ref)
+
+    async def _message(self, runner: Any, msg: protocol.Message, name: str) -> str:
+        """A supervisor's text to the agent: into the call's own stream (so the overlay, the
+        store and the report get it), here or, on the floor console, at the agent's plugin."""
+        if runner is not None:
+            note = SupervisorMessage(supervisor=name, text=msg.text)
+            runner.submit(lambda s: s.note(note))
+            return "message sent to the agent"
+        if self.relay_message is not None:
+            try:
+                return await self.relay_message(msg.call_id, msg.text, name)
+            except ControlError as exc:
+                raise ProtocolError("control_failed", str(exc), msg.ref) from None
+        raise ProtocolError("no_such_call", "that call is not live on this server", msg.ref)
 
     async def _control(self, request: Callable[[CallControl], str], ref: str | int | None) -> str:
         """Run a call-control request off the event loop; a refusal is a `control_failed`."""

@@ -1,14 +1,19 @@
-"""Write the README screenshots (docs/img/): the agent overlay at 420x900 and the supervisor
-console at 1280x800, in English and Chinese, in Debian's Chromium.
+"""Write the README screenshots (docs/img/) from real runs: `assist demo` plays its bundled call
+in English and in Chinese, in real time, with the real speech engines, and Debian's Chromium
+shows the agent overlay (420x900) and the supervisor console (1280x800) as they are: mid-call
+with prompts up (the transcript as the recogniser heard it, mistakes and all), and once the
+call has ended (ended state, missed prompts).
 
-The calls are scripted event streams (tests/scripted_calls.py) so every run shows the same
-moment: a complaint call with two prompts up, and a floor of calls with one alert.
-Run: PYTHONPATH=. python scripts/screenshots.py
+Run: PYTHONPATH=. python scripts/screenshots.py      (about two minutes a language)
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,70 +21,29 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser_pages import chromium, open_page  # noqa: E402
-from playwright.sync_api import Page, expect  # noqa: E402
-from scripted_calls import ScriptedCall, tell_story  # noqa: E402
-
-from assist.runtime.control import CallRegistry, DemoControl  # noqa: E402
-from overlay.server import OverlayServer  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
-AGENTS = {
-    "en": ["dana", "li.wei", "sam", "priya", "tom", "ana", "kofi", "mei", "jon", "zoe", "raj"],
-    "zh": ["小李", "王芳", "张伟", "刘洋", "陈静", "杨帆", "赵磊", "黄敏", "周杰", "吴婷", "孙浩"],
-}
+CALL_WAIT_MS = 240_000  # the whole call in real time on a busy machine, and the models' load
 
 
-def floor(server: OverlayServer, lang: str) -> None:
-    """A floor of calls: one customer agitated (alert), one alert just cleared, a few warnings."""
-    asr = "vosk:vosk-model-small-en-us-0.15" if lang == "en" else "vosk:vosk-model-small-cn-0.22"
-    for i, name in enumerate(AGENTS[lang]):
-        c = ScriptedCall(server, f"{lang}-{1001 + i}", lang=lang, agent=name, asr=asr)
-        length = 40.0 + 23 * i
-        c.meters(length, share=0.5, silence=1.0, mood="calm")
-        if i == 0:
-            tell_story(c)
-            c.meters(40.0 + 23 * i, mood="agitated")
-        elif i == 1:
-            pid = c.prompt(
-                length - 8, "agent_escalating", pitch_st=2.4, level_db=3.5, speaker="agent"
-            )
-            c.clear(length - 3, pid)
-            c.meters(length, mood="tense")
-        elif i in (2, 5):
-            c.prompt(length - 2, "customer_silence", silence_s=9.2, last_speaker="agent")
-        elif i == 3:
-            c.prompt(length - 5, "overtalk", overlap_s=1.8, speaker="agent")
-            c.prompt(length - 1, "pace_fast", wpm=212, source="words", speaker="agent")
-        elif i == 7:
-            c.end(length)
-    time.sleep(1.5)  # the board is sent at most every BOARD_EVERY_S
-
-
-def overlay_shot(browser, lang: str) -> None:  # type: ignore[no-untyped-def]
-    server = OverlayServer(port=0, registry=CallRegistry(), control=DemoControl()).start()
-    try:
-        page = open_page(browser, server.agent_url(), width=420, height=900)
-        c = ScriptedCall(server, f"demo-{lang}42", lang=lang, asr="vosk:vosk-model-small")
-        tell_story(c)
-        expect(page.locator(".card")).to_have_count(2)
-        settle(page)
-        page.screenshot(path=str(OUT / f"overlay-{lang}.png"))
-    finally:
-        server.stop()
-
-
-def console_shot(browser, lang: str) -> None:  # type: ignore[no-untyped-def]
-    server = OverlayServer(port=0, registry=CallRegistry(), control=DemoControl()).start()
-    try:
-        page = open_page(browser, server.supervisor_url(), width=1280, height=800)
-        floor(server, lang)
-        expect(page.locator("tr.call")).to_have_count(len(AGENTS[lang]))
-        page.locator("tr.call").first.click()
-        expect(page.locator("#f-transcript .line")).to_have_count(5)
-        settle(page)
-        page.screenshot(path=str(OUT / f"console-{lang}.png"))
-    finally:
-        server.stop()
+def demo(lang: str, store: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """`assist demo --lang LANG` serving its pages; returns the process and its two URLs."""
+    cmd = [sys.executable, "-m", "assist", "demo", "--lang", lang, "--port", "0", "--linger"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [*cmd, "--store", str(store)], stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stderr is not None
+    urls: dict[str, str] = {}
+    while len(urls) < 2:
+        line = proc.stderr.readline()
+        if not line:
+            raise SystemExit(f"assist demo --lang {lang} exited before printing its URLs")
+        name, _, url = line.partition(": ")
+        if name in ("Overlay", "Supervisor"):
+            urls[name] = url.strip()
+    return proc, urls
 
 
 def settle(page: Page) -> None:
@@ -87,15 +51,48 @@ def settle(page: Page) -> None:
     page.add_style_tag(content="*, *::before { animation: none !important; }")
 
 
+def shots(browser: Browser, lang: str, store: Path) -> None:
+    proc, urls = demo(lang, store)
+    try:
+        agent = open_page(browser, urls["Overlay"], width=420, height=900)
+        console = open_page(browser, urls["Supervisor"], width=1280, height=800)
+        console.locator("tr.call").first.click(timeout=CALL_WAIT_MS)
+        # mid-call: a prompt up, after a few lines of transcript
+        expect(agent.locator("#transcript .line:not(.partial)").nth(2)).to_be_visible(
+            timeout=CALL_WAIT_MS
+        )
+        expect(agent.locator(".card:not(.resolved)").first).to_be_visible(timeout=CALL_WAIT_MS)
+        settle(agent)
+        agent.screenshot(path=str(OUT / f"overlay-{lang}.png"))
+        settle(console)
+        console.screenshot(path=str(OUT / f"console-{lang}.png"))
+        # the end: the overlay's ended state and missed cards, the console's ended row
+        expect(agent.locator("#ended-banner")).to_be_visible(timeout=CALL_WAIT_MS)
+        expect(console.locator("tr.call.ended")).to_have_count(1, timeout=10_000)
+        settle(agent)
+        agent.screenshot(path=str(OUT / f"overlay-ended-{lang}.png"))
+        settle(console)
+        console.screenshot(path=str(OUT / f"console-ended-{lang}.png"))
+    finally:
+        proc.send_signal(signal.SIGINT)  # --linger: the pages stay up until Ctrl-C
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     gen = chromium()
     browser = next(gen)
-    for lang in ("en", "zh"):
-        overlay_shot(browser, lang)
-        console_shot(browser, lang)
+    with tempfile.TemporaryDirectory() as tmp:
+        for lang in ("en", "zh"):
+            started = time.monotonic()
+            shots(browser, lang, Path(tmp) / f"{lang}.sqlite3")
+            print(f"{lang}: {time.monotonic() - started:.0f} s", file=sys.stderr)
     gen.close()
-    print(f"wrote {OUT}/overlay-{{en,zh}}.png and console-{{en,zh}}.png")
+    print(f"wrote {OUT}/overlay{{,-ended}}-{{en,zh}}.png and console{{,-ended}}-{{en,zh}}.png")
     return 0
 
 

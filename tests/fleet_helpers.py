@@ -41,6 +41,7 @@ class Supervisor:
         assert hello["type"] == "hello" and hello["role"] == "supervisor"
         self.events: list[dict[str, Any]] = []
         self.board: list[dict[str, Any]] = []
+        self.flagged: set[str] = set()  # every call any board showed flagged
         self.results: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         if subscribe:  # without: the board only (a live all-calls feed may be coalesced/cut)
@@ -59,6 +60,7 @@ class Supervisor:
                         self.events.append(m)
                     elif m["type"] == "calls":
                         self.board = m["calls"]
+                        self.flagged |= {r["call_id"] for r in self.board if r["flagged"]}
                     elif m["type"] in ("result", "error"):
                         self.results.append(m)
         except Exception:  # noqa: BLE001 - the connection closed: the reader ends

@@ -1,8 +1,8 @@
 """Calls told as scripted event streams, published straight into a live OverlayServer.
 
 For page tests that need exact content (a drop notice, a lagging recogniser, fifty calls on
-the console) and for the README screenshots (scripts/screenshots.py). The analysis pipeline
-itself is exercised by tests/overlay_calls.py; these events have the same schema (v1).
+the console). The analysis pipeline itself is exercised by tests/overlay_calls.py; these
+events have the same schema (v1).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from assist.core.events import (
     CallStarted,
     Event,
     EventData,
+    Feedback,
     Meters,
     Prompt,
     PromptCleared,
@@ -114,3 +115,64 @@ def test_a_flag_says_why_in_words_and_when_its_cause_cleared() -> None:
     c.meters(30.0 + AGITATION_FLAG_S, "agitated")
     r = row(board, "c")
     assert r["flag_reason"] == "agitation" and r["flag_since"] == 30.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_ended_call_drops_its_flag_sorts_below_live_counts_missed_and_goes_later() -> None:
+    clock = Clock()
+    board = CallBoard(keep_ended_s=60.0, clock=clock)
+    live, hot = Call(board, "live"), Call(board, "hot")
+    live.meters(3, "calm")
+    hot.prompt(5, "a-1", "alert")
+    hot.prompt(5.5, "w-1", "warn")
+    hot.prompt(6, "w-2", "warn")
+    hot.send(6.5, Feedback(prompt_id="w-2", rule="r", verdict="done"))
+    assert [r["call_id"] for r in board.snapshot()] == ["hot", "live"]
+    hot.send(9, PromptCleared(prompt_id="a-1", rule="r", reason="call_ended"))
+    hot.send(9, PromptCleared(prompt_id="w-2", rule="r", reason="call_ended"))  # acted on
+    hot.send(9, CallEnded(duration_s=9.0))  # w-1 was never cleared: missed all the same
+    r = row(board, "hot")
+    assert not r["live"] and r["ended"] and not r["flagged"] and r["flag_reason"] is None
+    assert r["flags"] == [] and r["missed"] == 2
+    assert [r["call_id"] for r in board.snapshot()] == ["live", "hot"]  # ended below live
+    live.meters(60, "calm")  # audio time going on elsewhere changes nothing
+    assert not row(board, "hot")["flagged"]
+    clock.now += 59
+    assert not board.expire() and len(board.snapshot()) == 2
+    clock.now += 2
+    assert board.expire()
+    assert [r["call_id"] for r in board.snapshot()] == ["live"]
+
+
+def test_the_mood_says_upset_while_an_upset_prompt_is_up_whatever_the_voice() -> None:
+    board = CallBoard()
+    c = Call(board, "c")
+    c.meters(1, "calm")
+    assert row(board, "c")["mood"] == "calm"
+    c.prompt(2, "n-1", "alert", rule="negative_phrase")
+    r = row(board, "c")
+    assert r["mood"] == "upset" and r["voice_mood"] == "calm"
+    c.send(5, PromptCleared(prompt_id="n-1", rule="negative_phrase"))
+    assert row(board, "c")["mood"] == "calm"
+
+
+def test_the_floor_console_dates_an_end_by_its_stream_entry_not_by_its_reading() -> None:
+    from fleet.console import FleetBoard
+
+    clock = Clock()
+    board = FleetBoard(keep_ended_s=60.0)
+    board.clock = clock
+    old, recent = Call(board, "old"), Call(board, "recent")
+    for c in (old, recent):
+        c.send(5, CallEnded(duration_s=5.0))
+    board.ended_ago("old", 3600.0)  # read at start-up, ended an hour ago
+    board.ended_ago("recent", 10.0)
+    assert board.expire()
+    assert [r["call_id"] for r in board.snapshot()] == ["recent"]

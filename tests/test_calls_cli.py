@@ -96,8 +96,7 @@ def test_demo_help_says_lang_sets_pages_and_speech_and_how_the_server_ends(
         main(["demo", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "rule pack, speech model and the pages' language" in text
-    assert "--linger" in text and "the server stops when the call ends" in text
-    assert "--exit-when-done" not in text  # it was parsed and never read: the default does it
+    assert "--linger" in text and "--exit-when-done" in text
 
 
 def demo_with_server(call: Path, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
@@ -118,7 +117,7 @@ def test_demo_without_a_terminal_stops_when_done_or_lingers_when_asked(
     call_wav: Path, tmp_path: Path
 ) -> None:
     """Issue 13 point 12: whether the pages outlive the call is the user's explicit choice."""
-    done = demo_with_server(call_wav, tmp_path)
+    done = demo_with_server(call_wav, tmp_path, "--exit-when-done")
     _, err = done.communicate(timeout=60)
     assert done.returncode == 0 and "pass --linger to keep them up" in err
     lingering = demo_with_server(call_wav, tmp_path, "--linger")
@@ -193,6 +192,14 @@ def test_replaying_a_stored_call_id_plays_but_keeps_the_first_recording(
             "cannot write",
         ),
         (["calls", "--store", "{db}", "--limit", "-1"], "--limit must be 0 or more"),
+        (  # the folder the user named, not the PNG derived from it (issue 23)
+            ["report", "rec", "--store", "{db}", "-o", "{tmp}/nodir/x.html"],
+            "{tmp}/nodir/x.html: cannot write: no such folder {tmp}/nodir",
+        ),
+        (  # a bad [overlay] key is refused with the server off too (issue 23)
+            ["demo", "--no-server", "--config", "{tmp}/bad-overlay.toml", "--store", "{db}"],
+            "overlay.prot: unknown key",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -205,8 +212,10 @@ def test_bad_input_is_one_line_and_exit_2(
     db = tmp_path / "calls.sqlite3"
     assert demo(call_wav, "--store", str(db), "--call-id", "rec") == 0
     (tmp_path / "junk.sqlite3").write_text("not a database\n" * 50)
+    (tmp_path / "bad-overlay.toml").write_text("[overlay]\nprot = 8080\n")
     capsys.readouterr()
     argv = [a.format(tmp=tmp_path, db=db) for a in args]
+    message = message.format(tmp=tmp_path)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert len(lines(err)) == 1 and err.startswith("assist: error: ") and message in err

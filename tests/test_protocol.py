@@ -10,6 +10,7 @@ from overlay import protocol
 from overlay.protocol import (
     CallAction,
     Dial,
+    Message,
     ProtocolError,
     SendFeedback,
     Subscribe,
@@ -40,6 +41,11 @@ def test_softphone_controls_are_typed() -> None:
     )
 
 
+def test_a_supervisors_message_is_typed_and_its_white_space_collapsed() -> None:
+    msg = decode('{"type":"message","call_id":"c","text":"  offer the\\n refund ","id":"m"}')
+    assert msg == Message("c", "offer the refund", "m")
+
+
 @pytest.mark.parametrize(
     ("raw", "code"),
     [
@@ -66,6 +72,13 @@ def test_softphone_controls_are_typed() -> None:
         ('{"type":"feedback","call_id":"c","prompt_id":5,"verdict":"done"}', "bad_message"),
         ('{"type":"supervise","call_id":"c","mode":"eavesdrop"}', "bad_message"),
         ('{"type":"supervise","mode":"listen"}', "bad_message"),
+        ('{"type":"message","call_id":"c","text":"   "}', "bad_message"),
+        ('{"type":"message","call_id":"c"}', "bad_message"),
+        pytest.param(
+            json.dumps({"type": "message", "call_id": "c", "text": "x" * 281}),
+            "bad_message",
+            id="long-message",
+        ),
         ('{"type":"hello"}', "unknown_type"),
         pytest.param(
             json.dumps({"type": "subscribe", "call_id": "x" * 200}), "bad_message", id="id"

@@ -17,6 +17,7 @@ from assist.core.events import (
     Feedback,
     Meters,
     Prompt,
+    PromptCleared,
     SpeakerMeters,
     Speech,
     SupervisorAction,
@@ -90,6 +91,35 @@ def test_numbers_confirmed_yes_no_or_unknown() -> None:
     assert summarise(envelope([start(), end])).numbers_confirmed is None
     early = (4.0, Transcript(speaker="agent", kind="final", text="four four seven one?"))
     assert summarise(envelope([start(), early, said, end])).numbers_confirmed is None
+
+
+def test_each_prompt_has_an_outcome_and_one_the_end_cleared_is_missed() -> None:
+    def prompt(t: float, i: int) -> tuple[float, EventData]:
+        return t, Prompt(prompt_id=f"p{i}", rule="r", text=f"cue {i}", severity="warn")
+
+    def cleared(t: float, i: int, reason: str) -> tuple[float, EventData]:
+        return t, PromptCleared(prompt_id=f"p{i}", rule="r", reason=reason)
+
+    events = [start(), *(prompt(1.0 + i, i) for i in range(5))]
+    events += [
+        (6.0, Feedback(prompt_id="p0", rule="r", verdict="done")),
+        cleared(6.0, 0, "acknowledged"),
+        cleared(7.0, 1, "condition_ended"),
+        cleared(8.0, 2, "expired"),
+        cleared(9.0, 3, "call_ended"),  # p4: never cleared, the call ended
+        (9.0, CallEnded(duration_s=9.0)),
+    ]
+    rep = summarise(envelope(events))
+    assert [p["outcome"] for p in rep.prompts] == [
+        "done", "resolved", "timed_out", "missed", "missed",
+    ]  # fmt: skip
+    assert rep.missed == 2
+    page = render_html(rep, "<svg></svg>")
+    assert "<td class='outcome missed'>missed</td>" in page
+    assert "2 of 5 (not acted on before the call ended)" in page
+    assert "resolved" not in [p["outcome"] for p in rep.prompts[3:]]
+    live = summarise(envelope(events[:6]))  # no end yet: still on screen, not missed
+    assert {p["outcome"] for p in live.prompts} == {"open"}
 
 
 def test_an_interrupted_call_keeps_its_open_speech_run() -> None:

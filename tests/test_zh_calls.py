@@ -81,7 +81,7 @@ def test_zh_demo_shows_its_six_cues_and_nothing_else(zh_demo) -> None:
     assert texts["customer_silence"] == "客户沉默8秒——请主动确认"
     assert texts["anything_else"] == "结束前询问：还有什么可以帮您？"
     assert texts["confirm_numbers"] == "结束前复述号码：62835914"  # the account, never read back
-    assert "缺少：company + name" in texts["greeting"]
+    assert "缺少：公司名称和姓名" in texts["greeting"]
 
 
 def _stop_after(events: list[dict], speaker: str, t: float) -> float:  # type: ignore[type-arg]

@@ -21,6 +21,7 @@ from assist.runtime.demo import bundled_call, play
 from assist.runtime.models import ASR_CHOICES, select_engine
 from assist.runtime.packs import default_pack, load_pack
 from assist.runtime.runner import CallRunner
+from assist.runtime.terminal import TerminalSink, next_step
 from assist.runtime.wavio import load_call
 
 
@@ -52,11 +53,17 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--events", metavar="FILE|-", help="write every event as JSON lines")
     p.add_argument("--no-server", action="store_true", help="do not serve the overlay")
-    p.add_argument(
+    after = p.add_mutually_exclusive_group()
+    after.add_argument(
         "--linger",
         action="store_true",
-        help="keep serving the pages after the call ends, until Ctrl-C (default: the server "
-        "stops when the call ends)",
+        help="keep serving the pages after the call ends, until Ctrl-C (the default on a terminal)",
+    )
+    after.add_argument(
+        "--exit-when-done",
+        action="store_true",
+        help="stop the server as soon as the call ends (the default when stderr is not a "
+        "terminal; for scripts)",
     )
     p.add_argument("--host", default="127.0.0.1", help="overlay bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="overlay port (0 = any free port)")
@@ -145,8 +152,8 @@ def _play(
     wiring.open_events(args.events)
     wiring.open_store(args)
     agent_name = wiring.start_fleet(args.config, agent="demo-agent", control=DemoControl())
+    config = with_tls_options(overlay_config(args.config), args)  # checked even --no-server
     if not args.no_server:
-        config = with_tls_options(overlay_config(args.config), args)
         agent_name = config.agents[0].name if config.agents else agent_name
         host = args.host if args.host != "127.0.0.1" or args.config is None else None
         port = args.port if args.port != 8765 or args.config is None else None
@@ -156,6 +163,9 @@ def _play(
     asr_label = speech.label
     session = CallSession(call_id, pack=pack, source="demo", agent=agent_name, asr=asr_label)
     sinks, store_sink = wiring.sinks(call_id, fast=args.fast)
+    on_terminal = sys.stderr.isatty()  # a person is watching: say what happens, keep pages up
+    if on_terminal:
+        sinks.append(TerminalSink(sys.stderr))
     runner = CallRunner(session, sinks, block=args.fast)
     asr = None if not asr_label else CallAsr(runner, engine, second=speech.second)
     runner.start()
@@ -183,17 +193,20 @@ def _play(
             if progress is not None:
                 progress.close()
     wiring.finish(store_sink)
+    if store_sink is not None and wiring.store is not None and wiring.store.error is None:
+        print(next_step(call_id, args.store), file=sys.stderr)
     if wiring.outcome(runner):  # sinks detached mid-call said so then
         return 1
     if wiring.server is not None:
-        if args.linger and reason == "completed":
+        linger = args.linger or (on_terminal and not args.exit_when_done)
+        if linger and reason == "completed":
             signals.restore()
             with StopSignals() as lingering:  # in place before the line that invites Ctrl-C
-                print("Call ended. The pages stay up (--linger); Ctrl-C to quit.", file=sys.stderr)
+                print("Call ended. The pages stay up; Ctrl-C to quit.", file=sys.stderr)
                 lingering.wait()
         time.sleep(0.2)  # let the last events reach connected clients
         wiring.close()
-        if not args.linger:
+        if not linger:
             print("Call ended; pages closed (pass --linger to keep them up).", file=sys.stderr)
     if reason == "interrupted":
         return 130

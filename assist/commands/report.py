@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() == ".png":
         raise InputError(f"{out}: give the .html name; the PNG is written beside it")
     png_path = out.with_suffix(".png")
+    if not out.parent.is_dir():  # name the folder the user gave, not the PNG we derived
+        raise InputError(f"{out}: cannot write: no such folder {out.parent}")
     rep = summarise(events)
     png = render_png(rep)
     try:

@@ -22,6 +22,7 @@ from assist.runtime.control import ControlError
 from assist.runtime.models import ASR_CHOICES, select_engine
 from assist.runtime.packs import default_pack, load_pack
 from assist.runtime.runner import CallRunner
+from assist.runtime.terminal import TerminalSink
 
 if TYPE_CHECKING:
     from overlay.protocol import RegistrationState
@@ -250,6 +251,8 @@ class PhoneCalls:
 
     def start(self, session: CallSession) -> CallRunner:
         sinks, _ = self.wiring.sinks(session.call_id)
+        if sys.stderr.isatty():  # a person is watching: each prompt as it fires, per call
+            sinks.append(TerminalSink(sys.stderr, show_call=True))
         runner = CallRunner(session, sinks)
         if self.speech.label:
             self.asrs[session.call_id] = CallAsr(

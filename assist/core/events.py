@@ -251,6 +251,17 @@ class SupervisorAction(EventData):
 
 
 @payload
+class SupervisorMessage(EventData):
+    type: ClassVar[str] = "supervisor_message"
+    doc: ClassVar[str] = (
+        "A supervisor sent the agent a short text message from the console; the agent's "
+        "overlay shows it as a card."
+    )
+    supervisor: str  # the supervisor's name, from their token
+    text: str
+
+
+@payload
 class CallState(EventData):
     type: ClassVar[str] = "call_state"
     doc: ClassVar[str] = (

@@ -8,6 +8,10 @@ arithmetic over the events; `render_png()` / `render_svg()` draw the timeline wi
 The report speaks the call's language (en/zh). Prompt labels on the timeline are stacked in
 rows so that none overlaps another (their widths are measured with the font that draws them).
 Colours follow the overlay: agent blue, customer orange; red is kept for alerts.
+
+Each prompt has an outcome: the agent's verdict (done / not helpful) if they gave one; else
+"resolved" when its cue ended, "timed out" when its time ran out, and "missed" when the call's
+end cleared it (or nothing did): a prompt nobody acted on is never shown as resolved.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class CallReport:
     transcript: list[dict[str, Any]] = field(default_factory=list)  # final transcripts
     feedback: list[dict[str, Any]] = field(default_factory=list)
     supervisor: list[dict[str, Any]] = field(default_factory=list)  # supervisor_action events
+    messages: list[dict[str, Any]] = field(default_factory=list)  # supervisor_message events
     dropped: int = 0  # audio frames dropped during the call
     errors: list[str] = field(default_factory=list)
 
@@ -64,6 +69,10 @@ class CallReport:
     @property
     def longest_silence(self) -> Span | None:
         return max(self.silences, key=lambda s: s[1] - s[0], default=None)
+
+    @property
+    def missed(self) -> int:
+        return sum(p.get("outcome") == "missed" for p in self.prompts)
 
     @property
     def prompts_by_rule(self) -> dict[str, int]:
@@ -131,6 +140,8 @@ def summarise(events: list[dict[str, Any]]) -> CallReport:
     duration = max(float(e["t"]) for e in events)
     rep = CallReport(call_id=str(events[0]["call_id"]), duration_s=duration, reason=None)
     open_at: dict[str, float] = {}
+    cleared: dict[str, str] = {}  # prompt id -> why it left the screen
+    verdicts: dict[str, str] = {}  # prompt id -> the agent's last verdict
     for ev in events:
         d, kind = ev.get("data", {}), ev["type"]
         if kind == "call_started":
@@ -152,8 +163,13 @@ def summarise(events: list[dict[str, Any]]) -> CallReport:
             rep.transcript.append({"t": float(start if start is not None else ev["t"]), **d})
         elif kind == "feedback":
             rep.feedback.append({"t": float(ev["t"]), **d})
+            verdicts[str(d.get("prompt_id", ""))] = str(d.get("verdict", ""))
+        elif kind == "prompt_cleared":
+            cleared.setdefault(str(d.get("prompt_id", "")), str(d.get("reason", "")))
         elif kind == "supervisor_action":
             rep.supervisor.append({"t": float(ev["t"]), **d})
+        elif kind == "supervisor_message":
+            rep.messages.append({"t": float(ev["t"]), **d})
         elif kind == "dropped":
             rep.dropped += int(d.get("count", 0))
         elif kind == "error":
@@ -169,7 +185,16 @@ def summarise(events: list[dict[str, Any]]) -> CallReport:
         (a[1], b[0]) for a, b in zip(edges, edges[1:], strict=False) if b[0] - a[1] >= MIN_SILENCE_S
     ]
     rep.transcript.sort(key=lambda x: x["t"])
+    for p in rep.prompts:
+        pid = str(p.get("prompt_id", ""))
+        p["outcome"] = verdicts.get(pid) or OUTCOMES.get(
+            cleared.get(pid, ""), "missed" if rep.reason is not None else "open"
+        )
     return rep
+
+
+# why a prompt left the screen -> its outcome, when the agent gave no verdict
+OUTCOMES = {"condition_ended": "resolved", "expired": "timed_out", "call_ended": "missed"}
 
 
 # --- timeline ---------------------------------------------------------------------------------
@@ -198,6 +223,7 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_no_text": "unknown (no transcript)",
         "feedback": "Agent feedback",
         "supervisor": "Supervisor",
+        "messages": "Supervisor's messages",
         "failed": "failed",
         "dropped": "Audio dropped",
         "frames": "{n} frames",
@@ -221,6 +247,21 @@ TEXT: dict[str, dict[str, str]] = {
         "alert": "alert",
         "done": "done",
         "not_helpful": "not helpful",
+        "outcome": "outcome",
+        "resolved": "resolved",
+        "timed_out": "timed out",
+        "missed": "missed",
+        "open": "still on screen",
+        "missed_row": "Prompts missed",
+        "missed_of": "{n} of {m} (not acted on before the call ended)",
+        "lang_en": "English",
+        "lang_zh": "Chinese",
+        "reason_completed": "completed",
+        "reason_interrupted": "interrupted",
+        "reason_hangup": "hung up",
+        "reason_dropped": "dropped (no audio)",
+        "reason_failed": "failed",
+        "reason_missed": "not answered",
         "at_clock": "{d:.1f} s at {at}",
         "timeline_alt": "timeline of call {id}",
     },
@@ -247,6 +288,7 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown_no_text": "未知（无转写）",
         "feedback": "坐席反馈",
         "supervisor": "班长",
+        "messages": "班长的消息",
         "failed": "失败",
         "dropped": "音频丢失",
         "frames": "{n} 帧",
@@ -270,6 +312,21 @@ TEXT: dict[str, dict[str, str]] = {
         "alert": "警报",
         "done": "已处理",
         "not_helpful": "没帮助",
+        "outcome": "结果",
+        "resolved": "已解决",
+        "timed_out": "已超时",
+        "missed": "未处理",
+        "open": "仍在显示",
+        "missed_row": "未处理的提示",
+        "missed_of": "{m} 条中 {n} 条（通话结束前没有处理）",
+        "lang_en": "英语",
+        "lang_zh": "中文",
+        "reason_completed": "正常结束",
+        "reason_interrupted": "被中断",
+        "reason_hangup": "挂断",
+        "reason_dropped": "掉线（没有音频）",
+        "reason_failed": "失败",
+        "reason_missed": "未接听",
         "at_clock": "{d:.1f} 秒，于 {at}",
         "timeline_alt": "通话 {id} 的时间线",
     },
@@ -466,7 +523,7 @@ def render_html(rep: CallReport, svg: str) -> str:
     longest = rep.longest_silence
     summary = [
         (t("duration"), f"{rep.duration_s:.1f} s"),
-        (t("ended"), e(rep.reason or _t(rep, "not_ended"))),
+        (t("ended"), e(_reason(rep))),
         (
             t("talk_share"),
             f"{t('agent')} {share['agent']:.0%} · {t('customer')} {share['customer']:.0%}",
@@ -487,6 +544,8 @@ def render_html(rep: CallReport, svg: str) -> str:
         ),
         (t("numbers"), e(_numbers(rep))),
     ]
+    if rep.missed:
+        summary.append((t("missed_row"), t("missed_of", n=rep.missed, m=len(rep.prompts))))
     if rep.feedback:
         summary.append(
             (
@@ -508,6 +567,17 @@ def render_html(rep: CallReport, svg: str) -> str:
                 ),
             )
         )
+    if rep.messages:
+        summary.append(
+            (
+                t("messages"),
+                "<br>".join(
+                    f"{_clock(m['t'])} {e(str(m.get('supervisor', '')))}: "
+                    f"{e(str(m.get('text', '')))}"
+                    for m in rep.messages
+                ),
+            )
+        )
     if rep.dropped:
         summary.append((t("dropped"), t("frames", n=rep.dropped)))
     if rep.errors:
@@ -516,10 +586,11 @@ def render_html(rep: CallReport, svg: str) -> str:
     prompts = (
         "\n".join(
             f"<tr><td>{_clock(p['t'])}</td><td class='{_sev(p)}'>{t(_sev(p))}</td>"
-            f"<td>{e(title_of(p))}</td><td>{e(str(p.get('text', '')))}</td></tr>"
+            f"<td>{e(title_of(p))}</td><td>{e(str(p.get('text', '')))}</td>"
+            f"<td class='outcome {e(str(p.get('outcome', '')))}'>{_outcome(rep, p)}</td></tr>"
             for p in rep.prompts
         )
-        or f"<tr><td colspan=4>{t('no_prompts')}</td></tr>"
+        or f"<tr><td colspan=5>{t('no_prompts')}</td></tr>"
     )
     lines = (
         "\n".join(
@@ -543,11 +614,12 @@ th, td {{ text-align: left; padding: 3px 10px; border-bottom: 1px solid #ddd; }}
 td {{ vertical-align: top; }}
 .timeline svg {{ max-width: 100%; height: auto; }}
 .agent {{ color: {COLOURS["agent"]}; }} .customer {{ color: {COLOURS["customer"]}; }}
+.outcome.missed {{ color: #b35c00; font-weight: 600; }}
 .warn {{ color: {SEVERITY_COLOURS["warn"]}; }} .alert {{ color: {SEVERITY_COLOURS["alert"]}; }}
 </style></head>
 <body>
 <h1>{title}</h1>
-<p>{t("who", agent=rep.agent or "?", lang=rep.lang or "?")}</p>
+<p>{t("who", agent=rep.agent or "?", lang=_lang(rep))}</p>
 <h2>{t("summary")}</h2>
 <table class="summary">
 {rows}
@@ -556,7 +628,7 @@ td {{ vertical-align: top; }}
 <div class="timeline">{svg}</div>
 <h2>{t("prompts")}</h2>
 <table class="prompts"><tr><th>{t("at")}</th><th>{t("severity")}</th><th>{t("rule")}</th>
-<th>{t("text")}</th></tr>
+<th>{t("text")}</th><th>{t("outcome")}</th></tr>
 {prompts}
 </table>
 <h2>{t("transcript")}</h2>
@@ -565,6 +637,24 @@ td {{ vertical-align: top; }}
 </table>
 </body></html>
 """
+
+
+def _lang(rep: CallReport) -> str:
+    key = f"lang_{rep.lang}"
+    return _t(rep, key) if key in TEXT["en"] else rep.lang or "?"
+
+
+def _reason(rep: CallReport) -> str:
+    """How the call ended, in the report's language (an unknown reason as it was recorded)."""
+    if rep.reason is None:
+        return _t(rep, "not_ended")
+    key = f"reason_{rep.reason}"
+    return _t(rep, key) if key in TEXT["en"] else rep.reason
+
+
+def _outcome(rep: CallReport, p: dict[str, Any]) -> str:
+    o = str(p.get("outcome", ""))
+    return html.escape(_t(rep, o) if o in TEXT["en"] else o)
 
 
 def _verdict(rep: CallReport, f: dict[str, Any]) -> str:

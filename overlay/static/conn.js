@@ -100,3 +100,14 @@ function el(tag, cls, text) {
   if (text !== undefined) e.textContent = text;
   return e;
 }
+
+/** Put a transcript line in `box` by its start time (audio seconds), whatever order finals
+ * arrive in: before the first line that started later, else at the end. */
+function placeLine(box, line, start) {
+  line.dataset.start = String(start ?? 0);
+  const t = Number(line.dataset.start);
+  const next = [...box.querySelectorAll(":scope > .line")]
+    .find((l) => l !== line && Number(l.dataset.start) > t);
+  if (next) { if (line.nextSibling !== next) box.insertBefore(line, next); }
+  else if (line !== box.lastElementChild) box.append(line);
+}

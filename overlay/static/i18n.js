@@ -14,12 +14,18 @@ const STRINGS = {
     agent: "Agent", customer: "Customer", pace: "Agent pace", level: "Volume", mood: "Customer mood",
     wpm: "{n} wpm", wpm_title: "words per minute, agent (about 120–160 is easy to follow)",
     mood_calm: "calm", mood_tense: "tense", mood_agitated: "agitated", mood_unknown: "—",
+    mood_upset: "upset", mood_upset_title: "from what the customer said (a prompt on screen)",
+    mood_voice_title: "from the customer's voice (pitch and loudness)",
     done: "Done", not_helpful: "Not helpful", resolved: "resolved", transcript: "Transcript",
+    missed: "missed: not acted on before the call ended", expired: "timed out",
+    prompts_empty: "Prompts appear here.", missed_n: "{n} missed",
     transcript_empty: "What the agent and the customer say appears here.",
     hint: "d = done · n = not helpful (top card)", evidence: "Why", at: "at",
     sent: "sent", failed: "failed",
     asr_label: "Transcript", asr_off: "Transcript off: word cues disabled",
-    asr_high: "high quality", asr_good: "good quality", asr_basic: "basic quality", asr_on: "on",
+    asr_high: "sure of most words", asr_fair: "unsure of some words", asr_low: "unsure of many words",
+    asr_on: "on", asr_unsure: "{pct}% of the last {n} words uncertain (greyed)",
+    unsure_word: "the recogniser is unsure of this word ({pct}%)",
     asr_fallback: "fallback engine: no better model installed for this language",
     dropping: "Audio dropping: {n} frames lost", lagging: "Transcript delayed {s} s ({who})",
     listening: "listening…",
@@ -39,6 +45,8 @@ const STRINGS = {
     flags: "Prompts on screen", last_prompt: "Last prompt", actions: "Supervise", no_calls: "No calls yet",
     state: "Status", sup_mood: "Mood", listen: "Listen", whisper: "Whisper", barge: "Barge", off: "Stop",
     following: "Following", close: "Close", prompts: "Prompts",
+    msg_from: "Message from {name}", got_it: "Got it", send_msg: "Send to agent",
+    msg_placeholder: "Message to the agent…", msg_sent: "Message sent to the agent",
     flag_alert: "ALERT", flag_agitation: "AGITATED", flag_cleared: "cleared {at}",
     flag_agitated_for: "customer agitated {s} s", status_live: "live", status_ended: "ended",
     status_lost: "lost", status_lost_title: "the agent's plugin stopped answering: how the call went on is unknown",
@@ -51,12 +59,18 @@ const STRINGS = {
     agent: "坐席", customer: "客户", pace: "坐席语速", level: "音量", mood: "客户情绪",
     wpm: "{n} 字/分", wpm_title: "坐席每分钟字数",
     mood_calm: "平静", mood_tense: "紧张", mood_agitated: "激动", mood_unknown: "—",
+    mood_upset: "不满", mood_upset_title: "依据客户说的话（屏幕上的提示）",
+    mood_voice_title: "依据客户的声音（音调和音量）",
     done: "已处理", not_helpful: "没帮助", resolved: "已解决", transcript: "转写",
+    missed: "未处理：通话结束前没有处理", expired: "已超时",
+    prompts_empty: "提示会显示在这里。", missed_n: "{n} 条未处理",
     transcript_empty: "坐席和客户说的话会显示在这里。",
     hint: "d = 已处理 · n = 没帮助（最上面的提示）", evidence: "依据", at: "时间",
     sent: "已发送", failed: "失败",
     asr_label: "转写", asr_off: "转写未开启：词语提示已关闭",
-    asr_high: "高质量", asr_good: "良好", asr_basic: "基本质量", asr_on: "已开启",
+    asr_high: "大部分词语可靠", asr_fair: "部分词语不确定", asr_low: "很多词语不确定",
+    asr_on: "已开启", asr_unsure: "最近 {n} 个词中 {pct}% 不确定（灰色）",
+    unsure_word: "识别器对这个词没有把握（{pct}%）",
     asr_fallback: "备用引擎：此语言未安装更好的模型",
     dropping: "音频丢失：已丢 {n} 帧", lagging: "转写延迟 {s} 秒（{who}）",
     listening: "正在听…",
@@ -74,6 +88,8 @@ const STRINGS = {
     flags: "当前提示", last_prompt: "最近提示", actions: "介入", no_calls: "暂无通话",
     state: "状态", sup_mood: "情绪", listen: "监听", whisper: "耳语", barge: "插话", off: "停止",
     following: "正在跟踪", close: "关闭", prompts: "提示",
+    msg_from: "来自 {name} 的消息", got_it: "知道了", send_msg: "发给坐席",
+    msg_placeholder: "给坐席的消息…", msg_sent: "消息已发给坐席",
     flag_alert: "警报", flag_agitation: "客户激动", flag_cleared: "{at} 已解除",
     flag_agitated_for: "客户激动 {s} 秒", status_live: "进行中", status_ended: "已结束",
     status_lost: "已失联", status_lost_title: "坐席插件已失去联系：通话之后的情况未知",
@@ -92,6 +108,9 @@ const I18N = {
     this.lang = next;
     document.documentElement.lang = next === "zh" ? "zh-CN" : "en";
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = this.t(node.dataset.i18n);
+    for (const node of document.querySelectorAll("[data-i18n-placeholder]")) {
+      node.placeholder = this.t(node.dataset.i18nPlaceholder);
+    }
     if (changed) for (const fn of this.onChange) fn();
   },
   /** The string `key`, with {name} filled from `vars`. */

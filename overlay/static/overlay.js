@@ -2,7 +2,9 @@
 // The agent overlay: prompt cards (newest first), meters, live transcript of the agent's
 // current call. Follows the newest call the token sees; a reconnect resumes where it left off.
 // A card stays on screen at least its prompt's min_show_s (a rule pack setting): a cue that
-// ends sooner turns "resolved" and fades only once that time is up.
+// ends sooner turns "resolved" and fades only once that time is up. A card the call's end
+// clears without the agent acting on it says "missed", never "resolved". Cards live in an
+// area of fixed height, so the meters and transcript below never move as cards come and go.
 
 const $ = (id) => document.getElementById(id);
 const MAX_LINES = 300;
@@ -10,10 +12,21 @@ const FADE_MS = 800;       // fade-out before a card leaves the page
 const RESOLVED_MS = 1500;  // a resolved card shows "resolved" at least this long
 const DEFAULT_MIN_SHOW_S = 4; // prompts stored before packs carried min_show_s
 const DROP_SHOW_MS = 5000; // the "audio dropping" notice stays this long after the last drop
+const LAG_SHOW_S = 1.5;    // recognition lag below this is not worth a strip (Whisper finals
+                           // per utterance run about a second behind on a busy machine)
+const ACK_MS = 2500;       // the "Done: sent" confirmation beside the cards stays this long
+const UNSURE_CONF = 0.5;   // a word the recogniser gives less confidence than this is greyed
+const QUALITY_WORDS = 60;  // the quality label looks at the confidence of this many recent words
+// prompts that say the customer is upset: the mood never reads "calm" while one is up
+// (overlay/board.py UPSET_RULES, for the console)
+const UPSET_RULES = new Set(["negative_phrase", "agitation"]);
+// the reason a card was cleared -> what its tag says
+const CLEARED_TAG = { condition_ended: "✓ {resolved}", expired: "{expired}", call_ended: "{missed}" };
 
 const view = {
   call: null, cards: new Map(), partials: {}, ended: false, now: 0, duration: null,
   status: "connecting", asr: "", drops: 0, dropTimer: null, lag: {}, phone: null,
+  voiceMood: null, confs: [], ackTimer: null,
 };
 
 const conn = new AssistConn({
@@ -45,7 +58,10 @@ function reset(callId, data) {
   view.partials = {};
   view.drops = 0;
   view.lag = {};
+  view.voiceMood = null;
+  view.confs = [];
   document.body.classList.remove("ended");
+  document.body.classList.add("oncall");
   $("ended-banner").hidden = true;
   $("prompts").replaceChildren();
   $("transcript").replaceChildren($("transcript-empty"));
@@ -54,6 +70,7 @@ function reset(callId, data) {
   $("call").textContent = `${data.agent || ""} · ${callId}`;
   $("call").title = $("call").textContent;
   relabel();
+  showMood();
   callState(null); // SIP calls report their state in call_state events
 }
 
@@ -64,20 +81,31 @@ function relabel() {
   showCall();
   showHealth();
   showPhone();
+  showMood();
   $("pace").title = I18N.t("wpm_title");
 }
 I18N.onChange.push(relabel);
 
-// Which speech engine hears the call, in plain words; the engine itself on hover.
+// How sure the recogniser is of what it wrote, from its own word confidences (Whisper's word
+// probabilities, Vosk's conf) over the recent words; the engine itself on hover. Before any
+// word with a confidence has come, the label says only that the transcript is on.
 function showEngine() {
   const e = $("engine");
   if (!view.call) { e.textContent = ""; return; }
   if (!view.asr) { e.textContent = I18N.t("asr_off"); e.title = ""; return; }
   const name = view.asr.toLowerCase();
-  const quality = name.includes("whisper") ? "asr_high" : name.startsWith("vosk") ? "asr_good"
-    : name.startsWith("pocketsphinx") ? "asr_basic" : "asr_on";
+  const confs = view.confs;
+  let quality = "asr_on";
+  let why = "";
+  if (confs.length) {
+    const unsure = confs.filter((c) => c < UNSURE_CONF).length / confs.length;
+    quality = unsure <= 0.1 ? "asr_high" : unsure <= 0.25 ? "asr_fair" : "asr_low";
+    why = I18N.t("asr_unsure", { pct: Math.round(unsure * 100), n: confs.length });
+  }
   e.textContent = `${I18N.t("asr_label")}: ${I18N.t(quality)}`;
-  e.title = view.asr + (name.includes("fallback") ? ` — ${I18N.t("asr_fallback")}` : "");
+  e.className = `muted engine ${quality}`;
+  e.title = [why, view.asr + (name.includes("fallback") ? ` — ${I18N.t("asr_fallback")}` : "")]
+    .filter(Boolean).join(" · ");
 }
 
 function showCall() {
@@ -99,6 +127,7 @@ function showHealth() {
   const lines = [];
   if (view.dropTimer) lines.push(I18N.t("dropping", { n: view.drops }));
   for (const [who, lag] of Object.entries(view.lag)) {
+    if (lag < LAG_SHOW_S) continue; // sub-second lag: nothing the agent needs to know
     lines.push(I18N.t("lagging", { s: lag.toFixed(1), who: I18N.t(who) }));
   }
   box.replaceChildren(...lines.map((l) => el("div", "", l)));
@@ -151,10 +180,10 @@ function handle(ev) {
   switch (ev.type) {
     case "prompt": addCard(ev); break;
     case "prompt_cleared": clearCard(d.prompt_id, d.reason); break;
-    case "feedback": { const c = view.cards.get(d.prompt_id); if (c) c.el.classList.add("sent"); break; }
+    case "feedback": { const c = view.cards.get(d.prompt_id); if (c) { c.el.classList.add("sent"); c.acted = true; } break; }
     case "meters": meters(d); break;
     case "call_state": callState(d.state, d.direction); break;
-    case "transcript": transcript(d); break;
+    case "transcript": transcript(d, ev.t); break;
     case "dropped":
       view.drops += d.count;
       clearTimeout(view.dropTimer);
@@ -165,7 +194,7 @@ function handle(ev) {
       if (d.recovered) delete view.lag[d.speaker]; else view.lag[d.speaker] = d.lag_s;
       showHealth();
       break;
-    case "speech": if (d.state === "start" && view.asr) listening(d.speaker); break;
+    case "speech": if (d.state === "start" && view.asr) listening(d.speaker, d.at); break;
     case "call_ended":
       view.ended = true;
       view.duration = d.duration_s;
@@ -177,8 +206,28 @@ function handle(ev) {
       showHealth();
       for (const id of [...view.cards.keys()]) clearCard(id, "call_ended");
       break;
+    case "supervisor_message": addMessage(ev); break;
     case "error": toast(d.message, true); break;
   }
+}
+
+// A supervisor's text message: a card of its own on top, until the agent dismisses it.
+function addMessage(ev) {
+  const id = `msg-${ev.seq}`;
+  if (view.cards.has(id)) return;
+  const card = el("div", "card supervisor");
+  card.dataset.id = id;
+  const head = el("div", "head");
+  head.append(el("span", "title", I18N.t("msg_from", { name: ev.data.supervisor })),
+    el("span", "when", fmtTime(ev.t)));
+  const ok = el("button", "got-it", I18N.t("got_it"));
+  ok.onclick = () => removeCard(id);
+  const actions = el("div", "actions");
+  actions.append(ok);
+  card.append(head, el("div", "text", ev.data.text), actions);
+  view.cards.set(id, { el: card, shownAt: performance.now(), t: ev.t, minMs: 0, timer: null, acted: true });
+  $("prompts").prepend(card);
+  showHint();
 }
 
 function addCard(ev) {
@@ -193,7 +242,7 @@ function addCard(ev) {
   card.append(head, el("div", "text", d.text));
   const why = evidenceWords(d.evidence);
   card.append(el("div", "evidence", `${I18N.t("evidence")}: ${why ? `${why} · ` : ""}${I18N.t("at")} ${fmtTime(ev.t)}`));
-  card.append(el("div", "resolved-tag", `✓ ${I18N.t("resolved")}`));
+  card.append(el("div", "resolved-tag"));
   const actions = el("div", "actions");
   const done = el("button", "done", `✓ ${I18N.t("done")}`);
   const nope = el("button", "not-helpful", `✗ ${I18N.t("not_helpful")}`);
@@ -202,9 +251,10 @@ function addCard(ev) {
   actions.append(done, nope);
   card.append(actions);
   const minShow = typeof d.min_show_s === "number" ? d.min_show_s : DEFAULT_MIN_SHOW_S;
-  view.cards.set(d.prompt_id, { el: card, shownAt: performance.now(), t: ev.t, minMs: minShow * 1000, timer: null });
+  view.cards.set(d.prompt_id, { el: card, shownAt: performance.now(), t: ev.t, minMs: minShow * 1000, timer: null, acted: false });
   $("prompts").prepend(card);
   showHint();
+  showMood();
 }
 
 // The prompt's cue ended (or the call did): the card says "resolved" and leaves once it has
@@ -213,12 +263,21 @@ function addCard(ev) {
 // takes it away at once.
 function clearCard(promptId, reason) {
   const c = view.cards.get(promptId);
-  if (!c || c.el.classList.contains("resolved")) return;
+  if (!c || c.el.classList.contains("resolved") || c.el.classList.contains("supervisor")) return;
   if (reason === "acknowledged") { removeCard(promptId); return; }
-  c.el.classList.add("resolved");
+  // the call's end (or the prompt's time running out) is not the agent acting on it
+  const outcome = reason === "call_ended" && !c.acted ? "missed"
+    : reason === "expired" && !c.acted ? "expired" : "resolved";
+  c.el.classList.add("resolved", outcome);
+  c.el.dataset.outcome = outcome;
+  const tag = CLEARED_TAG[outcome === "resolved" ? "condition_ended" : reason];
+  c.el.querySelector(".resolved-tag").textContent = tag.replace(/\{(\w+)\}/g, (_, k) => I18N.t(k));
   const shown = performance.now() - c.shownAt;
-  c.timer = setTimeout(() => removeCard(promptId), Math.max(c.minMs - shown, RESOLVED_MS));
+  if (outcome !== "missed") { // a missed card stays on the ended call's page
+    c.timer = setTimeout(() => removeCard(promptId), Math.max(c.minMs - shown, RESOLVED_MS));
+  }
   showHint();
+  showMood();
 }
 
 function removeCard(promptId) {
@@ -229,14 +288,40 @@ function removeCard(promptId) {
   c.el.classList.add("gone");
   setTimeout(() => c.el.remove(), FADE_MS);
   showHint();
+  showMood();
 }
 
 function topCard() {
   return [...view.cards.values()].map((c) => c.el).reverse()
-    .find((e) => !e.classList.contains("resolved") && !e.classList.contains("gone"));
+    .find((e) => !e.classList.contains("resolved") && !e.classList.contains("gone")
+      && !e.classList.contains("supervisor")); // d / n are for prompts
 }
 
-function showHint() { $("hint").hidden = !topCard(); }
+function showHint() {
+  $("hint").hidden = !topCard();
+  $("prompts-empty").hidden = view.cards.size > 0;
+}
+
+// The customer's mood: the voice's (meters), unless a prompt on screen says the customer is
+// upset (their words, or an agitation cue): then "upset", so the label never contradicts a card.
+function showMood() {
+  const upset = [...view.cards.values()].find((c) => UPSET_RULES.has(c.el.dataset.rule)
+    && !c.el.classList.contains("resolved") && !c.el.classList.contains("gone"));
+  const mood = upset ? "upset" : view.voiceMood || "unknown";
+  $("mood").textContent = I18N.t(`mood_${mood}`);
+  $("mood").className = `mood ${mood}`;
+  $("mood").title = upset ? I18N.t("mood_upset_title")
+    : view.voiceMood ? I18N.t("mood_voice_title") : "";
+}
+
+// "Done: sent" beside the cards, where the agent's eyes are, for a moment.
+function ack(text) {
+  const a = $("ack");
+  a.textContent = text;
+  a.hidden = false;
+  clearTimeout(view.ackTimer);
+  view.ackTimer = setTimeout(() => { a.hidden = true; }, ACK_MS);
+}
 
 async function feedback(promptId, verdict) {
   const c = view.cards.get(promptId);
@@ -244,7 +329,7 @@ async function feedback(promptId, verdict) {
   c.el.classList.add("sent");
   try {
     await conn.request({ type: "feedback", call_id: view.call, prompt_id: promptId, verdict });
-    toast(`${I18N.t(verdict)}: ${I18N.t("sent")}`);
+    ack(`${I18N.t(verdict)}: ${I18N.t("sent")}`);
     if (verdict === "not_helpful") removeCard(promptId);
   } catch (err) {
     c.el.classList.remove("sent");
@@ -267,34 +352,60 @@ function meters(d) {
     const db = d[who].level_dbfs;
     $(`level-${who}`).style.width = `${Math.max(0, Math.min(100, ((db + 60) / 60) * 100))}%`;
   }
-  const mood = d.mood || "unknown";
-  $("mood").textContent = I18N.t(`mood_${mood}`);
-  $("mood").className = `mood ${mood}`;
+  view.voiceMood = d.mood || null;
+  showMood();
 }
 
-function transcript(d) {
+// A line per utterance, placed by its start time (finals of the two channels can arrive in
+// either order); a final's words the recogniser was unsure of are greyed.
+function transcript(d, t) {
   const box = $("transcript");
   $("transcript-empty").hidden = true;
   let line = view.partials[d.speaker];
   if (!line) {
     line = el("div", `line ${d.speaker}`);
     line.append(el("b", "", `${I18N.t(d.speaker)}: `), el("span", "words"));
-    box.append(line);
-    while (box.querySelectorAll(".line").length > MAX_LINES) box.querySelector(".line").remove();
   }
-  line.querySelector(".words").textContent = d.text;
+  showWords(line.querySelector(".words"), d);
   line.classList.toggle("partial", d.kind === "partial");
   line.classList.toggle("listening", !!d.listening);
+  const known = line.dataset.start === undefined ? undefined : Number(line.dataset.start);
+  placeLine(box, line, d.start ?? known ?? t ?? view.now); // a partial keeps its line's start
+  while (box.querySelectorAll(".line").length > MAX_LINES) box.querySelector(".line").remove();
   view.partials[d.speaker] = d.kind === "partial" ? line : null; // a final closes the line
   box.scrollTop = box.scrollHeight;
+  if (d.kind === "final") {
+    const confs = (d.words || []).map((w) => w.conf).filter((c) => typeof c === "number");
+    if (confs.length) {
+      view.confs = view.confs.concat(confs).slice(-QUALITY_WORDS);
+      showEngine();
+    }
+  }
+}
+
+function showWords(span, d) {
+  const words = d.words || [];
+  if (d.kind !== "final" || !words.length || !words.some((w) => typeof w.conf === "number")) {
+    span.textContent = d.text;
+    return;
+  }
+  const gap = I18N.lang === "zh" ? "" : " ";
+  span.replaceChildren();
+  words.forEach((w, i) => {
+    const unsure = typeof w.conf === "number" && w.conf < UNSURE_CONF;
+    const part = el("span", unsure ? "unsure" : "", w.w);
+    if (unsure) part.title = I18N.t("unsure_word", { pct: Math.round(w.conf * 100) });
+    if (i) span.append(gap);
+    span.append(part);
+  });
 }
 
 // Speech started: a "listening…" line until its words come (PocketSphinx's live guesses on
 // phone audio are nonsense and are not sent; the Whisper final replaces this line).
-function listening(speaker) {
+function listening(speaker, at) {
   const open = view.partials[speaker];
   if (open && !open.classList.contains("listening")) return; // live words already showing
-  transcript({ speaker, kind: "partial", text: I18N.t("listening"), listening: true });
+  transcript({ speaker, kind: "partial", text: I18N.t("listening"), listening: true, start: at }, at);
 }
 
 function toast(text, bad) {

@@ -8,6 +8,10 @@ const $ = (id) => document.getElementById(id);
 const MODES = ["listen", "whisper", "barge", "off"];
 const follow = { call: null, prompts: new Map(), partials: {}, meters: null, action: null };
 let board = [];
+let shownOrder = []; // call ids in the order on screen (held while the pointer is on the table)
+let pointerOnTable = false;
+let holdTimer = null;
+const HOLD_MS = 4000; // a pointer resting on the table this long lets the rows re-sort
 let status = "connecting";
 let phone = null; // the plugin's registration (a `phone` message), if it has a registrar
 
@@ -16,7 +20,13 @@ const conn = new AssistConn({
   onEvent: followed,
   onMessage: (m) => {
     if (m.type === "hello") $("who").textContent = m.name;
-    else if (m.type === "calls") { board = m.calls; I18N.set(boardLang()); render(); }
+    else if (m.type === "calls") {
+      board = m.calls;
+      I18N.set(boardLang());
+      render();
+      showFollowTitle();
+      showMeters();
+    }
     else if (m.type === "error") notice(m.error, true);
     else if (m.type === "phone") { phone = m; showPhone(); }
   },
@@ -50,6 +60,7 @@ function stateCell(c) {
       td.append(el("span", c.live ? "live-dot" : "ended-dot", "● "),
         el("span", "", I18N.t(c.live ? "status_live" : "status_ended")));
     }
+    if (!c.live && c.missed) td.append(el("span", "missedtag", ` · ${I18N.t("missed_n", { n: c.missed })}`));
     return td;
   }
   td.append(el("span", "flagtag", I18N.t(`flag_${c.flag_reason}`)));
@@ -67,6 +78,15 @@ function stateCell(c) {
   return td;
 }
 
+/** The board in the order to show: the server's, unless the pointer is on the table, where
+ * rows keep their places (new calls go below) so a click lands on the row that was aimed at. */
+function ordered() {
+  if (!pointerOnTable || !shownOrder.length) return board;
+  const at = new Map(shownOrder.map((id, i) => [id, i]));
+  const known = board.filter((c) => at.has(c.call_id)).sort((a, b) => at.get(a.call_id) - at.get(b.call_id));
+  return known.concat(board.filter((c) => !at.has(c.call_id)));
+}
+
 function render() {
   const body = $("calls");
   body.replaceChildren();
@@ -78,7 +98,9 @@ function render() {
     body.append(tr);
     return;
   }
-  for (const c of board) {
+  const rows = ordered();
+  shownOrder = rows.map((c) => c.call_id);
+  for (const c of rows) {
     const tr = el("tr", "call");
     tr.dataset.call = c.call_id;
     tr.classList.toggle("flagged", c.flagged);
@@ -91,7 +113,8 @@ function render() {
     const call = el("td", "call-id", c.call_id);
     call.title = [c.call_id, c.source, c.lang].filter(Boolean).join(" · ");
     const time = el("td", "num", fmtTime(c.duration_s));
-    const mood = el("td", `mood ${c.mood || ""}`, c.mood ? I18N.t(`mood_${c.mood}`) : "—");
+    const mood = el("td", `mood ${c.mood || ""}`, c.mood && c.live ? I18N.t(`mood_${c.mood}`) : "—");
+    if (c.mood === "upset") mood.title = I18N.t("mood_upset_title");
     const flags = el("td", "flags");
     for (const f of c.flags) {
       const chip = el("span", `chip ${f.severity}`, ruleTitle(f));
@@ -106,8 +129,9 @@ function render() {
     }
     const actions = el("td", "actions");
     for (const mode of MODES) {
-      const b = el("button", mode === c.supervisor ? "on" : "", I18N.t(mode));
+      const b = el("button", mode === c.supervisor && c.live ? "on" : "", I18N.t(mode));
       b.dataset.mode = mode;
+      b.disabled = !c.live; // an ended (or lost) call has nobody to listen to
       b.onclick = (e) => { e.stopPropagation(); supervise(c.call_id, mode); };
       actions.append(b);
     }
@@ -116,6 +140,21 @@ function render() {
     body.append(tr);
   }
 }
+
+// Rows hold still while the pointer moves over the table (a click lands where it was aimed);
+// left resting there, it lets a newly flagged call rise after HOLD_MS.
+function holdRows() {
+  pointerOnTable = true;
+  clearTimeout(holdTimer);
+  holdTimer = setTimeout(() => { pointerOnTable = false; render(); }, HOLD_MS);
+}
+$("board").addEventListener("pointerenter", holdRows);
+$("board").addEventListener("pointermove", holdRows);
+$("board").addEventListener("pointerleave", () => {
+  clearTimeout(holdTimer);
+  pointerOnTable = false;
+  render();
+});
 
 async function supervise(callId, mode) {
   notice(`${I18N.t(mode)} ${callId}…`);
@@ -144,8 +183,14 @@ function showPhone() {
   box.className = phone.registration;
 }
 
+/** The panel is titled by agent (the Call column is hidden while it is open); id on hover. */
 function showFollowTitle() {
-  if (follow.call) $("f-title").textContent = `${I18N.t("following")}: ${follow.call}`;
+  if (!follow.call) return;
+  const row = board.find((c) => c.call_id === follow.call);
+  const agent = row && row.agent ? row.agent : follow.call;
+  $("f-title").textContent = `${I18N.t("following")}: ${agent}`;
+  $("f-title").title = [row && row.agent, row && row.remote, follow.call].filter(Boolean).join(" · ");
+  $("f-msg").hidden = Boolean(row && !row.live); // nobody to read it on an ended call
 }
 
 function startFollowing(callId) {
@@ -159,6 +204,7 @@ function startFollowing(callId) {
   $("f-transcript").replaceChildren();
   $("f-meters").textContent = "";
   $("f-action").textContent = "";
+  $("f-msgs").replaceChildren();
   $("follow").hidden = false;
   document.querySelector("main").classList.add("following");
   showFollowTitle();
@@ -176,11 +222,28 @@ function stopFollowing() {
 }
 $("f-close").addEventListener("click", stopFollowing);
 
+// A short text to the followed call's agent (their overlay shows it as a card).
+$("f-msg").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const text = $("f-msg-text").value.trim();
+  if (!text || !follow.call) return;
+  try {
+    await conn.request({ type: "message", call_id: follow.call, text });
+    $("f-msg-text").value = "";
+    notice(I18N.t("msg_sent"));
+  } catch (err) {
+    notice(`${I18N.t("send_msg")}: ${err.message}`, true);
+  }
+});
+
 function showMeters() {
   const d = follow.meters;
   if (!d) return;
   const share = Math.round(100 * d.agent.talk_share);
-  $("f-meters").textContent = `${I18N.t("silence")} ${d.silence_s.toFixed(1)} s · ${I18N.t("agent")} ${share}% · ${I18N.t("mood")} ${d.mood ? I18N.t(`mood_${d.mood}`) : "—"}`;
+  // the board's mood folds in an "upset" prompt on screen; the meters' is the voice alone
+  const row = board.find((c) => c.call_id === follow.call);
+  const mood = row && row.live ? row.mood : d.mood;
+  $("f-meters").textContent = `${I18N.t("silence")} ${d.silence_s.toFixed(1)} s · ${I18N.t("agent")} ${share}% · ${I18N.t("mood")} ${mood ? I18N.t(`mood_${mood}`) : "—"}`;
 }
 
 function followed(ev) {
@@ -196,6 +259,13 @@ function followed(ev) {
   } else if (ev.type === "prompt_cleared") {
     const p = follow.prompts.get(d.prompt_id);
     if (p) p.classList.add("cleared");
+    if (p && d.reason === "call_ended" && !p.classList.contains("acted")) {
+      p.classList.add("missed");
+      p.append(el("span", "missed-tag", ` — ${I18N.t("missed")}`));
+    }
+  } else if (ev.type === "feedback") {
+    const p = follow.prompts.get(d.prompt_id);
+    if (p) p.classList.add("acted");
   } else if (ev.type === "meters") {
     follow.meters = d;
     showMeters();
@@ -205,12 +275,14 @@ function followed(ev) {
     if (!line) {
       line = el("div", `line ${d.speaker}`);
       line.append(el("b", "", `${I18N.t(d.speaker)}: `), el("span", "words"));
-      box.append(line);
     }
     line.querySelector(".words").textContent = d.text;
     line.classList.toggle("partial", d.kind === "partial");
+    placeLine(box, line, d.start ?? ev.t);
     follow.partials[d.speaker] = d.kind === "partial" ? line : null;
     box.scrollTop = box.scrollHeight;
+  } else if (ev.type === "supervisor_message") {
+    $("f-msgs").append(el("div", "m", `${fmtTime(ev.t)} ${d.supervisor} → ${I18N.t("agent")}: ${d.text}`));
   } else if (ev.type === "supervisor_action") {
     $("f-action").textContent = `${fmtTime(ev.t)} ${d.supervisor}: ${I18N.t(d.mode)} — ${d.message}`;
   }

@@ -232,6 +232,10 @@ class Greeting(_WordDetector):
         "company": (str, None),
         "name": (str, None),
         "turn_s": ((int, float), 0.0),
+        # how the prompt names what is missing, in the pack's language
+        "company_label": (str, "company"),
+        "name_label": (str, "name"),
+        "joiner": (str, " + "),
     }
     LATE_S = 5.0  # a final that never comes (Whisper heard nothing) does not block the judgment
     CAUGHT_UP_S = 1.0  # speech end (VAD hangover) vs the last word's end in the final
@@ -252,7 +256,10 @@ class Greeting(_WordDetector):
         text = " ".join(self.heard)
         return [
             what
-            for what, entries in (("company", self.company), ("name", self.own_name))
+            for what, entries in (
+                (self.p["company_label"], self.company),
+                (self.p["name_label"], self.own_name),
+            )
             if not self.find(text, entries)
         ]
 
@@ -281,7 +288,9 @@ class Greeting(_WordDetector):
             return None
         self.seen_first = True
         if missing:
-            return Condition({"missing": " + ".join(missing), "heard": " ".join(self.heard)})
+            return Condition(
+                {"missing": self.p["joiner"].join(missing), "heard": " ".join(self.heard)}
+            )
         return None
 
     def _turn_over(self, ctx: Context, me: Speaker) -> bool:

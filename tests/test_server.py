@@ -395,3 +395,24 @@ def test_a_server_that_does_not_start_in_time_is_an_error_and_stops_later(
     assert srv._thread is not None
     srv._thread.join(5)  # once up, it stops by itself: nobody will stop it
     assert not srv._thread.is_alive() and srv.died is None
+
+
+def test_a_board_expiry_that_fails_ends_the_server_and_tells_its_owner(
+    registry: CallRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The expiry task is one of the server's own: its death is not silent either."""
+    monkeypatch.setattr("overlay.server.EXPIRE_EVERY_S", 0.05)
+    died: list[BaseException] = []
+    srv = OverlayServer(port=0, registry=registry)
+    srv.failed = died.append
+
+    def expire() -> bool:
+        raise RuntimeError("board bug")
+
+    srv.board.expire = expire  # type: ignore[method-assign]
+    srv.start()
+    try:
+        wait_until(lambda: died, 5)
+    finally:
+        srv.stop()
+    assert [repr(e) for e in died] == ["RuntimeError('board bug')"]

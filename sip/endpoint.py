@@ -230,17 +230,23 @@ class Pump:
             tcfg.tlsConfig.certFile, tcfg.tlsConfig.privKeyFile = cert, key
             tcfg.tlsConfig.CaListFile = ca
             tcfg.tlsConfig.verifyServer = verify
-        try:
-            tid = ep.transportCreate(kind, tcfg)
-        except pj.Error as exc:
-            where = f"{self.bind or 'all interfaces'} port {self.port} ({self.transport})"
-            raise ServiceError(f"cannot listen for SIP on {where}: {exc.reason}") from None
-        self.bound_port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1]
-        self.bound_port = int(self.bound_port)
+        tid = self._listen(ep, kind, tcfg, self.port)
+        self.bound_port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1])
+        if self.transport == "udp+tcp":  # the recording server: TCP on the same port too
+            tcfg.port = self.bound_port
+            self._listen(ep, pj.PJSIP_TRANSPORT_TCP, tcfg, self.bound_port)
         ep.libStart()
         if self.audio == "null":
             ep.audDevManager().setNullDev()
         self.owner.setup(ep, self.bound_port)
+
+    def _listen(self, ep: pj.Endpoint, kind: int, tcfg: pj.TransportConfig, port: int) -> int:
+        try:
+            return int(ep.transportCreate(kind, tcfg))
+        except pj.Error as exc:
+            name = {pj.PJSIP_TRANSPORT_TCP: "tcp", pj.PJSIP_TRANSPORT_TLS: "tls"}.get(kind, "udp")
+            where = f"{self.bind or 'all interfaces'} port {port} ({name})"
+            raise ServiceError(f"cannot listen for SIP on {where}: {exc.reason}") from None
 
     def _shutdown(self) -> None:
         """Hang up and pump until the calls are gone (bounded), so BYEs really go out."""

@@ -38,6 +38,7 @@ from typing import Any
 import pjsua2 as pj
 
 from assist.core.errors import ServiceError
+from assist.core.events import CallState
 from assist.runtime.runner import CallRunner
 from assist.runtime.srs_config import SrsConfig
 from sip.account import SRTP_USE
@@ -71,6 +72,29 @@ _lib.pjsip_endpt_add_capability.argtypes = [
 _lib.pjsip_endpt_add_capability.restype = ctypes.c_int
 _lib.pjsua_conf_connect.argtypes = [ctypes.c_int, ctypes.c_int]
 _lib.pjsua_conf_connect.restype = ctypes.c_int
+_lib.pjsua_call_set_user_data.argtypes = [ctypes.c_int, ctypes.c_void_p]
+_lib.pjsua_call_set_user_data.restype = ctypes.c_int
+_CALL_ID_OFFSET = 16  # pjsua2::Call: vtable pointer, Account &acc, then pjsua_call_id id
+
+
+def detach(call: pj.Call) -> None:
+    """Cut a finished pjsua2 Call object from its pjsua call slot (pump thread).
+
+    Why: pjsua reuses call slots at once (measured: the session after three refusals got
+    slot 0 again), while pjsua2 keeps the slot number in the finished object, and its
+    destructor hangs up whatever call then holds that slot. Dropping a refused call's
+    object one pump step later hung up the next, live, session. So once a call is over,
+    its object forgets the slot: pjsua's back-pointer is cleared and the object's id set
+    to PJSUA_INVALID_ID (checked against getId() first; nothing is written if the layout
+    is not the one measured for this wheel)."""
+    cid = call.getId()
+    if cid == pj.PJSUA_INVALID_ID:
+        return
+    slot = ctypes.c_int.from_address(int(call.this) + _CALL_ID_OFFSET)
+    if slot.value != cid:
+        return
+    _lib.pjsua_call_set_user_data(cid, None)
+    slot.value = pj.PJSUA_INVALID_ID
 _TAG = b"siprec"
 _TAGS = (_PjStr * 1)(_PjStr(_TAG, len(_TAG)))  # pjsip keeps the pointers: module-lifetime
 
@@ -211,6 +235,20 @@ class Session:
     @property
     def call_id(self) -> str:
         return self.info.call_id
+
+    def note_state(self, state: str, reason: str = "", code: int | None = None) -> None:
+        """A `call_state` event (talk time counts from `confirmed`)."""
+        runner = self.runner
+        if runner is None:
+            return
+        data = CallState(
+            state=state,  # type: ignore[arg-type]
+            direction="inbound",
+            remote=self.info.remote,
+            reason=reason,
+            code=code,
+        )
+        runner.submit(lambda session: session.note(data))
 
     def _push(self, agent: Any, customer: Any) -> None:
         runner = self.runner
@@ -387,16 +425,28 @@ class RecordingServer:
             self.notify(f"{s.call_id}: {where} failed: {_why(exc)}; the session goes on")
 
     def _refuse(self, call: RecordingCall, client: str, code: int, why: str) -> None:
+        """Answer the INVITE with an error on the next pump step, not inside onIncomingCall:
+        pjsua2 frees the INVITE's cloned rdata when that callback returns, and a final
+        response sent inside it can have freed it already (an assertion that aborts the
+        process, seen with a refusal right after another)."""
+        self._graveyard.append(call)
+        self.refusals += 1
+        self.notify(f"refused a recording from {client}: {code} {why}")
+        self.refused(client, code, why)
+        self.pump.later(
+            0, lambda: self._contain(None, "refusal", partial(self._send_refusal, call, code, why))
+        )
+
+    def _send_refusal(self, call: RecordingCall, code: int, why: str) -> None:
+        if not call.placed:
+            return
         headers = {"Retry-After": str(self.cfg.retry_after_s)} if code == 503 else {}
         prm = _op(code, headers)
         prm.reason = why[:120].replace("\r", " ").replace("\n", " ")
         try:
             call.hangup(prm)
         finally:
-            self._graveyard.append(call)
-            self.refusals += 1
-            self.notify(f"refused a recording from {client}: {code} {why}")
-            self.refused(client, code, why)
+            detach(call)
 
     def _make_call(self, pj_id: int) -> RecordingCall:
         def on_state(c: SipCall) -> None:
@@ -485,6 +535,7 @@ class RecordingServer:
         if ci.state == pj.PJSIP_INV_STATE_CONFIRMED:
             s.confirmed = True
             s.last_rx = (-1, time.monotonic())
+            s.note_state("confirmed")
         elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             if not s.confirmed and s.end_reason == "hangup":
                 s.end_reason = "failed"
@@ -530,11 +581,13 @@ class RecordingServer:
         if self.sessions.pop(s.call_id, None) is None:
             return
         s.finished = True
+        s.note_state("ended", reason, code)
         stream = None
         try:
             stream = s.release()
         finally:
             self._graveyard.append(s.call)
+            detach(s.call)  # its slot may be the next session's before the object goes
             self.notify(f"{s.call_id}: ended ({code or ''} {reason})".replace("( ", "("))
             if s.runner is not None:
                 self._ending[s.call_id] = (s.runner, s.end_reason)

@@ -80,6 +80,7 @@ class Watcher:
 
     def __init__(self, port: int, token: str) -> None:
         self.ws = connect(f"ws://127.0.0.1:{port}/ws?token={token}", open_timeout=10)
+        self.ws.send(json.dumps({"type": "subscribe"}))  # every call this token may see
         self.messages: list[dict[str, Any]] = []
         self._t = threading.Thread(target=self._read, daemon=True)
         self._t.start()
@@ -170,7 +171,9 @@ def test_a_recorded_call_is_coached_on_the_agents_own_page_only(tmp_path: Path) 
     rules = [m["data"]["rule"] for m in seen if m["type"] == "prompt"]
     assert "negative_phrase" in rules, rules
     agent_said = " ".join(
-        m["data"]["text"] for m in seen if m["type"] == "transcript" and m["data"]["speaker"] == "agent"
+        m["data"]["text"]
+        for m in seen
+        if m["type"] == "transcript" and m["data"]["speaker"] == "agent"
     ).lower()
     assert "calling" in agent_said, agent_said  # the agent's stream is the agent's side
     assert bob.of(call_id) == []  # another agent sees nothing of it

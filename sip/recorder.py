@@ -95,6 +95,8 @@ def detach(call: pj.Call) -> None:
         return
     _lib.pjsua_call_set_user_data(cid, None)
     slot.value = pj.PJSUA_INVALID_ID
+
+
 _TAG = b"siprec"
 _TAGS = (_PjStr * 1)(_PjStr(_TAG, len(_TAG)))  # pjsip keeps the pointers: module-lifetime
 

@@ -229,15 +229,16 @@ MT = "application/rs-metadata+xml"
 
 @pytest.mark.timeout(120)
 def test_no_metadata_falls_back_to_stream_order_and_says_so(tmp_path: Path) -> None:
-    """No metadata part: the second stream is the agent's (the default), and the `recording`
-    event says why; a re-INVITE with metadata then names the parties (`update`)."""
+    """No metadata part (over TCP, the transport for large metadata): the second stream is the
+    agent's (the default), and the `recording` event says why; a re-INVITE with metadata then
+    names the parties (`update`)."""
     customer, agent = _wavs(tmp_path)
     cfg = _config(tmp_path / "srs.toml")
     srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
     client = None
     try:
         client = _client(
-            port, [customer, agent], None, "--seconds", "5", "--reinvite-at", "2",
+            port, [customer, agent], None, "--seconds", "5", "--reinvite-at", "2", "--tcp",
             "--reinvite-metadata", str(_metadata(tmp_path / "m.xml", "sip:2002@pbx.example.com")),
         )  # fmt: skip
         first = wait_event(ev, timeout=30, type="recording")
@@ -255,3 +256,35 @@ def test_no_metadata_falls_back_to_stream_order_and_says_so(tmp_path: Path) -> N
             client.kill()
     speech = {e["data"]["speaker"] for e in events(ev) if e["type"] == "speech"}
     assert speech == {"agent", "customer"}  # both streams reached their taps
+
+
+@pytest.mark.timeout(120)
+def test_bye_mid_utterance_still_decodes_the_last_words(tmp_path: Path) -> None:
+    """The client ends the session (BYE) while the customer is still talking: the words said
+    before the BYE come out as a final transcript, and the call ends as a hangup."""
+    said = "I have been waiting for an hour and nobody has called me back about my internet."
+    customer = speech_wav(tmp_path / "c.wav", said, seconds=10, rate=16_000, voice=VOICE, wpm=WPM)
+    _, agent = _wavs(tmp_path)
+    cfg = _config(tmp_path / "srs.toml")
+    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store")
+    client = None
+    try:
+        meta = _metadata(tmp_path / "m.xml")
+        client = _client(port, [customer, agent], meta, "--seconds", "3.5")
+        ended = wait_event(ev, timeout=60, type="call_ended")
+        assert client.p.wait(20) == 0, client.text
+        assert srs.stop() == 0, srs.text
+    finally:
+        srs.kill()
+        if client is not None:
+            client.kill()
+    assert ended["data"]["reason"] == "hangup"
+    finals = [
+        e["data"]["text"].lower()
+        for e in events(ev)
+        if e["type"] == "transcript"
+        and e["data"]["speaker"] == "customer"
+        and e["data"]["kind"] == "final"
+    ]
+    assert any("waiting" in f for f in finals), finals
+    assert not any("internet" in f for f in finals), finals  # said after the BYE: not heard

@@ -74,7 +74,18 @@ _lib.pjsua_conf_connect.argtypes = [ctypes.c_int, ctypes.c_int]
 _lib.pjsua_conf_connect.restype = ctypes.c_int
 _lib.pjsua_call_set_user_data.argtypes = [ctypes.c_int, ctypes.c_void_p]
 _lib.pjsua_call_set_user_data.restype = ctypes.c_int
+_lib.pjmedia_sdp_print.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+_lib.pjmedia_sdp_print.restype = ctypes.c_int
 _CALL_ID_OFFSET = 16  # pjsua2::Call: vtable pointer, Account &acc, then pjsua_call_id id
+
+
+def sdp_text(session: Any) -> str:
+    """The SDP of a `pjmedia_sdp_session *` (pjsua2's SWIG pointer object) as text."""
+    buf = ctypes.create_string_buffer(16384)
+    n = _lib.pjmedia_sdp_print(int(session), buf, len(buf))
+    if n <= 0:
+        raise ValueError("pjmedia_sdp_print failed")
+    return buf.raw[:n].decode("utf-8", "replace")
 
 
 def detach(call: pj.Call) -> None:
@@ -195,10 +206,12 @@ class RecordingCall(SipCall):
     def onCallSdpCreated(self, prm: pj.OnCallSdpCreatedParam) -> None:  # noqa: N802
         if not self.labels:
             return
-        try:
-            prm.sdp.wholeSdp = _with_labels(prm.sdp.wholeSdp, dict(self.labels))
-        except Exception:  # noqa: BLE001, S110 - labels in the answer are a courtesy only
-            pass
+        try:  # this wheel hands Python an empty wholeSdp: print the C session ourselves
+            text = prm.sdp.wholeSdp or sdp_text(prm.sdp.pjSdpSession)
+        except Exception:  # noqa: BLE001 - labels in the answer are a courtesy: leave it
+            return
+        if "m=" in text:
+            prm.sdp.wholeSdp = _with_labels(text, dict(self.labels))
 
 
 def _with_labels(sdp: str, labels: dict[int, str]) -> str:

@@ -31,7 +31,7 @@ CLOCK_RATE = 16_000  # conference bridge rate: the analysis rate, so taps need n
 SHUTDOWN_DRAIN_S = 2.0
 START_TIMEOUT_S = 15.0
 STUN_TIMEOUT_S = 10.0  # per configured STUN server (pjnath gives up after ~8 s)
-MAX_CALLS = 32  # customer calls plus supervisor calls (pjsua's default is 4)
+MAX_CALLS = 32  # asked for; the PyPI wheel still holds 4 calls (see sip/recorder.py setup)
 
 
 def analysis_media(cfg: pj.EpConfig) -> None:

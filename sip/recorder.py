@@ -72,6 +72,7 @@ _lib.pjsip_endpt_add_capability.argtypes = [
 _lib.pjsip_endpt_add_capability.restype = ctypes.c_int
 _lib.pjsua_conf_connect.argtypes = [ctypes.c_int, ctypes.c_int]
 _lib.pjsua_conf_connect.restype = ctypes.c_int
+_lib.pjsua_call_get_max_count.restype = ctypes.c_uint
 _lib.pjsua_call_set_user_data.argtypes = [ctypes.c_int, ctypes.c_void_p]
 _lib.pjsua_call_set_user_data.restype = ctypes.c_int
 _lib.pjmedia_sdp_print.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
@@ -353,6 +354,7 @@ class RecordingServer:
         self.tap_reader = TapReader(failed=notify)
         self._ending: dict[str, tuple[CallRunner, str]] = {}
         self.refusals = 0
+        self.max_sessions = cfg.max_sessions  # lowered in setup to what pjsua can hold
 
     # -- any thread ----------------------------------------------------------------------------
 
@@ -375,6 +377,18 @@ class RecordingServer:
     def setup(self, ep: pj.Endpoint, port: int) -> None:
         self.ep = ep
         declare_siprec()
+        # The PyPI wheel is built to hold 4 calls at once whatever uaConfig.maxCalls says
+        # (measured: pjsua_call_get_max_count() is 4 after asking for 32); beyond that pjsua
+        # itself answers 486 with no Retry-After. One slot stays free so that a session over
+        # the limit still gets our 503 with Retry-After and fails over.
+        slots = int(_lib.pjsua_call_get_max_count())
+        self.max_sessions = max(1, min(self.cfg.max_sessions, slots - 1))
+        if self.max_sessions < self.cfg.max_sessions:
+            self.notify(
+                f"srs.max_sessions is {self.cfg.max_sessions}, but this pjsua build holds "
+                f"{slots} calls at once: taking at most {self.max_sessions} sessions (one "
+                "call slot is kept to answer 503 beyond that)"
+            )
         self.tap_dir = tap_dir()
         self.silence = silence_source(self.tap_dir)
         self.tap_reader.start()
@@ -487,7 +501,7 @@ class RecordingServer:
             if self._closing:
                 self._refuse(call, client, 503, "the recording server is shutting down")
                 return
-            if len(self.sessions) >= self.cfg.max_sessions:
+            if len(self.sessions) >= self.max_sessions:
                 why = f"busy: {len(self.sessions)} recording sessions (srs.max_sessions)"
                 self._refuse(call, client, 503, why)
                 return

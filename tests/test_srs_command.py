@@ -96,7 +96,7 @@ def test_defaults_and_unknown_tables() -> None:
     assert (cfg.port, cfg.transport, cfg.max_sessions, cfg.fallback_agent_stream) == (
         5060,
         "udp+tcp",
-        16,
+        3,
         2,
     )
     with pytest.raises(ConfigError, match="x.toml: sip: unknown table"):

@@ -5,7 +5,8 @@
     port = 5060                  # SIP port: UDP and TCP both listen on it (transport udp+tcp)
     transport = "udp+tcp"        # udp+tcp, udp, tcp or tls
     rtp_port = 20000             # first RTP port (two streams per session)
-    max_sessions = 16            # beyond: 503 with Retry-After (the client fails over)
+    max_sessions = 3             # beyond: 503 with Retry-After (the client fails over);
+                                 # lowered to what the pjsua build holds (PyPI wheel: 3)
     retry_after_s = 30
     agents = ["1*", "*@agents.example.com"]   # AoR patterns of the agents (`*` wildcard)
     fallback_agent_stream = 2    # metadata cannot say: the agent's stream by order (1 or 2)
@@ -28,8 +29,8 @@ from assist.core.errors import ConfigError
 
 DEFAULT_PORT = 5060
 DEFAULT_RTP_PORT = 20000
-DEFAULT_MAX_SESSIONS = 16
-MAX_SESSIONS = 30  # pjsua's compiled call limit is 32; listen calls need room too
+DEFAULT_MAX_SESSIONS = 3  # the PyPI pjsua2 holds 4 calls; one is kept to answer 503
+MAX_SESSIONS = 30  # for pjsua builds with more call slots; the server lowers it to fit
 DEFAULT_RETRY_AFTER_S = 30
 DEFAULT_MEDIA_TIMEOUT_S = 30.0
 TRANSPORTS = ("udp+tcp", "udp", "tcp", "tls")

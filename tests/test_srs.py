@@ -289,3 +289,33 @@ def test_bye_mid_utterance_still_decodes_the_last_words(tmp_path: Path) -> None:
     ]
     assert any("waiting" in f for f in finals), finals
     assert not any("internet" in f for f in finals), finals  # said after the BYE: not heard
+
+
+@pytest.mark.timeout(90)
+def test_a_vendor_style_session_from_sipp(tmp_path: Path) -> None:
+    """sipp (Debian sip-tester) as an SBC: pre-RFC metadata first, `application/rs-metadata`,
+    labels a_leg/b_leg; the agent (b_leg, sip:1042@...) is found from the metadata, and the
+    BYE ends the call."""
+    cfg = _config(tmp_path / "srs.toml")
+    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
+    scenario = ROOT / "tests" / "data" / "siprec_vendor_uac.xml"
+    sipp = None
+    try:
+        sipp = Proc(
+            ["/usr/bin/sipp", "-sf", str(scenario), "-m", "1", "-i", "127.0.0.1",
+             "-p", str(_free_udp_port()), "-mp", str(_free_udp_port()), "-timeout", "30",
+             "-timeout_error", "-nostdin", f"127.0.0.1:{port}"],
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert sipp.p.wait(40) == 0, sipp.text
+        rec = wait_event(ev, timeout=20, type="recording")["data"]
+        ended = wait_event(ev, timeout=20, type="call_ended")
+        assert srs.stop() == 0, srs.text
+    finally:
+        srs.kill()
+        if sipp is not None:
+            sipp.kill()
+    assert rec["agent_aor"] == "sip:1042@pbx.example.com" and rec["by"] == "metadata"
+    assert rec["customer_aor"] == "sip:+15550009999@carrier.example"
+    assert rec["session_id"] == "vendor-session-1"
+    assert ended["data"]["reason"] == "hangup"

@@ -38,7 +38,7 @@ from typing import Any
 import pjsua2 as pj
 
 from assist.core.errors import ServiceError
-from assist.core.events import CallState
+from assist.core.events import CallState, Error
 from assist.runtime.runner import CallRunner
 from assist.runtime.srs_config import SrsConfig
 from sip.account import SRTP_USE
@@ -242,7 +242,10 @@ class Session:
         self.taps = RecorderTaps(tap_dir, info.call_id, self._push, silence)
         self.taps.stream.on_drop = self._dropped
         self.runner: CallRunner | None = None
-        self.connected: set[int] = set()  # media indexes already tapped
+        self.connected: dict[int, int] = {}  # media index -> the bridge port tapped
+        # the agent's m= index, fixed for the call: new metadata mid-call is reported, but the
+        # analysis never swaps its speakers
+        self.agent_media = offer.streams[info.choice.agent].index
         self.finished = False
         self.confirmed = False
         self.end_reason = "hangup"
@@ -281,17 +284,18 @@ class Session:
         if not self.call.placed or not self.taps.ports:
             return
         ci = self.call.getInfo()
-        agent = self.offer.streams[self.info.choice.agent].index
+        agent = self.agent_media
         wanted: list[tuple[int, int]] = []
         for mi in ci.media:
             if mi.type != pj.PJMEDIA_TYPE_AUDIO or mi.status not in RECEIVING:
                 continue
-            if mi.index in self.connected:
-                continue
-            end = "agent_tap" if mi.index == agent else "customer_tap"
             media = self.call.getAudioMedia(mi.index)
-            wanted.append((media.getPortId(), self.taps.ports[end].getPortId()))
-            self.connected.add(mi.index)
+            port = media.getPortId()
+            if self.connected.get(mi.index) == port:
+                continue  # a re-INVITE that kept the stream: still tapped
+            end = "agent_tap" if mi.index == agent else "customer_tap"
+            wanted.append((port, self.taps.ports[end].getPortId()))
+            self.connected[mi.index] = port
         for src, dst in wanted:
             status = _lib.pjsua_conf_connect(src, dst)
             if status:
@@ -596,8 +600,10 @@ class RecordingServer:
                     return
             meta = parse_metadata(meta_xml)
         except SiprecError as exc:
-            self.notify(f"{s.call_id}: re-INVITE metadata ignored: {exc}")
-            self.updated(s.runner, s.info)  # the command says so on the call (error event)
+            message = f"new metadata in a re-INVITE ignored: {exc}"
+            self.notify(f"{s.call_id}: {message}")
+            error = Error(source="srs", message=message, recoverable=True)
+            s.runner.submit(lambda session: session.note(error))
             return
         offer = Offer(streams=s.offer.streams, metadata=meta)
         info = session_info(s.call_id, s.info.remote, offer, self.cfg)

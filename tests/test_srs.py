@@ -257,6 +257,8 @@ def test_no_metadata_falls_back_to_stream_order_and_says_so(tmp_path: Path) -> N
             client.kill()
     speech = {e["data"]["speaker"] for e in events(ev) if e["type"] == "speech"}
     assert speech == {"agent", "customer"}  # both streams reached their taps
+    after = [e for e in events(ev) if e["type"] == "speech" and e["t"] > update["t"] + 0.5]
+    assert after, "no audio analysed after the re-INVITE"  # the taps survived it
 
 
 @pytest.mark.timeout(120)

@@ -403,7 +403,11 @@ class RecordingServer:
         acc = _Account(self._incoming, self.notify)
         acfg = pj.AccountConfig()
         host = self.cfg.bind or "127.0.0.1"
-        acfg.idUri = f"sip:srs@{host}:{port}"
+        # over TLS our Contact is sips: a client that sends sips: (SBCs over TLS do) hangs up
+        # on a sip: Contact ("480 SIPS Required"), and pjsip refuses a sips: request whose
+        # Contact is not sips: (480), so the test client sends sips: both ways
+        scheme = "sips" if self.cfg.transport == "tls" else "sip"
+        acfg.idUri = f"{scheme}:srs@{host}:{port}"
         acfg.regConfig.registerOnAdd = False
         acfg.mediaConfig.transportConfig.port = self.cfg.rtp_port
         if self.cfg.bind:

@@ -5,7 +5,7 @@ RFC 7865 metadata (`SipTxOption.multipartParts`), and each stream playing its ow
 
     python tests/siprec_client.py --target sip:srs@127.0.0.1:PORT --rtp-port N \
         --play customer.wav agent.wav --labels 1 2 --metadata meta.xml [--seconds S]
-        [--reinvite-at S --reinvite-metadata other.xml] [--tcp]
+        [--reinvite-at S --reinvite-metadata other.xml] [--tcp | --tls-ca CA.pem]
     -> "ready", "state <STATE> <code> <reason>", "playing", "ended"
 
 It hangs up (BYE) after --seconds from the answer, or exits when the server ends the call.
@@ -75,6 +75,7 @@ def main() -> int:
     ap.add_argument("--reinvite-at", type=float)
     ap.add_argument("--reinvite-metadata")
     ap.add_argument("--tcp", action="store_true")
+    ap.add_argument("--tls-ca", help="SIP over TLS, trusting this CA; SRTP (SDES) required")
     args = ap.parse_args()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -94,6 +95,10 @@ def main() -> int:
     tcfg.port = 0
     tcfg.boundAddress = "127.0.0.1"
     kind = pj.PJSIP_TRANSPORT_TCP if args.tcp else pj.PJSIP_TRANSPORT_UDP
+    if args.tls_ca:
+        kind = pj.PJSIP_TRANSPORT_TLS
+        tcfg.tlsConfig.CaListFile = args.tls_ca
+        tcfg.tlsConfig.verifyServer = True
     ep.transportCreate(kind, tcfg)
     ep.libStart()
     ep.audDevManager().setNullDev()
@@ -131,9 +136,12 @@ def main() -> int:
                 print(f"playing {n}", flush=True)
 
     acfg = pj.AccountConfig()
-    acfg.idUri = "sip:src@127.0.0.1"
+    acfg.idUri = "sips:src@127.0.0.1" if args.tls_ca else "sip:src@127.0.0.1"
     acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
     acfg.mediaConfig.transportConfig.port = args.rtp_port
+    if args.tls_ca:
+        acfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
+        acfg.mediaConfig.srtpSecureSignaling = 1
     acc = pj.Account()
     acc.create(acfg)
 
@@ -159,6 +167,8 @@ def main() -> int:
     op.opt.videoCount = 0
     op.txOption = tx(args.metadata)
     target = args.target + (";transport=tcp" if args.tcp else "")
+    if args.tls_ca:
+        target = args.target.replace("sip:", "sips:", 1)
     print("ready", flush=True)
     call.makeCall(target, op)
     reinvited = False

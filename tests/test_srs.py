@@ -321,3 +321,43 @@ def test_a_vendor_style_session_from_sipp(tmp_path: Path) -> None:
     assert rec["customer_aor"] == "sip:+15550009999@carrier.example"
     assert rec["session_id"] == "vendor-session-1"
     assert ended["data"]["reason"] == "hangup"
+
+
+@pytest.mark.timeout(120)
+def test_over_tls_with_srtp_required(tmp_path: Path) -> None:
+    """SIP over TLS (a certificate the test makes) and SRTP (SDES) required on both sides, as
+    SBCs send recordings: the session is answered, both encrypted streams are analysed."""
+    from tests.certs import make_certs
+
+    certs = make_certs(tmp_path / "certs")
+    customer, agent = _wavs(tmp_path)
+    cfg = _config(tmp_path / "srs.toml")
+    cfg.write_text(
+        cfg.read_text().replace(
+            "[srs]\n",
+            f'[srs]\ntransport = "tls"\nsrtp = "mandatory"\ntls_cert = "{certs["cert"]}"\n'
+            f'tls_key = "{certs["key"]}"\n',
+        )
+    )
+    ev = tmp_path / "events.jsonl"
+    srs = assist("srs", "--config", str(cfg), "--events", str(ev), "--no-server", "--no-store",
+                 "--asr", "off")  # fmt: skip
+    client = None
+    try:
+        _, m = srs.wait_for(r"listening on tls port (\d+)", timeout=60)
+        meta = _metadata(tmp_path / "m.xml")
+        client = _client(
+            int(m.group(1)), [customer, agent], meta, "--seconds", "5", "--tls-ca", str(certs["ca"])
+        )
+        client.wait_for(r"state CONFIRMED", timeout=30)
+        wait_event(ev, timeout=30, type="call_ended")
+        assert client.p.wait(20) == 0, client.text
+        assert srs.stop() == 0, srs.text
+    finally:
+        srs.kill()
+        if client is not None:
+            client.kill()
+    speech = {e["data"]["speaker"] for e in events(ev) if e["type"] == "speech"}
+    assert speech == {"agent", "customer"}, srs.text  # both SRTP streams decrypted and tapped
+    rec = next(e["data"] for e in events(ev) if e["type"] == "recording")
+    assert rec["agent_aor"] == "sip:1001@pbx.example.com"

@@ -361,3 +361,30 @@ def test_over_tls_with_srtp_required(tmp_path: Path) -> None:
     assert speech == {"agent", "customer"}, srs.text  # both SRTP streams decrypted and tapped
     rec = next(e["data"] for e in events(ev) if e["type"] == "recording")
     assert rec["agent_aor"] == "sip:1001@pbx.example.com"
+
+
+@pytest.mark.timeout(90)
+def test_a_session_whose_media_stops_is_ended_by_the_server(tmp_path: Path) -> None:
+    """No RTP on any stream for `media_timeout_s`: the server sends the BYE itself (sipp waits
+    for it) and the call ends as `dropped`."""
+    cfg = _config(tmp_path / "srs.toml")
+    cfg.write_text(cfg.read_text().replace("[srs]\n", "[srs]\nmedia_timeout_s = 1.0\n"))
+    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
+    scenario = ROOT / "tests" / "data" / "siprec_silent_uac.xml"
+    sipp = None
+    try:
+        sipp = Proc(
+            ["/usr/bin/sipp", "-sf", str(scenario), "-m", "1", "-i", "127.0.0.1",
+             "-p", str(_free_udp_port()), "-mp", str(_free_udp_port()), "-timeout", "30",
+             "-timeout_error", "-nostdin", f"127.0.0.1:{port}"],
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert sipp.p.wait(40) == 0, sipp.text  # it got the server's BYE
+        ended = wait_event(ev, timeout=20, type="call_ended")
+        assert srs.stop() == 0, srs.text
+    finally:
+        srs.kill()
+        if sipp is not None:
+            sipp.kill()
+    assert ended["data"]["reason"] == "dropped"
+    assert "media timeout (no RTP for 1 s)" in srs.text

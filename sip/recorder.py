@@ -540,8 +540,8 @@ class RecordingServer:
         try:
             runner = self.new_runner(s.info)
         except Exception as exc:  # noqa: BLE001 - the session is refused, and the line says why
-            error = exc
-            self._post(None, "session setup", lambda: self._unbuilt(s, error))
+            why = _why(exc)  # not the exception: its traceback would hold this frame (cycle)
+            self._post(None, "session setup", lambda: self._unbuilt(s, why))
             return
         self._post(s, "session setup", lambda: self._built(s, runner))
 
@@ -558,8 +558,8 @@ class RecordingServer:
             return
         s.call.answer(_op(200))
 
-    def _unbuilt(self, s: Session, exc: BaseException) -> None:
-        self.notify(f"{s.call_id}: cannot set up the analysis: {_why(exc)}; refusing")
+    def _unbuilt(self, s: Session, why: str) -> None:
+        self.notify(f"{s.call_id}: cannot set up the analysis: {why}; refusing")
         if not s.finished:
             s.end_reason = "failed"
             s.call.hangup(_op(500))

@@ -79,7 +79,8 @@ class Watcher:
     """A websocket client with a token, collecting every message on a thread."""
 
     def __init__(self, port: int, token: str) -> None:
-        self.ws = connect(f"ws://127.0.0.1:{port}/ws?token={token}", open_timeout=10)
+        self._cm = connect(f"ws://127.0.0.1:{port}/ws?token={token}", open_timeout=10)
+        self.ws = self._cm.__enter__()
         self.ws.send(json.dumps({"type": "subscribe"}))  # every call this token may see
         self.messages: list[dict[str, Any]] = []
         self._t = threading.Thread(target=self._read, daemon=True)
@@ -96,7 +97,7 @@ class Watcher:
         return [m for m in self.messages if m.get("call_id") == call_id]
 
     def close(self) -> None:
-        self.ws.close()
+        self._cm.__exit__(None, None, None)
         self._t.join(5)
 
 

@@ -53,6 +53,7 @@ class Principal:
     token: str = field(repr=False)
     sip: str = ""  # a supervisor's SIP URI, dialled for listen/whisper/barge
     dial: bool = False  # may place calls from the softphone (`dial`)
+    aors: tuple[str, ...] = ()  # an agent's AoR patterns: recorded (SIPREC) calls they are in
 
     @property
     def supervisor(self) -> bool:
@@ -207,7 +208,7 @@ def _principals(rows: Any, role: Role) -> tuple[Principal, ...]:
         where = f"overlay.{role}[{i}]"
         if not isinstance(row, dict):
             raise ConfigError(f"{where}: must be a table with name and token")
-        allowed = {"name", "token", "dial"} | ({"sip"} if role == "supervisor" else set())
+        allowed = {"name", "token", "dial"} | ({"sip"} if role == "supervisor" else {"aors"})
         for key in row:
             if key not in allowed:
                 raise ConfigError(f"{where}.{key}: unknown key")
@@ -220,7 +221,10 @@ def _principals(rows: Any, role: Role) -> tuple[Principal, ...]:
         dial = row.get("dial", False)
         if not isinstance(dial, bool):
             raise ConfigError(f"{where}.dial: must be true or false")
-        out.append(Principal(role, row["name"], row["token"], sip, dial))
+        aors = row.get("aors", [])
+        if not isinstance(aors, list) or not all(isinstance(a, str) and a for a in aors):
+            raise ConfigError(f'{where}.aors: a list of AoR patterns like ["sip:1001@pbx", "1*"]')
+        out.append(Principal(role, row["name"], row["token"], sip, dial, tuple(aors)))
     return tuple(out)
 
 

@@ -252,7 +252,13 @@ class Leg:
                     a.startTransmit(b)
         self.applied = want
         if failure is not None:
-            raise failure
+            try:
+                raise failure
+            finally:
+                # no cycle frame -> failure -> traceback -> frame: it would keep this leg's
+                # pjsua2 objects alive until a garbage collection on whatever thread runs
+                # it, and pjsua asserts when one is freed off the SIP thread
+                failure = None
 
     def release(self) -> TapStream:
         """Disconnect everything, destroy the tap writers and hand back their stream, which

@@ -31,7 +31,7 @@ CLOCK_RATE = 16_000  # conference bridge rate: the analysis rate, so taps need n
 SHUTDOWN_DRAIN_S = 2.0
 START_TIMEOUT_S = 15.0
 STUN_TIMEOUT_S = 10.0  # per configured STUN server (pjnath gives up after ~8 s)
-MAX_CALLS = 32  # customer calls plus supervisor calls (pjsua's default is 4)
+MAX_CALLS = 32  # asked for; the PyPI wheel still holds 4 calls (see sip/recorder.py setup)
 
 
 def analysis_media(cfg: pj.EpConfig) -> None:
@@ -230,17 +230,23 @@ class Pump:
             tcfg.tlsConfig.certFile, tcfg.tlsConfig.privKeyFile = cert, key
             tcfg.tlsConfig.CaListFile = ca
             tcfg.tlsConfig.verifyServer = verify
-        try:
-            tid = ep.transportCreate(kind, tcfg)
-        except pj.Error as exc:
-            where = f"{self.bind or 'all interfaces'} port {self.port} ({self.transport})"
-            raise ServiceError(f"cannot listen for SIP on {where}: {exc.reason}") from None
-        self.bound_port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1]
-        self.bound_port = int(self.bound_port)
+        tid = self._listen(ep, kind, tcfg, self.port)
+        self.bound_port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1])
+        if self.transport == "udp+tcp":  # the recording server: TCP on the same port too
+            tcfg.port = self.bound_port
+            self._listen(ep, pj.PJSIP_TRANSPORT_TCP, tcfg, self.bound_port)
         ep.libStart()
         if self.audio == "null":
             ep.audDevManager().setNullDev()
         self.owner.setup(ep, self.bound_port)
+
+    def _listen(self, ep: pj.Endpoint, kind: int, tcfg: pj.TransportConfig, port: int) -> int:
+        try:
+            return int(ep.transportCreate(kind, tcfg))
+        except pj.Error as exc:
+            name = {pj.PJSIP_TRANSPORT_TCP: "tcp", pj.PJSIP_TRANSPORT_TLS: "tls"}.get(kind, "udp")
+            where = f"{self.bind or 'all interfaces'} port {port} ({name})"
+            raise ServiceError(f"cannot listen for SIP on {where}: {exc.reason}") from None
 
     def _shutdown(self) -> None:
         """Hang up and pump until the calls are gone (bounded), so BYEs really go out."""

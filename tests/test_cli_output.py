@@ -126,3 +126,16 @@ def test_sip_writes_only_our_lines(tmp_path: Path) -> None:
     code, err = ctrl_c_once_ready([*args, "--store", str(tmp_path / "c.sqlite3")], "listening on")
     assert code == 130, err
     assert foreign_lines(err) == [], err
+
+
+def test_srs_writes_only_our_lines_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """The recording server, started with SIGINT ignored (as in a script), stops on Ctrl-C."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        rtp_port = max(int(s.getsockname()[1]) & ~1, 1024)
+    cfg = tmp_path / "srs.toml"
+    cfg.write_text(f'[srs]\nbind = "127.0.0.1"\nport = 0\nrtp_port = {rtp_port}\n')
+    args = ["srs", "--config", str(cfg), "--port", "0", "--asr", "off"]
+    code, err = ctrl_c_once_ready([*args, "--store", str(tmp_path / "c.sqlite3")], "listening on")
+    assert code == 130, err
+    assert foreign_lines(err) == [], err

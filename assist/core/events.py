@@ -276,6 +276,23 @@ class CallState(EventData):
 
 
 @payload
+class Recording(EventData):
+    type: ClassVar[str] = "recording"
+    doc: ClassVar[str] = (
+        "A SIPREC recording session's parties: the agent's and the customer's AoR, how the "
+        "agent's stream was chosen (`by` metadata, or stream order with `note` saying why), "
+        "every participant the metadata names; `update` when new metadata came mid-call."
+    )
+    agent_aor: str = ""
+    customer_aor: str = ""
+    by: Literal["metadata", "stream_order"] = "metadata"
+    note: str = ""
+    session_id: str = ""
+    participants: tuple[str, ...] = ()
+    update: bool = False
+
+
+@payload
 class Error(EventData):
     type: ClassVar[str] = "error"
     doc: ClassVar[str] = "A component failed; `recoverable` says whether the call goes on."

@@ -1,0 +1,215 @@
+"""`assist srs --config FILE`: the SIPREC recording server; each session a coached call.
+
+An SBC or PBX (the recording client) sends every call it records here (RFC 7866); each
+session becomes a call with the same events, rules, store, overlay and floor as `assist sip`.
+The agent's stream and AoR come from the session's metadata (sip/siprec.py); the overlay
+agent whose `aors` match a participant's AoR is the call's agent (their page shows it, no
+other agent's does). docs/siprec.md says how to point a client at it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from assist.commands.calls import add_store_options
+from assist.commands.sip import ASR_CLOSE_S, FINISH_TIMEOUT_S, CallBook, PhoneCalls, check_pump
+from assist.commands.stopping import StopSignals
+from assist.commands.wiring import CallWiring, add_tls_options, with_tls_options
+from assist.core.errors import ConfigError, InputError
+from assist.core.events import Recording
+from assist.core.session import CallSession
+from assist.runtime.config import read_config
+from assist.runtime.control import ControlError, SuperviseMode
+from assist.runtime.models import ASR_CHOICES, select_engine
+from assist.runtime.packs import default_pack, load_pack
+from assist.runtime.runner import CallRunner
+from assist.runtime.srs_config import srs_table
+
+if TYPE_CHECKING:
+    from overlay.auth import OverlayConfig
+    from sip.recorder import SessionInfo
+
+UNASSIGNED = "(no agent)"  # a recorded call no agent token is bound to: supervisors only
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "srs",
+        help="run the SIPREC recording server: coach the calls an SBC or PBX records",
+        description="Accept SIPREC recording sessions (RFC 7866) from an SBC or PBX, analyse "
+        "both streams of every session and serve the overlay. See docs/siprec.md.",
+    )
+    p.add_argument("--config", metavar="FILE", required=True, help="TOML config ([srs], ...)")
+    p.add_argument("--events", metavar="FILE|-", help="write every event as JSON lines")
+    p.add_argument("--no-server", action="store_true", help="do not serve the overlay")
+    add_tls_options(p)
+    p.add_argument(
+        "--port", type=int, metavar="N", help="overlay port (0 = any free port; default: config)"
+    )
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language (rule pack)")
+    p.add_argument("--rules", metavar="FILE", help="rule pack TOML overriding the built-in one")
+    p.add_argument(
+        "--asr", choices=ASR_CHOICES, default="auto", help="speech engine (as for `assist sip`)"
+    )
+    p.add_argument("--model", metavar="DIR", help="Vosk model folder for the first pass")
+    p.add_argument(
+        "--duration", type=float, metavar="S", help="quit after S seconds (scripts, tests)"
+    )
+    add_store_options(p, recording=True)
+    p.set_defaults(run=run)
+
+
+class SrsControl:
+    """Call control on recorded calls: SIPREC gives a copy of the audio, no leg into the call,
+    so whisper, barge, answer, dial and hang-up cannot work; the console says so."""
+
+    telephony = False
+
+    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str, name: str) -> str:
+        if mode == "off":
+            return f"{call_id}: no supervisor connected"
+        raise ControlError(
+            f"{mode} is not available on a recorded (SIPREC) call: the recording server gets a "
+            "copy of the audio and has no leg into the call"
+        )
+
+    def _no(self) -> str:
+        raise ControlError("not available on recorded (SIPREC) calls")
+
+    def answer(self, call_id: str) -> str:
+        return self._no()
+
+    def dial(self, uri: str) -> str:
+        return self._no()
+
+    def hangup(self, call_id: str) -> str:
+        return self._no()
+
+
+def agent_for(overlay: OverlayConfig, aors: list[str]) -> str:
+    """The overlay agent whose `aors` patterns match the first AoR that any matches (the
+    agent's own AoR is tried first), else UNASSIGNED."""
+    from sip.siprec import aor_matches
+
+    for aor in aors:
+        for p in overlay.agents:
+            if p.aors and aor and aor_matches(aor, p.aors):
+                return p.name
+    return UNASSIGNED
+
+
+def recording_event(info: SessionInfo, *, update: bool = False) -> Recording:
+    choice = info.choice
+    return Recording(
+        agent_aor=choice.agent_aor,
+        customer_aor=choice.customer_aor,
+        by="stream_order" if choice.fallback else "metadata",
+        note=choice.fallback,
+        session_id=info.session_id,
+        participants=info.participants,
+        update=update,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from overlay.auth import OverlayConfig
+    from sip.recorder import RecordingServer
+
+    if args.port is not None and not 0 <= args.port <= 65535:
+        raise InputError("--port must be between 0 and 65535")
+    doc = read_config(args.config)
+    cfg = srs_table(doc, args.config)
+    table = doc.get("overlay", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{args.config}: overlay: must be a table")
+    try:
+        overlay_cfg = with_tls_options(OverlayConfig.from_table(table), args)
+    except ConfigError as exc:
+        raise ConfigError(f"{args.config}: {exc}") from None
+    if args.port is not None:
+        overlay_cfg = dataclasses.replace(overlay_cfg, port=args.port)
+    pack = load_pack(args.rules) if args.rules else default_pack(args.lang)
+    speech = select_engine(pack.lang, args.asr, args.model)
+    print(speech.message, file=sys.stderr)
+
+    def say(line: str) -> None:
+        print(f"assist: srs: {line}", file=sys.stderr, flush=True)
+
+    book = CallBook(outcomes=False)
+    wiring = CallWiring()
+    calls = PhoneCalls(wiring, book, pack=pack, speech=speech, source="srs", agent=UNASSIGNED)
+
+    def new_runner(info: SessionInfo) -> CallRunner:
+        """Off the SIP thread: the call's analysis, its agent named by the metadata."""
+        choice = info.choice
+        aors = [choice.agent_aor, *info.participants]
+        session = CallSession(
+            info.call_id,
+            pack=pack,
+            source="srs",
+            agent=agent_for(overlay_cfg, aors),
+            remote=choice.customer_aor or info.remote,
+            asr=speech.label,
+        )
+        runner = calls.start(session)
+        event = recording_event(info)
+        runner.submit(lambda s: s.note(event))
+        if choice.fallback:
+            say(f"{info.call_id}: agent stream by order ({choice.fallback})")
+        return runner
+
+    def updated(runner: CallRunner, info: SessionInfo) -> None:
+        """New metadata mid-call (SIP thread): a `recording` event with `update`."""
+        event = recording_event(info, update=True)
+        runner.submit(lambda s: s.note(event))
+
+    def refused(client: str, code: int, why: str) -> None:
+        """A session we could not take: an `error` event with no call (call_id "")."""
+        calls.trouble(f"refused a recording from {client}: {code} {why}", source="srs")
+
+    server = RecordingServer(
+        cfg,
+        new_runner=new_runner,
+        end_runner=calls.end_runner,
+        notify=say,
+        refused=refused,
+        updated=updated,
+        log_level=cfg.log_level,
+        log_file=cfg.log_file,
+    )
+    signals = StopSignals().install()
+    stop = signals.event
+    code = 0
+    try:
+        with wiring:
+            wiring.open_events(args.events, reserve_stdout=True)
+            wiring.open_store(args)
+            calls.agent = wiring.start_fleet(args.config, agent="srs", control=SrsControl())
+            if not args.no_server:
+                first = overlay_cfg.agents[0].name if overlay_cfg.agents else "agent"
+                wiring.start_overlay(overlay_cfg, control=SrsControl(), agent=first)
+            try:
+                server.start()
+                say(
+                    f"recording server listening on {cfg.transport} port {server.port}"
+                    f" (at most {server.max_sessions} sessions)"
+                )
+                deadline = None if args.duration is None else time.monotonic() + args.duration
+                while not stop.wait(0.1):
+                    check_pump(server.pump)
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
+                if signals.interrupted:
+                    code = 130
+            finally:
+                server.stop()
+                book.join(ASR_CLOSE_S + FINISH_TIMEOUT_S)
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        signals.restore()
+    return code

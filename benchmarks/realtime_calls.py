@@ -187,7 +187,7 @@ def sweep(asr: str, lang: str, counts: list[int], tmp: Path) -> dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--calls", type=int, nargs="+", default=[1, 2, 3, 4, 6])
+    ap.add_argument("--calls", type=int, nargs="+", default=[1, 2, 4, 6, 8, 10])
     ap.add_argument("--lang", default="en", choices=["en", "zh"])
     ap.add_argument(
         "--asr",

@@ -251,3 +251,32 @@ def test_a_pool_held_by_hung_decodes_does_not_stall_a_fast_run(monkeypatch) -> N
     assert [e.message.split(";")[0] for e in errors] == ["no free Whisper decode slot within 1 s"]
     (fin,) = finals(events)
     assert fin.asr_pass == 1
+
+
+def test_live_words_prompt_a_negative_phrase_before_a_long_complaint_ends() -> None:
+    """Live words without a streaming model: the open utterance is decoded again every second
+    and the words two decodes agree on go out as partials, so a phrase said in the first
+    seconds of a 13 s complaint is prompted while the customer still speaks (real time)."""
+    x = np.concatenate(
+        [
+            call(["something", "librivox-870", "librivox-930"], gap_s=0.15),
+            phone_line(noise(1.5, level_dbfs=-55, seed=4)),
+        ]
+    )
+    passes: list[WhisperPass] = []
+    pool = DecodePool(2, 16, busy=lambda: False)  # CPU to spare (a loaded test box has none)
+    events = run(x, speed=1.0, first=False, pool=pool, live_words=True, passes=passes)
+    start, stop = (e.data for e in events if e.type == "speech")
+    assert stop.at - start.at >= 10.0  # one long utterance
+    (prompt,) = [e for e in events if e.type == "prompt"]
+    assert prompt.data.rule == "negative_phrase" and prompt.t < stop.at - 3.0
+    live = [e.data for e in events if e.type == "transcript" and e.data.kind == "partial"]
+    assert live and all(p.asr_pass == 2 for p in live) and passes[0].live_decodes >= 2
+    assert live[0].text.lower().startswith("go somewhere")
+    (final,) = finals(events)  # the final is the whole utterance's, as without live words
+    assert final.asr_pass == 2 and wer("go somewhere and do something", final.text[:30]) <= 0.2
+
+
+def test_no_live_words_in_fast_runs(two_clips) -> None:
+    events = run(two_clips, first=False, live_words=True)  # --fast: replayable, no live words
+    assert not [e for e in events if e.type == "transcript" and e.data.kind == "partial"]

@@ -16,6 +16,12 @@ within the hangover, the guess is dropped (it only ever used spare CPU). When th
 machine is busy, nothing is guessed and the decode starts when the VAD closes the utterance.
 Either way the audio decoded is the same, so the words are too.
 
+Live words (`live_words=True`, real time only, off by default): while an utterance is open,
+it is decoded again every `live_every_s` on an idle pool thread of a machine with CPU to spare
+(as a guess is); the words two successive decodes begin with alike are sent as a partial
+(`asr_pass: 2`), so word cues can fire before a long utterance ends (local agreement, as in
+whisper_streaming). Finals are unchanged. Off in `--fast` runs, whose events must replay.
+
 Time, as for the first pass (`assist.runtime.asr_worker`): the final is handed to the session
 when the session's audio reaches the utterance's last voiced frame + `align_s` (and never
 before the VAD has closed it), so its `t` is the same in `--fast` and real-time runs. `--fast`
@@ -30,6 +36,7 @@ given up, an `error` event says so, and the rest of the call goes on with the fi
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -57,6 +64,7 @@ FIRST_PASS_WAIT_S = 1.5  # an utterance not decoded waits this long for the firs
 MAX_FIRST_WORDS = 2000  # first-pass words kept per speaker to stand in for skipped decodes
 LAG_REPORT_S = 1.0  # a decode this late after its slot is reported as lagging
 DECODE_WAIT_S = 30.0  # --fast: a decode, or a free slot for one, that takes longer is hung
+LIVE_EVERY_S = 1.0  # live words: the open utterance decoded again this often (spare CPU only)
 PENDING_PER_WORKER = 8  # decodes waiting or running per worker thread before we shed load
 # (≈ 0.2 s each: with 2 workers, 16 pending is a ~2 s backlog, late but not lost)
 
@@ -160,6 +168,21 @@ class _Guess:
 
 
 @dataclass(slots=True)
+class _Live:
+    """Live words of the open utterance (local agreement): the decode running, the previous
+    decode's words (normalised), how many words are shown, when the next decode may start."""
+
+    future: Future[Any] | None = None
+    last: tuple[str, ...] = ()
+    shown: int = 0
+    next_at: int = 0
+
+
+def _norm(word: str) -> str:
+    return re.sub(r"\W+", "", word.lower())
+
+
+@dataclass(slots=True)
 class _Track:
     """One speaker: VAD, recent audio, open utterance, decodes in order, first-pass words."""
 
@@ -172,6 +195,7 @@ class _Track:
     first_upto: int = 1 << 62  # call sample through which first-pass results were handed over
     lagging: bool = False
     guess: _Guess | None = None
+    live: _Live = field(default_factory=_Live)
 
 
 class WhisperPass:
@@ -191,11 +215,13 @@ class WhisperPass:
         lag_report_s: float = LAG_REPORT_S,
         tail_s: float = TAIL_S,
         speculate: bool = True,
+        live_words: bool = False,
+        live_every_s: float = LIVE_EVERY_S,
     ) -> None:
         if align_s < 0 or max_utterance_s <= 1 or preroll_s < 0 or lag_report_s <= 0:
             raise ValueError("align_s, preroll_s >= 0; max_utterance_s > 1; lag_report_s > 0")
-        if tail_s < 0:
-            raise ValueError("tail_s must be >= 0")
+        if tail_s < 0 or live_every_s <= 0:
+            raise ValueError("tail_s must be >= 0 and live_every_s > 0")
         self.runner = runner
         self.engine = engine
         self.pool = pool or shared_pool()
@@ -210,6 +236,11 @@ class WhisperPass:
         self.speculate = speculate
         self.guesses = 0  # speculative decodes started
         self.guesses_used = 0  # ... whose utterance did end there
+        # live words (real time only): re-decode the open utterance every `live_every_s` on
+        # spare CPU; words two successive decodes agree on are sent as partials
+        self.live_words = live_words
+        self.live_every = round(live_every_s * rate)
+        self.live_decodes = 0
         vads = runner.session.vads
         self.tracks: dict[Speaker, _Track] = {
             s: _Track(VoiceActivity(vads[s].config, sample_rate=rate)) for s in vads
@@ -243,6 +274,8 @@ class WhisperPass:
             tr.open_start = end
         elif tr.open_start is not None:
             self._maybe_guess(tr, end)
+        if self.live_words and not self.block:
+            self._live(speaker, tr, end)
         keep_from = (tr.open_start if tr.open_start is not None else end) - self.preroll
         while tr.frames and tr.frames[0][0] <= keep_from:
             tr.frames.popleft()
@@ -282,6 +315,55 @@ class WhisperPass:
             tr.guess = _Guess(start, voiced, fut)
             self.guesses += 1
 
+    def _live(self, speaker: Speaker, tr: _Track, end: int) -> None:
+        """Live words: take a finished re-decode of the open utterance, start the next one
+        (only on an idle pool thread of a machine with CPU to spare, like a guess)."""
+        lv = tr.live
+        if lv.future is not None and lv.future.done():
+            fut, lv.future = lv.future, None
+            if not fut.cancelled() and fut.exception() is None:
+                self._agree(speaker, lv, fut.result())
+        if (
+            lv.future is None
+            and tr.open_start is not None
+            and tr.vad.voiced
+            and end >= max(lv.next_at, tr.open_start + self.live_every)
+        ):
+            lv.next_at = end + self.live_every
+            audio = self._audio(tr, tr.open_start, end)
+            lv.future = self.pool.submit_if_idle(self._decoder(audio, tr.open_start))
+            self.live_decodes += lv.future is not None
+
+    def _agree(self, speaker: Speaker, lv: _Live, hyp: Hypothesis | None) -> None:
+        """Local agreement: the words this decode and the previous one both begin with are
+        sent as a partial when they say more than what is shown (word cues act on it)."""
+        words = hyp.words if hyp is not None else ()
+        norm = tuple(_norm(w.w) for w in words)
+        k = 0
+        while k < min(len(norm), len(lv.last)) and norm[k] == lv.last[k]:
+            k += 1
+        lv.last = norm
+        if k <= lv.shown:
+            return
+        lv.shown = k
+        agreed = words[:k]
+        t = Transcript(
+            speaker=speaker,
+            kind="partial",
+            text=" ".join(w.w for w in agreed),
+            words=agreed,
+            start=agreed[0].start,
+            end=agreed[-1].end,
+            engine=self.engine.name,
+            asr_pass=2,
+        )
+        self.runner.submit(lambda s: s.add_transcript(t))
+
+    def _drop_live(self, tr: _Track) -> None:
+        if tr.live.future is not None:
+            tr.live.future.cancel()
+        tr.live = _Live()
+
     def _drop_guess(self, tr: _Track) -> None:
         if tr.guess is not None:
             tr.guess.future.cancel()  # frees its slot if it had not started; else it runs out
@@ -295,6 +377,7 @@ class WhisperPass:
         """Decode [open start, end): a closed utterance (`voiced`: its last voiced frame's
         end), a piece of a long one, or what is open at the end of the call."""
         start = tr.open_start if tr.open_start is not None else end
+        self._drop_live(tr)  # the utterance (or this piece of it) is over: its final follows
         guess, tr.guess = tr.guess, None
         fut: Future[Any] | None
         if guess is not None and (guess.start, guess.voiced) == (start, voiced):

@@ -86,6 +86,13 @@ def register(sub: Any) -> None:
         "(default auto)",
     )
     p.add_argument("--model", metavar="DIR", help="Vosk model folder for the first pass")
+    p.add_argument(
+        "--live-words",
+        action="store_true",
+        help="with Whisper finals: also re-decode the open utterance every second on spare CPU "
+        "and show the words two decodes agree on, so word cues can fire mid-utterance "
+        "(real time only)",
+    )
     add_store_options(p, recording=True)
     p.add_argument(
         "--config",
@@ -167,7 +174,11 @@ def _play(
     if on_terminal:
         sinks.append(TerminalSink(sys.stderr))
     runner = CallRunner(session, sinks, block=args.fast)
-    asr = None if not asr_label else CallAsr(runner, engine, second=speech.second)
+    asr = (
+        None
+        if not asr_label
+        else CallAsr(runner, engine, second=speech.second, live_words=args.live_words)
+    )
     runner.start()
     wiring.registry.add(runner)
     progress = _progress(args.fast, len(agent))

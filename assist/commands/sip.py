@@ -58,6 +58,13 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--model", metavar="DIR", help="Vosk model folder for the first pass")
     p.add_argument(
+        "--live-words",
+        action="store_true",
+        help="with Whisper finals: also re-decode the open utterance every second on spare CPU "
+        "and show the words two decodes agree on, so word cues can fire mid-utterance "
+        "(real time only)",
+    )
+    p.add_argument(
         "--duration", type=float, metavar="S", help="quit after S seconds (scripts, tests)"
     )
     add_store_options(p, recording=True)
@@ -122,7 +129,15 @@ def run(args: argparse.Namespace) -> int:
 
     book = CallBook(outcomes=args.action == "call")
     wiring = CallWiring()
-    calls = PhoneCalls(wiring, book, pack=pack, speech=speech, source="sip", agent=agent_name)
+    calls = PhoneCalls(
+        wiring,
+        book,
+        pack=pack,
+        speech=speech,
+        source="sip",
+        agent=agent_name,
+        live_words=args.live_words,
+    )
 
     def registration(state: str, message: str) -> None:
         """The account's registration changed (any thread): both overlay pages show it."""
@@ -227,8 +242,17 @@ class PhoneCalls:
     SIP never waits for ASR)."""
 
     def __init__(
-        self, wiring: CallWiring, book: CallBook, *, pack: Any, speech: Any, source: str, agent: str
+        self,
+        wiring: CallWiring,
+        book: CallBook,
+        *,
+        pack: Any,
+        speech: Any,
+        source: str,
+        agent: str,
+        live_words: bool = False,
     ) -> None:
+        self.live_words = live_words
         self.wiring = wiring
         self.book = book
         self.pack = pack
@@ -256,7 +280,7 @@ class PhoneCalls:
         runner = CallRunner(session, sinks)
         if self.speech.label:
             self.asrs[session.call_id] = CallAsr(
-                runner, self.speech.engine, second=self.speech.second
+                runner, self.speech.engine, second=self.speech.second, live_words=self.live_words
             )
         self.wiring.registry.add(runner.start())
         return runner

@@ -194,6 +194,7 @@ class CallAsr:
         *,
         second: WhisperEngine | None = None,
         block: bool | None = None,
+        live_words: bool = False,
         partial_every_s: float = PARTIAL_EVERY_S,
         align_s: float = ALIGN_S,
         lag_report_s: float = LAG_REPORT_S,
@@ -218,7 +219,11 @@ class CallAsr:
                 max_frames=max(1, round(queue_s / frame)),
             )
         self.closed = False
-        self.second = None if second is None else WhisperPass(runner, second, block=self.block)
+        self.second = (
+            None
+            if second is None
+            else WhisperPass(runner, second, block=self.block, live_words=live_words)
+        )
         self.hide_first = engine is not None and engine.fallback and second is not None
         self._reported_errors: set[str] = set()
         self._seen = 0

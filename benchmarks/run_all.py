@@ -34,6 +34,7 @@ TIMEOUTS_S = {
     "sip_clock": 400,  # 3 tap kinds x 5 conditions x 10 s, each kind in its own process
     "whisper": 900,  # real-time calls on recorded speech (benchmarks/whisper.py, issue 16)
     "sip_g711": 420,  # real 17 s SIP calls, 4 per codec, one after another
+    "zh": 600,  # CER and CPU by encoder window and beam: 4 decodes of 18 sentences (issue 24)
 }
 
 

@@ -2,11 +2,10 @@
 
 Not a streaming recogniser: it decodes the utterances the VAD closed
 (`assist.runtime.second_pass`), never a stream. The encoder sees the utterance itself,
-zero-padded to `min_window_s` (10 s; 15 s for other languages), not the 30 s window
-faster-whisper's `transcribe` pads every input to, so a decode's cost follows the speech
-(several times less CPU for the 2-8 s utterances of a call: docs/speech.md). Whisper was
-trained on 30 s windows: in a short one it may say a short phrase again and again into the
-padding. Guards: the floor (the shorter, the
+zero-padded to `min_window_s` (10 s), not the 30 s window faster-whisper's `transcribe` pads
+every input to, so a decode's cost follows the speech (several times less CPU for the 2-8 s
+utterances of a call: docs/speech.md). Whisper was trained on 30 s windows: in a short one it
+may say a short phrase again and again into the padding. Guards: the floor (the shorter, the
 more often it loops: measured by benchmarks/whisper.py), timestamps on (a segment that starts
 where the audio has ended is dropped), a token budget that follows the audio's length, and a
 window whose words repeat back to back is decoded again in 30 s. Longer than 30 s: decoded in
@@ -43,8 +42,8 @@ MIN_AUDIO_S = 0.2  # shorter than this is a click, not an utterance: not worth a
 HOP = 160  # samples per log-mel frame (10 ms)
 MIN_WINDOW_S = 10.0  # the encoder's window is the utterance, padded to at least this (measured:
 # shorter floors make Whisper loop more often, and a looped window costs a 30 s re-decode)
-MULTI_MIN_WINDOW_S = 15.0  # ... for other languages on the multilingual base: Mandarin CER
-# 12.1 % at 15 s, 14.0 % at 10 s, 15.1 % at 30 s, beam 5 (benchmarks/zh.py, 18 sentences)
+# (the same for other languages on the multilingual base: 15 s gave a lower Mandarin CER on
+# 18 sentences, 12.1 % against 14.0 %, but misheard a read-back on the polite demo call)
 MAX_WINDOW_S = 30.0  # Whisper's own window: longer audio is decoded in windows of this
 SEGMENT_END_S = 0.3  # a segment starting this close to the audio's end is a repeat, not speech
 CUT_SEARCH_S = 5.0  # a long input is cut at its quietest 20 ms in the last this of a window
@@ -135,13 +134,11 @@ class WhisperEngine:
         workers: int = 1,
         threads: int = 1,
         initial_prompt: str | None = None,
-        min_window_s: float | None = None,
+        min_window_s: float = MIN_WINDOW_S,
         beam_size: int | None = None,
     ) -> None:
         if workers < 1 or threads < 1:
             raise ValueError("workers and threads must be >= 1")
-        if min_window_s is None:
-            min_window_s = MIN_WINDOW_S if lang == "en" else MULTI_MIN_WINDOW_S
         if not 1.0 <= min_window_s <= MAX_WINDOW_S:
             raise ValueError(f"min_window_s must be within 1..{MAX_WINDOW_S:g}")
         self.path = Path(path)

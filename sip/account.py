@@ -1,10 +1,15 @@
 """The SIP account: registration with our own backoff, and incoming calls handed to the phone.
 
 pjsip's built-in retry is switched off (retryIntervalSec=0) so a refused or unreachable
-registrar gets one clear line per attempt and retries at 1, 2, 4 ... 60 s instead of a fixed
-five minutes. A UDP REGISTER still unanswered after PROBE_AFTER_S is followed by an OPTIONS
-probe (sip/probe.py, on its own thread), so a wrong or dead registrar address is reported in
-seconds rather than after SIP's 32 s transaction timeout. Every failure also goes to
+registrar gets one clear line per attempt and retries at 1, 2, 4 ... 60 s (each step up to a
+quarter longer, at random, so phones that lost one registrar do not return in lockstep) instead
+of a fixed five minutes. Credentials the registrar refuses are not retried in a tight loop: the
+line names the user, and the next try is AUTH_RETRY_S later. A dropped connection to the
+registrar (TCP/TLS: it restarted, or the network went) registers again at once, since the
+binding may be gone with it. Each 2xx is checked for our own binding (sip/instance.py).
+A UDP REGISTER still unanswered after PROBE_AFTER_S is followed by an OPTIONS probe
+(sip/probe.py, on its own thread), so a wrong or dead registrar address is reported in seconds
+rather than after SIP's 32 s transaction timeout. Every failure also goes to
 `trouble(message)`, which the command turns into an `error` event, and every change of state
 to `status(state, message)` ("registering", "registered", "failing"), which the overlay
 shows on both pages.
@@ -12,18 +17,22 @@ shows on both pages.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable
 
 import pjsua2 as pj
 
 from assist.runtime.config import SipConfig
+from sip.instance import our_binding
 from sip.probe import probe_udp
 from sip.uri import dial_uri
 
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
-REGISTER_EXPIRES_S = 300
+BACKOFF_JITTER = 0.25  # each wait is up to this fraction longer, at random
+AUTH_RETRY_S = 300.0  # refused credentials: a password does not fix itself
+RECONNECT_S = 0.2  # the connection to the registrar dropped: register again this soon
 REGISTER_WATCHDOG_S = 40.0  # longer than SIP's 32 s transaction timeout
 SRTP_USE = {
     "off": pj.PJMEDIA_SRTP_DISABLED,
@@ -33,13 +42,17 @@ SRTP_USE = {
 PROBE_AFTER_S = 2.0  # a UDP REGISTER unanswered this long: is anything there at all?
 
 
-def account_config(cfg: SipConfig) -> pj.AccountConfig:
+def account_config(
+    cfg: SipConfig, *, instance: str = "", register: bool = True
+) -> pj.AccountConfig:
     acfg = pj.AccountConfig()
     acfg.idUri = cfg.uri
     acfg.regConfig.registrarUri = dial_uri(cfg.registrar, cfg.transport) if cfg.registrar else ""
-    acfg.regConfig.registerOnAdd = bool(cfg.registrar)
+    acfg.regConfig.registerOnAdd = bool(cfg.registrar) and register
     acfg.regConfig.retryIntervalSec = 0
-    acfg.regConfig.timeoutSec = REGISTER_EXPIRES_S
+    acfg.regConfig.timeoutSec = cfg.register_expires_s
+    if instance:  # ours, not pjsua's per-host default (sip/instance.py)
+        acfg.natConfig.sipOutboundInstanceId = instance
     if cfg.username:
         acfg.sipConfig.authCreds.append(
             pj.AuthCredInfo("digest", cfg.realm, cfg.username, 0, cfg.password)
@@ -71,6 +84,8 @@ class SipAccount(pj.Account):
         self,
         cfg: SipConfig,
         *,
+        instance: str = "",
+        register: bool = True,
         on_incoming: Callable[[int], None],
         notify: Callable[[str], None],
         later: Callable[[float, Callable[[], None]], None],
@@ -79,6 +94,10 @@ class SipAccount(pj.Account):
     ) -> None:
         super().__init__()
         self.cfg = cfg
+        self.instance = instance
+        self.register = register and bool(cfg.registrar)
+        self.others = -1  # other bindings the account had at the last 2xx (-1: not known)
+        self.lost_binding = False
         self.on_incoming = on_incoming
         self.notify = notify
         self.later = later
@@ -89,6 +108,7 @@ class SipAccount(pj.Account):
         self.failures = 0
         self.successes = 0
         self.closing = False
+        self._pending = 0  # the latest scheduled retry (older ones do nothing)
 
     def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802 - pjsua2 override
         try:
@@ -100,44 +120,112 @@ class SipAccount(pj.Account):
         if self.closing:
             return
         if prm.code // 100 == 2 and prm.expiration > 0:
+            self.successes += 1
+            self.backoff_s = BACKOFF_FIRST_S
+            if not self._binding_listed(prm):
+                return
             if not self.registered:
                 line = f"registered {self.cfg.uri} at {self.cfg.registrar}"
                 self.notify(line)
                 self.status("registered", line)
             self.registered = True
-            self.successes += 1
-            self.backoff_s = BACKOFF_FIRST_S
             return
         if prm.code // 100 == 2:  # unregistered on request
             self.registered = False
             return
         self._failed(prm.code, prm.reason)
 
+    def _binding_listed(self, prm: pj.OnRegStateParam) -> bool:
+        """The 2xx lists every binding of the account: is ours there? (False: reported, and
+        registered again.) A change in the number of other bindings is one line."""
+        if not self.instance:
+            return True
+        try:
+            message = prm.rdata.wholeMsg
+        except (AttributeError, pj.Error):
+            return True
+        if not message:
+            return True
+        ours, others = our_binding(message, self.instance)
+        if others != self.others and others > 0:
+            self.notify(
+                f"{self.cfg.uri} has {others} other binding{'s' * (others != 1)} at "
+                f"{self.cfg.registrar} (other phones on this account; calls ring all of them)"
+            )
+        self.others = others
+        if ours:
+            self.lost_binding = False
+            return True
+        if not self.lost_binding:
+            self.lost_binding = True
+            self.registered = False
+            line = (
+                f"the registrar {self.cfg.registrar} does not list this phone's binding "
+                f"(instance {self.instance}); registering again"
+            )
+            self.notify(line)
+            self.trouble(line)
+            self.status("failing", line)
+            self._schedule(self._jittered(BACKOFF_FIRST_S))
+        return False
+
+    @staticmethod
+    def _jittered(step: float) -> float:
+        return step * (1 + random.uniform(0, BACKOFF_JITTER))
+
+    def connection_lost(self, reason: str) -> None:
+        """A TCP/TLS connection closed (pump thread): if it was the registrar's, our binding
+        may be gone (a restarted registrar forgets it). Register again at once; if that fails,
+        the backoff takes over and the pages show it."""
+        if self.closing or not self.register or self.cfg.transport == "udp":
+            return
+        if self.registered:
+            line = (
+                f"connection to the registrar {self.cfg.registrar} lost ({reason}); "
+                "registering again"
+            )
+            self.notify(line)
+            self.status("registering", line)
+        self.registered = False
+        self._schedule(RECONNECT_S)
+
     def _failed(self, code: int, reason: str) -> None:
         """One clear line, then a retry after the next backoff step."""
         self.registered = False
         self.failures += 1
-        what = "refused" if 400 <= code < 500 and code != 408 else "failed"
-        delay = self.backoff_s
-        self.backoff_s = min(self.backoff_s * 2, BACKOFF_MAX_S)
-        line = (
-            f"registration of {self.cfg.uri} at {self.cfg.registrar} {what}: "
-            f"{code} {reason}; retrying in {delay:g} s"
-        )
+        where = f"{self.cfg.uri} at {self.cfg.registrar}"
+        if code in (401, 407) and self.cfg.username:
+            delay = self._jittered(AUTH_RETRY_S)
+            line = (
+                f"the registrar refused the credentials for {self.cfg.username} ({code} "
+                f"{reason}); check sip.username and sip.password; trying again in "
+                f"{delay / 60:.0f} min"
+            )
+        elif code in (401, 407):
+            delay = self._jittered(AUTH_RETRY_S)
+            line = (
+                f"the registrar wants credentials for {self.cfg.uri} ({code} {reason}); "
+                f"set sip.username and sip.password; trying again in {delay / 60:.0f} min"
+            )
+        else:
+            what = "refused" if 400 <= code < 500 and code != 408 else "failed"
+            delay = self._jittered(self.backoff_s)
+            self.backoff_s = min(self.backoff_s * 2, BACKOFF_MAX_S)
+            line = f"registration of {where} {what}: {code} {reason}; retrying in {delay:.1f} s"
         self.notify(line)
         self.trouble(line)
         self.status("failing", line)
-        self.later(delay, self._retry)
+        self._schedule(delay)
 
     def start(self) -> None:
         """Create the account; a REGISTER that gets no answer at all is reported too."""
-        if self.cfg.registrar:
+        if self.register:
             self.status("registering", f"registering {self.cfg.uri} at {self.cfg.registrar}")
-        self.create(account_config(self.cfg))
+        self.create(account_config(self.cfg, instance=self.instance, register=self.register))
         self._watch_attempt()
 
     def _watch_attempt(self) -> None:
-        if not self.cfg.registrar:
+        if not self.register:
             return
         attempt = self.failures, self.successes
 
@@ -162,8 +250,14 @@ class SipAccount(pj.Account):
             self.trouble(line)
             self.status("failing", line)
 
-    def _retry(self) -> None:
-        if self.closing:
+    def _schedule(self, delay: float) -> None:
+        """One REGISTER pending at a time: a newer schedule replaces an older one."""
+        self._pending += 1
+        mine = self._pending
+        self.later(delay, lambda: self._retry(mine))
+
+    def _retry(self, mine: int) -> None:
+        if self.closing or mine != self._pending:
             return
         try:
             self.setRegistration(True)

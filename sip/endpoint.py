@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,8 @@ SHUTDOWN_DRAIN_S = 2.0
 START_TIMEOUT_S = 15.0
 STUN_TIMEOUT_S = 10.0  # per configured STUN server (pjnath gives up after ~8 s)
 MAX_CALLS = 32  # asked for; the PyPI wheel still holds 4 calls (see sip/recorder.py setup)
+KEEPALIVE_PROBE_S = 5  # TCP keep-alive: seconds between unanswered probes
+KEEPALIVE_PROBES = 3  # unanswered probes before the kernel closes the connection
 
 
 def analysis_media(cfg: pj.EpConfig) -> None:
@@ -56,7 +59,46 @@ class Owner(Protocol):
 
     def failed(self, exc: BaseException, where: str) -> None: ...
 
+    def connection_lost(self, reason: str) -> None: ...
+
     def release(self) -> None: ...
+
+
+class _Endpoint(pj.Endpoint):
+    """pjsua2's Endpoint; a closed TCP/TLS connection goes to `lost(reason)` (pump thread)."""
+
+    def __init__(self, lost: Callable[[str], None]) -> None:
+        super().__init__()
+        self.lost = lost
+
+    def onTransportState(self, prm: pj.OnTransportStateParam) -> None:  # noqa: N802
+        if prm.state != pj.PJSIP_TP_STATE_DISCONNECTED:
+            return
+        try:
+            reason = self.utilStrError(prm.lastError) if prm.lastError else "closed"
+        except pj.Error:
+            reason = f"error {prm.lastError}"
+        try:
+            self.lost(reason)
+        except Exception:  # noqa: BLE001, S110 - never out of a pjsua2 callback; lost() reports
+            pass
+
+
+def keepalive_options(idle_s: int) -> pj.SockOptParams:
+    """SO_KEEPALIVE with `idle_s` of silence before probing: a registrar that vanished without
+    closing the connection (host down, NAT forgot us) is noticed in idle_s + 15 s."""
+    params = pj.SockOptParams()
+    for level, name, value in (
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle_s),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_PROBE_S),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_PROBES),
+    ):
+        opt = pj.SockOpt()
+        opt.level, opt.optName = level, name
+        opt.setOptValInt(value)
+        params.sockOpts.append(opt)
+    return params
 
 
 class Pump:
@@ -75,6 +117,7 @@ class Pump:
         tls: tuple[str, str, str, bool] = ("", "", "", True),
         public_address: str = "",
         stun_servers: tuple[str, ...] = (),
+        keepalive_s: int = 30,
     ) -> None:
         self.port = port
         self.bind = bind
@@ -86,6 +129,7 @@ class Pump:
         self.tls = tls  # (certificate, key, CA list, verify the server) for transport "tls"
         self.public_address = public_address  # NAT: put in Via/Contact instead of ours
         self.stun_servers = stun_servers  # NAT: pjsua learns its public address from these
+        self.keepalive_s = keepalive_s  # tcp/tls: TCP keep-alive after this much silence
         self.ep: pj.Endpoint | None = None
         self._work: queue.Queue[Callable[[], None]] = queue.Queue(WORK_QUEUE)
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -202,7 +246,7 @@ class Pump:
             self._guarded(heapq.heappop(self._timers)[2], "timer")
 
     def _create(self) -> None:
-        ep = pj.Endpoint()
+        ep = _Endpoint(self.owner.connection_lost)
         ep.libCreate()
         self.ep = ep
         cfg = pj.EpConfig()
@@ -230,6 +274,9 @@ class Pump:
             tcfg.tlsConfig.certFile, tcfg.tlsConfig.privKeyFile = cert, key
             tcfg.tlsConfig.CaListFile = ca
             tcfg.tlsConfig.verifyServer = verify
+            tcfg.tlsConfig.sockOptParams = keepalive_options(self.keepalive_s)
+        elif self.transport == "tcp":
+            tcfg.sockOptParams = keepalive_options(self.keepalive_s)
         tid = self._listen(ep, kind, tcfg, self.port)
         self.bound_port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1])
         if self.transport == "udp+tcp":  # the recording server: TCP on the same port too

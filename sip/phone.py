@@ -30,10 +30,12 @@ from assist.core.events import Error, SupervisorAction
 from assist.runtime.config import SipConfig
 from assist.runtime.control import ControlError, SuperviseMode
 from assist.runtime.runner import CallRunner
-from sip.account import SipAccount
+from sip.account import PROBE_AFTER_S, SipAccount
 from sip.call import Leg, SipCall
 from sip.codecs import apply_codecs
 from sip.endpoint import Pump
+from sip.instance import claim
+from sip.probe import probe_udp, probe_worthy
 from sip.tap import silence_source
 from sip.tapfile import TapReader, tap_dir
 from sip.uri import UriError, dial_uri
@@ -79,8 +81,13 @@ class Softphone:
         registration: Callable[[str, str], None] = lambda state, message: None,
         log_level: int = 1,
         log_file: str = "",
+        role: str = "phone",
     ) -> None:
+        """`role`: "phone" (`assist sip`: registers, takes calls) or "call" (`assist sip call`:
+        places one call and never registers, so it cannot take or replace the phone's binding)."""
         self.cfg = cfg
+        self.role = role
+        self.instance = claim(role)
         self.new_runner = new_runner
         self.end_runner = end_runner
         self.notify = notify
@@ -98,6 +105,7 @@ class Softphone:
             tls=(cfg.tls_cert, cfg.tls_key, cfg.tls_ca, cfg.tls_verify),
             public_address=cfg.public_address,
             stun_servers=cfg.stun_servers,
+            keepalive_s=cfg.keepalive_s,
         )
         self.ep: pj.Endpoint | None = None
         self.account: SipAccount | None = None
@@ -174,8 +182,13 @@ class Softphone:
         if missing:
             self.notify(f"sip.codecs: not in this pjsua2 build: {', '.join(missing)}")
         self.notify(f"codecs: {', '.join(enabled)}")
+        if self.cfg.registrar and self.role == "phone":
+            kept = "" if self.instance.kept else " (another live phone here has the kept one)"
+            self.notify(f"instance id {self.instance.urn}{kept}")
         self.account = SipAccount(
             self.cfg,
+            instance=self.instance.urn,
+            register=self.role == "phone",
             on_incoming=self._incoming,
             notify=self.notify,
             later=self.pump.later,
@@ -191,6 +204,10 @@ class Softphone:
             self.account.closing = True
         for leg in self.legs.values():
             leg.end_reason = "interrupted"
+
+    def connection_lost(self, reason: str) -> None:
+        if self.account is not None and not self._closing:
+            self.account.connection_lost(reason)
 
     def idle(self) -> bool:
         return not self.legs and not self._ending
@@ -361,16 +378,55 @@ class Softphone:
             del call, leg
             raise DialFailed(uri, failure)
         self.notify(f"{leg.call_id}: calling {uri}")
+        self.pump.later(self.cfg.ring_timeout_s, partial(self._ring_timeout, leg.call_id))
+        if self.cfg.transport == "udp" and probe_worthy(target):
+            self.pump.later(PROBE_AFTER_S, partial(self._probe_callee, leg.call_id, target))
         return leg.call_id
+
+    def _unanswered(self, call_id: str) -> Leg | None:
+        leg = self.legs.get(call_id)
+        if leg is None or leg.connected or leg.finished or leg.timeout_reason:
+            return None
+        return leg
+
+    def _give_up(self, leg: Leg, why: str) -> None:
+        leg.end_reason = "failed"
+        leg.timeout_reason = why
+        self.notify(f"{leg.call_id}: {why}; hanging up")
+        leg.call.hangup(_op())
+
+    def _ring_timeout(self, call_id: str) -> None:
+        """sip.ring_timeout_s: an outgoing call nobody answered is given up (CANCEL)."""
+        leg = self._unanswered(call_id)
+        if leg is not None:
+            limit = self.cfg.ring_timeout_s
+            self._give_up(leg, f"no answer within {limit:g} s (sip.ring_timeout_s)")
+
+    def _probe_callee(self, call_id: str, target: str) -> None:
+        """A UDP INVITE still without a ringing answer: is anything there at all? (The probe
+        runs on a thread of its own; an unreachable callee fails at once, not after 32 s.)"""
+        leg = self._unanswered(call_id)
+        if leg is None or leg.state == "ringing":
+            return
+
+        def probe() -> None:
+            problem = probe_udp(target)
+            if problem is not None:
+                self._post(None, "callee probe", partial(self._unreachable, call_id, problem))
+
+        threading.Thread(target=probe, name=f"probe-{call_id}", daemon=True).start()
+
+    def _unreachable(self, call_id: str, problem: str) -> None:
+        leg = self._unanswered(call_id)
+        if leg is not None and leg.state != "ringing":
+            self._give_up(leg, f"{leg.remote} unreachable: {problem}")
 
     def _hangup(self, leg: Leg) -> str:
         code = 603 if leg.direction == "inbound" and leg.state == "ringing" else 0
         leg.call.hangup(_op(code))
         return f"{leg.call_id}: hanging up"
 
-    def _supervise(
-        self, leg: Leg, mode: SuperviseMode, uri: str, name: str, target: str
-    ) -> str:
+    def _supervise(self, leg: Leg, mode: SuperviseMode, uri: str, name: str, target: str) -> str:
         if mode == "off":
             if leg.supervisor is None:
                 return f"{leg.call_id}: no supervisor connected"
@@ -420,6 +476,9 @@ class Softphone:
             if not leg.connected and leg.end_reason == "hangup":
                 leg.end_reason = "failed" if leg.direction == "outbound" else "missed"
             reason = leg.timeout_reason or ci.lastReason
+            if ci.lastStatusCode in (401, 407) and not leg.connected:
+                who = self.cfg.username or self.cfg.uri
+                reason = f"the proxy refused the credentials for {who} ({ci.lastReason})"
             self._finish(leg, "ended", reason, ci.lastStatusCode)
 
     def _on_supervisor_state(self, call: SipCall, ci: pj.CallInfo) -> None:

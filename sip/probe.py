@@ -30,6 +30,19 @@ def host_port(uri: str) -> tuple[str, int]:
     return host, int(port) if port else SIP_PORT
 
 
+def probe_worthy(uri: str) -> bool:
+    """The probe asks the host and port pjsip would use only when the URI fixes them: an IP
+    address or an explicit port (a bare domain goes through DNS SRV, which the probe skips)."""
+    host, _ = host_port(uri)
+    rest = uri.partition(":")[2].rpartition("@")[2].split(";")[0]
+    explicit_port = rest.rpartition("]")[2].count(":") == 1 if rest.startswith("[") else ":" in rest
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+        return True
+    except OSError:
+        return explicit_port
+
+
 def _options(target: str, local: tuple[str, int]) -> bytes:
     ip, port = local
     host = f"[{ip}]" if ":" in ip else ip

@@ -27,7 +27,9 @@ PEER = Path(__file__).with_name("sip_peer.py")
 class Proc:
     """A child process; a thread collects (wall time, line) from its stdout+stderr."""
 
-    def __init__(self, argv: Sequence[str], *, cwd: Path = ROOT) -> None:
+    def __init__(
+        self, argv: Sequence[str], *, cwd: Path = ROOT, env: dict[str, str] | None = None
+    ) -> None:
         self.argv = list(argv)
         self.p = subprocess.Popen(
             self.argv,
@@ -37,7 +39,7 @@ class Proc:
             stdin=subprocess.DEVNULL,
             text=True,
             errors="replace",  # a peer's log may carry raw bytes (Kamailio's TLS dumps)
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         self.lines: list[tuple[float, str]] = []
         self._cond = threading.Condition()
@@ -88,8 +90,8 @@ class Proc:
         self.p.wait(5)
 
 
-def assist(*args: str) -> Proc:
-    return Proc([sys.executable, "-m", "assist", *args])
+def assist(*args: str, env: dict[str, str] | None = None) -> Proc:
+    return Proc([sys.executable, "-m", "assist", *args], env=env)
 
 
 def peer(*args: str) -> Proc:

@@ -154,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         registration=registration,
         log_level=settings.sip.log_level,
         log_file=settings.sip.log_file,
+        role="call" if args.action == "call" else "phone",  # `sip call` never registers
     )
     # SIGTERM from here on ends the phone in order, even before the URLs are printed
     signals = StopSignals().install()  # Ctrl-C too, even if it came ignored (stopping.py)

@@ -14,12 +14,16 @@
     port = 5060                             # local SIP port (0 = any free port)
     bind = "127.0.0.1"                      # local address for SIP and RTP (default: all)
     rtp_port = 4000                         # first local RTP port (two per call, upwards)
-    audio = "null"                          # "null" (no sound card) or "default"
+    audio = "null"                          # "null" only: the phone is headless (the
+                                            # pjsua2 wheel has no sound card support)
     auto_answer = true                      # answer incoming calls at once
     media_timeout_s = 10                    # no RTP for this long: the call is dropped
     agent_play = "agent.wav"                # optional: play a WAV as the agent's microphone
     agent_record_dir = "ears/"              # optional: record what the agent hears, per call
     second_call = "busy"                    # a call while one is live: "busy" (486) | "ring"
+    ring_timeout_s = 60                     # an outgoing call unanswered this long: hung up
+    register_expires_s = 120                # registration refresh (what we ask the registrar)
+    keepalive_s = 30                        # tcp/tls: TCP keep-alive probes after this idle
     log_level = 1                           # pjsip's log level (0-6), to log_file or stderr
     log_file = ""                           # pjsip's log file ("" = stderr)
     codecs = ["G722", "PCMU", "PCMA"]       # offered in this order, others off (default:
@@ -53,6 +57,14 @@ DEFAULT_RTP_PORT = 4000
 DEFAULT_MEDIA_TIMEOUT_S = 10.0
 DEFAULT_AUDIO = "null"
 DEFAULT_LOG_LEVEL = 1
+DEFAULT_RING_TIMEOUT_S = 60.0
+DEFAULT_REGISTER_EXPIRES_S = 120  # a registrar that lost us (restart) hears from us this soon
+DEFAULT_KEEPALIVE_S = 30
+NO_SOUND_CARD = (
+    'sip.audio: "default" needs a sound card, and the pjsua2-python wheel has no audio '
+    'device support; assist sip is headless: use "null" (agent_play / agent_record_dir for '
+    "scripted audio)"
+)
 SECOND_CALL = ("busy", "ring")
 TRANSPORTS: tuple[Transport, ...] = ("udp", "tcp", "tls")
 SRTP = ("off", "optional", "mandatory")
@@ -127,6 +139,9 @@ class SipConfig:
     agent_play: str = ""
     agent_record_dir: str = ""
     second_call: str = "busy"
+    ring_timeout_s: float = DEFAULT_RING_TIMEOUT_S
+    register_expires_s: int = DEFAULT_REGISTER_EXPIRES_S
+    keepalive_s: int = DEFAULT_KEEPALIVE_S
     log_level: int = DEFAULT_LOG_LEVEL
     log_file: str = ""
     codecs: tuple[str, ...] = ()  # () = the default preference (sip/codecs.py)
@@ -157,12 +172,18 @@ class SipConfig:
             raise ConfigError(f"sip.port: {self.port} is not a port number (0-65535)")
         if not 1024 <= self.rtp_port <= 65000:
             raise ConfigError(f"sip.rtp_port: {self.rtp_port} must be between 1024 and 65000")
-        if not self.audio:
-            raise ConfigError('sip.audio: must be "null" or "default"')
-        if self.audio not in ("null", "default"):
-            raise ConfigError(f'sip.audio: {self.audio!r}: must be "null" or "default"')
+        if self.audio == "default":
+            raise ConfigError(NO_SOUND_CARD)
+        if self.audio != "null":
+            raise ConfigError(f'sip.audio: {self.audio!r}: must be "null"')
         if not 1.0 <= self.media_timeout_s <= 3600.0:
             raise ConfigError("sip.media_timeout_s: must be between 1 and 3600 seconds")
+        if not 1.0 <= self.ring_timeout_s <= 600.0:
+            raise ConfigError("sip.ring_timeout_s: must be between 1 and 600 seconds")
+        if not 30 <= self.register_expires_s <= 3600:
+            raise ConfigError("sip.register_expires_s: must be between 30 and 3600 seconds")
+        if not 5 <= self.keepalive_s <= 600:
+            raise ConfigError("sip.keepalive_s: must be between 5 and 600 seconds")
         if self.agent_play and not Path(self.agent_play).is_file():
             raise ConfigError(f"sip.agent_play: {self.agent_play}: no such file")
         if self.second_call not in SECOND_CALL:
@@ -217,6 +238,9 @@ class SipConfig:
             "agent_play": str,
             "agent_record_dir": str,
             "second_call": str,
+            "ring_timeout_s": float,
+            "register_expires_s": int,
+            "keepalive_s": int,
             "log_level": int,
             "log_file": str,
             "codecs": list,

@@ -34,7 +34,8 @@ const conn = new AssistConn({
   onEvent: handle,
   onMessage: (m) => {
     if (m.type === "error") toast(m.error, true);
-    if (m.type === "hello") $("dial").hidden = !m.telephony; // no phone in demo mode
+    // the dial box only where a phone is behind the server and this token may place calls
+    if (m.type === "hello") $("dial").hidden = !(m.telephony && m.dial);
     if (m.type === "phone") { view.phone = m; showPhone(); }
   },
   onStatus: (s) => { view.status = s; showStatus(); },

@@ -548,7 +548,7 @@ class Softphone:
         finally:
             self._graveyard.append(leg.call)
             self.notify(f"{leg.call_id}: ended ({reason})")
-            outcome = f"{code} {reason}" if code else reason
+            outcome = f"{code} {reason}" if code and not leg.timeout_reason else reason
             self.ended(leg.call_id, leg.end_reason, outcome)
             if leg.runner is not None:
                 # the call's last ~0.25 s is still in the tap files: end the runner once the

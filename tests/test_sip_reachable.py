@@ -10,14 +10,20 @@ proxy (digest authentication, tests/sip_registrar.py) and baresip as the caller,
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import connect
 
 from tests.sip_helpers import Proc, assist, baresip, events, plugin_config, speech_wav, wait_event
-from tests.sip_registrar import PASSWORD, Registrar
+from tests.sip_registrar import PASSWORD, Registrar, free_port
+
+DATA = Path(__file__).with_name("data")
 
 
 def _phone(tmp: Path, name: str, reg: Registrar, rtp_port: int, **sip: object) -> tuple[Proc, Path]:
@@ -31,7 +37,14 @@ def _phone(tmp: Path, name: str, reg: Registrar, rtp_port: int, **sip: object) -
     )
     ev = tmp / f"{name}.jsonl"
     proc = assist(
-        "sip", "--config", str(cfg), "--events", str(ev), "--no-server", "--asr", "off",
+        "sip",
+        "--config",
+        str(cfg),
+        "--events",
+        str(ev),
+        "--no-server",
+        "--asr",
+        "off",
         env={"XDG_STATE_HOME": str(tmp / "state")},
     )
     return proc, ev
@@ -39,7 +52,9 @@ def _phone(tmp: Path, name: str, reg: Registrar, rtp_port: int, **sip: object) -
 
 def _rang(ev: Path) -> list[str]:
     return [
-        e["call_id"] for e in events(ev) if e["type"] == "call_state" and e["data"]["state"] == "ringing"
+        e["call_id"]
+        for e in events(ev)
+        if e["type"] == "call_state" and e["data"]["state"] == "ringing"
     ]
 
 
@@ -73,3 +88,214 @@ def test_two_phones_on_one_account_both_stay_reachable(tmp_path: Path) -> None:
     assert "another live phone here has the kept one" in b.text
     for p in (a, b):
         assert "Traceback" not in p.text and "Assertion" not in p.text, p.text
+
+
+@pytest.mark.timeout(90)
+def test_sip_call_with_the_phones_config_leaves_the_phone_reachable(tmp_path: Path) -> None:
+    """A one-off `assist sip call` with the agent's config used to register with the phone's
+    instance id, replace its binding and remove it on exit (callers then got 404)."""
+    reg = Registrar(tmp_path / "kamailio").start()
+    wav = speech_wav(tmp_path / "customer8k.wav", "Hello, I am calling about my bill.", seconds=4)
+    procs: list[Proc] = []
+    try:
+        phone, ev = _phone(tmp_path, "phone", reg, 7540, transport="tcp")
+        procs.append(phone)
+        phone.wait_for(r"registered sip:agent@127\.0\.0\.1", timeout=20)
+        port = free_port()
+        callee = baresip(tmp_path / "callee", wav, seconds=30, port=port)
+        procs.append(callee)
+        callee.wait_for(r"baresip is ready", timeout=10)
+        one_off = assist(
+            *(
+                "sip",
+                "call",
+                f"sip:customer@127.0.0.1:{port}",
+                "--config",
+                str(tmp_path / "phone.toml"),
+            ),
+            *("--no-server", "--asr", "off", "--duration", "3"),
+            env={"XDG_STATE_HOME": str(tmp_path / "state")},
+        )
+        procs.append(one_off)
+        assert one_off.p.wait(30) == 0, one_off.text
+        assert "registered sip:agent" not in one_off.text, one_off.text
+        caller = baresip(tmp_path / "caller", wav, seconds=5, dial=reg.uri("agent"))
+        procs.append(caller)
+        wait_event(ev, timeout=20, type="call_state", state="ringing")
+        assert phone.stop() == 0, phone.text
+    finally:
+        for p in procs:
+            p.kill()
+        reg.stop()
+    assert "404" not in reg.text, reg.text
+
+
+def _kamailio_ready(reg: Registrar) -> float:
+    """Start Kamailio again; the time it listens."""
+    reg.start()
+    return time.time()
+
+
+@pytest.mark.timeout(120)
+def test_a_restarted_registrar_is_noticed_and_the_gap_shown(tmp_path: Path) -> None:
+    """Kamailio restarted (every binding forgotten): the phone over TCP sees its connection
+    close, registers again as soon as Kamailio is back, and the gap is on the agent's page
+    (`phone` messages over the overlay's websocket) and in the --events stream."""
+    reg = Registrar(tmp_path / "kamailio").start()
+    token = "agent-token-for-the-restart-test"
+    overlay = f'[overlay]\nport = 0\n[[overlay.agent]]\nname = "alice"\ntoken = "{token}"\n'
+    cfg = plugin_config(
+        tmp_path / "phone.toml",
+        overlay=overlay,
+        registrar=reg.uri(transport="tcp"),
+        username="agent",
+        password=PASSWORD,
+        transport="tcp",
+        rtp_port=7560,
+    )
+    ev = tmp_path / "phone.jsonl"
+    phone = assist(
+        "sip",
+        "--config",
+        str(cfg),
+        "--events",
+        str(ev),
+        "--asr",
+        "off",
+        env={"XDG_STATE_HOME": str(tmp_path / "state")},
+    )
+    seen: list[tuple[float, str, str]] = []
+    wav = speech_wav(tmp_path / "customer8k.wav", "Hello, I am calling about my bill.", seconds=4)
+    procs = [phone]
+    try:
+        _, m = phone.wait_for(r"Overlay: http://127\.0\.0\.1:(\d+)/")
+        phone.wait_for(r"registered sip:agent@127\.0\.0\.1", timeout=20)
+        with connect(f"ws://127.0.0.1:{m[1]}/ws?token={token}", open_timeout=10) as ws:
+            stop_at = time.time()
+            reg.stop()
+            time.sleep(2.0)  # down for 2 s: the phone's REGISTERs are refused meanwhile
+            back_at = _kamailio_ready(reg)
+            t_reg, _ = phone.wait_for(r"registered sip:agent@127\.0\.0\.1 at .*", timeout=15)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    msg = json.loads(ws.recv(timeout=0.5))
+                except TimeoutError:
+                    if seen and seen[-1][1] == "registered":
+                        break
+                    continue
+                if msg.get("type") == "phone":
+                    seen.append((time.time(), msg["registration"], msg["message"]))
+        # registered once more: a caller through Kamailio reaches the phone again
+        caller = baresip(tmp_path / "caller", wav, seconds=5, dial=reg.uri("agent"))
+        procs.append(caller)
+        wait_event(ev, timeout=20, type="call_state", state="ringing")
+        assert phone.stop() == 0, phone.text
+    finally:
+        for p in procs:
+            p.kill()
+        reg.stop()
+    lines = [line for line in phone.text.splitlines() if line.startswith("assist: sip:")]
+    registered = [line for line in lines if " registered sip:agent" in line]
+    assert len(registered) == 2, lines
+    assert any("connection to the registrar" in line and "lost" in line for line in lines), lines
+    # registered again within a few seconds of Kamailio listening again
+    assert t_reg - back_at < 4.0, (t_reg - back_at, lines)
+    states = [s for _, s, _ in seen]
+    assert "failing" in states and states[-1] == "registered", seen
+    assert seen[0][0] >= stop_at
+    failing = [
+        e for e in events(ev) if e["type"] == "error" and e["data"]["source"] == "registration"
+    ]
+    assert failing, events(ev)
+    assert "Traceback" not in phone.text and "Assertion" not in phone.text, phone.text
+
+
+@pytest.mark.timeout(60)
+def test_a_wrong_password_names_the_user_and_is_not_retried_at_once(tmp_path: Path) -> None:
+    reg = Registrar(tmp_path / "kamailio").start()
+    cfg = plugin_config(
+        tmp_path / "phone.toml",
+        registrar=reg.uri(),
+        username="agent",
+        password="not-the-password",
+        rtp_port=7580,
+    )
+    phone = assist("sip", "--config", str(cfg), "--no-server", "--asr", "off")
+    try:
+        _, m = phone.wait_for(
+            r"assist: sip: the registrar refused the credentials for (\S+) .*", timeout=20
+        )
+        time.sleep(4)  # the old backoff would have tried again twice by now
+        assert phone.stop() == 0, phone.text
+    finally:
+        phone.kill()
+        reg.stop()
+    assert m[1] == "agent"
+    assert "check sip.username and sip.password" in m[0] and "trying again in 5 min" in m[0]
+    lines = [line for line in phone.text.splitlines() if line.startswith("assist: sip:")]
+    assert sum("refused" in line for line in lines) == 1, lines
+    assert sum(line.count("REGISTER sip:agent") for line in reg.text.splitlines()) == 0
+    assert "Traceback" not in phone.text and "Assertion" not in phone.text, phone.text
+
+
+@pytest.mark.timeout(60)
+def test_an_unanswered_call_ends_at_the_ring_timeout(tmp_path: Path) -> None:
+    port = free_port()
+    callee = Proc(
+        ["/usr/bin/sipp", "-sf", str(DATA / "uas_rings.xml"), "-i", "127.0.0.1", "-p", str(port)]
+        + ["-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error"],
+        cwd=tmp_path,
+    )
+    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=7600, ring_timeout_s=3)
+    uri = f"sip:bob@127.0.0.1:{port}"
+    started = time.monotonic()
+    plugin = assist("sip", "call", uri, "--config", str(cfg), "--no-server", "--asr", "off")
+    try:
+        assert plugin.p.wait(30) == 1, plugin.text
+        took = time.monotonic() - started
+        assert callee.p.wait(10) == 0, callee.text  # it got our CANCEL
+    finally:
+        plugin.kill()
+        callee.kill()
+    errors = [line for line in plugin.text.splitlines() if line.startswith("assist: error")]
+    assert errors == [
+        f"assist: error: the call to {uri} failed: no answer within 3 s (sip.ring_timeout_s)"
+    ], plugin.text
+    assert took < 15, took
+
+
+@pytest.mark.timeout(60)
+def test_a_udp_callee_nothing_listens_for_fails_at_once(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=7620)
+    uri = f"sip:bob@127.0.0.1:{port}"
+    started = time.monotonic()
+    plugin = assist("sip", "call", uri, "--config", str(cfg), "--no-server", "--asr", "off")
+    try:
+        assert plugin.p.wait(30) == 1, plugin.text
+        took = time.monotonic() - started
+    finally:
+        plugin.kill()
+    errors = [line for line in plugin.text.splitlines() if line.startswith("assist: error")]
+    assert errors == [
+        f"assist: error: the call to {uri} failed: {uri} unreachable: nothing listens on "
+        f"127.0.0.1 port {port} (udp)"
+    ], plugin.text
+    assert took < 12, took  # SIP's own timeout is 32 s
+
+
+def test_audio_default_is_refused_with_one_line(tmp_path: Path) -> None:
+    cfg = plugin_config(tmp_path / "assist.toml", audio="default")
+    out = subprocess.run(
+        [sys.executable, "-m", "assist", "sip", "--config", str(cfg), "--no-server"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2, out
+    assert out.stderr.splitlines() == [
+        f'assist: error: {cfg}: sip.audio: "default" needs a sound card, and the pjsua2-python '
+        'wheel has no audio device support; assist sip is headless: use "null" (agent_play / '
+        "agent_record_dir for scripted audio)"
+    ], out.stderr

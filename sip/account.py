@@ -29,7 +29,7 @@ from sip.probe import probe_udp
 from sip.uri import dial_uri
 
 BACKOFF_FIRST_S = 1.0
-BACKOFF_MAX_S = 60.0
+BACKOFF_MAX_S = 30.0
 BACKOFF_JITTER = 0.25  # each wait is up to this fraction longer, at random
 AUTH_RETRY_S = 300.0  # refused credentials: a password does not fix itself
 RECONNECT_S = 0.2  # the connection to the registrar dropped: register again this soon
@@ -179,13 +179,14 @@ class SipAccount(pj.Account):
         the backoff takes over and the pages show it."""
         if self.closing or not self.register or self.cfg.transport == "udp":
             return
-        if self.registered:
-            line = (
-                f"connection to the registrar {self.cfg.registrar} lost ({reason}); "
-                "registering again"
-            )
-            self.notify(line)
-            self.status("registering", line)
+        if not self.registered:
+            return  # not registered (a REGISTER whose connection was refused): backoff's turn
+        line = (
+            f"connection to the registrar {self.cfg.registrar} lost ({reason}); "
+            "registering again"
+        )
+        self.notify(line)
+        self.status("registering", line)
         self.registered = False
         self._schedule(RECONNECT_S)
 

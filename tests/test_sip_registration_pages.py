@@ -32,7 +32,7 @@ def test_failing_registration_is_shown_on_the_overlay_and_the_console(
     try:
         _, agent_url = plugin.wait_for(r"Overlay: (\S+)")
         _, sup_url = plugin.wait_for(r"Supervisor: (\S+)")
-        plugin.wait_for(r"refused: 403 Forbidden; retrying in 1 s")
+        plugin.wait_for(r"refused: 403 Forbidden; retrying in 1\.[0-2] s")
         overlay = open_page(browser, agent_url[1])
         console = open_page(browser, sup_url[1], width=1280, height=800)
         banner = overlay.locator("#registration")

@@ -274,6 +274,9 @@ class Pump:
             tcfg.tlsConfig.certFile, tcfg.tlsConfig.privKeyFile = cert, key
             tcfg.tlsConfig.CaListFile = ca
             tcfg.tlsConfig.verifyServer = verify
+            # the wheel's OpenSSL 1.0.2k would also speak TLS 1.0 and 1.1 to a server that
+            # offers no better (a downgrade): TLS 1.2 at least (1.3 once a build has it)
+            tcfg.tlsConfig.proto = pj.PJ_SSL_SOCK_PROTO_TLS1_2 | pj.PJ_SSL_SOCK_PROTO_TLS1_3
             tcfg.tlsConfig.sockOptParams = keepalive_options(self.keepalive_s)
         elif self.transport == "tcp":
             tcfg.sockOptParams = keepalive_options(self.keepalive_s)

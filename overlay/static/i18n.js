@@ -30,6 +30,7 @@ const STRINGS = {
     dropping: "Audio dropping: {n} frames lost", lagging: "Transcript delayed {s} s ({who})",
     listening: "listening…",
     answer: "Answer", hangup: "Hang up", dial: "Call", st_ringing: "ringing", st_confirmed: "connected",
+    decline: "Decline", incoming_call: "Incoming call", other_call: "Other call",
     st_held: "on hold", st_ended: "ended",
     // evidence, in words
     ev_silence_s: "quiet for {v} s", ev_last_speaker: "{v} spoke last", ev_talk_s: "talked {v} s",
@@ -76,6 +77,7 @@ const STRINGS = {
     dropping: "音频丢失：已丢 {n} 帧", lagging: "转写延迟 {s} 秒（{who}）",
     listening: "正在听…",
     answer: "接听", hangup: "挂断", dial: "呼叫", st_ringing: "振铃中", st_confirmed: "通话中",
+    decline: "拒接", incoming_call: "来电", other_call: "另一通电话",
     st_held: "保持中", st_ended: "已结束",
     ev_silence_s: "沉默 {v} 秒", ev_last_speaker: "最后说话：{v}", ev_talk_s: "说了 {v} 秒",
     ev_speaker: "说话人：{v}", ev_overlap_s: "双方同时说话 {v} 秒",

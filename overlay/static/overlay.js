@@ -27,6 +27,7 @@ const view = {
   call: null, cards: new Map(), partials: {}, ended: false, now: 0, duration: null,
   status: "connecting", asr: "", drops: 0, dropTimer: null, lag: {}, phone: null,
   voiceMood: null, confs: [], ackTimer: null,
+  others: new Map(), // call waiting: other live calls (id -> {data, state, direction})
 };
 
 const conn = new AssistConn({
@@ -83,6 +84,7 @@ function relabel() {
   showHealth();
   showPhone();
   showMood();
+  showOthers();
   $("pace").title = I18N.t("wpm_title");
 }
 I18N.onChange.push(relabel);
@@ -170,13 +172,65 @@ $("dial").addEventListener("submit", (e) => {
   if (uri) control({ type: "dial", uri });
 });
 
+// Call waiting (sip.second_call = "ring"): a call that starts while this one is live does not
+// take the screen; it is a small card with its own buttons (answer, decline or hang up). When
+// the call on screen ends, the newest other live call takes its place.
+function otherCall(ev) {
+  const o = view.others.get(ev.call_id);
+  if (!o) return;
+  if (ev.type === "call_state") {
+    o.state = ev.data.state;
+    o.direction = ev.data.direction || o.direction;
+  }
+  if (ev.type === "call_ended") view.others.delete(ev.call_id);
+  showOthers();
+}
+
+function promoteOther() {
+  const next = [...view.others.keys()].pop();
+  if (!next) return;
+  const o = view.others.get(next);
+  view.others.delete(next);
+  reset(next, o.data);
+  if (o.state) callState(o.state, o.direction);
+  showOthers();
+}
+
+function showOthers() {
+  const box = $("others");
+  const live = ["ringing", "confirmed", "held"];
+  box.replaceChildren(...[...view.others].map(([id, o]) => {
+    const ringing = o.state === "ringing" && o.direction === "inbound";
+    const card = el("div", `other ${ringing ? "incoming" : ""}`);
+    card.dataset.call = id;
+    card.append(el("b", "", I18N.t(ringing ? "incoming_call" : "other_call")));
+    card.append(el("span", "who", o.data.remote || id));
+    card.append(el("span", "muted", o.state ? I18N.t(`st_${o.state}`) : ""));
+    const button = (cls, key, msg) => {
+      const b = el("button", cls, I18N.t(key));
+      b.addEventListener("click", () => control({ ...msg, call_id: id }));
+      card.append(b);
+    };
+    if (ringing) button("answer", "answer", { type: "answer" });
+    if (live.includes(o.state)) button("hangup", ringing ? "decline" : "hangup", { type: "hangup" });
+    return card;
+  }));
+  box.hidden = view.others.size === 0;
+}
+
 function handle(ev) {
   const d = ev.data;
   if (ev.type === "call_started") {
-    if (ev.call_id !== view.call) reset(ev.call_id, d);
+    if (ev.call_id === view.call) return;
+    if (view.call && !view.ended) {
+      view.others.set(ev.call_id, { data: d, state: null, direction: null });
+      showOthers();
+    } else {
+      reset(ev.call_id, d);
+    }
     return;
   }
-  if (ev.call_id !== view.call) return;
+  if (ev.call_id !== view.call) { otherCall(ev); return; }
   if (!view.ended && ev.t > view.now) { view.now = ev.t; showCall(); }
   switch (ev.type) {
     case "prompt": addCard(ev); break;
@@ -206,6 +260,7 @@ function handle(ev) {
       showCall();
       showHealth();
       for (const id of [...view.cards.keys()]) clearCard(id, "call_ended");
+      promoteOther();
       break;
     case "supervisor_message": addMessage(ev); break;
     case "error": toast(d.message, true); break;

@@ -186,7 +186,8 @@ class SipAccount(pj.Account):
             "registering again"
         )
         self.notify(line)
-        self.status("registering", line)
+        self.trouble(line)
+        self.status("failing", line)  # unreachable until the registrar has us again
         self.registered = False
         self._schedule(RECONNECT_S)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,15 @@ def test_registers_over_tls_to_kamailio(tmp_path: Path) -> None:
         )
         _, m = kamailio.wait_for(r"REGISTER sip:agent@127\.0\.0\.1 over tls: (\S+)")
         assert "transport=TLS" in m[1]
+        # TCP keep-alive on the TLS connection to the registrar (sip.keepalive_s)
+        sockets = subprocess.run(
+            ["ss", "-tnoH", "state", "established", f"( dport = :{port} )"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+        assert "timer:(keepalive" in sockets, sockets
         assert plugin.stop() == 0, plugin.text
     finally:
         if plugin is not None:

@@ -1,7 +1,7 @@
 """The SIP account: registration with our own backoff, and incoming calls handed to the phone.
 
 pjsip's built-in retry is switched off (retryIntervalSec=0) so a refused or unreachable
-registrar gets one clear line per attempt and retries at 1, 2, 4 ... 60 s (each step up to a
+registrar gets one clear line per attempt and retries at 1, 2, 4 ... 30 s (each step up to a
 quarter longer, at random, so phones that lost one registrar do not return in lockstep) instead
 of a fixed five minutes. Credentials the registrar refuses are not retried in a tight loop: the
 line names the user, and the next try is AUTH_RETRY_S later. A dropped connection to the
@@ -17,6 +17,7 @@ shows on both pages.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import threading
 from collections.abc import Callable
@@ -25,7 +26,7 @@ import pjsua2 as pj
 
 from assist.runtime.config import SipConfig
 from sip.instance import our_binding
-from sip.probe import probe_udp
+from sip.probe import host_port, probe_udp
 from sip.uri import dial_uri
 
 BACKOFF_FIRST_S = 1.0
@@ -75,6 +76,22 @@ def account_config(
         acfg.natConfig.viaRewriteUse = 0
     acfg.natConfig.iceEnabled = cfg.ice
     return acfg
+
+
+def _may_be(remote: str, registrar: str) -> bool:
+    """Could a connection to `remote` ("ip:port", "[v6]:port") be the one to `registrar`?
+    Only a registrar named by IP address can be ruled out (a name would need DNS here)."""
+    host, port = host_port(registrar)
+    r_host, _, r_port = remote.rpartition(":")
+    try:
+        ip, r_ip = ipaddress.ip_address(host), ipaddress.ip_address(r_host.strip("[]"))
+    except ValueError:
+        return True
+    if ip != r_ip:
+        return False
+    rest = registrar.partition(":")[2].rpartition("@")[2].split(";")[0]
+    names_port = "]:" in rest if rest.startswith("[") else ":" in rest
+    return not names_port or r_port == str(port)
 
 
 class SipAccount(pj.Account):
@@ -173,17 +190,20 @@ class SipAccount(pj.Account):
     def _jittered(step: float) -> float:
         return step * (1 + random.uniform(0, BACKOFF_JITTER))
 
-    def connection_lost(self, reason: str) -> None:
+    def connection_lost(self, reason: str, remote: str = "") -> None:
         """A TCP/TLS connection closed (pump thread): if it was the registrar's, our binding
         may be gone (a restarted registrar forgets it). Register again at once; if that fails,
-        the backoff takes over and the pages show it."""
+        the backoff takes over and the pages show it. `remote` (TLS only) rules out
+        connections to other peers when the registrar is named by IP address; otherwise any
+        closed connection costs one REGISTER."""
         if self.closing or not self.register or self.cfg.transport == "udp":
             return
         if not self.registered:
             return  # not registered (a REGISTER whose connection was refused): backoff's turn
+        if remote and not _may_be(remote, self.cfg.registrar):
+            return
         line = (
-            f"connection to the registrar {self.cfg.registrar} lost ({reason}); "
-            "registering again"
+            f"connection to the registrar {self.cfg.registrar} lost ({reason}); registering again"
         )
         self.notify(line)
         self.trouble(line)

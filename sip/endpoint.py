@@ -59,15 +59,16 @@ class Owner(Protocol):
 
     def failed(self, exc: BaseException, where: str) -> None: ...
 
-    def connection_lost(self, reason: str) -> None: ...
+    def connection_lost(self, reason: str, remote: str) -> None: ...
 
     def release(self) -> None: ...
 
 
 class _Endpoint(pj.Endpoint):
-    """pjsua2's Endpoint; a closed TCP/TLS connection goes to `lost(reason)` (pump thread)."""
+    """pjsua2's Endpoint; a closed TCP/TLS connection goes to `lost(reason, remote)` (pump
+    thread; `remote` is the far end's address where pjsip knows it, TLS only, else "")."""
 
-    def __init__(self, lost: Callable[[str], None]) -> None:
+    def __init__(self, lost: Callable[[str, str], None]) -> None:
         super().__init__()
         self.lost = lost
 
@@ -79,7 +80,12 @@ class _Endpoint(pj.Endpoint):
         except pj.Error:
             reason = f"error {prm.lastError}"
         try:
-            self.lost(reason)
+            tls = prm.tlsInfo
+            remote = "" if tls.isEmpty() else str(tls.remoteAddr or "")
+        except (AttributeError, pj.Error):
+            remote = ""
+        try:
+            self.lost(reason, remote)
         except Exception:  # noqa: BLE001, S110 - never out of a pjsua2 callback; lost() reports
             pass
 

@@ -205,9 +205,9 @@ class Softphone:
         for leg in self.legs.values():
             leg.end_reason = "interrupted"
 
-    def connection_lost(self, reason: str) -> None:
+    def connection_lost(self, reason: str, remote: str) -> None:
         if self.account is not None and not self._closing:
-            self.account.connection_lost(reason)
+            self.account.connection_lost(reason, remote)
 
     def idle(self) -> bool:
         return not self.legs and not self._ending

@@ -23,6 +23,7 @@ children=2
 tcp_children=2
 listen=udp:127.0.0.1:{port}
 listen=tcp:127.0.0.1:{port}
+{tls_listen}
 auto_aliases=no
 alias="127.0.0.1:{port}"
 mpath="{mpath}"
@@ -37,6 +38,7 @@ loadmodule "xlog.so"
 loadmodule "textops.so"
 loadmodule "siputils.so"
 loadmodule "auth.so"
+{tls_module}
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "min_expires", 10)
 request_route {{
@@ -92,14 +94,38 @@ def free_port() -> int:
     raise AssertionError("no port free for UDP and TCP")
 
 
-class Registrar:
-    """One Kamailio on a fixed port, which can be stopped and started again (a restart)."""
+TLS_CFG = """\
+[server:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+private_key = {key}
+certificate = {cert}
+ca_list = {ca}
+"""
 
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+
+class Registrar:
+    """One Kamailio on fixed ports, which can be stopped and started again (a restart). With
+    `certs` (tests/certs.py) it also listens for TLS on `tls_port`."""
+
+    def __init__(self, folder: Path, certs: dict[str, Path] | None = None) -> None:
         self.folder = folder
-        self.port = port or free_port()
+        self.port = free_port()
+        self.tls_port = free_port() if certs else 0
         folder.mkdir(parents=True, exist_ok=True)
-        cfg = CFG.format(port=self.port, mpath=MODULES, password=PASSWORD)
+        tls_listen = tls_module = ""
+        if certs:
+            (folder / "tls.cfg").write_text(TLS_CFG.format(**certs))
+            tls_listen = f"enable_tls=yes\nlisten=tls:127.0.0.1:{self.tls_port}"
+            tls_module = f'loadmodule "tls.so"\nmodparam("tls", "config", "{folder / "tls.cfg"}")'
+        cfg = CFG.format(
+            port=self.port,
+            mpath=MODULES,
+            password=PASSWORD,
+            tls_listen=tls_listen,
+            tls_module=tls_module,
+        )
         (folder / "kamailio.cfg").write_text(cfg)
         self.proc: Proc | None = None
         self.runs: list[Proc] = []
@@ -132,5 +158,6 @@ class Registrar:
 
     def uri(self, user: str = "", transport: str = "udp") -> str:
         at = f"{user}@" if user else ""
-        suffix = ";transport=tcp" if transport == "tcp" else ""
-        return f"sip:{at}127.0.0.1:{self.port}{suffix}"
+        port = self.tls_port if transport == "tls" else self.port
+        suffix = f";transport={transport}" if transport != "udp" else ""
+        return f"sip:{at}127.0.0.1:{port}{suffix}"

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from tests.certs import make_certs
 from tests.sip_helpers import Proc, assist, baresip, events, plugin_config, speech_wav, wait_event
 from tests.sip_registrar import PASSWORD, Registrar, free_port
 
@@ -148,21 +149,29 @@ def _kamailio_ready(reg: Registrar) -> float:
 
 
 @pytest.mark.timeout(120)
-def test_a_restarted_registrar_is_noticed_and_the_gap_shown(tmp_path: Path) -> None:
-    """Kamailio restarted (every binding forgotten): the phone over TCP sees its connection
-    close, registers again as soon as Kamailio is back, and the gap is on the agent's page
-    (`phone` messages over the overlay's websocket) and in the --events stream."""
-    reg = Registrar(tmp_path / "kamailio").start()
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_a_restarted_registrar_is_noticed_and_the_gap_shown(tmp_path: Path, transport: str) -> None:
+    """Kamailio restarted (every binding forgotten): the phone over TCP or TLS sees its
+    connection close, registers again as soon as Kamailio is back, and the gap is on the agent's
+    page (`phone` messages over the overlay's websocket) and in the --events stream."""
+    certs = make_certs(tmp_path / "certs") if transport == "tls" else None
+    reg = Registrar(tmp_path / "kamailio", certs).start()
+    tls = (
+        {"tls_ca": str(certs["ca"]), "tls_cert": str(certs["cert"]), "tls_key": str(certs["key"])}
+        if certs
+        else {}
+    )
     token = "agent-token-for-the-restart-test"
     overlay = f'[overlay]\nport = 0\n[[overlay.agent]]\nname = "alice"\ntoken = "{token}"\n'
     cfg = plugin_config(
         tmp_path / "phone.toml",
         overlay=overlay,
-        registrar=reg.uri(transport="tcp"),
+        registrar=reg.uri(transport=transport),
         username="agent",
         password=PASSWORD,
-        transport="tcp",
+        transport=transport,
         rtp_port=7560,
+        **tls,
     )
     ev = tmp_path / "phone.jsonl"
     phone = assist(
@@ -182,8 +191,9 @@ def test_a_restarted_registrar_is_noticed_and_the_gap_shown(tmp_path: Path) -> N
         _, m = phone.wait_for(r"Overlay: http://127\.0\.0\.1:(\d+)/")
         phone.wait_for(r"registered sip:agent@127\.0\.0\.1", timeout=20)
         # TCP keep-alive on the connection to the registrar (sip.keepalive_s): the kernel's view
+        port = reg.tls_port if transport == "tls" else reg.port
         sockets = subprocess.run(
-            ["ss", "-tnoH", "state", "established", f"( dport = :{reg.port} )"],
+            ["ss", "-tnoH", "state", "established", f"( dport = :{port} )"],
             capture_output=True,
             text=True,
             timeout=10,

@@ -141,7 +141,7 @@ class Leg:
         self.applied: frozenset[Route] = frozenset()
         self.state = ""
         self.end_reason = "hangup"
-        self.timeout_reason = ""
+        self.timeout_reason = ""  # our own wording of why the call ended (timeouts, refusals)
         self.last_rx = (-1, time.monotonic())
 
     def attach(self, runner: CallRunner) -> None:

@@ -479,6 +479,7 @@ class Softphone:
             if ci.lastStatusCode in (401, 407) and not leg.connected:
                 who = self.cfg.username or self.cfg.uri
                 reason = f"the proxy refused the credentials for {who} ({ci.lastReason})"
+                leg.timeout_reason = reason  # our wording is the outcome, not "407 ..."
             self._finish(leg, "ended", reason, ci.lastStatusCode)
 
     def _on_supervisor_state(self, call: SipCall, ci: pj.CallInfo) -> None:

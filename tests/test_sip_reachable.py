@@ -331,3 +331,32 @@ def test_audio_default_is_refused_with_one_line(tmp_path: Path) -> None:
         'wheel has no audio device support; assist sip is headless: use "null" (agent_play / '
         "agent_record_dir for scripted audio)"
     ], out.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_call_whose_credentials_the_proxy_refuses_says_so(tmp_path: Path) -> None:
+    """`sip call` through Kamailio with a wrong password: 407 twice; the one line names the
+    user instead of "407 Proxy Authentication Required"."""
+    reg = Registrar(tmp_path / "kamailio").start()
+    cfg = plugin_config(
+        tmp_path / "call.toml",
+        registrar=reg.uri(),
+        username="agent",
+        password="not-the-password",
+        rtp_port=7640,
+    )
+    uri = reg.uri("customer")
+    plugin = assist(
+        *("sip", "call", uri, "--config", str(cfg), "--no-server", "--asr", "off"),
+        env={"XDG_STATE_HOME": str(tmp_path / "state")},
+    )
+    try:
+        assert plugin.p.wait(30) == 1, plugin.text
+    finally:
+        plugin.kill()
+        reg.stop()
+    errors = [line for line in plugin.text.splitlines() if line.startswith("assist: error")]
+    assert errors == [
+        f"assist: error: the call to {uri} failed: the proxy refused the credentials for agent "
+        "(Proxy Authentication Required)"
+    ], plugin.text

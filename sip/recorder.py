@@ -427,6 +427,10 @@ class RecordingServer:
     def idle(self) -> bool:
         return not self.sessions and not self._ending
 
+    def connection_lost(self, reason: str, remote: str) -> None:
+        """A TCP/TLS connection closed: the recording server registers nowhere, so nothing
+        depends on it (each session's SIP dialog reports its own end)."""
+
     def failed(self, exc: BaseException, where: str) -> None:
         self.notify(f"internal error on the SIP thread ({where}): {_why(exc)}; the server goes on")
 

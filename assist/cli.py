@@ -18,7 +18,7 @@ from typing import NoReturn, TextIO
 from assist import __version__
 from assist.core.errors import AssistError
 
-COMMANDS = ("demo", "schema", "calls", "report", "models", "sip", "srs", "console")
+COMMANDS = ("demo", "eval", "schema", "calls", "report", "models", "sip", "srs", "console")
 
 
 class Parser(argparse.ArgumentParser):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assist.core.numbers import extract, read_back
+from assist.core.numbers import candidates, extract, read_back, shown
 
 
 @pytest.mark.parametrize(
@@ -95,3 +95,37 @@ def test_a_real_tidigits_clip_through_a_phone_line_reads_back() -> None:
     for said in ("two nine three four oh", "29 340", "two nine three, four zero"):
         assert read_back(heard[0], extract(said, "en", min_digits=1)), said
     assert not read_back(heard[0], extract("two nine three four", "en", min_digits=1))
+
+
+# --- candidates: what speaks for a number being one the customer gave -------------------------
+
+
+def test_candidates_carry_their_evidence() -> None:
+    [c] = candidates("four seven two nine", "en", min_digits=3)
+    assert (c.digits, c.run) == ("4729", True)  # said digit by digit
+    [c] = candidates("2,000.", "en", min_digits=3)  # a yes heard as a number: one piece
+    assert (c.digits, c.run, c.conf) == ("2000", False, None)
+    [c] = candidates("四七二九", "zh", min_digits=3)
+    assert (c.digits, c.run) == ("4729", True)
+    [c] = candidates("2,000。", "zh", min_digits=3)  # 对的 heard as 2,000
+    assert (c.digits, c.run) == ("2000", False)
+    [c] = candidates("两千", "zh", min_digits=3)  # a round amount said with 千 is not a run
+    assert (c.digits, c.run) == ("2000", False)
+
+
+def test_candidates_take_the_recognisers_confidence_and_mark_unsure_digits() -> None:
+    words = [("My", 0.9), ("account", 0.95), ("is", 0.9), ("4729", 0.3), ("183.", 0.92)]
+    [c] = candidates("My account is 4729 183.", "en", min_digits=3, words=words, unsure_below=0.5)
+    assert (c.digits, c.conf, c.uncertain) == ("4729183", 0.3, ("4729",))
+    assert shown(c) == "[4729]183"
+    sure = candidates("My account is 4729 183.", "en", min_digits=3, words=words)
+    assert shown(sure[0]) == "4729183"  # unsure_below 0: nothing marked
+
+
+def test_read_back_rule_digits_per_edit_in_english_too() -> None:
+    """The issue's phone-line misreading: 4729183 heard back as "4129183" is one edit in seven
+    digits (allowed with digits_per_edit 4: one per four digits); two wrong is not a read-back."""
+    assert read_back("4729183", extract("4129183", "en", min_digits=1), digits_per_edit=4)
+    assert read_back("4729183", extract("47 29 18 3", "en", min_digits=1), digits_per_edit=4)
+    assert not read_back("4729183", extract("4129188", "en", min_digits=1), digits_per_edit=4)
+    assert not read_back("4729183", extract("4129183", "en", min_digits=1))  # exact

@@ -133,3 +133,50 @@ def test_blunt_wording_still_fires(text: str, phrase: str) -> None:
     prompts = [p for p in _agent_finals(["Hello, Acme Bank, this is Sam.", text])]
     wording = [p for p in prompts if p.rule == "agent_wording"]
     assert wording and wording[0].evidence["phrase"] == phrase
+
+
+# --- required parts: the word that carries the meaning is never forgiven -----------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        (
+            "请问有什么可以帮您",
+            "[还]有什么可以帮您",
+        ),  # the greeting is not the anything-else question
+        ("您好 请问 有 什么 可以 帮 您", "[还]有什么可以帮您"),
+        ("没有别的办法", "[还]有别的"),
+        ("is there anything also", "anything [else]"),
+        ("do you have any older questions", "any [other] questions"),
+    ],
+)
+def test_a_near_miss_without_the_required_part_does_not_match(text: str, phrase: str) -> None:
+    assert find(text, [phrase]) == []
+    # without the brackets the same near miss is forgiven: the fuzziness the brackets stop
+    assert find(text, [phrase.replace("[", "").replace("]", "")]) != []
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase", "heard"),
+    [
+        ("请问还有什么可以帮您", "[还]有什么可以帮您", "还有什么可以帮您"),
+        ("还有什么可以邦您", "[还]有什么可以帮您", "还有什么可以邦您"),  # 邦 = 帮 by sound
+        ("还有什么可疑帮您", "[还]有什么可以帮您", "还有什么可疑帮您"),  # one wrong elsewhere
+        ("is there anything else", "anything [else]", "anything else"),
+        ("is there anythin else", "anything [else]", "anythin else"),
+        ("any other questions", "any [other] questions", "any other questions"),
+    ],
+)
+def test_the_required_part_heard_still_matches_fuzzily(text: str, phrase: str, heard: str) -> None:
+    [m] = find(text, [phrase])
+    assert m.phrase == phrase.replace("[", "").replace("]", "") and m.heard == heard
+
+
+def test_required_parts_are_parsed_and_checked() -> None:
+    p = Phrase.parse("anything [else] => ask it")
+    assert (p.text, p.required, p.suggestion) == ("anything else", ("else",), "ask it")
+    assert Phrase.parse("[还]有别的").required == ("还",)
+    for bad in ("anything [else", "anything []", "[a[b]]"):
+        with pytest.raises(ValueError, match="required part"):
+            Phrase.parse(bad)

@@ -305,3 +305,182 @@ phrases = "nope"
 """
     with pytest.raises(RulePackError, match=r"t.toml:7: rule 'negative_phrase': .*nope"):
         parse_pack(text, "t.toml")
+
+
+# --- issue 22: cues you can trust ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "greet", "yes", "closing"),
+    [
+        ("zh", GREET_ZH, "2,000。", "感谢 您 的 来电 再见"),  # 对的 heard as "2,000"
+        ("zh", GREET_ZH, "两千", "感谢 您 的 来电 再见"),
+        ("en", GREET_EN, "2,000.", "thank you for calling goodbye"),  # "that's it" as 2,000
+    ],
+)
+def test_a_yes_heard_as_a_number_does_not_ask_for_a_read_back(lang, greet, yes, closing) -> None:
+    script = [greet, (6.0, "agent", "ok" if lang == "en" else "好的"), (8.0, "customer", yes)]
+    prompts = run(lang, [*script, (12.0, "agent", closing)])
+    assert "confirm_numbers" not in rules(prompts)
+
+
+@pytest.mark.parametrize(
+    ("lang", "script", "shown"),
+    [
+        # context in the customer's words, or in the agent's question before them
+        ("en", [(6.0, "customer", "my card ends 4729")], "4729"),
+        (
+            "en",
+            [(5.0, "agent", "what's your phone number"), (8.0, "customer", "555 2301")],
+            "5552301",
+        ),
+        ("en", [(6.0, "customer", "it is two nine three four")], "2934"),  # digit by digit
+        ("en", [(6.0, "customer", "4729183")], "4729183"),  # long enough alone
+        ("zh", [(6.0, "customer", "尾号 是 3857")], "3857"),
+        ("zh", [(5.0, "agent", "请问 您 的 电话"), (8.0, "customer", "5552301")], "5552301"),
+        ("zh", [(6.0, "customer", "三 八 五 七")], "3857"),
+    ],
+)
+def test_numbers_with_evidence_still_ask_for_a_read_back(lang, script, shown) -> None:
+    greet = GREET_EN if lang == "en" else GREET_ZH
+    closing = "thank you for calling goodbye" if lang == "en" else "感谢 您 的 来电 再见"
+    prompts = run(lang, [greet, *script, (14.0, "agent", closing)])
+    fired = [p for _, p in prompts if p.rule == "confirm_numbers"]
+    assert len(fired) == 1 and fired[0].evidence["heard"] == shown
+
+
+def test_a_number_heard_with_low_confidence_needs_context_and_shows_its_unsure_digits() -> None:
+    s = CallSession("t", pack=default_pack("en"))
+    s.start()
+    prompts = []
+
+    def say(speaker: str, text: str, confs: list[float], at: float) -> None:
+        toks = text.split()
+        words = tuple(
+            Word(w, at + i * 0.3, at + i * 0.3 + 0.3, c)
+            for i, (w, c) in enumerate(zip(toks, confs, strict=True))
+        )
+        while s.t < at + 0.3 * len(toks):
+            s.feed(SILENT, SILENT)
+        tr = Transcript(speaker=speaker, kind="final", text=text, words=words, start=at, end=s.t)  # type: ignore[arg-type]
+        prompts.extend(e.data for e in s.add_transcript(tr) if isinstance(e.data, Prompt))
+
+    say("agent", GREET_EN[2], [0.9] * len(GREET_EN[2].split()), 0.5)
+    say("customer", "47291", [0.2], 6.0)  # five digits, but barely heard and no context: not given
+    say("agent", "thank you for calling goodbye", [0.9] * 5, 9.0)
+    assert "confirm_numbers" not in [p.rule for p in prompts]
+    s2 = run(
+        "en",
+        [GREET_EN, (6.0, "customer", "47291"), (9.0, "agent", "thank you for calling goodbye")],
+    )
+    assert "confirm_numbers" in rules(
+        s2
+    )  # the same words heard with no confidence given: five digits count
+    prompts.clear()
+    say("customer", "account 4729 183", [0.95, 0.3, 0.9], 40.0)
+    say("agent", "anything else", [0.9, 0.9], 45.0)
+    [p] = [p for p in prompts if p.rule == "confirm_numbers"]
+    assert p.text == "Confirm numbers back before closing: [4729]183"
+    assert p.evidence["heard"] == "4729183" and p.evidence["uncertain"] is True
+
+
+@pytest.mark.parametrize(
+    ("lang", "script"),
+    [
+        # the greeting came in two finals (second pass): its 请问有什么可以帮您 is no anything-else
+        (
+            "zh",
+            [
+                (1.5, "agent", "您好 欢迎 致电 安可 银行 我 是 小 王"),
+                (4.0, "agent", "请问 有 什么 可以 帮 您"),
+                (8.0, "customer", "我 想 查 账单"),
+                (14.0, "agent", "好 的 已经 查 好 了 请问 有 什么 可以 帮 您"),
+                (18.0, "agent", "感谢 您 的 来电 再见"),
+            ],
+        ),
+        (
+            "en",
+            [
+                GREET_EN,
+                (8.0, "customer", "i want a cheaper plan"),
+                (14.0, "agent", "i can offer anything also on the cheaper plan"),
+                (18.0, "agent", "thank you for calling goodbye"),
+            ],
+        ),
+    ],
+)
+def test_a_near_miss_of_the_anything_else_question_is_not_it(lang, script) -> None:
+    assert "anything_else" in rules(run(lang, script))
+
+
+@pytest.mark.parametrize(
+    ("lang", "script", "sign_at"),
+    [
+        # the customer's "no, that's all" is the earliest sign: fire then, before the goodbye
+        (
+            "en",
+            [
+                (6.0, "customer", "my account number is 4729183"),
+                (10.0, "agent", "done"),
+                (13.0, "customer", "no that's all thanks"),
+                (16.0, "agent", "thank you for calling goodbye"),
+            ],
+            13.0,
+        ),
+        (
+            "zh",
+            [
+                (6.0, "customer", "我 的 账号 是 4729183"),
+                (10.0, "agent", "好 的"),
+                (13.0, "customer", "没有 了 谢谢"),
+                (16.0, "agent", "感谢 您 的 来电 再见"),
+            ],
+            13.0,
+        ),
+        # the agent's anything-else question
+        (
+            "en",
+            [
+                (6.0, "customer", "my account number is 4729183"),
+                (13.0, "agent", "anything else i can do"),
+                (16.0, "customer", "no"),
+                (19.0, "agent", "thank you for calling goodbye"),
+            ],
+            13.0,
+        ),
+        # the agent's first closing words in a partial, before the goodbye's final
+        (
+            "en",
+            [
+                (6.0, "customer", "my account number is 4729183"),
+                (13.0, "agent", "thank you for calling", "partial"),
+                (14.5, "agent", "thank you for calling goodbye"),
+            ],
+            13.0,
+        ),
+    ],
+)
+def test_closing_prompts_fire_on_the_earliest_sign_of_closing(lang, script, sign_at) -> None:
+    greet = GREET_EN if lang == "en" else GREET_ZH
+    prompts = run(lang, [greet, *script])
+    [t] = [t for t, p in prompts if p.rule == "confirm_numbers"]
+    assert t == pytest.approx(sign_at, abs=0.021)
+
+
+def test_a_correct_read_back_heard_with_one_wrong_digit_is_a_read_back_in_both_languages() -> None:
+    en = [
+        GREET_EN,
+        (6.0, "customer", "my account number is 4729183"),
+        (9.0, "agent", "that is 4129183"),
+        (12.0, "agent", "anything else i can help with"),
+    ]
+    assert "confirm_numbers" not in rules(run("en", en))
+    wrong = [*en[:2], (9.0, "agent", "that is 4129188"), en[3]]
+    assert "confirm_numbers" in rules(run("en", wrong))
+    zh = [
+        GREET_ZH,
+        (6.0, "customer", "我 的 账号 是 4729183"),
+        (9.0, "agent", "您 的 账号 是 4129183"),
+        (12.0, "agent", "还有 什么 可以 帮 您"),
+    ]
+    assert "confirm_numbers" not in rules(run("zh", zh))

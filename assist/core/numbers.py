@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 import unicodedata
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import cn2an  # imported with the core, not at a call's first number: ~0.15 s on the frame thread
 from rapidfuzz.distance import Levenshtein
@@ -93,32 +94,119 @@ def extract(text: str, lang: str, *, min_digits: int = DEFAULT_MIN_DIGITS) -> li
 def _join_runs(toks: list[str]) -> list[str]:
     """Join digits said one by one ("4 7 2 oh 9" -> "47209"); "oh" is 0 between digits and
     after them at the end ("2 9 3 4 oh")."""
-    out: list[str] = []
-    run = ""
+    return [n for n, _ in _runs(toks)]
+
+
+def _runs(toks: list[str]) -> list[tuple[str, int]]:
+    """(number, how many spoken pieces it was joined from) for each number in `toks`."""
+    out: list[tuple[str, int]] = []
+    run, pieces = "", 0
     for i, tok in enumerate(toks):
         digit_run = tok.isdigit() and len(tok) <= 4  # groups like "4729 183" too
         last = i + 1 == len(toks)
         zero = tok in _ZEROS and run and (last or toks[i + 1][:1].isdigit())
         if digit_run or zero:
             run += "0" if zero else tok
+            pieces += 1
             continue
         if run:
-            out.append(run)
-            run = ""
+            out.append((run, pieces))
+            run, pieces = "", 0
         if tok[:1].isdigit():
-            out.append(tok.replace(",", ""))
+            out.append((tok.replace(",", ""), 1))
     if run:
-        out.append(run)
+        out.append((run, pieces))
     return out
+
+
+# Chinese digits said one by one (no 十/百/千/万 between them): 四七二九, 幺三九
+_ZH_DIGIT_RUN = re.compile(r"[零〇幺一二两三四五六七八九]{3,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A number heard in a transcript, with what speaks for it being a number someone gave:
+    `run` (said digit by digit, three or more), `context` (a context phrase such as "account
+    number" / 账号 near it; set by the caller), `conf` (the lowest recogniser confidence of
+    the words it came from; None when the engine gives none), `uncertain` (digit groups the
+    recogniser was unsure of, to mark when showing it)."""
+
+    digits: str
+    run: bool = False
+    context: bool = False
+    conf: float | None = None
+    uncertain: tuple[str, ...] = ()
+
+
+def candidates(
+    text: str,
+    lang: str,
+    *,
+    min_digits: int = DEFAULT_MIN_DIGITS,
+    words: Sequence[tuple[str, float | None]] = (),
+    unsure_below: float = 0.0,
+) -> list[Candidate]:
+    """The numbers of `text` (as `extract`) with their evidence; `words` are the transcript's
+    (word, confidence) pairs, if the engine gave them."""
+    zh = lang == "zh" or is_cjk(text)
+    if zh:
+        found = [(n, 1) for n in re.findall(r"\d+(?:\.\d+)?", to_digits(text, lang))]
+        runs = {to_digits(r, "zh") for r in _ZH_DIGIT_RUN.findall(_zh_chars(text))}
+        found = [(n, 3 if n in runs else 1) for n, _ in found]
+    else:
+        found = _runs(_TOKEN.findall(to_digits(text, lang).lower()))
+    per_word = []
+    for w, conf in words:
+        got = "".join(extract(w, lang, min_digits=1))
+        if got and conf is not None:
+            per_word.append((got, conf))
+    out = []
+    for n, pieces in found:
+        if sum(c.isdigit() for c in n) < min_digits:
+            continue
+        mine = [(d, c) for d, c in per_word if d in n]
+        out.append(
+            Candidate(
+                n,
+                run=pieces >= 3,
+                conf=min((c for _, c in mine), default=None),
+                uncertain=tuple(d for d, c in mine if c < unsure_below),
+            )
+        )
+    return out
+
+
+def shown(c: Candidate) -> str:
+    """The number as heard, digits the recogniser was unsure of in brackets ("47[2]9183")."""
+    mark = [False] * len(c.digits)
+    for frag in c.uncertain:
+        i = c.digits.find(frag)
+        if i >= 0:
+            mark[i : i + len(frag)] = [True] * len(frag)
+    out, i = [], 0
+    while i < len(c.digits):
+        if not mark[i]:
+            out.append(c.digits[i])
+            i += 1
+            continue
+        j = i
+        while j < len(c.digits) and mark[j]:
+            j += 1
+        out.append(f"[{c.digits[i:j]}]")
+        i = j
+    return "".join(out)
 
 
 def read_back(number: str, said: Iterable[str], *, digits_per_edit: int = 0) -> bool:
     """Whether `number` appears in what the other side said (their numbers, in any grouping).
 
-    Both sides come from a recogniser, which gets a digit wrong now and then (Whisper base
-    hears Mandarin 七 as 去, 是 as 1). With `digits_per_edit` n > 0, a number said with at most
-    one edit (a digit wrong, missing or extra) per n digits also counts: a reminder to read back
-    is for numbers never read back, not a check of the recogniser. 0: exact.
+    The read-back match rule (docs/rules.md): the agent's numbers are joined in the order said,
+    any consecutive run of them, and a run matches when it contains `number` or is within
+    len(number) // `digits_per_edit` edits of it (a digit wrong, missing or extra). Both sides
+    come from a recogniser, which gets a digit wrong now and then (Whisper base hears Mandarin
+    七 as 去, "4129183" for 4729183 on a phone line): a reminder to read back is for numbers
+    never read back, not a check of the recogniser. 0: exact; a number shorter than
+    `digits_per_edit` digits must be exact.
     """
     said = list(said)
     if any(number == s or number in s for s in said) or number in "".join(said):

@@ -6,8 +6,10 @@ still matches while short words ("no", "but") must match exactly. `mask` hides e
 ("no problem") before matching. Chinese is matched character by character and by sound:
 a recogniser that writes a homophone (客服 heard as 克服, 投诉 as 头素) still matches, since the
 toned pinyin (pypinyin, pure Python, readings chosen in context) is the same; in phrases of
-four characters or more one character may differ in both. The phrase lists themselves are
-data in the rule packs.
+four characters or more one character may differ in both. A part of a phrase in brackets
+is required: fuzziness never forgives it ("[还]有什么可以帮您" is not "请问有什么可以帮您",
+"anything [else]" is not "anything less"); it must be heard as written, or by sound in
+Chinese. The phrase lists themselves are data in the rule packs.
 """
 
 from __future__ import annotations
@@ -42,17 +44,43 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class Phrase:
-    """A phrase list entry: "policy => What I can do is..." carries a suggestion."""
+    """A phrase list entry: "policy => What I can do is..." carries a suggestion, and
+    "anything [else]" a required part (`required`: the bracketed parts, without brackets)."""
 
     text: str
     suggestion: str = ""
+    required: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, entry: str) -> Phrase:
-        text, _, suggestion = entry.partition(SUGGESTION_SEP)
-        if not text.strip():
-            raise ValueError(f"empty phrase in {entry!r}")
-        return cls(text.strip(), suggestion.strip())
+        return _parse(entry)
+
+
+_REQUIRED = re.compile(r"\[([^\[\]]*)\]")
+
+
+@lru_cache(maxsize=1024)
+def _parse(entry: str) -> Phrase:
+    raw, _, suggestion = entry.partition(SUGGESTION_SEP)
+    required = tuple(r.strip() for r in _REQUIRED.findall(raw))
+    text = _REQUIRED.sub(lambda m: m.group(1), raw).strip()
+    if not text:
+        raise ValueError(f"empty phrase in {entry!r}")
+    if "[" in text or "]" in text or any(not r for r in required):
+        raise ValueError(f"unbalanced or empty [required part] in {entry!r}")
+    return Phrase(text, suggestion.strip(), required)
+
+
+def _required_positions(phrase: Phrase, units: list[str]) -> tuple[int, ...]:
+    """Indexes into `units` (the phrase's words, or its characters) of its required parts."""
+    out: list[int] = []
+    for part in phrase.required:
+        want = list(cjk_chars(part)) if is_cjk(part) else tokens(part)
+        for i in range(len(units) - len(want) + 1):
+            if units[i : i + len(want)] == want:
+                out += range(i, i + len(want))
+                break
+    return tuple(out)
 
 
 def is_cjk(text: str) -> bool:
@@ -109,14 +137,29 @@ def find(text: str, phrases: Iterable[str], *, min_ratio: float = DEFAULT_MIN_RA
     toks = tokens(text)
     chars = cjk_chars(text)
     for entry in phrases:
-        phrase = Phrase.parse(entry).text
-        m = _find_cjk(chars, phrase) if is_cjk(phrase) else _find_words(toks, phrase, min_ratio)
+        parsed = Phrase.parse(entry)
+        phrase = parsed.text
+        if is_cjk(phrase):
+            m = _find_cjk(chars, phrase, _required_positions(parsed, list(cjk_chars(phrase))))
+        else:
+            m = _find_words(toks, phrase, min_ratio, _required_positions(parsed, tokens(phrase)))
         if m is not None:
             out.append(m)
     return sorted(out, key=lambda m: m.position)
 
 
-def _find_words(toks: list[str], phrase: str, min_ratio: float) -> Match | None:
+def _has_required(heard: list[str], want: list[str], required: tuple[int, ...]) -> bool:
+    """Every required word of the phrase is a word heard in the window, exactly (or inside a
+    word the recogniser glued to its neighbour: "anythingelse")."""
+    return all(
+        any(tok == want[k] or (len(tok) > len(want[k]) + 2 and want[k] in tok) for tok in heard)
+        for k in required
+    )
+
+
+def _find_words(
+    toks: list[str], phrase: str, min_ratio: float, required: tuple[int, ...] = ()
+) -> Match | None:
     want = tokens(phrase)
     if not want or len(toks) < len(want):
         return None
@@ -135,6 +178,8 @@ def _find_words(toks: list[str], phrase: str, min_ratio: float) -> Match | None:
                 if k > 0 and i + k <= len(toks):
                     alt = " ".join(toks[i : i + k])
                     score = max(score, similarity(alt.replace(" ", ""), target.replace(" ", "")))
+        if required and not _has_required(toks[i : i + n + 1], want, required):
+            continue
         if score >= (1.0 if exact else min_ratio) and (best is None or score > best.score):
             best = Match(phrase, heard, round(score, 3), i)
     return best
@@ -159,7 +204,7 @@ def sounds(chars: str) -> tuple[str, ...]:
     return tuple(toned)
 
 
-def _find_cjk(chars: str, phrase: str) -> Match | None:
+def _find_cjk(chars: str, phrase: str, required: tuple[int, ...] = ()) -> Match | None:
     want = cjk_chars(phrase)
     if not want:
         return None
@@ -182,6 +227,8 @@ def _find_cjk(chars: str, phrase: str) -> Match | None:
                 continue
             if heard[i + k] == said[k]:
                 by_sound += 1
+            elif k in required:  # the word that carries the meaning is never forgiven
+                wrong = allowed + 1
             else:
                 wrong += 1
             if wrong > allowed:

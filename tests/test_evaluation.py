@@ -26,11 +26,13 @@ def test_late_early_and_forbidden_prompts_are_false_alarms_or_misses() -> None:
     got = score(
         [(lb, [(15.0, "confirm_numbers"), (3.0, "anything_else"), (4.0, "pace_fast")])]
     )
-    late = got["confirm_numbers"]
-    assert (late.hits, late.false_alarms, late.missed) == (0, 1, ["c@10"])  # after `by`
+    late = got["confirm_numbers"]  # after `by`: a miss, and late, but the cue was real
+    assert (late.hits, late.late, late.false_alarms, late.missed) == (0, 1, 0, ["c@10"])
     assert got["anything_else"].false_alarms == 1
     assert "pace_fast" not in got  # neither expected nor forbidden: not judged
-    assert totals(got).false_alarms == 2
+    assert totals(got).false_alarms == 1
+    early = score([(lb, [(5.0, "confirm_numbers"), (40.0, "confirm_numbers")])])
+    assert (early["confirm_numbers"].false_alarms, early["confirm_numbers"].late) == (2, 0)
 
 
 def test_star_forbids_every_rule_and_repeats_inside_a_hit_window_are_not_alarms() -> None:
@@ -57,7 +59,8 @@ def test_a_label_file_is_read(tmp_path: Path) -> None:
     p = _write(
         tmp_path,
         "a",
-        'lang = "zh"\nforbid = ["greeting"]\n[[expect]]\nrule = "anything_else"\nat = 1\nby = 2.5\n',
+        'lang = "zh"\nforbid = ["greeting"]\n'
+        '[[expect]]\nrule = "anything_else"\nat = 1\nby = 2.5\n',
     )
     lb = load_label(p)
     assert (lb.name, lb.lang, lb.forbid) == ("a", "zh", ("greeting",))

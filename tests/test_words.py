@@ -204,11 +204,18 @@ def test_hold_reason_needs_a_reason_in_the_final() -> None:
 def test_greeting_without_company_and_name_only_first_turn() -> None:
     prompts = run(
         "en",
-        [(2.0, "agent", "hello how can i help"), (5.0, "agent", "hello again how are you")],
+        [
+            (2.0, "agent", "hello how can i help"),
+            (5.0, "agent", "hello again how are you"),
+            (16.0, "customer", "hi"),  # after the first turn (turn_s = 8): judged by then
+            (20.0, "agent", "acme bank my name is sam"),  # too late to count
+        ],
     )
     assert rules(prompts) == ["greeting"]
     assert prompts[0][1].evidence["missing"] == "company + name"
-    only_name = run("en", [(2.0, "agent", "hello acme bank how can i help")])
+    only_name = run(
+        "en", [(2.0, "agent", "hello acme bank how can i help"), (16.0, "customer", "hi")]
+    )
     assert only_name[0][1].evidence["missing"] == "name"
 
 

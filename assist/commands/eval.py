@@ -154,14 +154,15 @@ def _print_table(
 ) -> None:
     print(f"{pack.name} ({pack.lang}), {calls} calls")
     print(
-        f"{'rule':<22} {'expected':>8} {'hits':>5} {'recall':>7} {'false':>6} {'lat med':>8} "
-        f"{'lat max':>8}"
+        f"{'rule':<22} {'expected':>8} {'hits':>5} {'recall':>7} {'false':>6} {'late':>5} "
+        f"{'lat med':>8} {'lat max':>8}"
     )
     for name, s in [*scores.items(), ("total", total)]:
         d = s.to_dict()
         print(
             f"{name:<22} {s.expected:>8} {s.hits:>5} {_fmt(s.recall, True):>7} "
-            f"{s.false_alarms:>6} {_fmt(d['latency_median_s']):>8} {_fmt(d['latency_max_s']):>8}"
+            f"{s.false_alarms:>6} {s.late:>5} {_fmt(d['latency_median_s']):>8} "
+            f"{_fmt(d['latency_max_s']):>8}"
         )
     for name, s in scores.items():
         if s.missed:

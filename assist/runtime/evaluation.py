@@ -10,8 +10,10 @@ A labelled call is `NAME.wav` (stereo: channel 0 agent, 1 customer) and `NAME.to
     by = 26.0                      # the prompt must come no later than this (window [at, by])
 
 Scoring (`score`) is pure: a prompt of an expected rule inside one of its windows is a hit (the
-first one per window; latency = prompt time - `at`); a prompt of a forbidden rule, or of an
-expected rule outside all its windows, is a false alarm; any other prompt is not judged.
+first one per window; latency = prompt time - `at`); one that comes within `LATE_S` after a
+missed window is late (a miss, but the cue was real: not a false alarm); a prompt of a
+forbidden rule, or of an expected rule outside all its windows, is a false alarm; any other
+prompt is not judged.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 from assist.core.errors import InputError
 
 EARLY_S = 0.5  # a prompt this much before `at` still counts (label times are read by ear)
+LATE_S = 10.0  # a prompt this long after a missed window is late, not a false alarm
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class RuleScore:
     expected: int = 0
     hits: int = 0
     false_alarms: int = 0
+    late: int = 0
     latencies: list[float] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)  # "call@at"
     alarms: list[str] = field(default_factory=list)  # "call@t"
@@ -70,6 +74,7 @@ class RuleScore:
             "hits": self.hits,
             "recall": None if self.recall is None else round(self.recall, 3),
             "false_alarms": self.false_alarms,
+            "late": self.late,
             "latency_median_s": round(statistics.median(lat), 2) if lat else None,
             "latency_max_s": round(max(lat), 2) if lat else None,
             "missed": self.missed,
@@ -158,11 +163,24 @@ def score(
             else:
                 s.missed.append(f"{label.name}@{e.at:g}")
         windows = {e.rule for e in label.expect}
+        late_for: set[Expect] = set()
         for i, (t, rule) in enumerate(fired):
             if i in used:
                 continue
             # a repeat inside a window already hit is the same cue, not a false alarm
             inside = any(e.rule == rule and e.at - EARLY_S <= t <= e.by for e in label.expect)
+            missed = [
+                e
+                for e in label.expect
+                if e.rule == rule
+                and f"{label.name}@{e.at:g}" in out[rule].missed
+                and e.by < t <= e.by + LATE_S
+                and e not in late_for
+            ]
+            if missed:
+                late_for.add(missed[0])
+                out[rule].late += 1
+                continue
             if label.forbids(rule) or (rule in windows and not inside):
                 s = out.setdefault(rule, RuleScore())
                 s.false_alarms += 1
@@ -176,5 +194,6 @@ def totals(scores: dict[str, RuleScore]) -> RuleScore:
         t.expected += s.expected
         t.hits += s.hits
         t.false_alarms += s.false_alarms
+        t.late += s.late
         t.latencies += s.latencies
     return t

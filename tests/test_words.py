@@ -491,3 +491,19 @@ def test_a_correct_read_back_heard_with_one_wrong_digit_is_a_read_back_in_both_l
         (12.0, "agent", "还有 什么 可以 帮 您"),
     ]
     assert "confirm_numbers" not in rules(run("zh", zh))
+
+
+@pytest.mark.parametrize(
+    ("lang", "first", "second"),
+    [
+        ("en", "I can see why that's frustrating", "I'll take care of this for you"),
+        ("zh", "我能理解您的心情", "我会负责处理这件事"),
+    ],
+)
+def test_a_negative_moment_suggests_empathy_words_in_turn(lang, first, second) -> None:
+    greet = GREET_EN if lang == "en" else GREET_ZH
+    bad = "this is ridiculous" if lang == "en" else "你们 服务 太 差 了"
+    prompts = run(lang, [greet, (5.0, "customer", bad), (40.0, "customer", bad)])
+    shown = [p for _, p in prompts if p.rule == "negative_phrase"]
+    assert [p.evidence["suggestion"] for p in shown] == [first, second]
+    assert first in shown[0].text and second in shown[1].text

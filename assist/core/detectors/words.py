@@ -282,6 +282,52 @@ class NumbersNotReadBack(_WordDetector):
         return None
 
 
+class FixBeforeRestate(_WordDetector):
+    """After the other side complained (`complaint` phrases), `speaker` proposes a fix (`fix`
+    phrases) without having restated the problem (`restate` phrases) since the complaint,
+    earlier in that utterance included. Once per complaint."""
+
+    name = "fix_before_restate"
+    params = {
+        **_WordDetector.base_params,
+        "complaint": (str, None),
+        "fix": (str, None),
+        "restate": (str, None),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.complaint = _lists(self.pack, self.p["complaint"])
+        self.fix = _lists(self.pack, self.p["fix"])
+        self.restate = _lists(self.pack, self.p["restate"])
+        self.open = False  # a complaint waits for the agent's restatement
+        self.restated = False
+        self.since: list[str] = []  # the agent's finals since the complaint
+
+    def check(self, ctx: Context) -> Condition | None:
+        me = self.p["speaker"]
+        for t in ctx.new_transcripts:
+            if t.speaker != me:
+                if not self.open and self.find(t.text, self.complaint):
+                    self.open, self.restated, self.since = True, False, []
+                continue
+            if not self.open or (t.kind != "final" and self.p["final_only"]):
+                continue
+            fixes = self.find(t.text, self.fix)
+            said = bool(self.find(" \n ".join([*self.since, t.text]), self.restate))
+            if t.kind == "final":
+                self.since.append(t.text)
+            if said:
+                self.restated = True
+            if self.restated:
+                self.open = False
+                continue
+            if fixes:
+                self.open = False
+                return Condition({"phrase": fixes[0].phrase, "heard": fixes[0].heard})
+        return None
+
+
 class HoldWithoutReason(_WordDetector):
     """`speaker` put the customer on hold or transferred them (`hold` phrases) without a
     `reason` phrase in the same utterance. Uses finals: the reason may come after the hold."""

@@ -52,6 +52,7 @@ WORD_RULES = (
     "thank_before_goodbye",
     "hold_reason",
     "greeting",
+    "restate",
 )
 # cues whose prompt must come before the agent's next turn (the goodbye)
 BEFORE_NEXT_AGENT = {"confirm_numbers"}
@@ -91,7 +92,7 @@ def C(*parts: str, cues: tuple[str, ...] = (), gap: float = 0.8) -> Turn:
 GREET = A("f3:Hello, you are through to the bank, my name is Sam. How can I help?")
 ASK = A("Do you have any other questions?")
 ASK_RP = ASK
-NO_MORE = C("No, that's all, thanks.")
+NO_MORE = C("That's all, thank you.")
 BYE = A("Thank you for calling. Goodbye!", gap=1.0)
 DIGITS = "clip:tidigits"  # "two nine three four zero", a real recording
 
@@ -112,7 +113,7 @@ EN: dict[str, list[Turn]] = {
         C("clip:librivox-930"),
         A("No problem, I will do that for you now."),
         ASK_RP,
-        C("No, that's all, thanks."),
+        NO_MORE,
         BYE,
     ],
     "short_numbers_are_no_numbers": [
@@ -137,7 +138,7 @@ EN: dict[str, list[Turn]] = {
         GREET,
         C("My phone number is five five five, two three zero one."),
         A("Okay, I have updated your address."),
-        C("Great. No, that's all, thanks.", cues=("confirm_numbers",)),
+        C("Great. That's all, thank you.", cues=("confirm_numbers",)),
         Turn(BYE.speaker, BYE.parts, ("anything_else",), 2.0),
     ],
     "numbers_read_back": [
@@ -221,7 +222,7 @@ EN: dict[str, list[Turn]] = {
     "customer_ridiculous": [
         GREET,
         C("This is ridiculous. I want to make a complaint.", cues=("negative_phrase",)),
-        A("No problem, I will do that for you now."),
+        A("No problem, I will do that for you now.", cues=("restate",)),
         ASK,
         NO_MORE,
         BYE,
@@ -229,7 +230,7 @@ EN: dict[str, list[Turn]] = {
     "customer_cancels": [
         GREET,
         C("I want to cancel my account.", cues=("negative_phrase",)),
-        A("No problem, I will do that for you now."),
+        A("No problem, I will do that for you now.", cues=("restate",)),
         ASK,
         NO_MORE,
         BYE,
@@ -327,7 +328,7 @@ ZH: dict[str, list[Turn]] = {
         zc("complain", ("negative_phrase",)),
         za("dont_know", ("agent_wording",)),
         zc("account"),
-        za("applied"),
+        za("applied", ("restate",)),  # 帮您申请: a fix, the complaint never restated
         za("thanks_bye", ("confirm_numbers", "anything_else")),
     ],
     "customer_closes_numbers_not_read_back": [
@@ -499,7 +500,7 @@ class Sounds:
                 continue
             if kind in ("say", "f3"):
                 rp = kind == "say" and t.speaker == "agent"
-                x = _espeak(what, "en-gb-x-rp" if rp else "en-us+f3", 140)
+                x = _espeak(what, "en-gb-x-rp" if rp else "en-us+f3", 130)
             else:
                 x = _recorded(what)
             pieces.append(_phone(_trim(x)))

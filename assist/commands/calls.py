@@ -13,6 +13,7 @@ import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assist.core.checklist import checklist, score
 from assist.core.errors import InputError
 from assist.runtime.store import CallRow, CallStore, StoreSink, default_path
 
@@ -120,21 +121,24 @@ def run_list(args: argparse.Namespace) -> int:
     store = CallStore.open_existing(store_path(args))
     try:
         rows = store.calls(limit=args.limit or None)
+        scores = {r.call_id: score(checklist(store.events(r.call_id), r.lang)) for r in rows}
     finally:
         store.close()
     if args.json:
         for row in rows:
-            print(json.dumps(row.to_dict(), ensure_ascii=False))
+            print(json.dumps({**row.to_dict(), "score": scores[row.call_id]}, ensure_ascii=False))
         return 0
-    print(format_table(rows))
+    print(format_table(rows, scores))
     return 0
 
 
-def format_table(rows: list[CallRow]) -> str:
-    """The call list: who (source, language, agent, remote party) next to what happened."""
+def format_table(rows: list[CallRow], scores: dict[str, str] | None = None) -> str:
+    """The call list: who (source, language, agent, remote party) next to what happened;
+    SCORE is the call-shape checklist (items done / items that applied, `assist report`)."""
+    scores = scores or {}
     head = (
-        "CALL ID", "STARTED (UTC)", "DURATION", "STATUS", "PROMPTS", "SOURCE", "LANG", "AGENT",
-        "REMOTE",
+        "CALL ID", "STARTED (UTC)", "DURATION", "STATUS", "PROMPTS", "SCORE", "SOURCE", "LANG",
+        "AGENT", "REMOTE",
     )  # fmt: skip
     lines = [head]
     for r in rows:
@@ -151,6 +155,7 @@ def format_table(rows: list[CallRow]) -> str:
                 f"{duration:.1f} s",
                 status,
                 str(r.prompts if r.prompts is not None else "-"),
+                scores.get(r.call_id, "-"),
                 r.source or "-",
                 r.lang or "-",
                 r.agent or "-",
@@ -158,7 +163,7 @@ def format_table(rows: list[CallRow]) -> str:
             )
         )
     widths = [max(_width(line[i]) for line in lines) for i in range(len(head))]
-    right = {2, 4}
+    right = {2, 4, 5}
     out = [
         "  ".join(
             _pad(c, w, right=i in right) for i, (c, w) in enumerate(zip(line, widths, strict=True))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assist.core import numbers
+from assist.core.checklist import Item, checklist, score
 
 SPEAKERS = ("agent", "customer")
 NUMBER_RULES = ("confirm_numbers",)  # rules that mean "the customer's numbers were not read back"
@@ -53,6 +54,7 @@ class CallReport:
     feedback: list[dict[str, Any]] = field(default_factory=list)
     supervisor: list[dict[str, Any]] = field(default_factory=list)  # supervisor_action events
     messages: list[dict[str, Any]] = field(default_factory=list)  # supervisor_message events
+    checklist: list[Item] = field(default_factory=list)  # the call-shape checklist
     dropped: int = 0  # audio frames dropped during the call
     errors: list[str] = field(default_factory=list)
 
@@ -190,6 +192,7 @@ def summarise(events: list[dict[str, Any]]) -> CallReport:
         p["outcome"] = verdicts.get(pid) or OUTCOMES.get(
             cleared.get(pid, ""), "missed" if rep.reason is not None else "open"
         )
+    rep.checklist = checklist(events, rep.lang or "en")
     return rep
 
 
@@ -204,6 +207,15 @@ TEXT: dict[str, dict[str, str]] = {
         "title": "Call report {id}",
         "who": "Agent {agent} · language {lang}",
         "summary": "Summary",
+        "checklist": "Checklist",
+        "item_answered_promptly": "answered promptly",
+        "item_greeting": "greeting with company and name",
+        "item_restated": "problem restated",
+        "item_numbers_read_back": "numbers read back",
+        "item_anything_else_asked": "anything else asked",
+        "item_thanked": "customer thanked",
+        "item_customer_hung_up_first": "customer hung up first",
+        "item_not_hung_up_on_upset": "no hang-up on an upset customer",
         "timeline": "Timeline",
         "prompts": "Prompts",
         "transcript": "Transcript",
@@ -269,6 +281,15 @@ TEXT: dict[str, dict[str, str]] = {
         "title": "通话报告 {id}",
         "who": "坐席 {agent} · 语言 {lang}",
         "summary": "概要",
+        "checklist": "通话规范",
+        "item_answered_promptly": "及时接听",
+        "item_greeting": "问候报出公司和姓名",
+        "item_restated": "复述客户问题",
+        "item_numbers_read_back": "复述号码",
+        "item_anything_else_asked": "询问其他需求",
+        "item_thanked": "感谢客户",
+        "item_customer_hung_up_first": "客户先挂机",
+        "item_not_hung_up_on_upset": "未挂断情绪激动的客户",
         "timeline": "时间线",
         "prompts": "提示",
         "transcript": "转写",
@@ -575,6 +596,21 @@ def render_html(rep: CallReport, svg: str) -> str:
                     f"{_clock(m['t'])} {e(str(m.get('supervisor', '')))}: "
                     f"{e(str(m.get('text', '')))}"
                     for m in rep.messages
+                ),
+            )
+        )
+    if any(i.verdict != "n/a" for i in rep.checklist):
+        marks = {"yes": "✓", "no": "✗", "n/a": "–"}
+        summary.append(
+            (
+                t("checklist"),
+                e(score(rep.checklist))
+                + " · "
+                + ", ".join(
+                    f"{marks[i.verdict]} {e(t('item_' + i.name))}"
+                    + (f" {_clock(i.t)}" if i.t is not None else "")
+                    for i in rep.checklist
+                    if i.verdict != "n/a"
                 ),
             )
         )

@@ -129,3 +129,33 @@ def test_read_back_rule_digits_per_edit_in_english_too() -> None:
     assert read_back("4729183", extract("47 29 18 3", "en", min_digits=1), digits_per_edit=4)
     assert not read_back("4729183", extract("4129188", "en", min_digits=1), digits_per_edit=4)
     assert not read_back("4729183", extract("4129183", "en", min_digits=1))  # exact
+
+
+def test_real_recorded_numbers_through_a_phone_line_carry_their_evidence() -> None:
+    """Real recordings (pocketsphinx-testdata) down an 8 kHz mu-law line, heard by the packaged
+    Whisper tiny.en: a digit string is a strong candidate (five digits); the short answers
+    ("five five", "go forward ten meters") give no candidate of three digits, so they can never
+    ask for a read-back."""
+    import numpy as np
+    from phone import phone_line
+    from speech_clips import clip
+
+    from assist.runtime import models
+
+    whisper = models.select_engine("en", asr="whisper").second
+    assert whisper is not None
+    pad = np.zeros(8_000, np.float32)
+
+    def hear(name: str):  # type: ignore[no-untyped-def]
+        x, _ = clip(name)
+        hyp = whisper.decode(phone_line(np.concatenate([pad, x, pad])))
+        assert hyp is not None
+        words = [(w.w, w.conf) for w in hyp.words]
+        return hyp.text, candidates(hyp.text, "en", min_digits=3, words=words)
+
+    text, [c] = hear("tidigits")
+    assert c.digits == "29340" and len(c.digits) >= 5, text
+    assert c.conf is not None and 0 < c.conf <= 1
+    for short in ("cards-004", "goforward"):
+        text, found = hear(short)
+        assert found == [], text

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,8 +18,20 @@ CORPUS = ROOT / "tests" / "corpus"
 
 # Today's figures (docs/rules.md, "Measuring a pack"): per rule the hits that must still come,
 # and the most false alarms allowed, per language. Raise them as the cues improve.
-FLOOR = {
-    "en": {"hits": {}, "max_false_alarms": 0},
+FLOOR: dict[str, dict[str, Any]] = {
+    "en": {
+        "hits": {
+            "agent_wording": 2,
+            "anything_else": 4,
+            "confirm_numbers": 2,
+            "greeting": 3,
+            "hold_reason": 1,
+            "negative_phrase": 2,
+            "restate": 1,
+            "thank_before_goodbye": 1,
+        },
+        "max_false_alarms": 10,
+    },
     "zh": {"hits": {}, "max_false_alarms": 0},
 }
 
@@ -40,7 +53,7 @@ def test_the_corpus_scores_at_least_todays_figures(lang: str) -> None:
     got = json.loads(r.stdout)
     assert got["calls"] == {"en": 20, "zh": 12}[lang]
     floor = FLOOR[lang]
-    for rule, hits in floor["hits"].items():  # type: ignore[attr-defined]
+    for rule, hits in floor["hits"].items():
         assert got["rules"][rule]["hits"] >= hits, (rule, got["rules"][rule])
     assert got["total"]["false_alarms"] <= floor["max_false_alarms"], got["rules"]
 

@@ -126,14 +126,12 @@ _ZH_DIGIT_RUN = re.compile(r"[零〇幺一二两三四五六七八九]{3,}")
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A number heard in a transcript, with what speaks for it being a number someone gave:
-    `run` (said digit by digit, three or more), `context` (a context phrase such as "account
-    number" / 账号 near it; set by the caller), `conf` (the lowest recogniser confidence of
-    the words it came from; None when the engine gives none), `uncertain` (digit groups the
-    recogniser was unsure of, to mark when showing it)."""
+    `run` (said digit by digit, three or more pieces), `conf` (the lowest recogniser confidence
+    of the words it came from; None when the engine gives none), `uncertain` (digit groups the
+    recogniser was unsure of, to mark when showing it). Context words are the detector's."""
 
     digits: str
     run: bool = False
-    context: bool = False
     conf: float | None = None
     uncertain: tuple[str, ...] = ()
 

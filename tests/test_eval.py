@@ -32,7 +32,18 @@ FLOOR: dict[str, dict[str, Any]] = {
         },
         "max_false_alarms": 10,
     },
-    "zh": {"hits": {}, "max_false_alarms": 0},
+    "zh": {
+        "hits": {
+            "agent_wording": 2,
+            "anything_else": 3,
+            "confirm_numbers": 3,
+            "greeting": 2,
+            "negative_phrase": 3,
+            "restate": 1,
+            "thank_before_goodbye": 1,
+        },
+        "max_false_alarms": 0,
+    },
 }
 
 

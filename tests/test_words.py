@@ -384,7 +384,7 @@ def test_a_number_heard_with_low_confidence_needs_context_and_shows_its_unsure_d
         s2
     )  # the same words heard with no confidence given: five digits count
     prompts.clear()
-    say("customer", "account 4729 183", [0.95, 0.3, 0.9], 40.0)
+    say("customer", "account 4729 183", [0.95, 0.2, 0.9], 40.0)
     say("agent", "anything else", [0.9, 0.9], 45.0)
     [p] = [p for p in prompts if p.rule == "confirm_numbers"]
     assert p.text == "Confirm numbers back before closing: [4729]183"

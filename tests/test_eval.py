@@ -57,6 +57,7 @@ def assist_eval(*args: str, timeout: float = 1500) -> subprocess.CompletedProces
     )
 
 
+@pytest.mark.timeout(2400)  # 20 calls through Whisper: minutes on a loaded 2-core machine
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_corpus_scores_at_least_todays_figures(lang: str) -> None:
     r = assist_eval(str(CORPUS / lang), "--lang", lang, "--json")
@@ -69,6 +70,7 @@ def test_the_corpus_scores_at_least_todays_figures(lang: str) -> None:
     assert got["total"]["false_alarms"] <= floor["max_false_alarms"], got["rules"]
 
 
+@pytest.mark.timeout(900)
 def test_thresholds_make_the_exit_status(tmp_path: Path) -> None:
     """One corpus call: the greeting without company or name. It is met (exit 0) under easy
     thresholds and fails (exit 1, a line naming the rule) when the user asks for more."""

@@ -281,7 +281,7 @@ def test_chinese_greeting_is_the_first_turn_not_the_first_utterance() -> None:
     late = [(1.5, "agent", "您好"), (14.0, "agent", "欢迎致电安可银行，我是小王")]
     prompts = run("zh", late)
     assert rules(prompts) == ["greeting"]
-    assert prompts[0][1].evidence["missing"] == "company + name"
+    assert prompts[0][1].evidence["missing"] == "公司名称和姓名"  # the zh pack's labels
     assert 9.0 <= prompts[0][0] <= 9.5  # judged when the turn's window is over
 
 

@@ -26,6 +26,7 @@ from overlay.server import OverlayServer
 
 pytestmark = pytest.mark.timeout(180)
 KEEP_ENDED_S = 4.0
+EMPATHY = "I can see why that's frustrating"  # negative_phrase cards carry one (the pack's list)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,9 @@ def test_an_ended_call_is_ended_on_the_console_buttons_off_below_live_then_dropp
     live = ScriptedCall(server, "live-1", agent="sam")
     hot = ScriptedCall(server, "hot-1", agent="dana")
     live.meters(5.0)
-    pid = hot.prompt(6.0, "negative_phrase", phrase="ridiculous", speaker="customer")
+    pid = hot.prompt(
+        6.0, "negative_phrase", phrase="ridiculous", speaker="customer", suggestion=EMPATHY
+    )
     rows = page.locator("tr.call")
     expect(rows.first).to_have_attribute("data-call", "hot-1")  # flagged: on top
     expect(rows.first.locator("td.state")).to_contain_text("ALERT")
@@ -130,7 +133,9 @@ def test_the_mood_is_never_calm_while_an_upset_prompt_is_on_screen(
     call = ScriptedCall(server, "mood-1")
     call.meters(3.0, mood="calm")
     expect(page.locator("#mood")).to_have_text("calm")
-    pid = call.prompt(4.0, "negative_phrase", phrase="unacceptable", speaker="customer")
+    pid = call.prompt(
+        4.0, "negative_phrase", phrase="unacceptable", speaker="customer", suggestion=EMPATHY
+    )
     call.meters(4.5, mood="calm")  # the voice is still calm
     expect(page.locator(f".card[data-id='{pid}']")).to_be_visible()
     expect(page.locator("#mood")).to_have_text("upset")
@@ -231,7 +236,10 @@ def test_the_card_area_holds_its_height_while_cards_come_and_go(
     for i, (rule, values) in enumerate(
         [
             ("overtalk", {"overlap_s": 1.5, "speaker": "agent"}),
-            ("negative_phrase", {"phrase": "ridiculous", "speaker": "customer"}),
+            (
+                "negative_phrase",
+                {"phrase": "ridiculous", "speaker": "customer", "suggestion": EMPATHY},
+            ),
             ("agent_wording", {"phrase": "policy", "suggestion": "here is what I can do"}),
         ]
     ):
@@ -293,7 +301,9 @@ def test_the_follow_panel_names_the_agent_and_rows_hold_still_under_the_pointer(
     expect(rows).to_have_count(2)
     expect(rows.first).to_have_attribute("data-call", "sip-8f3a91c2")  # the longer call first
     rows.first.hover()
-    b.prompt(4.0, "negative_phrase", phrase="manager", speaker="customer")  # bruno flags
+    b.prompt(
+        4.0, "negative_phrase", phrase="manager", speaker="customer", suggestion=EMPATHY
+    )  # bruno flags
     expect(page.locator("tr.call[data-call=sip-77b0d4e1]")).to_have_class(re.compile("flagged"))
     page.wait_for_timeout(600)
     expect(rows.first).to_have_attribute("data-call", "sip-8f3a91c2")  # held under the pointer

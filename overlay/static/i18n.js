@@ -90,7 +90,7 @@ const STRINGS = {
     sup_title: "班长监控台", calls: "进行中的通话", call: "通话", duration: "时长",
     flags: "当前提示", last_prompt: "最近提示", actions: "介入", no_calls: "暂无通话",
     state: "状态", sup_mood: "情绪", listen: "监听", whisper: "耳语", barge: "插话", off: "停止",
-    siprec_no_modes: "录音分流通话（SIPREC）：不能监听、耳语或插话",
+    siprec_no_modes: "录音分流通话：不能监听、耳语或插话",
     following: "正在跟踪", close: "关闭", prompts: "提示",
     msg_from: "来自 {name} 的消息", got_it: "知道了", send_msg: "发给坐席",
     msg_placeholder: "给坐席的消息…", msg_sent: "消息已发给坐席",

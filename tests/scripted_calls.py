@@ -140,5 +140,6 @@ def tell_story(call: ScriptedCall, *, upset: bool = True) -> None:
             phrase="ridiculous" if call.lang == "en" else "离谱",
             heard="ridiculous" if call.lang == "en" else "太离谱了",
             speaker="customer",
+            suggestion=call.pack.phrase_list("empathy")[0],  # the card's empathy words
         )
         call.prompt(t, "agitation", pitch_st=3.4, level_db=6.1, speaker="customer")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -39,8 +40,7 @@ def assist(*args: str, env_db: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _env() -> dict[str, str]:
-    import os
-
+    """The user's environment, without a PYTHONWARNINGS that would hide or add warnings."""
     return {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
 
 

@@ -16,22 +16,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus"
 
-# Today's figures (docs/rules.md, "Measuring a pack"), with the versions of requirements.lock:
-# per rule the hits that must still come, and the most false alarms allowed, per language.
-# Raise them as the cues improve.
+# Today's figures (docs/rules.md, "Measuring a pack"): per rule the hits that must still come,
+# and the most false alarms allowed, per language. Raise them as the cues improve.
 FLOOR: dict[str, dict[str, Any]] = {
     "en": {
         "hits": {
             "agent_wording": 2,
             "anything_else": 4,
-            "confirm_numbers": 2,
+            "confirm_numbers": 3,
             "greeting": 3,
             "hold_reason": 0,
-            "negative_phrase": 2,
+            "negative_phrase": 1,
             "restate": 1,
             "thank_before_goodbye": 1,
         },
-        "max_false_alarms": 15,
+        "max_false_alarms": 14,
     },
     "zh": {
         "hits": {

@@ -254,7 +254,11 @@ def test_assist_demo_serves_both_pages_with_the_printed_tokens(
         expect(sup.locator("tr.call[data-call=cli]")).to_have_count(1)
         card.locator("button.not-helpful").click()
         expect(card).to_have_count(0)
-        proc.wait(30)
+        try:  # the call plays to its end (10 s), its last words are decoded, the pages close
+            proc.wait(90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError(f"assist demo did not end: {proc.communicate()[1]}") from None
     finally:
         proc.kill()
         proc.wait()

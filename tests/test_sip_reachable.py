@@ -264,7 +264,8 @@ def test_a_wrong_password_names_the_user_and_is_not_retried_at_once(tmp_path: Pa
         phone.kill()
         reg.stop()
     assert m[1] == "agent"
-    assert "check sip.username and sip.password" in m[0] and "trying again in 5 min" in m[0]
+    assert "check sip.username and sip.password" in m[0]
+    assert re.search(r"trying again in [56] min$", m[0]), m[0]  # 300 s plus up to 25 % jitter
     lines = [line for line in phone.text.splitlines() if line.startswith("assist: sip:")]
     assert sum("refused" in line for line in lines) == 1, lines
     assert sum(line.count("REGISTER sip:agent") for line in reg.text.splitlines()) == 0

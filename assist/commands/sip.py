@@ -42,6 +42,19 @@ def register(sub: Any) -> None:
     p.add_argument("action", nargs="?", choices=("call",), help="`call URI`: place a call")
     p.add_argument("uri", nargs="?", help="SIP URI to call (with `call`)")
     p.add_argument("--config", metavar="FILE", required=True, help="TOML config ([sip], [overlay])")
+    add_service_options(p)
+    p.add_argument(
+        "--live-words",
+        action="store_true",
+        help="with Whisper finals: also re-decode the open utterance every second on spare CPU "
+        "and show the words two decodes agree on, so word cues can fire mid-utterance "
+        "(real time only)",
+    )
+    p.set_defaults(run=run)
+
+
+def add_service_options(p: argparse.ArgumentParser) -> None:
+    """The options `sip` and `srs` share: outputs, overlay, language and rules, speech, store."""
     p.add_argument("--events", metavar="FILE|-", help="write every event as JSON lines")
     p.add_argument("--no-server", action="store_true", help="do not serve the overlay")
     add_tls_options(p)
@@ -58,17 +71,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--model", metavar="DIR", help="Vosk model folder for the first pass")
     p.add_argument(
-        "--live-words",
-        action="store_true",
-        help="with Whisper finals: also re-decode the open utterance every second on spare CPU "
-        "and show the words two decodes agree on, so word cues can fire mid-utterance "
-        "(real time only)",
-    )
-    p.add_argument(
         "--duration", type=float, metavar="S", help="quit after S seconds (scripts, tests)"
     )
     add_store_options(p, recording=True)
-    p.set_defaults(run=run)
 
 
 class CallFailed(AssistError):

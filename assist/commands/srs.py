@@ -15,16 +15,22 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from assist.commands.calls import add_store_options
-from assist.commands.sip import ASR_CLOSE_S, FINISH_TIMEOUT_S, CallBook, PhoneCalls, check_pump
+from assist.commands.sip import (
+    ASR_CLOSE_S,
+    FINISH_TIMEOUT_S,
+    CallBook,
+    PhoneCalls,
+    add_service_options,
+    check_pump,
+)
 from assist.commands.stopping import StopSignals
-from assist.commands.wiring import CallWiring, add_tls_options, with_tls_options
+from assist.commands.wiring import CallWiring, with_tls_options
 from assist.core.errors import ConfigError, InputError
 from assist.core.events import Recording
 from assist.core.session import CallSession
 from assist.runtime.config import read_config
 from assist.runtime.control import ControlError, SuperviseMode
-from assist.runtime.models import ASR_CHOICES, select_engine
+from assist.runtime.models import select_engine
 from assist.runtime.packs import default_pack, load_pack
 from assist.runtime.runner import CallRunner
 from assist.runtime.srs_config import srs_table
@@ -44,22 +50,7 @@ def register(sub: Any) -> None:
         "both streams of every session and serve the overlay. See docs/siprec.md.",
     )
     p.add_argument("--config", metavar="FILE", required=True, help="TOML config ([srs], ...)")
-    p.add_argument("--events", metavar="FILE|-", help="write every event as JSON lines")
-    p.add_argument("--no-server", action="store_true", help="do not serve the overlay")
-    add_tls_options(p)
-    p.add_argument(
-        "--port", type=int, metavar="N", help="overlay port (0 = any free port; default: config)"
-    )
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language (rule pack)")
-    p.add_argument("--rules", metavar="FILE", help="rule pack TOML overriding the built-in one")
-    p.add_argument(
-        "--asr", choices=ASR_CHOICES, default="auto", help="speech engine (as for `assist sip`)"
-    )
-    p.add_argument("--model", metavar="DIR", help="Vosk model folder for the first pass")
-    p.add_argument(
-        "--duration", type=float, metavar="S", help="quit after S seconds (scripts, tests)"
-    )
-    add_store_options(p, recording=True)
+    add_service_options(p)
     p.set_defaults(run=run)
 
 

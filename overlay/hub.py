@@ -22,7 +22,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from assist.core.events import Event
+from assist.core.events import Event, Recording
 
 CLIENT_QUEUE = 256
 HISTORY_PER_CALL = 20_000  # chatter kept per call (meters, transcripts, feedback, ...)
@@ -192,8 +192,8 @@ class Hub:
         if event.type == "call_started":
             self.live.add(event.call_id)
             self.agents[event.call_id] = str(getattr(event.data, "agent", ""))
-        elif event.type == "recording" and getattr(event.data, "agent", ""):
-            self._rebind(event.call_id, str(getattr(event.data, "agent", "")), hist)
+        elif isinstance(event.data, Recording) and event.data.agent:
+            self._rebind(event.call_id, event.data.agent, hist)
         elif event.type == "call_ended":
             self.live.discard(event.call_id)
         for listener in self.listeners:

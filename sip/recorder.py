@@ -488,7 +488,8 @@ class RecordingServer:
                 self.pump.run(lambda: self._supervise(call_id, mode, supervisor, name, target))
             )
         except (ServiceError, TimeoutError) as exc:
-            raise ControlError(f"the recording server did not answer: {exc or 'timed out'}")
+            why = str(exc) or "timed out"
+            raise ControlError(f"the recording server did not answer: {why}") from None
         except pj.Error as exc:
             raise ControlError(exc.reason) from None
 
@@ -567,7 +568,7 @@ class RecordingServer:
             self._finish(s, "shutdown", None)
         for sup in self.listeners:  # listen calls that did not end in time
             if sup.placed:
-                self._contain(None, "listen hangup", lambda sup=sup: sup.hangup(_op()))
+                self._contain(None, "listen hangup", partial(sup.hangup, _op()))
             detach(sup)
         self._graveyard.extend(self.listeners)
         self.listeners.clear()
@@ -862,7 +863,11 @@ class RecordingServer:
         # noted no sooner than SUPERVISOR_REPORT_S after the call was placed, as sip/phone.py:
         # the console records its own request (ok: calling) once our reply reaches it
         wait = max(0.0, call.placed_at + SUPERVISOR_REPORT_S - time.monotonic())
-        self.pump.later(wait, lambda: runner.submit(lambda session: session.note(action)))
+
+        def note() -> None:
+            runner.submit(lambda session: session.note(action))
+
+        self.pump.later(wait, note)
 
     def _finish(self, s: Session, reason: str, code: int | None) -> None:
         if self.sessions.pop(s.call_id, None) is None:

@@ -183,15 +183,18 @@ def main() -> int:
         target = args.target.replace("sip:", "sips:", 1)
     print("ready", flush=True)
     call.makeCall(target, op)
+
     def offer(how: str, metadata: str | None) -> None:
         rop = pj.CallOpParam(True)
         rop.opt.audioCount = streams
         rop.opt.videoCount = 0
         rop.txOption = tx(metadata)
+        client = keep["call"]
+        assert isinstance(client, Client)
         if how == "update":
-            call.update(rop)
+            client.update(rop)
         else:
-            call.reinvite(rop)
+            client.reinvite(rop)
 
     # (when, what): each done once, in time order
     plan: list[tuple[float, str]] = []

@@ -46,6 +46,10 @@ MT = "application/rs-metadata+xml"
 CUSTOMER_HZ, AGENT_HZ, REFERENCE_HZ = 400.0, 1000.0, 1700.0
 HEARD = 0.04  # band RMS of a routed -12 dBFS tone arrives at ~0.175 (test_sip_supervisor.py)
 
+LONG = (  # about 11 s at espeak's 130 wpm, with a pause at each comma and full stop
+    "Thank you for calling Acme, my name is Sam. I can see your account here, and I will "
+    "check the last three bills with you now, one by one, so that we can find the charge."
+)
 # the transfer: participant "b" (agent 2002) now sends stream s2, in place of "a" (1001)
 TRANSFERRED = (
     METADATA.replace('<participant participant_id="a"><nameID aor="sip:1001@pbx.example.com"/>',
@@ -115,8 +119,8 @@ def _sipp(tmp_path: Path, scenario: str, port: int) -> Proc:
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("how", ["reinvite", "update"])
 def test_a_transfer_moves_the_call_to_the_new_agents_page(tmp_path: Path, how: str) -> None:
-    customer = write_wav(tmp_path / "customer.wav", tone(CUSTOMER_HZ, 12))
-    agent = write_wav(tmp_path / "agent.wav", tone(AGENT_HZ, 12))
+    customer = speech_wav(tmp_path / "c.wav", LONG, seconds=14, rate=16_000, voice="en-gb")
+    agent = speech_wav(tmp_path / "a.wav", LONG, seconds=14, rate=16_000, voice="en-us")
     meta = tmp_path / "meta.xml"
     meta.write_text(METADATA)
     moved = tmp_path / "moved.xml"
@@ -164,13 +168,6 @@ def test_a_transfer_moves_the_call_to_the_new_agents_page(tmp_path: Path, how: s
     assert any(m["type"] == "meters" for m in seen_b)
     # the analysis goes on after the transfer: both streams still tapped
     after = {e["data"]["speaker"] for e in events(ev) if e["type"] == "speech" and e["seq"] > cut}
-    after |= {
-        s
-        for e in events(ev)
-        if e["type"] == "meters" and e["seq"] > cut
-        for s in ("agent", "customer")
-        if e["data"][s]["speaking"]
-    }
     assert after == {"agent", "customer"}, after
 
 
@@ -181,11 +178,7 @@ def test_metadata_that_names_the_other_stream_as_the_agents_swaps_the_taps(
     """No metadata at first (stream order: the second stream is the agent's); a re-INVITE's
     metadata then says agent 1001 sends stream 1: from then on stream 1 is analysed as the
     agent. Stream 1 talks throughout, stream 2 is silent."""
-    said = (
-        "Thank you for calling Acme, my name is Sam. I can see your account here, and I will "
-        "check the last three bills with you now, one by one, so that we can find the charge."
-    )
-    talker = speech_wav(tmp_path / "talk.wav", said, seconds=14, rate=16_000, voice="en-us")
+    talker = speech_wav(tmp_path / "talk.wav", LONG, seconds=14, rate=16_000, voice="en-us")
     quiet = write_wav(tmp_path / "quiet.wav", tone(CUSTOMER_HZ, 14, level=0.0))
     swapped = tmp_path / "swapped.xml"
     swapped.write_text(
@@ -193,7 +186,9 @@ def test_metadata_that_names_the_other_stream_as_the_agents_swaps_the_taps(
             'participant_id="a"><send>s2', 'participant_id="a"><send>s1'
         )
     )
-    srs, ev, port, _ = _start(tmp_path, _config(tmp_path / "srs.toml"), "--no-server", "--asr", "off")
+    srs, ev, port, _ = _start(
+        tmp_path, _config(tmp_path / "srs.toml"), "--no-server", "--asr", "off"
+    )
     client = None
     try:
         argv = [sys.executable, str(CLIENT), "--target", f"sip:srs@127.0.0.1:{port}"]
@@ -296,7 +291,7 @@ def _supervise(ws, call_id: str, mode: str, ref: str) -> dict:  # type: ignore[n
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         msg = json.loads(ws.recv(timeout=15))
-        if msg.get("ref") == ref:
+        if msg.get("id") == ref:
             return dict(msg)
     raise AssertionError(f"no answer to supervise {mode}")
 
@@ -326,7 +321,7 @@ def test_listen_calls_the_supervisor_with_both_recorded_streams_mixed(tmp_path: 
             assert json.loads(ws.recv(timeout=10))["type"] == "hello"
             for i, mode in enumerate(("whisper", "barge")):
                 r = _supervise(ws, call_id, mode, f"n{i}")
-                assert r["type"] == "error" and "not available on a recorded" in r["message"], r
+                assert r["type"] == "error" and "not available on a recorded" in r["error"], r
             r = _supervise(ws, call_id, "listen", "l")
             assert r["type"] == "result" and "calling supervisor" in r["message"], r
             sup.wait_for(r"^recording", timeout=20)

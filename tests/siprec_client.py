@@ -137,7 +137,11 @@ def main() -> int:
             for mi in ci.media:
                 if mi.type != pj.PJMEDIA_TYPE_AUDIO or mi.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
                     continue
-                if f"player{mi.index}" in keep or mi.index >= len(args.play):
+                if mi.index >= len(args.play):
+                    continue
+                old = keep.get(f"player{mi.index}")
+                if isinstance(old, pj.AudioMediaPlayer):  # a stream pjsua made anew (resume)
+                    old.startTransmit(self.getAudioMedia(mi.index))  # (no-op if connected)
                     continue
                 player = pj.AudioMediaPlayer()
                 player.createPlayer(args.play[mi.index], pj.PJMEDIA_FILE_NO_LOOP)

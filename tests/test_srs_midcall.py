@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from websockets.sync.client import connect
 
@@ -217,10 +218,18 @@ def test_metadata_that_names_the_other_stream_as_the_agents_swaps_the_taps(
 
 @pytest.mark.timeout(150)
 def test_a_paused_recording_is_no_silence_and_no_media_timeout(tmp_path: Path) -> None:
-    """The agent speaks, the customer says nothing; the client pauses the recording for 10 s
-    (past customer_silence's 8 s and the 2 s media timeout) and resumes it."""
+    """The agent speaks, the customer says nothing; the client pauses the recording for 9 s
+    (past customer_silence's 8 s and the 2 s media timeout), resumes it, and the agent speaks
+    again (heard: the resumed streams are tapped again)."""
     said = "Thank you for calling Acme, how can I help you today?"
-    agent = speech_wav(tmp_path / "agent.wav", said, seconds=20, rate=16_000, voice="en-us")
+    # the client's player is read only while its stream is up (pjmedia's bridge reads a port
+    # only for its listeners): paused at ~5 s into the file, it says "Hello" ~1.5 s after the
+    # resume
+    first = speech_wav(tmp_path / "a1.wav", said, seconds=6.0, rate=16_000, voice="en-us")
+    again = speech_wav(tmp_path / "a2.wav", "Hello, are you there?", seconds=5, rate=16_000)
+    agent = write_wav(
+        tmp_path / "agent.wav", np.concatenate([read_wav(first)[0], read_wav(again)[0]])
+    )
     customer = write_wav(tmp_path / "customer.wav", tone(CUSTOMER_HZ, 20, level=0.0))
     meta = tmp_path / "meta.xml"
     meta.write_text(METADATA)
@@ -229,8 +238,8 @@ def test_a_paused_recording_is_no_silence_and_no_media_timeout(tmp_path: Path) -
     client = None
     try:
         client = _client(
-            port, [customer, agent], meta, "--seconds", "17", "--pause-at", "5",
-            "--resume-at", "15",
+            port, [customer, agent], meta, "--seconds", "18.5", "--pause-at", "5",
+            "--resume-at", "14",
         )  # fmt: skip
         client.wait_for(r"^paused", timeout=30)
         paused = wait_event(ev, timeout=10, type="recording", paused=True)
@@ -247,10 +256,15 @@ def test_a_paused_recording_is_no_silence_and_no_media_timeout(tmp_path: Path) -
     assert ended["data"]["reason"] == "hangup", (ended, srs.text)  # not "dropped"
     assert "media timeout" not in srs.text
     assert resumed["t"] - paused["t"] >= 8.0  # the pause was long enough to matter
-    agent_stops = [
-        e["t"] for e in events(ev) if e["type"] == "speech" and e["data"]["speaker"] == "agent"
+    agent_starts = [
+        e["t"]
+        for e in events(ev)
+        if e["type"] == "speech"
+        and e["data"]["speaker"] == "agent"
+        and e["data"]["state"] == "start"
     ]
-    assert agent_stops and min(agent_stops) < paused["t"]  # the agent spoke before it
+    assert agent_starts and min(agent_starts) < paused["t"]  # the agent spoke before it
+    assert max(agent_starts) > resumed["t"], agent_starts  # and is heard after the resume
     rules = [e["data"]["rule"] for e in events(ev) if e["type"] == "prompt"]
     assert "customer_silence" not in rules, rules
     assert "recording paused" in srs.text and "recording resumed" in srs.text

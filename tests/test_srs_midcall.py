@@ -10,7 +10,8 @@ the session is up, and a supervisor listening to a recorded call.
   pauses, then a re-INVITE that resumes.
 - Listen: the supervisor's phone (a pjsua2 peer recording what it hears) is called by the
   recording server and hears both recorded streams mixed (a tone on each); whisper and barge
-  are refused with the reason; a listen takes a call slot (the next session gets 503).
+  are refused with the reason; a listen takes a call slot (the next session gets 503, and
+  with every slot recording a listen is refused); a busy supervisor phone is an event.
 Every process is ended in `finally`.
 """
 
@@ -366,3 +367,56 @@ def test_listen_calls_the_supervisor_with_both_recorded_streams_mixed(tmp_path: 
         (e["data"]["mode"], e["data"]["ok"]) for e in events(ev) if e["type"] == "supervisor_action"
     ]
     assert actions == [("whisper", False), ("barge", False), ("listen", True), ("off", True)]
+
+
+@pytest.mark.timeout(150)
+def test_a_listen_needs_a_free_slot_and_a_busy_phone_is_an_event(tmp_path: Path) -> None:
+    """Two sessions at max_sessions 2: a listen is refused ("no free call slot"). One session
+    ends; the listen is placed, the supervisor's phone answers 486 (sipp): a
+    `supervisor_action` (off, not ok) says so."""
+    sup_port = free_udp_port()
+    busy = Proc(
+        ["/usr/bin/sipp", "-sf", str(ROOT / "tests" / "data" / "uas_busy.xml"), "-i",
+         "127.0.0.1", "-p", str(sup_port), "-m", "1", "-nostdin", "-timeout", "60s"],
+        cwd=tmp_path,
+    )  # fmt: skip
+    customer = write_wav(tmp_path / "customer.wav", tone(CUSTOMER_HZ, 30))
+    agent = write_wav(tmp_path / "agent.wav", tone(AGENT_HZ, 30))
+    meta = tmp_path / "meta.xml"
+    meta.write_text(METADATA)
+    cfg = _config(tmp_path / "srs.toml", max_sessions=2, sup_uri=f"sip:sue@127.0.0.1:{sup_port}")
+    procs = [busy]
+    try:
+        srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off")
+        procs.append(srs)
+        long = _client(port, [customer, agent], meta, "--seconds", "20")
+        procs.append(long)
+        long.wait_for(r"state CONFIRMED", timeout=30)
+        short = _client(port, [customer, agent], meta, "--seconds", "4")
+        procs.append(short)
+        short.wait_for(r"state CONFIRMED", timeout=30)
+        call_id = wait_event(ev, timeout=30, type="call_state", state="confirmed")["call_id"]
+        with connect(f"ws://127.0.0.1:{http}/ws?token={SUE}", open_timeout=10) as ws:
+            r = _supervise(ws, call_id, "listen", "full")
+            assert r["type"] == "error" and "no free call slot" in r["error"], r
+            assert short.p.wait(30) == 0, short.text
+            time.sleep(1.0)  # its session's end reaches the SIP thread
+            calls = {e["call_id"] for e in events(ev) if e["type"] == "call_ended"}
+            live = str(call_id) if call_id not in calls else ""
+            live = live or next(
+                e["call_id"]
+                for e in events(ev)
+                if e["type"] == "call_started" and e["call_id"] not in calls
+            )
+            r = _supervise(ws, live, "listen", "busy")
+            assert r["type"] == "result", r
+            failed = wait_event(ev, timeout=20, type="supervisor_action", ok=False, mode="off")
+        assert long.p.wait(40) == 0, long.text
+        assert srs.stop() == 0, srs.text
+    finally:
+        for p in procs:
+            p.kill()
+    assert failed["call_id"] == live
+    assert failed["data"]["supervisor"] == "sue"
+    assert "did not connect: 486 Busy Here" in failed["data"]["message"], failed
+    assert "Traceback" not in srs.text and "Assertion" not in srs.text, srs.text

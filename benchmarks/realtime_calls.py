@@ -15,6 +15,11 @@ processes (share of one core per call, also without the command's start-up CPU, 
 a 0.5 s call) and wall time over audio time. Runs N = 1, 2, ... and
 stops after the first N that fails.
 
+All N calls play the same recording, so by default (`--offset 0`) they start together and every
+utterance of every call ends at the same moment: 2N decodes arrive at once, the worst case a
+floor never sees. `--offset S` starts call i S*i seconds after the first, as calls on a real
+floor start at unrelated moments; the calls still overlap for all but (N-1)*S seconds.
+
 By default this is done as shipped (`--asr auto`); `--asr auto sphinx` adds the PocketSphinx
 fallback for comparison.
 
@@ -62,11 +67,14 @@ def startup_cpu(lang: str, tmp: Path) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_calls(n: int, lang: str, tmp: Path, start_cpu: float, asr: str) -> dict[str, Any]:
+def run_calls(
+    n: int, lang: str, tmp: Path, start_cpu: float, asr: str, offset: float = 0.0
+) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = []
     t0 = time.perf_counter()
     for i in range(n):
+        time.sleep(max(0.0, t0 + i * offset - time.perf_counter()))
         ev = tmp / f"n{n}-call{i}.jsonl"
         cmd = [sys.executable, "-m", "assist", "demo", "--lang", lang, "--port", "0", "--asr", asr]
         cmd += ["--events", str(ev), "--store", str(tmp / f"n{n}-call{i}.sqlite3")]
@@ -86,6 +94,7 @@ def run_calls(n: int, lang: str, tmp: Path, start_cpu: float, asr: str) -> dict[
     wall = time.perf_counter() - t0
     calls = [summarise(ev) for _, ev in procs]
     audio = max(c["audio_s"] for c in calls) if calls else 0.0
+    wall -= (n - 1) * offset
     out: dict[str, Any] = {
         "calls": n,
         "dropped_frames": sum(c["dropped"] for c in calls),
@@ -153,7 +162,7 @@ def summarise(path: Path) -> dict[str, Any]:
     return c
 
 
-def sweep(asr: str, lang: str, counts: list[int], tmp: Path) -> dict[str, Any]:
+def sweep(asr: str, lang: str, counts: list[int], tmp: Path, offset: float = 0.0) -> dict[str, Any]:
     """N = counts[0], counts[1], ... calls at once until one count drops or lags."""
     out: dict[str, Any] = {"runs": {}}
     start_cpu = out["startup_cpu_s"] = round(startup_cpu(lang, tmp), 2)
@@ -161,7 +170,7 @@ def sweep(asr: str, lang: str, counts: list[int], tmp: Path) -> dict[str, Any]:
     best = 0
     for n in sorted(set(counts)):
         before = load()
-        res = run_calls(n, lang, tmp, start_cpu, asr)
+        res = run_calls(n, lang, tmp, start_cpu, asr, offset)
         res["load"] = f"{before} -> {load()}"
         out["runs"][str(n)] = res
         print(
@@ -195,13 +204,23 @@ def main() -> int:
         default=["auto"],
         help="the demo's --asr values to measure (default: auto, as shipped)",
     )
+    ap.add_argument(
+        "--offset",
+        type=float,
+        default=0.0,
+        help="seconds between one call's start and the next (default 0: all in lockstep)",
+    )
     ap.add_argument("--json", action="store_true", help="last line: the figures as JSON")
     args = ap.parse_args()
-    figures: dict[str, Any] = {"lang": args.lang, "load_at_start": load()}
+    figures: dict[str, Any] = {
+        "lang": args.lang,
+        "offset_s": args.offset,
+        "load_at_start": load(),
+    }
     print(f"load average at start: {figures['load_at_start']}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for asr in args.asr:
-            figures[f"asr_{asr}"] = sweep(asr, args.lang, args.calls, Path(tmp))
+            figures[f"asr_{asr}"] = sweep(asr, args.lang, args.calls, Path(tmp), args.offset)
     figures["load_at_end"] = load()
     print(f"load average at end: {figures['load_at_end']}")
     if args.json:

@@ -8,8 +8,10 @@ English without a Vosk model: Whisper tiny.en per utterance), the overlay server
 store (each process its own file, as each agent's plugin has), events written as JSON lines.
 From each call's events: audio frames dropped (`dropped`), `asr_lagging` reports (first or
 second pass), finals decoded by Whisper vs first-pass stand-ins, the prompts raised, and each
-word cue's latency from the end of the utterance that triggered it (its final's last word, in
-audio time: the VAD's 0.4 s hangover, the decode and the 0.6 s alignment included). A
+word cue's latency from the end of the utterance that triggered it, two ways: from its final's
+last word (Whisper's word time, often a little before the voice really stops) and from the
+end of the speech (the VAD's last voiced frame of that speaker, as `benchmarks/whisper.py`
+measures), in audio time: the decode and the 0.45 s alignment included. A
 call count passes when no call dropped a frame or reported lag. Also the CPU time of the
 processes (share of one core per call, also without the command's start-up CPU, measured on
 a 0.5 s call) and wall time over audio time. Runs N = 1, 2, ... and
@@ -112,6 +114,10 @@ def run_calls(
         "word_cue_latency_s_max": max(
             [x for c in calls for x in c["word_cue_latency_s"]], default=None
         ),
+        "word_cue_latency_vad_s_median": median(
+            [x for c in calls for x in c["word_cue_latency_vad_s"]]
+        ),
+        "word_cue_latency_vad_s_p95": p95([x for c in calls for x in c["word_cue_latency_vad_s"]]),
         "wall_over_audio": round(wall / max(audio, 1e-9), 2),
     }
     if errors:
@@ -124,10 +130,15 @@ def median(xs: list[float]) -> float | None:
     return round(statistics.median(xs), 2) if xs else None
 
 
+def p95(xs: list[float]) -> float | None:
+    return round(sorted(xs)[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))], 2) if xs else None
+
+
 def summarise(path: Path) -> dict[str, Any]:
     """Drops, lag reports, finals by pass and prompts from one call's JSON lines."""
     c: dict[str, Any] = {
         "word_cue_latency_s": [],
+        "word_cue_latency_vad_s": [],
         "dropped": 0,
         "lagging": 0,
         "lagging_pass1": 0,
@@ -140,6 +151,8 @@ def summarise(path: Path) -> dict[str, Any]:
     if not path.exists():
         return c
     last_final: dict[str, Any] | None = None
+    stop_at: dict[str, float] = {}  # speaker -> the VAD's last voiced frame of their last speech
+    final_stop: float | None = None  # ... as it was when the last final came
     for line in path.read_text(encoding="utf-8").splitlines():
         e = json.loads(line)
         d = e.get("data", {})
@@ -147,6 +160,10 @@ def summarise(path: Path) -> dict[str, Any]:
             end = last_final["data"]["end"]  # a word cue: its final's last word, audio time
             if end is not None:
                 c["word_cue_latency_s"].append(round(e["t"] - end, 2))
+            if final_stop is not None:
+                c["word_cue_latency_vad_s"].append(round(e["t"] - final_stop, 2))
+        if e["type"] == "speech" and d.get("state") == "stop":
+            stop_at[d["speaker"]] = d["at"]
         if e["type"] == "dropped":
             c["dropped"] += d["count"]
         elif e["type"] == "asr_lagging" and not d.get("recovered"):
@@ -155,6 +172,7 @@ def summarise(path: Path) -> dict[str, Any]:
         elif e["type"] == "transcript" and d["kind"] == "final":
             c["whisper_finals" if d.get("asr_pass") == 2 else "first_pass_finals"] += 1
             last_final = e
+            final_stop = stop_at.get(d["speaker"])
         elif e["type"] == "prompt":
             c["prompts"] += 1
         elif e["type"] == "call_ended":  # dropped frames never reached the session
@@ -182,7 +200,9 @@ def sweep(asr: str, lang: str, counts: list[int], tmp: Path, offset: float = 0.0
             f"per call ({res['cpu_pct_of_core_per_call_after_startup']} % without start-up),"
             f" wall/audio {res['wall_over_audio']}, word cues from the end of the"
             f" utterance: median {res['word_cue_latency_s_median']} s, max"
-            f" {res['word_cue_latency_s_max']} s, load {res['load']}"
+            f" {res['word_cue_latency_s_max']} s; from the end of the speech (the VAD's last"
+            f" voiced frame): median {res['word_cue_latency_vad_s_median']} s, p95"
+            f" {res['word_cue_latency_vad_s_p95']} s, load {res['load']}"
             + (f", errors {res['errors']}" if "errors" in res else ""),
             flush=True,
         )

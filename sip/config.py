@@ -79,7 +79,8 @@ def sip_uri_problem(value: str) -> str | None:
     try:
         check_uri(value)
     except UriError as exc:
-        return str(exc).removeprefix(f"{value!r}: ")
+        reason = str(exc).removeprefix(f"{value!r}: ")
+        return "" if "is not a SIP URI" in reason else reason
     return None
 
 

@@ -63,11 +63,11 @@ def test_titles_and_min_show_time_reach_the_prompt() -> None:
 @pytest.mark.parametrize(
     ("edit", "message", "line"),
     [
-        (("min_s = 8.0", 'min_s = "eight"'), "rule[customer_silence].params.min_s: expected a number", 13),
+        (("min_s = 8.0", 'min_s = "eight"'), "].params.min_s: expected a number, got", 13),
         (("min_s = 8.0", "min_sec = 8.0"), "params.min_sec: unknown param", 13),
         (('detector = "silence_after"', 'detector = "nope"'), "unknown detector", 9),
         (("text = ", "txt = "), "].txt: unknown key (known: ", 10),
-        (("[rule.params]", 'severity = "loud"\n[rule.params]'), "].severity: expected one of info, warn, alert", 11),
+        (("[rule.params]", 'severity = "loud"\n[rule.params]'), "].severity: expected one of", 11),
         (("max_active = 2", "max_active = 2 2"), "invalid TOML", 5),
         (('last_speaker = "agent"', 'last_speaker = "bot"'), "last_speaker must be", 8),
         (("{min_s:.0f}s", "{min_s"), "broken placeholder", 10),

@@ -54,7 +54,7 @@ def _line_of(text: str, rule_id: str | None, key: str | None = None) -> int | No
 
 def parse_pack(text: str, source: str = "<rules>") -> RulePack:
     """Parse and validate a rule pack; every problem raises RulePackError naming the line and
-    the key as config files do (`pack.toml:12: rule[0].cooldown_s: expected ...`)."""
+    the key as config files do (`pack.toml:12: rule[talk_over].cooldown_s: expected ...`)."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -117,7 +117,7 @@ def describe(k: _Key) -> str:
         return "one of " + ", ".join(str(c) for c in spec.choices)
     if k.kind is tuple:
         noun = spec.what or "a list of strings"
-        return noun + (f" (at most {_num(spec.hi)})" if spec.hi is not None else "")
+        return noun + (f", at most {_num(spec.hi)}" if spec.hi is not None else "")
     if k.kind is str:
         return spec.what or "a string"
     noun = spec.what or ("an integer" if k.kind is int else "a number")
@@ -248,7 +248,7 @@ def rows_of(table: Mapping[str, Any], name: str, *, where: str) -> list[dict[str
     rows = table.get(name, [])
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ConfigError(
-            f"expected an array of tables ([[{where}.{name}]])", key=f"{where}.{name}"
+            f"expected an array of tables ([[{where}.{name}]]), got {rows!r}", key=f"{where}.{name}"
         )
     return rows
 

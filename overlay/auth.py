@@ -32,7 +32,6 @@ DEFAULT_MAX_PER_TOKEN = 16  # open websockets per token (an agent's tabs, a supe
 DEFAULT_MESSAGES_PER_S = 10.0  # each connection's sustained client-message rate (after a burst)
 DEFAULT_KEEP_ENDED_S = 300.0  # an ended call stays on the supervisor board this long
 TOKEN_MIN_CHARS = 16
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 # scheme://host[:port], nothing else: no userinfo, path, query, spaces or leading-zero ports
 _ORIGIN = re.compile(
     r"(https?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
@@ -220,5 +219,5 @@ def origin_allowed(
         return True
     scheme, hostname, oport = m.group(1), m.group(2).lower(), m.group(3)
     number = int(oport) if oport else (443 if scheme == "https" else 80)
-    names = LOOPBACK_NAMES | {host.lower()}
-    return scheme == ("https" if tls else "http") and number == port and hostname in names
+    ours = is_loopback(hostname) or hostname == host.lower()
+    return scheme == ("https" if tls else "http") and number == port and ours

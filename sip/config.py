@@ -69,8 +69,8 @@ DEFAULT_KEEPALIVE_S = 30
 MAX_STUN_SERVERS = 8
 TABLES = ("sip", "overlay", "fleet")  # what `assist sip --config` reads
 NO_SOUND_CARD = (
-    '"default" needs a sound card, and the pjsua2-python wheel has no audio device support; '
-    'assist sip is headless: use "null" (agent_play / agent_record_dir for scripted audio)'
+    '"default" needs a sound card and the pjsua2-python wheel has no audio device support; '
+    "agent_play / agent_record_dir give scripted audio"
 )
 
 
@@ -117,7 +117,7 @@ class SipConfig:
     port: int = key(DEFAULT_SIP_PORT, lo=0, hi=65535, what="a port number")
     bind: str = key("")
     rtp_port: int = key(DEFAULT_RTP_PORT, lo=1024, hi=65000, what="a port number")
-    audio: Literal["null"] = key(DEFAULT_AUDIO, check=_audio)
+    audio: Literal["null"] = key(DEFAULT_AUDIO, what='"null" (headless)', check=_audio)
     auto_answer: bool = key(True)
     media_timeout_s: float = key(DEFAULT_MEDIA_TIMEOUT_S, lo=1, hi=3600, unit=SECONDS)
     agent_play: str = key("", what="an existing WAV file", check=file_problem)

@@ -114,7 +114,7 @@ def describe(k: _Key) -> str:
     if k.kind is bool:
         return "true or false"
     if spec.choices:
-        return "one of " + ", ".join(str(c) for c in spec.choices)
+        return spec.what or "one of " + ", ".join(str(c) for c in spec.choices)
     if k.kind is tuple:
         noun = spec.what or "a list of strings"
         return noun + (f", at most {_num(spec.hi)}" if spec.hi is not None else "")

@@ -13,13 +13,16 @@ from assist.cli import main
 from assist.commands.wiring import overlay_config
 from assist.core.errors import ConfigError, RulePackError
 from assist.core.hosts import is_loopback, split_host_port
-from assist.core.tables import build, check_fields, key, values
+from assist.core.pack import Rule, RulePack
+from assist.core.tables import build, check_fields, key, keys_of, values
 from assist.runtime.config import read_config
 from assist.runtime.packs import load_pack
 from fleet.config import FleetConfig, fleet_table
-from overlay.auth import OverlayConfig
+from overlay.auth import OverlayConfig, Principal
 from sip.config import SipConfig, load_settings
-from sip.srs_config import srs_table
+from sip.srs_config import SrsConfig, srs_table
+
+ROOT = Path(__file__).resolve().parents[1]
 
 RULE = """\
 [pack]
@@ -143,6 +146,28 @@ def test_unknown_keys_are_refused_in_config_tables_and_ignored_in_a_packs_header
         RulePackError, match=r"pack.toml:7: rule\[quiet\]\.txt: unknown key \(known"
     ):
         load_pack(pack)
+
+
+@pytest.mark.parametrize(
+    ("table", "doc"),
+    [
+        (SipConfig, "docs/sip.md"),
+        (SrsConfig, "docs/siprec.md"),
+        (FleetConfig, "docs/fleet.md"),
+        (OverlayConfig, "docs/protocol.md"),
+        (Principal, "docs/protocol.md docs/siprec.md"),
+        (Rule, "docs/rules.md"),
+        (RulePack, "docs/rules.md"),
+    ],
+)
+def test_every_declared_key_is_documented(table: type, doc: str) -> None:
+    text = "".join((ROOT / name).read_text(encoding="utf-8") for name in doc.split())
+    missing = [
+        name
+        for name in keys_of(table)
+        if f"`{name}`" not in text and not re.search(rf"^\s*{name}\s*=", text, re.M)
+    ]
+    assert missing == [], f"{doc} does not name {missing}"
 
 
 # -- the schema module itself ---------------------------------------------------------------

@@ -179,7 +179,7 @@ def _bad(k: _Key, where: str, raw: Any, reason: str = "") -> ConfigError:
     else:
         got = f", got a value of type {type(raw).__name__} (not shown)"
     tail = f" ({reason})" if reason else ""
-    return ConfigError(f"expected {describe(k)}{got}{tail}", key=f"{where}.{k.name}")
+    return ConfigError(f"expected {describe(k)}{got}{tail}", key=_path(where, k.name))
 
 
 def values(
@@ -207,12 +207,12 @@ def values(
             out[name] = value(k, where, raw)
         elif name not in known and unknown == "error":
             raise ConfigError(
-                f"unknown key (known: {', '.join(sorted(known))})", key=f"{where}.{name}"
+                f"unknown key (known: {', '.join(sorted(known))})", key=_path(where, name)
             )
     for k in declared.values():
         if k.required and k.name not in out:
             doc = f" ({k.spec.doc})" if k.spec.doc else ""
-            raise ConfigError(f"missing: expected {describe(k)}{doc}", key=f"{where}.{k.name}")
+            raise ConfigError(f"missing: expected {describe(k)}{doc}", key=_path(where, k.name))
     return out
 
 
@@ -247,9 +247,8 @@ def rows_of(table: Mapping[str, Any], name: str, *, where: str) -> list[dict[str
     """The `[[where.name]]` array of tables of a table ([] if absent)."""
     rows = table.get(name, [])
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise ConfigError(
-            f"expected an array of tables ([[{where}.{name}]]), got {rows!r}", key=f"{where}.{name}"
-        )
+        path = _path(where, name)
+        raise ConfigError(f"expected an array of tables ([[{path}]]), got {rows!r}", key=path)
     return rows
 
 
@@ -269,6 +268,11 @@ def type_words(kinds: type | tuple[type, ...]) -> str:
     words = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
              "list": "a list", "dict": "a table"}  # fmt: skip
     return " or ".join(words.get(n, n) for n in sorted(names))
+
+
+def _path(where: str, name: str) -> str:
+    """`sip` + `port` -> `sip.port`; a file's top-level keys have no table: `forbid`."""
+    return f"{where}.{name}" if where else name
 
 
 def _num(x: float) -> str:

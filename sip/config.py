@@ -147,7 +147,7 @@ class SipConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "sip")
-        scheme = _uri_transport(self.registrar)
+        scheme = check_uri(self.registrar)[1] if self.registrar else None
         if scheme and scheme != self.transport:
             raise ConfigError(
                 f"uses transport={scheme} but sip.transport is {self.transport!r}",
@@ -171,15 +171,6 @@ class SipConfig:
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> SipConfig:
         return build(cls, table, where="sip")
-
-
-def _uri_transport(uri: str) -> str:
-    """The `;transport=` parameter of a SIP URI, lower case ("" if none)."""
-    for param in uri.split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "transport":
-            return value.strip().lower()
-    return ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -223,12 +223,12 @@ def test_a_raised_agent_voice_with_a_calm_customer_is_not_escalation() -> None:
         (
             "escalating",
             "pitch_st = 2\nlevel_db = 3\nother_pitch_st = 3",
-            "missing param 'other_level_db'",
+            "params.other_level_db: missing",
         ),
         (
             "escalating",
             "pitch_st = 2\nlevel_db = 3\nother_pitch_st = 3\nother_level_db = 5\nmemory = 3",
-            "unknown param 'memory'",
+            "params.memory: unknown param",
         ),
     ],
 )

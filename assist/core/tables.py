@@ -16,7 +16,6 @@ needs the file system (a file that must exist) is passed in by the adapter that 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import types
 import typing
@@ -75,9 +74,14 @@ class _Key:
     spec: Spec
 
 
-@functools.cache
+_KEYS: dict[type, dict[str, _Key]] = {}  # memo: a class's keys are read once
+
+
 def keys_of(cls: type) -> dict[str, _Key]:
     """The declared keys of a table class, in declaration order."""
+    known = _KEYS.get(cls)
+    if known is not None:
+        return known
     hints = typing.get_type_hints(cls)
     out = {}
     for f in dataclasses.fields(cls):
@@ -89,6 +93,7 @@ def keys_of(cls: type) -> dict[str, _Key]:
             spec = dataclasses.replace(spec, choices=choices)
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         out[f.name] = _Key(f.name, kind, optional, required, spec)
+    _KEYS[cls] = out
     return out
 
 
@@ -221,7 +226,7 @@ def build(cls: type[T], table: Mapping[str, Any], *, where: str) -> T:
     return cls(**values(cls, table, where=where))
 
 
-def check_fields(obj: Any, where: str) -> None:
+def check_fields(obj: object, where: str) -> None:
     """Check every declared key of a dataclass made directly, as `build` would (for
     `__post_init__`); converted values (an int for a float key) are stored back."""
     for k in keys_of(type(obj)).values():

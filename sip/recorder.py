@@ -46,7 +46,6 @@ from assist.core.errors import ServiceError
 from assist.core.events import CallState, Error, SupervisorAction
 from assist.runtime.control import ControlError, SuperviseMode
 from assist.runtime.runner import CallRunner
-from assist.runtime.srs_config import SrsConfig
 from sip.account import SRTP_USE
 from sip.call import SipCall
 from sip.codecs import apply_codecs
@@ -60,6 +59,7 @@ from sip.siprec import (
     read_offer,
     read_update,
 )
+from sip.srs_config import SrsConfig
 from sip.tap import RecorderTaps, silence_source
 from sip.tapfile import TapReader, TapStream, tap_dir
 from sip.uri import UriError, check_uri, dial_uri

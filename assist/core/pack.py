@@ -14,6 +14,20 @@ from assist.core.events import Severity
 DEFAULT_PRIORITY = 50
 DEFAULT_MAX_ACTIVE = 3
 DEFAULT_MIN_SHOW_S = 4.0  # a card stays this long on screen even if its condition ends sooner
+DEFAULT_ANSWER_S = 15.0  # checklist: ringing to answered counts as "promptly" (about three rings)
+DEFAULT_UPSET_S = 30.0  # checklist: a customer upset this recently is upset at the hang-up
+DEFAULT_UPSET_RULES = ("negative_phrase", "agitation")  # prompts that mean "customer upset"
+DEFAULT_UPSET_MOODS = ("agitated",)  # voice moods (meters) that mean "customer upset"
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistConfig:
+    """The call-shape checklist's thresholds: the pack's `[checklist]` table."""
+
+    answer_s: float = DEFAULT_ANSWER_S
+    upset_s: float = DEFAULT_UPSET_S
+    upset_rules: tuple[str, ...] = DEFAULT_UPSET_RULES
+    upset_moods: tuple[str, ...] = DEFAULT_UPSET_MOODS
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +56,7 @@ class RulePack:
     max_active: int = DEFAULT_MAX_ACTIVE
     min_show_s: float = DEFAULT_MIN_SHOW_S
     source: str = ""
+    checklist: ChecklistConfig = field(default_factory=ChecklistConfig)
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

@@ -28,6 +28,7 @@ from assist.core.pack import (
     DEFAULT_MAX_ACTIVE,
     DEFAULT_MIN_SHOW_S,
     DEFAULT_PRIORITY,
+    ChecklistConfig,
     Rule,
     RulePack,
 )
@@ -120,6 +121,7 @@ def parse_pack(text: str, source: str = "<rules>") -> RulePack:
         max_active=max_active,
         min_show_s=float(min_show),
         source=source,
+        checklist=_parse_checklist(doc.get("checklist", {}), text, source, seen),
     )
     for rule in pack.rules:  # detectors may validate phrase lists etc. against the whole pack
         try:
@@ -129,6 +131,49 @@ def parse_pack(text: str, source: str = "<rules>") -> RulePack:
                 source, f"rule {rule.id!r}: {exc}", _line_of(text, rule.id)
             ) from None
     return pack
+
+
+def _parse_checklist(raw: Any, text: str, source: str, rule_ids: set[str]) -> ChecklistConfig:
+    """The `[checklist]` table: the call-shape checklist's thresholds (docs/rules.md)."""
+    if not isinstance(raw, dict):
+        line = _line_of(text, None, "checklist")
+        raise RulePackError(source, "[checklist] must be a table", line)
+    default = ChecklistConfig()
+    unknown = set(raw) - set(ChecklistConfig.__dataclass_fields__)
+    if unknown:
+        key = sorted(unknown)[0]
+        raise RulePackError(source, f"checklist: unknown key {key!r}", _line_of(text, None, key))
+    seconds = {}
+    for key in ("answer_s", "upset_s"):
+        value = raw.get(key, getattr(default, key))
+        if not _is_seconds(value):
+            raise RulePackError(
+                source,
+                f"checklist.{key} must be a number of seconds >= 0",
+                _line_of(text, None, key),
+            )
+        seconds[key] = float(value)
+    lists = {}
+    for key in ("upset_rules", "upset_moods"):
+        value = raw.get(key, list(getattr(default, key)))
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise RulePackError(
+                source, f"checklist.{key} must be a list of strings", _line_of(text, None, key)
+            )
+        lists[key] = tuple(value)
+    strange = [r for r in lists["upset_rules"] if r not in rule_ids]
+    if strange and "upset_rules" in raw:
+        raise RulePackError(
+            source,
+            f"checklist.upset_rules: no rule {strange[0]!r} in the pack",
+            _line_of(text, None, "upset_rules"),
+        )
+    return ChecklistConfig(
+        answer_s=seconds["answer_s"],
+        upset_s=seconds["upset_s"],
+        upset_rules=lists["upset_rules"],
+        upset_moods=lists["upset_moods"],
+    )
 
 
 def _parse_rule(raw: Any, text: str, source: str, seen: set[str]) -> Rule:

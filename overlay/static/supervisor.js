@@ -93,7 +93,7 @@ function render() {
   if (!board.length) {
     const tr = el("tr");
     const td = el("td", "muted", I18N.t("no_calls"));
-    td.colSpan = 8;
+    td.colSpan = 9;
     tr.append(td);
     body.append(tr);
     return;
@@ -113,6 +113,8 @@ function render() {
     const call = el("td", "call-id", c.call_id);
     call.title = [c.call_id, c.source, c.lang].filter(Boolean).join(" · ");
     const time = el("td", "num", fmtTime(c.duration_s));
+    const score = el("td", `num score${lowScore(c.score) ? " low" : ""}`, c.score && c.score !== "-" ? c.score : "");
+    score.title = scoreWords(c);
     const mood = el("td", `mood ${c.mood || ""}`, c.mood && c.live ? I18N.t(`mood_${c.mood}`) : "—");
     if (c.mood === "upset") mood.title = I18N.t("mood_upset_title");
     const flags = el("td", "flags");
@@ -137,7 +139,7 @@ function render() {
       b.onclick = (e) => { e.stopPropagation(); supervise(c.call_id, mode); };
       actions.append(b);
     }
-    tr.append(stateCell(c), agent, call, time, mood, flags, last, actions);
+    tr.append(stateCell(c), agent, call, time, score, mood, flags, last, actions);
     tr.onclick = () => startFollowing(c.call_id);
     body.append(tr);
   }
@@ -185,6 +187,23 @@ function showPhone() {
   box.className = phone.registration;
 }
 
+// The call-shape checklist score ("5/7": items done / items decided) and, on hover and in the
+// follow panel, the items missed and the agent's recent finished calls' scores (newest first).
+function lowScore(score) {
+  const m = /^(\d+)\/(\d+)$/.exec(score || "");
+  return Boolean(m) && Number(m[2]) > 0 && Number(m[1]) / Number(m[2]) < 0.5;
+}
+
+function scoreWords(c) {
+  const parts = [I18N.t("score_title")];
+  if (c.missed_items && c.missed_items.length) {
+    parts.push(`${I18N.t("ck_no")}: ${c.missed_items.map((n) => I18N.t(`ck_${n}`)).join(", ")}`);
+  }
+  const recent = (c.agent_recent || []).map((r) => r.score);
+  if (recent.length) parts.push(I18N.t("agent_recent", { agent: c.agent || "?", scores: recent.join(" ") }));
+  return parts.join("\n");
+}
+
 /** The panel is titled by agent (the Call column is hidden while it is open); id on hover. */
 function showFollowTitle() {
   if (!follow.call) return;
@@ -193,6 +212,10 @@ function showFollowTitle() {
   $("f-title").textContent = `${I18N.t("following")}: ${agent}`;
   $("f-title").title = [row && row.agent, row && row.remote, follow.call].filter(Boolean).join(" · ");
   $("f-msg").hidden = Boolean(row && !row.live); // nobody to read it on an ended call
+  const recent = row ? (row.agent_recent || []).map((r) => r.score) : [];
+  const now = row && row.score && row.score !== "-" ? `${I18N.t("score")} ${row.score}` : "";
+  const past = recent.length ? I18N.t("agent_recent", { agent: agent, scores: recent.join(" ") }) : "";
+  $("f-scores").textContent = [now, past].filter(Boolean).join(" · ");
 }
 
 function startFollowing(callId) {

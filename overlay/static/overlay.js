@@ -302,7 +302,7 @@ function showChecklist() {
     const label = pinned ? I18N.t("ck_read_back", { n: i.detail }) : I18N.t(`ck_${i.name}`);
     row.append(el("span", "mark", CHECK_MARK[i.state] || "?"), el("span", "lbl", label));
     const when = i.t === null || i.t === undefined ? "" : ` · ${I18N.t("ck_at", { t: fmtTime(i.t) })}`;
-    row.title = `${label}: ${I18N.t(`ck_${state}`)}${when}`;
+    row.title = `${I18N.t(`ckt_${i.name}`)}: ${I18N.t(`ck_${state}`)}${when}`;
     return row;
   }));
 }

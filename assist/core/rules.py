@@ -143,7 +143,7 @@ def _parse_checklist(raw: Any, text: str, source: str, rule_ids: set[str]) -> Ch
     if unknown:
         key = sorted(unknown)[0]
         raise RulePackError(source, f"checklist: unknown key {key!r}", _line_of(text, None, key))
-    seconds = {}
+    seconds: dict[str, float] = {}
     for key in ("answer_s", "upset_s"):
         value = raw.get(key, getattr(default, key))
         if not _is_seconds(value):
@@ -153,7 +153,7 @@ def _parse_checklist(raw: Any, text: str, source: str, rule_ids: set[str]) -> Ch
                 _line_of(text, None, key),
             )
         seconds[key] = float(value)
-    lists = {}
+    lists: dict[str, tuple[str, ...]] = {}
     for key in ("upset_rules", "upset_moods"):
         value = raw.get(key, list(getattr(default, key)))
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -113,7 +113,7 @@ function render() {
     const call = el("td", "call-id", c.call_id);
     call.title = [c.call_id, c.source, c.lang].filter(Boolean).join(" · ");
     const time = el("td", "num", fmtTime(c.duration_s));
-    const score = el("td", `score${lowScore(c.score) ? " low" : ""}`, c.score && c.score !== "-" ? c.score : "");
+    const score = el("td", `score${lowScore(c.score) ? " low" : ""}`, c.score === "-" ? "–" : c.score || "");
     score.title = scoreWords(c);
     const mood = el("td", `mood ${c.mood || ""}`, c.mood && c.live ? I18N.t(`mood_${c.mood}`) : "—");
     if (c.mood === "upset") mood.title = I18N.t("mood_upset_title");

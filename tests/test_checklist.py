@@ -214,3 +214,16 @@ def test_the_checklist_table_is_checked_like_any_pack_key() -> None:
     ):
         with pytest.raises(RulePackError, match=says):
             parse_pack(with_checklist(table), "my.toml")
+
+
+def test_report_and_calls_list_take_the_stored_final_else_judge_the_events() -> None:
+    from assist.runtime.report import judged
+
+    events = call("en", GOOD)
+    final = events[-2]
+    assert final["type"] == "checklist" and final["data"]["final"]
+    said = [dict(i, state="no") if i["name"] == "greeting" else i for i in final["data"]["items"]]
+    own = [*events[:-2], {**final, "data": {**final["data"], "items": said}}, events[-1]]
+    assert {i.name: i.verdict for i in judged(own, "en")}["greeting"] == "no"  # the session's
+    before = [e for e in events if e["type"] != "checklist"]  # stored before it went live
+    assert score(judged(before, "en")) == "4/4"

@@ -195,7 +195,7 @@ class Tracker:
                 self._given[digits] = t
         unread = self._unread()
         if unread:  # pinned: "Read back 4729183" until the agent says it
-            self._set("numbers_read_back", "pending", self.items["numbers_read_back"].t, unread[0])
+            self._set("numbers_read_back", "pending", self._given[unread[0]], unread[0])
 
     def _unread(self) -> list[str]:
         slack = self._per_edit

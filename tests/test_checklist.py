@@ -127,7 +127,8 @@ def test_each_prompt_is_a_no_at_its_moment_and_never_shows_yes_first() -> None:
     items = {i.name: i for i in checklist(events, default_pack("zh"))}
     for name in ("greeting", "restated", "numbers_read_back", "anything_else_asked", "thanked"):
         assert items[name].verdict == "no", name
-        assert [s for _, s, _ in history(events, name)] == ["pending", "no"], name
+        seen = [s for _, s, _ in history(events, name)]
+        assert [s for i, s in enumerate(seen) if i == 0 or s != seen[i - 1]] == ["pending", "no"]
     assert 9.0 <= (items["restated"].t or 0) <= 9.1
     assert score(list(items.values())) == "0/5"
     assert history(events, "numbers_read_back")[1][2] == "4729183"  # pinned, then missed

@@ -47,7 +47,7 @@ const STRINGS = {
     ck_answered_promptly: "Answered fast", ck_greeting: "Greeting", ck_restated: "Restated",
     ck_numbers_read_back: "Read back #", ck_read_back: "Read back {n}",
     ck_anything_else_asked: "Anything else?", ck_thanked: "Thanked",
-    ck_customer_hung_up_first: "Cust. hung up 1st", ck_not_hung_up_on_upset: "No hang-up on upset",
+    ck_customer_hung_up_first: "Cust. hung up", ck_not_hung_up_on_upset: "No upset hang-up",
     ckt_answered_promptly: "Answered within a few rings", ckt_greeting: "Greeted with the company and own name",
     ckt_restated: "Restated the customer's problem before a fix", ckt_numbers_read_back: "Read the customer's numbers back",
     ckt_anything_else_asked: "Asked: anything else I can help with?", ckt_thanked: "Thanked the customer",

@@ -8,12 +8,19 @@ English without a Vosk model: Whisper tiny.en per utterance), the overlay server
 store (each process its own file, as each agent's plugin has), events written as JSON lines.
 From each call's events: audio frames dropped (`dropped`), `asr_lagging` reports (first or
 second pass), finals decoded by Whisper vs first-pass stand-ins, the prompts raised, and each
-word cue's latency from the end of the utterance that triggered it (its final's last word, in
-audio time: the VAD's 0.4 s hangover, the decode and the 0.6 s alignment included). A
+word cue's latency from the end of the utterance that triggered it, two ways: from its final's
+last word (Whisper's word time, often a little before the voice really stops) and from the
+end of the speech (the VAD's last voiced frame of that speaker, as `benchmarks/whisper.py`
+measures), in audio time: the decode and the 0.45 s alignment included. A
 call count passes when no call dropped a frame or reported lag. Also the CPU time of the
 processes (share of one core per call, also without the command's start-up CPU, measured on
 a 0.5 s call) and wall time over audio time. Runs N = 1, 2, ... and
 stops after the first N that fails.
+
+All N calls play the same recording, so by default (`--offset 0`) they start together and every
+utterance of every call ends at the same moment: 2N decodes arrive at once, the worst case a
+floor never sees. `--offset S` starts call i S*i seconds after the first, as calls on a real
+floor start at unrelated moments; the calls still overlap for all but (N-1)*S seconds.
 
 By default this is done as shipped (`--asr auto`); `--asr auto sphinx` adds the PocketSphinx
 fallback for comparison.
@@ -62,11 +69,14 @@ def startup_cpu(lang: str, tmp: Path) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_calls(n: int, lang: str, tmp: Path, start_cpu: float, asr: str) -> dict[str, Any]:
+def run_calls(
+    n: int, lang: str, tmp: Path, start_cpu: float, asr: str, offset: float = 0.0
+) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = []
     t0 = time.perf_counter()
     for i in range(n):
+        time.sleep(max(0.0, t0 + i * offset - time.perf_counter()))
         ev = tmp / f"n{n}-call{i}.jsonl"
         cmd = [sys.executable, "-m", "assist", "demo", "--lang", lang, "--port", "0", "--asr", asr]
         cmd += ["--events", str(ev), "--store", str(tmp / f"n{n}-call{i}.sqlite3")]
@@ -86,6 +96,7 @@ def run_calls(n: int, lang: str, tmp: Path, start_cpu: float, asr: str) -> dict[
     wall = time.perf_counter() - t0
     calls = [summarise(ev) for _, ev in procs]
     audio = max(c["audio_s"] for c in calls) if calls else 0.0
+    wall -= (n - 1) * offset
     out: dict[str, Any] = {
         "calls": n,
         "dropped_frames": sum(c["dropped"] for c in calls),
@@ -103,6 +114,10 @@ def run_calls(n: int, lang: str, tmp: Path, start_cpu: float, asr: str) -> dict[
         "word_cue_latency_s_max": max(
             [x for c in calls for x in c["word_cue_latency_s"]], default=None
         ),
+        "word_cue_latency_vad_s_median": median(
+            [x for c in calls for x in c["word_cue_latency_vad_s"]]
+        ),
+        "word_cue_latency_vad_s_p95": p95([x for c in calls for x in c["word_cue_latency_vad_s"]]),
         "wall_over_audio": round(wall / max(audio, 1e-9), 2),
     }
     if errors:
@@ -115,10 +130,15 @@ def median(xs: list[float]) -> float | None:
     return round(statistics.median(xs), 2) if xs else None
 
 
+def p95(xs: list[float]) -> float | None:
+    return round(sorted(xs)[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))], 2) if xs else None
+
+
 def summarise(path: Path) -> dict[str, Any]:
     """Drops, lag reports, finals by pass and prompts from one call's JSON lines."""
     c: dict[str, Any] = {
         "word_cue_latency_s": [],
+        "word_cue_latency_vad_s": [],
         "dropped": 0,
         "lagging": 0,
         "lagging_pass1": 0,
@@ -131,6 +151,8 @@ def summarise(path: Path) -> dict[str, Any]:
     if not path.exists():
         return c
     last_final: dict[str, Any] | None = None
+    stop_at: dict[str, float] = {}  # speaker -> the VAD's last voiced frame of their last speech
+    final_stop: float | None = None  # ... as it was when the last final came
     for line in path.read_text(encoding="utf-8").splitlines():
         e = json.loads(line)
         d = e.get("data", {})
@@ -138,6 +160,10 @@ def summarise(path: Path) -> dict[str, Any]:
             end = last_final["data"]["end"]  # a word cue: its final's last word, audio time
             if end is not None:
                 c["word_cue_latency_s"].append(round(e["t"] - end, 2))
+            if final_stop is not None:
+                c["word_cue_latency_vad_s"].append(round(e["t"] - final_stop, 2))
+        if e["type"] == "speech" and d.get("state") == "stop":
+            stop_at[d["speaker"]] = d["at"]
         if e["type"] == "dropped":
             c["dropped"] += d["count"]
         elif e["type"] == "asr_lagging" and not d.get("recovered"):
@@ -146,6 +172,7 @@ def summarise(path: Path) -> dict[str, Any]:
         elif e["type"] == "transcript" and d["kind"] == "final":
             c["whisper_finals" if d.get("asr_pass") == 2 else "first_pass_finals"] += 1
             last_final = e
+            final_stop = stop_at.get(d["speaker"])
         elif e["type"] == "prompt":
             c["prompts"] += 1
         elif e["type"] == "call_ended":  # dropped frames never reached the session
@@ -153,7 +180,7 @@ def summarise(path: Path) -> dict[str, Any]:
     return c
 
 
-def sweep(asr: str, lang: str, counts: list[int], tmp: Path) -> dict[str, Any]:
+def sweep(asr: str, lang: str, counts: list[int], tmp: Path, offset: float = 0.0) -> dict[str, Any]:
     """N = counts[0], counts[1], ... calls at once until one count drops or lags."""
     out: dict[str, Any] = {"runs": {}}
     start_cpu = out["startup_cpu_s"] = round(startup_cpu(lang, tmp), 2)
@@ -161,7 +188,7 @@ def sweep(asr: str, lang: str, counts: list[int], tmp: Path) -> dict[str, Any]:
     best = 0
     for n in sorted(set(counts)):
         before = load()
-        res = run_calls(n, lang, tmp, start_cpu, asr)
+        res = run_calls(n, lang, tmp, start_cpu, asr, offset)
         res["load"] = f"{before} -> {load()}"
         out["runs"][str(n)] = res
         print(
@@ -173,7 +200,9 @@ def sweep(asr: str, lang: str, counts: list[int], tmp: Path) -> dict[str, Any]:
             f"per call ({res['cpu_pct_of_core_per_call_after_startup']} % without start-up),"
             f" wall/audio {res['wall_over_audio']}, word cues from the end of the"
             f" utterance: median {res['word_cue_latency_s_median']} s, max"
-            f" {res['word_cue_latency_s_max']} s, load {res['load']}"
+            f" {res['word_cue_latency_s_max']} s; from the end of the speech (the VAD's last"
+            f" voiced frame): median {res['word_cue_latency_vad_s_median']} s, p95"
+            f" {res['word_cue_latency_vad_s_p95']} s, load {res['load']}"
             + (f", errors {res['errors']}" if "errors" in res else ""),
             flush=True,
         )
@@ -195,13 +224,23 @@ def main() -> int:
         default=["auto"],
         help="the demo's --asr values to measure (default: auto, as shipped)",
     )
+    ap.add_argument(
+        "--offset",
+        type=float,
+        default=0.0,
+        help="seconds between one call's start and the next (default 0: all in lockstep)",
+    )
     ap.add_argument("--json", action="store_true", help="last line: the figures as JSON")
     args = ap.parse_args()
-    figures: dict[str, Any] = {"lang": args.lang, "load_at_start": load()}
+    figures: dict[str, Any] = {
+        "lang": args.lang,
+        "offset_s": args.offset,
+        "load_at_start": load(),
+    }
     print(f"load average at start: {figures['load_at_start']}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for asr in args.asr:
-            figures[f"asr_{asr}"] = sweep(asr, args.lang, args.calls, Path(tmp))
+            figures[f"asr_{asr}"] = sweep(asr, args.lang, args.calls, Path(tmp), args.offset)
     figures["load_at_end"] = load()
     print(f"load average at end: {figures['load_at_end']}")
     if args.json:

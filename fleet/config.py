@@ -16,18 +16,21 @@
     ended_ttl_s = 3600                                # an ended call's stream is kept this long
     cluster = false                                   # url names one node of a Redis Cluster
 
-A bad key is a ConfigError naming it (`fleet.heartbeat_ttl_s: ...`).
+Each key is declared once below (`assist.core.tables`); a bad one is one line naming the file
+and the key (`FILE: fleet.heartbeat_ttl_s: ...`), as for the other tables.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from assist.core.errors import ConfigError
+from assist.core.tables import build, check_fields, key, table_of
+from assist.runtime.config import file_problem
 
 DEFAULT_PREFIX = "assist"
 DEFAULT_CALL_MAXLEN = 20_000  # a 1-hour call is ~8,000 events (meters twice a second)
@@ -39,108 +42,82 @@ DEFAULT_ENDED_TTL_S = 3600.0
 PASSWORD_ENV = "ASSIST_FLEET_PASSWORD"
 SCHEMES = ("redis", "rediss")
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+NAME = "1-64 letters, digits and _ . @ -"
+MAXLEN_LO, MAXLEN_HI = 100, 10_000_000
+
+
+def _url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in SCHEMES or not parts.hostname:
+        return ""
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return "bad port"
+    return None
+
+
+def _name(value: str) -> str | None:
+    return None if _NAME.match(value) else ""
+
+
+def _optional_name(value: str) -> str | None:
+    return _name(value) if value else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FleetConfig:
     """Connection and bounds for the floor bus; `agent` is filled in by the plugin."""
 
-    url: str
-    username: str = ""
-    password: str = field(default="", repr=False)
-    agent: str = ""
-    tls_ca: str = ""
-    prefix: str = DEFAULT_PREFIX
-    call_maxlen: int = DEFAULT_CALL_MAXLEN
-    floor_maxlen: int = DEFAULT_FLOOR_MAXLEN
-    heartbeat_s: float = DEFAULT_HEARTBEAT_S
-    heartbeat_ttl_s: float = DEFAULT_HEARTBEAT_TTL_S
-    backlog: int = DEFAULT_BACKLOG
-    ended_ttl_s: float = DEFAULT_ENDED_TTL_S
-    cluster: bool = False
+    url: str = key(
+        what="a Redis URL like redis://host:6379/0 (rediss:// for TLS)",
+        check=_url,
+        doc='e.g. url = "redis://127.0.0.1:6379/0"',
+    )
+    username: str = key("")
+    password: str = key("", secret=True)
+    agent: str = key("", what=f"an agent name of {NAME}", check=_optional_name)
+    tls_ca: str = key("", what="an existing PEM file", check=file_problem)
+    prefix: str = key(DEFAULT_PREFIX, what=f"a key prefix of {NAME}", check=_name)
+    call_maxlen: int = key(DEFAULT_CALL_MAXLEN, lo=MAXLEN_LO, hi=MAXLEN_HI)
+    floor_maxlen: int = key(DEFAULT_FLOOR_MAXLEN, lo=MAXLEN_LO, hi=MAXLEN_HI)
+    heartbeat_s: float = key(DEFAULT_HEARTBEAT_S, lo=0.1, hi=60, unit="seconds")
+    heartbeat_ttl_s: float = key(DEFAULT_HEARTBEAT_TTL_S, lo=0.2, hi=600, unit="seconds")
+    backlog: int = key(DEFAULT_BACKLOG, lo=MAXLEN_LO, hi=MAXLEN_HI)
+    ended_ttl_s: float = key(DEFAULT_ENDED_TTL_S, lo=60, hi=30 * 86400, unit="seconds")
+    cluster: bool = key(False)
 
     def __post_init__(self) -> None:
+        check_fields(self, "fleet")
         parts = urlsplit(self.url)
-        if parts.scheme not in SCHEMES or not parts.hostname:
-            raise ConfigError(
-                f"fleet.url: {self.url!r} is not a Redis URL like redis://host:6379/0 "
-                "(rediss:// for TLS)"
-            )
-        try:
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError:
-            raise ConfigError(f"fleet.url: {self.url!r} has a bad port") from None
         if self.password and not self.username and not parts.username:
-            raise ConfigError("fleet.username: required when fleet.password is set (ACL user)")
-        if self.agent and not _NAME.match(self.agent):
-            raise ConfigError(f"fleet.agent: {self.agent!r}: use 1-64 letters, digits and _ . @ -")
-        if not _NAME.match(self.prefix):
-            raise ConfigError(f"fleet.prefix: {self.prefix!r}: use letters, digits and _ . @ -")
-        if self.cluster and parts.path not in ("", "/", "/0"):
-            raise ConfigError(f"fleet.url: {self.url!r}: a Redis Cluster has database 0 only")
-        if self.tls_ca and parts.scheme != "rediss":
-            raise ConfigError("fleet.tls_ca: only with a rediss:// url")
-        if self.tls_ca and not os.path.isfile(self.tls_ca):
-            raise ConfigError(f"fleet.tls_ca: {self.tls_ca}: no such file")
-        for key, low, high in (
-            ("call_maxlen", 100, 10_000_000),
-            ("floor_maxlen", 100, 10_000_000),
-            ("backlog", 100, 10_000_000),
-        ):
-            if not low <= getattr(self, key) <= high:
-                raise ConfigError(f"fleet.{key}: must be between {low} and {high}")
-        if not 60 <= self.ended_ttl_s <= 30 * 86400:
-            raise ConfigError("fleet.ended_ttl_s: must be between 60 s and 30 days")
-        if not 0.1 <= self.heartbeat_s <= 60:
-            raise ConfigError("fleet.heartbeat_s: must be between 0.1 and 60 seconds")
-        if not 2 * self.heartbeat_s <= self.heartbeat_ttl_s <= 600:
             raise ConfigError(
-                "fleet.heartbeat_ttl_s: must be at least twice heartbeat_s and at most 600"
+                "required when fleet.password is set (ACL user)", key="fleet.username"
+            )
+        if self.cluster and parts.path not in ("", "/", "/0"):
+            raise ConfigError(f"{self.url!r}: a Redis Cluster has database 0 only", key="fleet.url")
+        if self.tls_ca and parts.scheme != "rediss":
+            raise ConfigError("only with a rediss:// url", key="fleet.tls_ca")
+        if self.heartbeat_ttl_s < 2 * self.heartbeat_s:
+            raise ConfigError(
+                f"expected at least twice fleet.heartbeat_s ({self.heartbeat_s:g}), "
+                f"got {self.heartbeat_ttl_s:g}",
+                key="fleet.heartbeat_ttl_s",
             )
 
     @classmethod
     def from_table(cls, table: dict[str, Any], *, env: dict[str, str] | None = None) -> FleetConfig:
-        known: dict[str, type] = {
-            "url": str,
-            "username": str,
-            "password": str,
-            "agent": str,
-            "tls_ca": str,
-            "prefix": str,
-            "call_maxlen": int,
-            "floor_maxlen": int,
-            "heartbeat_s": float,
-            "heartbeat_ttl_s": float,
-            "backlog": int,
-            "ended_ttl_s": float,
-            "cluster": bool,
-        }
-        kwargs: dict[str, Any] = {}
-        for key, value in table.items():
-            kind = known.get(key)
-            if kind is None:
-                raise ConfigError(f"fleet.{key}: unknown key (known: {', '.join(sorted(known))})")
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise ConfigError(f"fleet.{key}: expected {kind.__name__}, got {value!r}")
-            kwargs[key] = value
-        if "url" not in kwargs:
-            raise ConfigError('fleet.url: missing (e.g. url = "redis://127.0.0.1:6379/0")')
         secret = (os.environ if env is None else env).get(PASSWORD_ENV)
         if secret:  # the environment wins: keeps the password out of the file
-            kwargs["password"] = secret
-        return cls(**kwargs)
+            table = {**table, "password": secret}
+        return build(cls, table, where="fleet")
 
 
 def fleet_table(doc: dict[str, Any], path: str) -> FleetConfig | None:
     """The `[fleet]` table of a parsed config file, or None when the floor is not configured."""
-    table = doc.get("fleet")
-    if table is None:
+    if "fleet" not in doc:
         return None
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: fleet: must be a table")
     try:
-        return FleetConfig.from_table(table)
+        return FleetConfig.from_table(table_of(doc, "fleet"))
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise exc.in_file(path) from None

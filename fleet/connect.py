@@ -90,26 +90,32 @@ def first_contact(config: FleetConfig, *, name: str) -> str:
         return ""
     except AuthenticationError as exc:
         raise ConfigError(
-            f"fleet.username/password: Redis at {where} refused the login ({describe(exc)})"
+            f"Redis at {where} refused the login ({describe(exc)}); check fleet.username and "
+            "the password",
+            key="fleet.password",
         ) from None
     except ResponseError as exc:
-        raise ConfigError(f"fleet: Redis at {where} refused PING ({describe(exc)})") from None
+        raise ConfigError(
+            f"Redis at {where} refused PING ({describe(exc)})", key="fleet.url"
+        ) from None
     except DOWN as exc:
         reason = describe(exc)
         if parts.scheme == "redis" and _speaks_tls(host, port):
             raise ConfigError(
-                f"fleet.url: {where} accepts TLS only: use rediss://{where}/… "
-                "(and fleet.tls_ca for a private CA)"
+                f"{where} accepts TLS only: use rediss://{where}/… "
+                "(and fleet.tls_ca for a private CA)",
+                key="fleet.url",
             ) from None
         if parts.scheme == "rediss":
             if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
                 raise ConfigError(
-                    f"fleet.tls_ca: the certificate of {where} is not trusted "
-                    f"({reason}); set tls_ca to the CA that signed it"
+                    f"the certificate of {where} is not trusted "
+                    f"({reason}); set tls_ca to the CA that signed it",
+                    key="fleet.tls_ca",
                 ) from None
             if _speaks_plain(host, port):
                 raise ConfigError(
-                    f"fleet.url: {where} does not speak TLS: use redis://{where}/…"
+                    f"{where} does not speak TLS: use redis://{where}/…", key="fleet.url"
                 ) from None
         return reason
     finally:

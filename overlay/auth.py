@@ -12,14 +12,15 @@ an explicit `insecure`.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from assist.core.errors import ConfigError
+from assist.core.hosts import is_loopback
+from assist.core.tables import check_fields, key, rows_of, values
 
 Role = Literal["agent", "supervisor"]
 
@@ -31,7 +32,6 @@ DEFAULT_MAX_PER_TOKEN = 16  # open websockets per token (an agent's tabs, a supe
 DEFAULT_MESSAGES_PER_S = 10.0  # each connection's sustained client-message rate (after a burst)
 DEFAULT_KEEP_ENDED_S = 300.0  # an ended call stays on the supervisor board this long
 TOKEN_MIN_CHARS = 16
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 # scheme://host[:port], nothing else: no userinfo, path, query, spaces or leading-zero ports
 _ORIGIN = re.compile(
     r"(https?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
@@ -44,16 +44,34 @@ def new_token() -> str:
     return secrets.token_urlsafe(18)
 
 
+def _nonempty(value: str) -> str | None:
+    return None if value.strip() else ""
+
+
+def _token(value: str) -> str | None:
+    return None if len(value) >= TOKEN_MIN_CHARS else ""
+
+
+def _origin(value: str) -> str | None:
+    return None if _ORIGIN.fullmatch(value.rstrip("/")) else ""
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """One token holder: an agent (sees their own calls) or a supervisor (sees all)."""
+    """One token holder: an agent (sees their own calls) or a supervisor (sees all); the keys
+    of an `[[overlay.agent]]` or `[[overlay.supervisor]]` row."""
 
     role: Role
-    name: str
-    token: str = field(repr=False)
-    sip: str = ""  # a supervisor's SIP URI, dialled for listen/whisper/barge
-    dial: bool = False  # may place calls from the softphone (`dial`)
-    aors: tuple[str, ...] = ()  # an agent's AoR patterns: recorded (SIPREC) calls they are in
+    name: str = key(what="a name", check=_nonempty)
+    token: str = key(
+        what=f"a token of at least {TOKEN_MIN_CHARS} characters", check=_token, secret=True
+    )
+    sip: str = key("")  # a supervisor's SIP URI, dialled for listen/whisper/barge
+    dial: bool = key(False)  # may place calls from the softphone (`dial`)
+    # an agent's AoR patterns: recorded (SIPREC) calls they are in
+    aors: tuple[str, ...] = key(
+        (), what='a list of AoR patterns like ["sip:1001@pbx", "1*"]', check=_nonempty
+    )
 
     @property
     def supervisor(self) -> bool:
@@ -68,61 +86,74 @@ class Principal:
         return f"{self.role}:{self.name}"
 
 
+ROW_KEYS: dict[Role, tuple[str, ...]] = {
+    "agent": ("name", "token", "dial", "aors"),
+    "supervisor": ("name", "token", "dial", "sip"),
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OverlayConfig:
-    """The overlay server's settings: bind address, TLS, allowed origins, tokens, limits."""
+    """The `[overlay]` table: bind address, TLS, allowed origins, tokens, limits.
 
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    origins: tuple[str, ...] = ()  # extra allowed Origins, e.g. "https://crm.example.com"
-    agents: tuple[Principal, ...] = ()
-    supervisors: tuple[Principal, ...] = ()
-    client_queue: int = DEFAULT_CLIENT_QUEUE
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
-    max_connections_per_token: int = DEFAULT_MAX_PER_TOKEN
-    messages_per_s: float = DEFAULT_MESSAGES_PER_S
-    tls_cert: str = ""  # PEM certificate chain: serve https:// and wss://
-    tls_key: str = ""  # its PEM private key
-    insecure: bool = False  # allow plain http beyond loopback (tokens travel in clear)
-    keep_ended_s: float = DEFAULT_KEEP_ENDED_S  # ended calls stay on the board this long
+    [overlay]
+    host = "127.0.0.1"
+    port = 8765
+    origins = ["https://crm.example.com"]
+    tls_cert = "/etc/assist/overlay.crt"   # https/wss; needed beyond loopback
+    tls_key = "/etc/assist/overlay.key"
+    keep_ended_s = 300                     # ended calls stay on the board this long
+    [[overlay.agent]]
+    name = "alice"
+    token = "a-long-random-string"
+    dial = true                            # may place calls (default false)
+    [[overlay.supervisor]]
+    name = "sue"
+    token = "another-long-random-string"
+    sip = "sip:sue@pbx.example.com"
+    """
+
+    host: str = key(DEFAULT_HOST, what='an address like "127.0.0.1"', check=_nonempty)
+    port: int = key(DEFAULT_PORT, lo=0, hi=65535, what="a port number")
+    # extra allowed Origins, e.g. "https://crm.example.com"
+    origins: tuple[str, ...] = key(
+        (), what='a list of origins like "http://host:port"', check=_origin
+    )
+    agents: tuple[Principal, ...] = ()  # [[overlay.agent]]
+    supervisors: tuple[Principal, ...] = ()  # [[overlay.supervisor]]
+    client_queue: int = key(DEFAULT_CLIENT_QUEUE, lo=16, hi=100_000)
+    max_connections: int = key(DEFAULT_MAX_CONNECTIONS, lo=1, hi=100_000)
+    max_connections_per_token: int = key(DEFAULT_MAX_PER_TOKEN, lo=1, hi=100_000)
+    messages_per_s: float = key(DEFAULT_MESSAGES_PER_S, lo=0.1, hi=1_000_000)
+    tls_cert: str = key("")  # PEM certificate chain: serve https:// and wss://
+    tls_key: str = key("")  # its PEM private key
+    insecure: bool = key(False)  # allow plain http beyond loopback (tokens travel in clear)
+    # ended calls stay on the board this long
+    keep_ended_s: float = key(DEFAULT_KEEP_ENDED_S, lo=0, hi=7 * 86400, unit="seconds")
 
     def __post_init__(self) -> None:
-        if not self.host.strip():
-            raise ConfigError('overlay.host: must not be empty (use "127.0.0.1" or an address)')
+        check_fields(self, "overlay")
+        object.__setattr__(self, "origins", tuple(o.rstrip("/") for o in self.origins))
         if bool(self.tls_cert) != bool(self.tls_key):
-            raise ConfigError("overlay.tls_cert: tls_cert and tls_key go together")
+            missing, given = ("tls_key", "tls_cert") if self.tls_cert else ("tls_cert", "tls_key")
+            raise ConfigError(
+                f"required with overlay.{given} (give both)", key=f"overlay.{missing}"
+            )
         if not self.tls and not self.insecure and not is_loopback(self.host):
             raise ConfigError(
-                f"overlay.host: {self.host} is beyond loopback: serving there needs TLS "
-                "(tls_cert and tls_key, or --tls-cert/--tls-key) or --insecure"
+                f"{self.host} is beyond loopback: serving there needs TLS "
+                "(tls_cert and tls_key, or --tls-cert/--tls-key) or --insecure",
+                key="overlay.host",
             )
-        if not 1 <= self.max_connections <= 100_000:
-            raise ConfigError("overlay.max_connections: must be between 1 and 100000")
-        if not 1 <= self.max_connections_per_token <= 100_000:
-            raise ConfigError("overlay.max_connections_per_token: must be between 1 and 100000")
-        if not 0.1 <= self.messages_per_s <= 1_000_000:
-            raise ConfigError("overlay.messages_per_s: must be between 0.1 and 1000000")
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"overlay.port: {self.port} is not a port number (0-65535)")
-        if not 0 <= self.keep_ended_s <= 7 * 86400:
-            raise ConfigError("overlay.keep_ended_s: must be between 0 and 604800 (a week)")
-        if not 16 <= self.client_queue <= 100_000:
-            raise ConfigError("overlay.client_queue: must be between 16 and 100000")
-        for origin in self.origins:
-            if _ORIGIN.fullmatch(origin) is None:
-                raise ConfigError(
-                    f"overlay.origins: {origin!r} is not an origin like http://host:port"
-                )
         seen: set[str] = set()
-        for p in (*self.agents, *self.supervisors):
-            if len(p.token) < TOKEN_MIN_CHARS:
-                raise ConfigError(
-                    f"overlay.{p.role}: the token of {p.name!r} is shorter than "
-                    f"{TOKEN_MIN_CHARS} characters"
-                )
-            if p.token in seen:
-                raise ConfigError(f"overlay.{p.role}: the token of {p.name!r} is used twice")
-            seen.add(p.token)
+        for role, rows in (("agent", self.agents), ("supervisor", self.supervisors)):
+            for i, p in enumerate(rows):
+                if p.token in seen:
+                    raise ConfigError(
+                        f"the token of {p.name!r} is used twice (one token, one person)",
+                        key=f"overlay.{role}[{i}].token",
+                    )
+                seen.add(p.token)
 
     @property
     def tls(self) -> bool:
@@ -130,56 +161,11 @@ class OverlayConfig:
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> OverlayConfig:
-        """Parse an `[overlay]` TOML table; a bad key raises ConfigError naming it.
-
-        [overlay]
-        host = "127.0.0.1"
-        port = 8765
-        origins = ["https://crm.example.com"]
-        tls_cert = "/etc/assist/overlay.crt"   # https/wss; needed beyond loopback
-        tls_key = "/etc/assist/overlay.key"
-        keep_ended_s = 300                     # ended calls stay on the board this long
-        [[overlay.agent]]
-        name = "alice"
-        token = "a-long-random-string"
-        dial = true                            # may place calls (default false)
-        [[overlay.supervisor]]
-        name = "sue"
-        token = "another-long-random-string"
-        sip = "sip:sue@pbx.example.com"
-        """
-        known = {
-            "host", "port", "origins", "agent", "supervisor", "client_queue", "max_connections",
-            "max_connections_per_token", "messages_per_s", "tls_cert", "tls_key", "insecure",
-            "keep_ended_s",
-        }  # fmt: skip
-        for key in table:
-            if key not in known:
-                raise ConfigError(f"overlay.{key}: unknown key (known: {', '.join(sorted(known))})")
-        host = _typed(table, "host", str, DEFAULT_HOST)
-        port = _typed(table, "port", int, DEFAULT_PORT)
-        queue = _typed(table, "client_queue", int, DEFAULT_CLIENT_QUEUE)
-        origins = _typed(table, "origins", list, [])
-        if not all(isinstance(o, str) for o in origins):
-            raise ConfigError("overlay.origins: must be a list of strings")
+        """Parse an `[overlay]` TOML table; a bad key raises ConfigError naming it."""
         return cls(
-            host=host,
-            port=port,
-            client_queue=queue,
-            max_connections=_typed(table, "max_connections", int, DEFAULT_MAX_CONNECTIONS),
-            max_connections_per_token=_typed(
-                table, "max_connections_per_token", int, DEFAULT_MAX_PER_TOKEN
-            ),
-            messages_per_s=float(
-                _typed(table, "messages_per_s", (int, float), DEFAULT_MESSAGES_PER_S)
-            ),
-            tls_cert=_typed(table, "tls_cert", str, ""),
-            tls_key=_typed(table, "tls_key", str, ""),
-            insecure=_typed(table, "insecure", bool, False),
-            keep_ended_s=float(_typed(table, "keep_ended_s", (int, float), DEFAULT_KEEP_ENDED_S)),
-            origins=tuple(o.rstrip("/") for o in origins),
-            agents=_principals(table.get("agent", []), "agent"),
-            supervisors=_principals(table.get("supervisor", []), "supervisor"),
+            **values(cls, table, where="overlay", extra=("agent", "supervisor")),
+            agents=_principals(table, "agent"),
+            supervisors=_principals(table, "supervisor"),
         )
 
     def with_tokens(self, agent: str = "demo-agent") -> OverlayConfig:
@@ -192,39 +178,11 @@ class OverlayConfig:
         return replace(self, agents=agents, supervisors=sups)
 
 
-def _typed(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
-    value = table.get(key, default)
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        name = kind.__name__ if isinstance(kind, type) else "number"
-        raise ConfigError(f"overlay.{key}: expected {name}, got {value!r}")
-    return value
-
-
-def _principals(rows: Any, role: Role) -> tuple[Principal, ...]:
-    if not isinstance(rows, list):
-        raise ConfigError(f"overlay.{role}: must be an array of tables ([[overlay.{role}]])")
+def _principals(table: Mapping[str, Any], role: Role) -> tuple[Principal, ...]:
     out = []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(rows_of(table, role, where="overlay")):
         where = f"overlay.{role}[{i}]"
-        if not isinstance(row, dict):
-            raise ConfigError(f"{where}: must be a table with name and token")
-        allowed = {"name", "token", "dial"} | ({"sip"} if role == "supervisor" else {"aors"})
-        for key in row:
-            if key not in allowed:
-                raise ConfigError(f"{where}.{key}: unknown key")
-        for key in ("name", "token"):
-            if not isinstance(row.get(key), str) or not row[key]:
-                raise ConfigError(f"{where}.{key}: missing or not a string")
-        sip = row.get("sip", "")
-        if not isinstance(sip, str):
-            raise ConfigError(f"{where}.sip: must be a string")
-        dial = row.get("dial", False)
-        if not isinstance(dial, bool):
-            raise ConfigError(f"{where}.dial: must be true or false")
-        aors = row.get("aors", [])
-        if not isinstance(aors, list) or not all(isinstance(a, str) and a for a in aors):
-            raise ConfigError(f'{where}.aors: a list of AoR patterns like ["sip:1001@pbx", "1*"]')
-        out.append(Principal(role, row["name"], row["token"], sip, dial, tuple(aors)))
+        out.append(Principal(role, **values(Principal, row, where=where, only=ROW_KEYS[role])))
     return tuple(out)
 
 
@@ -244,17 +202,6 @@ class Tokens:
         return found
 
 
-def is_loopback(host: str) -> bool:
-    """Whether binding `host` keeps the server on this machine (a name other than localhost
-    may resolve anywhere, so it counts as beyond loopback)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def origin_allowed(
     origin: str | None, *, port: int, host: str, extra: Iterable[str], tls: bool = False
 ) -> bool:
@@ -272,5 +219,5 @@ def origin_allowed(
         return True
     scheme, hostname, oport = m.group(1), m.group(2).lower(), m.group(3)
     number = int(oport) if oport else (443 if scheme == "https" else 80)
-    names = LOOPBACK_NAMES | {host.lower()}
-    return scheme == ("https" if tls else "http") and number == port and hostname in names
+    ours = is_loopback(hostname) or hostname == host.lower()
+    return scheme == ("https" if tls else "http") and number == port and ours

@@ -611,13 +611,16 @@ def _ssl_context(config: OverlayConfig) -> ssl.SSLContext | None:
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     for key, path in (("tls_cert", config.tls_cert), ("tls_key", config.tls_key)):
         if not os.path.isfile(path):
-            raise ConfigError(f"overlay.{key}: {path}: no such file")
+            raise ConfigError(
+                f"expected an existing PEM file, got {path!r} (no such file)", key=f"overlay.{key}"
+            )
     try:
         ctx.load_cert_chain(config.tls_cert, config.tls_key)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(
-            f"overlay.tls_cert: cannot load {config.tls_cert} with key {config.tls_key}: "
-            f"{getattr(exc, 'reason', None) or exc}"
+            f"cannot load {config.tls_cert} with key {config.tls_key}: "
+            f"{getattr(exc, 'reason', None) or exc}",
+            key="overlay.tls_cert",
         ) from None
     return ctx
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import pjsua2 as pj
 
-from assist.runtime.config import SipConfig
+from sip.config import SipConfig
 from sip.instance import our_binding
 from sip.probe import host_port, probe_udp
 from sip.uri import dial_uri

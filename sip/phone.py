@@ -27,12 +27,12 @@ import pjsua2 as pj
 
 from assist.core.errors import ServiceError
 from assist.core.events import Error, SupervisorAction
-from assist.runtime.config import SipConfig
 from assist.runtime.control import ControlError, SuperviseMode
 from assist.runtime.runner import CallRunner
 from sip.account import PROBE_AFTER_S, SipAccount
 from sip.call import Leg, SipCall
 from sip.codecs import apply_codecs
+from sip.config import SipConfig
 from sip.endpoint import Pump
 from sip.instance import claim
 from sip.probe import probe_udp, probe_worthy

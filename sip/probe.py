@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import socket
 
+from assist.core.hosts import split_host_port
 from sip.uri import check_uri
 
 SIP_PORT = 5060
@@ -21,13 +22,8 @@ RETRANSMIT_S = (0.5, 1.0, 1.5)  # waits after each send: 3 s in all
 def host_port(uri: str) -> tuple[str, int]:
     """The host and port a SIP URI points at (5060 when it names none)."""
     check_uri(uri)
-    rest = uri.partition(":")[2].rpartition("@")[2].split(";")[0]
-    if rest.startswith("["):
-        host, _, port = rest[1:].partition("]")
-        port = port.lstrip(":")
-    else:
-        host, _, port = rest.partition(":")
-    return host, int(port) if port else SIP_PORT
+    host, port = split_host_port(uri.partition(":")[2].rpartition("@")[2].split(";")[0])
+    return host, port or SIP_PORT
 
 
 def probe_worthy(uri: str) -> bool:

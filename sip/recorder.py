@@ -40,13 +40,13 @@ import pjsua2 as pj
 from assist.core.errors import ServiceError
 from assist.core.events import CallState, Error, Hangup
 from assist.runtime.runner import CallRunner
-from assist.runtime.srs_config import SrsConfig
 from sip.account import SRTP_USE
 from sip.call import SipCall
 from sip.codecs import apply_codecs
 from sip.endpoint import Pump
 from sip.siprec import AgentChoice, Offer, SiprecError, choose_agent, parse_metadata, read_offer
 from sip.siprec import offer_parts as _offer_parts
+from sip.srs_config import SrsConfig
 from sip.tap import RecorderTaps, silence_source
 from sip.tapfile import TapReader, TapStream, tap_dir
 

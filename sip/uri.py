@@ -11,13 +11,13 @@ returns the URI to dial, with `;transport=` added when the endpoint's one transp
 
 from __future__ import annotations
 
-import ipaddress
 import re
+
+from assist.core.hosts import split_host_port
 
 MAX_URI = 256
 TRANSPORTS = ("udp", "tcp", "tls")
 _USER = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+")
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _PARAM_VALUE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~\[\]:/&+$]+")
 
@@ -27,40 +27,11 @@ class UriError(ValueError):
 
 
 def _host(hostport: str, uri: str) -> None:
-    host, port = hostport, ""
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0:
-            raise UriError(f"{uri!r}: unclosed [ in the IPv6 address")
-        host, rest = hostport[1:end], hostport[end + 1 :]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise UriError(f"{uri!r}: {host!r} is not an IPv6 address") from None
-        if rest and not rest.startswith(":"):
-            raise UriError(f"{uri!r}: unexpected {rest!r} after the address")
-        port = rest[1:]
-        if rest and not port:
-            raise UriError(f"{uri!r}: empty port")
-    else:
-        if hostport.count(":") > 1:
-            raise UriError(f"{uri!r}: an IPv6 address must be in [brackets]")
-        if ":" in hostport:
-            host, port = hostport.split(":")
-            if not port:
-                raise UriError(f"{uri!r}: empty port")
-        if not host:
-            raise UriError(f"{uri!r}: no host (like sip:bob@pbx.example.com)")
-        labels = host.rstrip(".").split(".")
-        if not all(_LABEL.fullmatch(label) for label in labels) or len(host) > 253:
-            raise UriError(f"{uri!r}: {host!r} is not a host name or address")
-        if all(label.isdigit() for label in labels):
-            try:
-                ipaddress.IPv4Address(host)
-            except ValueError:
-                raise UriError(f"{uri!r}: {host!r} is not an IPv4 address") from None
-    if port and (not port.isdigit() or not 1 <= int(port) <= 65535):
-        raise UriError(f"{uri!r}: port {port!r} is not a port number (1-65535)")
+    """The host part, read by the one host parser of configs and URIs (assist/core/hosts.py)."""
+    try:
+        split_host_port(hostport)
+    except ValueError as exc:
+        raise UriError(f"{uri!r}: {exc}") from None
 
 
 def check_uri(uri: str) -> tuple[str, str | None]:

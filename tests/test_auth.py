@@ -120,5 +120,6 @@ def test_assist_demo_config_errors_are_one_line_exit_2(tmp_path: Path) -> None:
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
-        f"assist: error: {bad}: overlay.agent: the token of 'a' is shorter than 16 characters"
+        f"assist: error: {bad}: overlay.agent[0].token: expected a token of at least 16 "
+        "characters, got 5 characters (not shown)"
     ]

@@ -208,9 +208,9 @@ def test_the_checklist_table_is_checked_like_any_pack_key() -> None:
     got = parse_pack(with_checklist("[checklist]\nanswer_s = 20\nupset_rules = ['agitation']"))
     assert got.checklist.answer_s == 20.0 and got.checklist.upset_rules == ("agitation",)
     for table, says in (
-        ("[checklist]\nanswer = 20", "unknown key 'answer'"),
-        ("[checklist]\nupset_s = -1", "checklist.upset_s must be a number of seconds"),
-        ("[checklist]\nupset_rules = 'agitation'", "checklist.upset_rules must be a list"),
+        ("[checklist]\nanswer = 20", r"checklist.answer: unknown key \(known: answer_s"),
+        ("[checklist]\nupset_s = -1", "checklist.upset_s: expected a number of seconds from 0"),
+        ("[checklist]\nupset_rules = 'agitation'", "checklist.upset_rules: expected a list"),
         ("[checklist]\nupset_rules = ['shouting']", "no rule 'shouting' in the pack"),
     ):
         with pytest.raises(RulePackError, match=says):

@@ -8,7 +8,7 @@ import pytest
 
 from assist.cli import main
 from assist.core.errors import ConfigError
-from assist.runtime.config import DEFAULT_RTP_PORT, SipConfig, load_settings
+from sip.config import DEFAULT_RTP_PORT, SipConfig, load_settings
 
 GOOD = """\
 [sip]

@@ -206,7 +206,7 @@ def test_bad_rule_file_names_the_line(tmp_path: Path) -> None:
         'text = "x"\nseverity = "loud"\n'
     )
     r = assist("demo", str(tmp_path / "c.wav"), "--rules", str(rules), "--fast", "--no-server")
-    assert r.returncode == 2 and f"{rules}:5: rule 'customer_silence': severity" in r.stderr
+    assert r.returncode == 2 and f"{rules}:5: rule[customer_silence].severity: " in r.stderr
 
 
 def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:

@@ -158,9 +158,9 @@ def one_rule(detector: str, params: str) -> str:
     [
         ("unacknowledged", 'speaker = "bot"\nmin_s = 20', "speaker must be"),
         ("unacknowledged", "min_s = 0", "min_s must be > 0"),
-        ("unacknowledged", "max_gap_s = 1", "missing param 'min_s'"),
-        ("overtalk", 'min_s = "long"', "param min_s has the wrong type"),
-        ("monologue", "min_s = 60\nmax_gap = 1", "unknown param 'max_gap'"),
+        ("unacknowledged", "max_gap_s = 1", "params.min_s: missing"),
+        ("overtalk", 'min_s = "long"', "params.min_s: expected a number"),
+        ("monologue", "min_s = 60\nmax_gap = 1", "params.max_gap: unknown param"),
         ("monologue", "min_s = 60\nmax_gap_s = -1", "max_gap_s must be > 0"),
         ("talk_share", "min_share = 1.5", "min_share must be in (0, 1]"),
         ("talk_share", "min_share = 0.7\nwindow_s = 900", "window_s must be <= 600"),

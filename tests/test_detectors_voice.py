@@ -216,19 +216,19 @@ def test_a_raised_agent_voice_with_a_calm_customer_is_not_escalation() -> None:
         ("pace", "max_wpm = 200\nrelease_wpm = -5", "hold_s must be >= 0"),
         ("level", "min_dbfs = -10.0\nmax_dbfs = -20.0", "need min_dbfs < max_dbfs <= 0"),
         ("level", "min_snr_db = -3.0", "must be >= 0"),
-        ("level", "max_dbfs = true", "param max_dbfs has the wrong type"),
-        ("elevated_voice", "pitch_st = 3.0", "missing param 'level_db'"),
+        ("level", "max_dbfs = true", "params.max_dbfs: expected a number"),
+        ("elevated_voice", "pitch_st = 3.0", "params.level_db: missing"),
         ("elevated_voice", "pitch_st = 3.0\nlevel_db = 0", "level_db must be > 0"),
         ("elevated_voice", "pitch_st = 3\nlevel_db = 5\nhold_s = -1", "must be >= 0"),
         (
             "escalating",
             "pitch_st = 2\nlevel_db = 3\nother_pitch_st = 3",
-            "missing param 'other_level_db'",
+            "params.other_level_db: missing",
         ),
         (
             "escalating",
             "pitch_st = 2\nlevel_db = 3\nother_pitch_st = 3\nother_level_db = 5\nmemory = 3",
-            "unknown param 'memory'",
+            "params.memory: unknown param",
         ),
     ],
 )

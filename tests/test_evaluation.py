@@ -71,12 +71,12 @@ def test_a_label_file_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("forbid = 3\n", "forbid must be a list"),
-        ("colour = 1\n", "unknown key 'colour'"),
-        ("[[expect]]\nrule = 'x'\nat = 5\nby = 2\n", "by (2.0) is before at (5.0)"),
-        ("[[expect]]\nrule = 'x'\nat = -1\nby = 2\n", "expect #1: at must be a number"),
-        ("[[expect]]\nrule = 'x'\nat = 1\n", "expect #1: by must be a number"),
-        ("[[expect]]\nat = 1\nby = 2\n", "expect #1: rule must be a rule id"),
+        ("forbid = 3\n", "bad.toml: forbid: expected a list of rule ids, got 3"),
+        ("colour = 1\n", "bad.toml: colour: unknown key (known: expect, forbid, lang)"),
+        ("[[expect]]\nrule = 'x'\nat = 5\nby = 2\n", "expect[0].by: by (2.0) is before at (5.0)"),
+        ("[[expect]]\nrule = 'x'\nat = -1\nby = 2\n", "expect[0].at: expected a number of"),
+        ("[[expect]]\nrule = 'x'\nat = 1\n", "expect[0].by: missing: expected a number"),
+        ("[[expect]]\nat = 1\nby = 2\n", "expect[0].rule: missing: expected a rule id"),
         ("forbid = ['x']\n[[expect]]\nrule = 'x'\nat = 1\nby = 2\n", "both expected and forbidden"),
         ("at = [\n", "not valid TOML"),
     ],

@@ -154,5 +154,5 @@ def test_a_wrong_password_is_one_line_and_exit_2(tls_redis: RedisServer, tmp_pat
     r = run_assist(tmp_path, "console", "--config", str(cfg))
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1, r.stderr
-    assert "fleet.username/password: Redis at 127.0.0.1:" in r.stderr
+    assert f"{cfg}: fleet.password: Redis at 127.0.0.1:" in r.stderr
     assert "refused the login" in r.stderr

@@ -17,8 +17,8 @@ PACKAGES = ("assist", "overlay", "sip", "fleet")
 # Standard-library modules the core may use: computation and data only, no I/O or clock.
 CORE_STDLIB = {
     "__future__", "abc", "bisect", "collections", "dataclasses", "enum", "functools", "heapq",
-    "itertools", "json", "math", "operator", "re", "statistics", "string", "tomllib", "types",
-    "typing", "unicodedata", "warnings",
+    "ipaddress", "itertools", "json", "math", "operator", "re", "statistics", "string",
+    "tomllib", "types", "typing", "unicodedata", "warnings",
 }  # fmt: skip
 # Third-party libraries the core may use: pure computation, no threads or I/O of their own.
 CORE_THIRD_PARTY = {"numpy", "cn2an", "text_to_num", "rapidfuzz", "pypinyin"}

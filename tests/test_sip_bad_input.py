@@ -58,13 +58,13 @@ def test_sip_call_with_a_bad_uri_is_one_line_exit_2(tmp_path: Path, uri: str, wh
 @pytest.mark.parametrize(
     ("extra", "overlay", "key"),
     [
-        ({"registrar": "sip:pbx@@"}, "", "sip: 'sip:pbx@@': more than one @"),
+        ({"registrar": "sip:pbx@@"}, "", "sip.registrar: expected a SIP URI like sip:alice@host"),
         ({"transport": "tcp", "registrar": "sip:pbx;transport=udp"}, "", "sip.registrar"),
         (
             {},
             '[overlay]\n[[overlay.supervisor]]\nname = "sue"\n'
             'token = "a-long-supervisor-token"\nsip = "sips:sue@h"\n',
-            "overlay.supervisor 'sue': sip: 'sips:sue@h'",
+            "overlay.supervisor[0].sip: 'sips:sue@h': a sips: URI needs",
         ),
     ],
 )

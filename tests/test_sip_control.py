@@ -16,7 +16,7 @@ from tests.sip_helpers import Proc, peer, write_wav
 SCRIPT = textwrap.dedent(
     """
     import json, sys, time
-    from assist.runtime.config import SipConfig
+    from sip.config import SipConfig
     from assist.runtime.control import ControlError
     from assist.runtime.packs import default_pack
     from assist.runtime.runner import CallRunner, ListSink

@@ -328,9 +328,9 @@ def test_audio_default_is_refused_with_one_line(tmp_path: Path) -> None:
     )
     assert out.returncode == 2, out
     assert out.stderr.splitlines() == [
-        f'assist: error: {cfg}: sip.audio: "default" needs a sound card, and the pjsua2-python '
-        'wheel has no audio device support; assist sip is headless: use "null" (agent_play / '
-        "agent_record_dir for scripted audio)"
+        f"assist: error: {cfg}: sip.audio: expected \"null\" (headless), got 'default' "
+        '("default" needs a sound card and the pjsua2-python wheel has no audio device '
+        "support; agent_play / agent_record_dir give scripted audio)"
     ], out.stderr
 
 

@@ -13,9 +13,9 @@ import pytest
 from assist.commands.srs import UNASSIGNED, SrsControl, agent_for, recording_event
 from assist.core.errors import ConfigError
 from assist.runtime.control import ControlError
-from assist.runtime.srs_config import SrsConfig, srs_table
 from overlay.auth import OverlayConfig
 from sip.siprec import AgentChoice
+from sip.srs_config import SrsConfig, srs_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,10 +79,10 @@ def test_the_recording_event_says_how_the_agent_was_chosen() -> None:
         ({"max_sessions": 0}, "srs.max_sessions"),
         ({"max_sessions": 31}, "srs.max_sessions"),
         ({"agents": ["ok", "has space"]}, "srs.agents"),
-        ({"agents": "1*"}, "srs.agents: expected list"),
+        ({"agents": "1*"}, "srs.agents: expected a list"),
         ({"fallback_agent_stream": 3}, "srs.fallback_agent_stream"),
         ({"tls_cert": "/nonexistent.pem"}, "srs.tls_cert"),
-        ({"transport": "tls"}, "srs.tls_cert and srs.tls_key"),
+        ({"transport": "tls"}, "srs.tls_cert: required"),
         ({"agent": ["1*"]}, "srs.agent: unknown key"),
     ],
 )
@@ -112,5 +112,5 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip().splitlines() == [
-        f"assist: error: {cfg}: srs.max_sessions: must be between 1 and 30"
+        f"assist: error: {cfg}: srs.max_sessions: expected an integer from 1 to 30, got 99"
     ]

@@ -310,7 +310,7 @@ text = "x"
 speaker = "customer"
 phrases = "nope"
 """
-    with pytest.raises(RulePackError, match=r"t.toml:7: rule 'negative_phrase': .*nope"):
+    with pytest.raises(RulePackError, match=r"t.toml:7: rule\[negative_phrase\]: .*nope"):
         parse_pack(text, "t.toml")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from assist.commands.stopping import StopSignals
 from assist.core.errors import ConfigError, InputError
+from assist.core.tables import check_tables, table_of
 from assist.runtime.config import read_config
 
 
@@ -30,6 +31,9 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+TABLES = ("fleet", "overlay", "sip")  # what `assist console --config` reads
+
+
 def run(args: argparse.Namespace) -> int:
     from fleet.config import fleet_table
     from fleet.connect import first_contact
@@ -39,24 +43,16 @@ def run(args: argparse.Namespace) -> int:
     if args.port is not None and not 0 <= args.port <= 65535:
         raise InputError("--port must be between 0 and 65535")
     doc = read_config(args.config)
-    for key in doc:
-        if key not in ("fleet", "overlay", "sip"):
-            raise ConfigError(f"{args.config}: {key}: unknown table (known: fleet, overlay, sip)")
-    fleet = fleet_table(doc, args.config)
-    if fleet is None:
-        raise ConfigError(f"{args.config}: fleet: missing [fleet] table (the floor's Redis url)")
-    table = doc.get("overlay", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{args.config}: overlay: must be a table")
     try:
-        overlay = OverlayConfig.from_table(table)
-    except ConfigError as exc:
-        raise ConfigError(f"{args.config}: {exc}") from None
-
-    try:  # a mistake (TLS mismatch, bad password) stops here; Redis away is retried
+        check_tables(doc, TABLES)
+        fleet = fleet_table(doc, args.config)
+        if fleet is None:
+            raise ConfigError("missing [fleet] table (the floor's Redis url)", key="fleet")
+        overlay = OverlayConfig.from_table(table_of(doc, "overlay"))
+        # a mistake (TLS mismatch, bad password) stops here; Redis away is retried
         first_contact(fleet, name="assist-console")
     except ConfigError as exc:
-        raise ConfigError(f"{args.config}: {exc}") from None
+        raise exc.in_file(args.config) from None
 
     def say(line: str) -> None:
         print(f"assist: {line}", file=sys.stderr, flush=True)

@@ -46,7 +46,7 @@ def start_fleet(
     try:  # a mistake (TLS mismatch, bad password) stops here; Redis away does not
         first_contact(config, name=f"assist-plugin:{agent}")
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise exc.in_file(path) from None
 
     def say(line: str) -> None:
         print(f"assist: {line}", file=sys.stderr, flush=True)
@@ -88,7 +88,8 @@ def _agent_name(doc: dict[str, Any], path: str, fleet_agent: str) -> str:
     overlay_agent = name if isinstance(name, str) else ""
     if fleet_agent and overlay_agent and fleet_agent != overlay_agent:
         raise ConfigError(
-            f"{path}: fleet.agent: {fleet_agent!r} differs from the overlay agent "
-            f"{overlay_agent!r}; give one name"
+            f"{fleet_agent!r} differs from the overlay agent {overlay_agent!r}; give one name",
+            key="fleet.agent",
+            path=path,
         )
     return fleet_agent or overlay_agent

@@ -17,12 +17,12 @@ from assist.core.errors import AssistError, ConfigError, InputError, ServiceErro
 from assist.core.events import Error, Event
 from assist.core.session import CallSession
 from assist.runtime.asr_worker import CallAsr
-from assist.runtime.config import load_settings
 from assist.runtime.control import ControlError
 from assist.runtime.models import ASR_CHOICES, select_engine
 from assist.runtime.packs import default_pack, load_pack
 from assist.runtime.runner import CallRunner
 from assist.runtime.terminal import TerminalSink
+from sip.config import load_settings
 
 if TYPE_CHECKING:
     from overlay.protocol import RegistrationState
@@ -81,22 +81,22 @@ class CallFailed(AssistError):
 
 
 def _check_uris(settings: Any, overlay_cfg: Any) -> None:
-    """Every URI of the config, checked before pjsua2 sees any (ConfigError: exit 2)."""
-    from sip.uri import UriError, check_uri, dial_uri
+    """Every URI of the config dialled on this transport, checked before pjsua2 sees any (the
+    [sip] table checked their syntax; ConfigError: exit 2)."""
+    from sip.uri import UriError, dial_uri
 
     sip = settings.sip
     try:
-        check_uri(sip.uri)
         if sip.registrar:
             dial_uri(sip.registrar, sip.transport)
     except UriError as exc:
-        raise ConfigError(f"sip: {exc}") from None
-    for sup in overlay_cfg.supervisors:
+        raise ConfigError(str(exc), key="sip.registrar") from None
+    for i, sup in enumerate(overlay_cfg.supervisors):
         if sup.sip:
             try:
                 dial_uri(sup.sip, sip.transport)
             except UriError as exc:
-                raise ConfigError(f"overlay.supervisor {sup.name!r}: sip: {exc}") from None
+                raise ConfigError(str(exc), key=f"overlay.supervisor[{i}].sip") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         overlay_cfg = with_tls_options(OverlayConfig.from_table(settings.overlay), args)
         _check_uris(settings, overlay_cfg)
     except ConfigError as exc:
-        raise ConfigError(f"{args.config}: {exc}") from None
+        raise exc.in_file(args.config) from None
     if args.port is not None:
         overlay_cfg = dataclasses.replace(overlay_cfg, port=args.port)
     if args.action == "call":

@@ -28,12 +28,13 @@ from assist.commands.wiring import CallWiring, with_tls_options
 from assist.core.errors import ConfigError, InputError
 from assist.core.events import Recording
 from assist.core.session import CallSession
+from assist.core.tables import table_of
 from assist.runtime.config import read_config
 from assist.runtime.control import ControlError, SuperviseMode
 from assist.runtime.models import select_engine
 from assist.runtime.packs import default_pack, load_pack
 from assist.runtime.runner import CallRunner
-from assist.runtime.srs_config import srs_table
+from sip.srs_config import srs_table
 
 if TYPE_CHECKING:
     from overlay.auth import OverlayConfig
@@ -114,13 +115,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--port must be between 0 and 65535")
     doc = read_config(args.config)
     cfg = srs_table(doc, args.config)
-    table = doc.get("overlay", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{args.config}: overlay: must be a table")
     try:
-        overlay_cfg = with_tls_options(OverlayConfig.from_table(table), args)
+        overlay_cfg = with_tls_options(OverlayConfig.from_table(table_of(doc, "overlay")), args)
     except ConfigError as exc:
-        raise ConfigError(f"{args.config}: {exc}") from None
+        raise exc.in_file(args.config) from None
     if args.port is not None:
         overlay_cfg = dataclasses.replace(overlay_cfg, port=args.port)
     pack = load_pack(args.rules) if args.rules else default_pack(args.lang)

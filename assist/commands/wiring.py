@@ -230,15 +230,14 @@ def with_tls_options(config: Any, args: argparse.Namespace) -> Any:
 
 def overlay_config(path: str | None) -> OverlayConfig:
     """The overlay settings from the [overlay] table of a TOML config file (defaults without)."""
+    from assist.core.tables import table_of
     from assist.runtime.config import read_config
     from overlay.auth import OverlayConfig
 
     if path is None:
         return OverlayConfig()
-    table = read_config(path).get("overlay", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: overlay: must be a table")
+    doc = read_config(path)
     try:
-        return OverlayConfig.from_table(table)
+        return OverlayConfig.from_table(table_of(doc, "overlay"))
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise exc.in_file(path) from None

@@ -4,7 +4,7 @@ AssistError
 ├── InputError        bad user input (file, option, config key): one line on stderr, exit 2
 │   ├── AudioFileError      a WAV that cannot be read (names the file and the problem)
 │   ├── RulePackError       a rule pack that cannot be loaded (names the file and the line)
-│   └── ConfigError         a config file or key that is invalid (names the key)
+│   └── ConfigError         a config file or key that is invalid: `FILE: table.key: problem`
 ├── ModelError        a speech model that is missing or unusable
 └── ServiceError      a socket or peer problem at run time (port in use, registrar unreachable)
 
@@ -44,7 +44,22 @@ class RulePackError(InputError):
 
 
 class ConfigError(InputError):
-    pass
+    """A bad config key, one line: `FILE: table.key: problem` (file and key when known).
+
+    Tables raise it with the key (`assist.core.tables`); the command that read the file adds
+    the path with `in_file`, so every table's error names file and key the same way."""
+
+    def __init__(self, problem: str, *, key: str = "", path: object = None) -> None:
+        super().__init__(": ".join(str(part) for part in (path, key, problem) if part))
+        self.problem = problem
+        self.key = key
+        self.path = path
+
+    def in_file(self, path: object) -> ConfigError:
+        """This error, naming the file it came from (unchanged if it names one already)."""
+        if self.path is not None:
+            return self
+        return ConfigError(self.problem, key=self.key, path=path)
 
 
 class ModelError(AssistError):

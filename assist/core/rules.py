@@ -12,31 +12,21 @@ the current audio time in `ctx.now`, and returns prompt / prompt_cleared payload
 
 from __future__ import annotations
 
-import math
 import re
 import string
 import tomllib
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 import assist.core.detectors  # noqa: F401  (registers the detector families)
 from assist.core.context import Context
 from assist.core.detector import Condition, Detector
-from assist.core.errors import RulePackError
-from assist.core.events import EventData, Prompt, PromptCleared, Severity
-from assist.core.pack import (
-    DEFAULT_MAX_ACTIVE,
-    DEFAULT_MIN_SHOW_S,
-    DEFAULT_PRIORITY,
-    ChecklistConfig,
-    Rule,
-    RulePack,
-)
+from assist.core.errors import ConfigError, RulePackError
+from assist.core.events import EventData, Prompt, PromptCleared
+from assist.core.pack import ChecklistConfig, Rule, RulePack
+from assist.core.tables import build, table_of, type_words, values
 
 # --- loading --------------------------------------------------------------------------------
-
-_RULE_KEYS = {f for f in Rule.__dataclass_fields__}
-_SEVERITIES = get_args(Severity)
 
 
 def _line_of(text: str, rule_id: str | None, key: str | None = None) -> int | None:
@@ -63,7 +53,8 @@ def _line_of(text: str, rule_id: str | None, key: str | None = None) -> int | No
 
 
 def parse_pack(text: str, source: str = "<rules>") -> RulePack:
-    """Parse and validate a rule pack; every problem raises RulePackError naming the line."""
+    """Parse and validate a rule pack; every problem raises RulePackError naming the line and
+    the key as config files do (`pack.toml:12: rule[talk_over].cooldown_s: expected ...`)."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -71,219 +62,127 @@ def parse_pack(text: str, source: str = "<rules>") -> RulePack:
         raise RulePackError(
             source, f"invalid TOML: {exc}", int(m.group(1)) if m else None
         ) from None
-    meta = doc.get("pack", {})
-    if not isinstance(meta, dict):
-        raise RulePackError(source, "[pack] must be a table", _line_of(text, None, "pack"))
+    try:
+        meta = values(RulePack, table_of(doc, "pack"), where="pack", unknown="ignore")
+    except ConfigError as exc:
+        raise _located(exc, source, text) from None
     raw_rules = doc.get("rule", [])
     if not isinstance(raw_rules, list) or not raw_rules:
-        raise RulePackError(source, "no [[rule]] entries")
+        raise RulePackError(source, "rule: no [[rule]] entries (a pack needs one at least)")
     rules: list[Rule] = []
     seen: set[str] = set()
-    for raw in raw_rules:
-        rules.append(_parse_rule(raw, text, source, seen))
+    for i, raw in enumerate(raw_rules):
+        rules.append(_parse_rule(raw, i, text, source, seen))
     phrases_raw = doc.get("phrases", {})
     phrases: dict[str, tuple[str, ...]] = {}
     if not isinstance(phrases_raw, dict):
-        raise RulePackError(source, "[phrases] must be a table")
-    for key, values in phrases_raw.items():
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise RulePackError(source, f"phrases: expected a table ([phrases]), got {phrases_raw!r}")
+    for name, words in phrases_raw.items():
+        if not isinstance(words, list) or not all(isinstance(v, str) for v in words):
             raise RulePackError(
-                source, f"phrases.{key} must be a list of strings", _line_of(text, None, key)
+                source,
+                f"phrases.{name}: expected a list of strings, got {words!r}",
+                _line_of(text, None, name),
             )
-        phrases[key] = tuple(values)
-
-    def positive_int(key: str, default: int) -> int:
-        value = meta.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise RulePackError(
-                source, f"pack.{key} must be an integer >= 1", _line_of(text, None, key)
-            )
-        return value
-
-    max_active = positive_int("max_active", DEFAULT_MAX_ACTIVE)
-    version = positive_int("version", 1)
-    min_show = meta.get("min_show_s", DEFAULT_MIN_SHOW_S)
-    if not _is_seconds(min_show):
-        raise RulePackError(
-            source,
-            "pack.min_show_s must be a number of seconds >= 0",
-            _line_of(text, None, "min_show_s"),
-        )
-    for key in ("name", "lang"):
-        if not isinstance(meta.get(key, ""), str):
-            raise RulePackError(source, f"pack.{key} must be text", _line_of(text, None, key))
-    pack = RulePack(
-        name=str(meta.get("name", _stem(source))),
-        lang=str(meta.get("lang", "en")),
-        version=version,
-        rules=tuple(rules),
-        phrases=phrases,
-        max_active=max_active,
-        min_show_s=float(min_show),
-        source=source,
-        checklist=_parse_checklist(doc.get("checklist", {}), text, source, seen),
-    )
-    for rule in pack.rules:  # detectors may validate phrase lists etc. against the whole pack
+        phrases[name] = tuple(words)
+    meta.setdefault("name", _stem(source))
+    checklist = _checklist(doc, text, source, seen)
+    pack = RulePack(**meta, rules=tuple(rules), phrases=phrases, source=source, checklist=checklist)
+    for rule in pack.rules:  # detectors may check phrase lists against the pack
         try:
             Detector.registry[rule.detector](rule, pack)
         except (ValueError, TypeError, KeyError) as exc:
             raise RulePackError(
-                source, f"rule {rule.id!r}: {exc}", _line_of(text, rule.id)
+                source, f"rule[{rule.id}]: {exc}", _line_of(text, rule.id)
             ) from None
     return pack
 
 
-def _parse_checklist(raw: Any, text: str, source: str, rule_ids: set[str]) -> ChecklistConfig:
+def _checklist(doc: dict[str, Any], text: str, source: str, rule_ids: set[str]) -> ChecklistConfig:
     """The `[checklist]` table: the call-shape checklist's thresholds (docs/rules.md)."""
-    if not isinstance(raw, dict):
-        line = _line_of(text, None, "checklist")
-        raise RulePackError(source, "[checklist] must be a table", line)
-    default = ChecklistConfig()
-    unknown = set(raw) - set(ChecklistConfig.__dataclass_fields__)
-    if unknown:
-        key = sorted(unknown)[0]
-        raise RulePackError(source, f"checklist: unknown key {key!r}", _line_of(text, None, key))
-    seconds: dict[str, float] = {}
-    for key in ("answer_s", "upset_s"):
-        value = raw.get(key, getattr(default, key))
-        if not _is_seconds(value):
-            raise RulePackError(
-                source,
-                f"checklist.{key} must be a number of seconds >= 0",
-                _line_of(text, None, key),
-            )
-        seconds[key] = float(value)
-    lists: dict[str, tuple[str, ...]] = {}
-    for key in ("upset_rules", "upset_moods"):
-        value = raw.get(key, list(getattr(default, key)))
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise RulePackError(
-                source, f"checklist.{key} must be a list of strings", _line_of(text, None, key)
-            )
-        lists[key] = tuple(value)
-    strange = [r for r in lists["upset_rules"] if r not in rule_ids]
-    if strange and "upset_rules" in raw:
+    try:
+        table = table_of(doc, "checklist")
+        got = build(ChecklistConfig, table, where="checklist")
+    except ConfigError as exc:
+        raise _located(exc, source, text) from None
+    strange = [r for r in got.upset_rules if r not in rule_ids]
+    if strange and "upset_rules" in table:
         raise RulePackError(
             source,
             f"checklist.upset_rules: no rule {strange[0]!r} in the pack",
             _line_of(text, None, "upset_rules"),
         )
-    return ChecklistConfig(
-        answer_s=seconds["answer_s"],
-        upset_s=seconds["upset_s"],
-        upset_rules=lists["upset_rules"],
-        upset_moods=lists["upset_moods"],
-    )
+    return got
 
 
-def _parse_rule(raw: Any, text: str, source: str, seen: set[str]) -> Rule:
+def _located(exc: ConfigError, source: str, text: str, rule_id: str | None = None) -> RulePackError:
+    """A table's ConfigError as a RulePackError on the line of its key."""
+    return RulePackError(source, str(exc), _line_of(text, rule_id, exc.key.rpartition(".")[2]))
+
+
+def _parse_rule(raw: Any, index: int, text: str, source: str, seen: set[str]) -> Rule:
+    """One `[[rule]]`, named `rule[ID]` in errors (`rule[INDEX]` while its id is not valid)."""
+    where = f"rule[{index}]"
     if not isinstance(raw, dict):
-        raise RulePackError(source, "each [[rule]] must be a table")
+        raise RulePackError(source, f"{where}: expected a table ([[rule]]), got {raw!r}")
     rid = raw.get("id")
     if not isinstance(rid, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", rid):
         raise RulePackError(
             source,
-            f"rule id must be snake_case text, got {rid!r}",
+            f"{where}.id: expected snake_case text, got {rid!r}",
             _line_of(text, rid if isinstance(rid, str) else None),
         )
     line = _line_of(text, rid)
     if rid in seen:
-        raise RulePackError(source, f"duplicate rule id {rid!r}", line)
+        raise RulePackError(source, f"{where}.id: duplicate rule id {rid!r}", line)
     seen.add(rid)
-    unknown = set(raw) - _RULE_KEYS
-    if unknown:
-        key = sorted(unknown)[0]
-        raise RulePackError(source, f"rule {rid!r}: unknown key {key!r}", _line_of(text, rid, key))
+    where = f"rule[{rid}]"
+    try:
+        kw = values(Rule, raw, where=where, extra=("id", "detector", "params"))
+    except ConfigError as exc:
+        raise _located(exc, source, text, rid) from None
     detector = raw.get("detector", rid)
     cls = Detector.registry.get(detector) if isinstance(detector, str) else None
     if cls is None:
         raise RulePackError(
-            source, f"rule {rid!r}: unknown detector {detector!r}", _line_of(text, rid, "detector")
-        )
-
-    def want(key: str, types: type | tuple[type, ...], default: Any) -> Any:
-        value = raw.get(key, default)
-        if value is not None and (
-            not isinstance(value, types)
-            or isinstance(value, bool)
-            and types in (int, float, (int, float))
-        ):
-            raise RulePackError(
-                source, f"rule {rid!r}: {key} has the wrong type", _line_of(text, rid, key)
-            )
-        return value
-
-    text_ = want("text", str, None)
-    if not text_:
-        raise RulePackError(source, f"rule {rid!r}: missing text", line)
-    problem = _placeholder_problem(text_)
-    if problem:
-        raise RulePackError(source, f"rule {rid!r}: text {problem}", _line_of(text, rid, "text"))
-    severity = want("severity", str, "warn")
-    if severity not in _SEVERITIES:
-        raise RulePackError(
             source,
-            f"rule {rid!r}: severity must be one of {_SEVERITIES}",
-            _line_of(text, rid, "severity"),
+            f"{where}.detector: unknown detector {detector!r} "
+            f"(known: {', '.join(sorted(Detector.registry))})",
+            _line_of(text, rid, "detector"),
         )
+    problem = _placeholder_problem(kw["text"])
+    if problem:
+        raise RulePackError(source, f"{where}.text: {problem}", _line_of(text, rid, "text"))
     params = raw.get("params", {})
     if not isinstance(params, dict):
-        raise RulePackError(source, f"rule {rid!r}: params must be a table", line)
-    for key, value in params.items():
-        if key not in cls.params:
+        raise RulePackError(
+            source, f"{where}.params: expected a table ([rule.params]), got {params!r}", line
+        )
+    for name, value in params.items():
+        if name not in cls.params:
             raise RulePackError(
                 source,
-                f"rule {rid!r}: unknown param {key!r} for detector {detector!r}",
-                _line_of(text, rid, key),
+                f"{where}.params.{name}: unknown param for detector {detector!r} "
+                f"(known: {', '.join(sorted(cls.params))})",
+                _line_of(text, rid, name),
             )
-        types = cls.params[key][0]
+        types = cls.params[name][0]
         ok = isinstance(value, types) and not (
             isinstance(value, bool)
             and bool not in (types if isinstance(types, tuple) else (types,))
         )
         if not ok:
             raise RulePackError(
-                source, f"rule {rid!r}: param {key} has the wrong type", _line_of(text, rid, key)
+                source,
+                f"{where}.params.{name}: expected {type_words(types)}, got {value!r}",
+                _line_of(text, rid, name),
             )
     missing = [k for k, (_, d) in cls.params.items() if d is None and k not in params]
     if missing:
-        raise RulePackError(source, f"rule {rid!r}: missing param {missing[0]!r}", line)
-    cooldown = want("cooldown_s", (int, float), 0.0)
-    ttl = want("ttl_s", (int, float), None)
-    priority = want("priority", int, DEFAULT_PRIORITY)
-    if cooldown < 0 or (ttl is not None and ttl <= 0):
-        raise RulePackError(source, f"rule {rid!r}: cooldown_s/ttl_s out of range", line)
-    min_show = raw.get("min_show_s")
-    if min_show is not None and not _is_seconds(min_show):
         raise RulePackError(
-            source,
-            f"rule {rid!r}: min_show_s must be a number of seconds >= 0",
-            _line_of(text, rid, "min_show_s"),
+            source, f"{where}.params.{missing[0]}: missing (detector {detector!r} needs it)", line
         )
-    rule = Rule(
-        id=rid,
-        detector=detector,
-        text=text_,
-        title=str(want("title", str, "")),
-        severity=severity,
-        priority=priority,
-        cooldown_s=float(cooldown),
-        clears=bool(want("clears", bool, True)),
-        ttl_s=None if ttl is None else float(ttl),
-        enabled=bool(want("enabled", bool, True)),
-        min_show_s=None if min_show is None else float(min_show),
-        params=dict(params),
-    )
-    return rule
-
-
-def _is_seconds(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and 0 <= value <= 600
-    )
+    return Rule(id=rid, detector=detector, params=dict(params), **kw)
 
 
 def _stem(source: str) -> str:

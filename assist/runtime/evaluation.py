@@ -18,7 +18,6 @@ prompt is not judged.
 
 from __future__ import annotations
 
-import math
 import statistics
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -26,17 +25,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assist.core.errors import InputError
+from assist.core.errors import ConfigError, InputError
+from assist.core.tables import key, rows_of, values
 
 EARLY_S = 0.5  # a prompt this much before `at` still counts (label times are read by ear)
 LATE_S = 10.0  # a prompt this long after a missed window is late, not a false alarm
 
 
+def _rule_id(value: str) -> str | None:
+    return None if value else ""
+
+
 @dataclass(frozen=True, slots=True)
 class Expect:
-    rule: str
-    at: float
-    by: float
+    """One `[[expect]]` of a label file (its keys declared once, `assist.core.tables`)."""
+
+    rule: str = key(what="a rule id", check=_rule_id)
+    at: float = key(lo=0, unit="seconds")
+    by: float = key(lo=0, unit="seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +51,9 @@ class Label:
 
     name: str
     wav: Path
-    expect: tuple[Expect, ...] = ()
-    forbid: tuple[str, ...] = ()
-    lang: str = ""
+    expect: tuple[Expect, ...] = ()  # [[expect]]
+    forbid: tuple[str, ...] = key((), what="a list of rule ids", check=_rule_id)
+    lang: str = key("")
 
     def forbids(self, rule: str) -> bool:
         return "*" in self.forbid or rule in self.forbid
@@ -86,13 +92,6 @@ def _bad(path: Path, what: str) -> InputError:
     return InputError(f"{path}: {what}")
 
 
-def _number(path: Path, table: dict[str, Any], key: str, where: str) -> float:
-    v = table.get(key)
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
-        raise _bad(path, f"{where}: {key} must be a number of seconds >= 0")
-    return float(v)
-
-
 def load_label(path: Path) -> Label:
     """One label file; every mistake is an InputError naming the file and the key."""
     try:
@@ -101,35 +100,25 @@ def load_label(path: Path) -> Label:
         raise _bad(path, f"cannot read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise _bad(path, f"not valid TOML ({exc})") from None
-    unknown = set(data) - {"lang", "forbid", "expect"}
-    if unknown:
-        raise _bad(path, f"unknown key {sorted(unknown)[0]!r} (lang, forbid, expect)")
-    lang = data.get("lang", "")
-    if not isinstance(lang, str):
-        raise _bad(path, "lang must be a string")
-    forbid = data.get("forbid", [])
-    if not isinstance(forbid, list) or not all(isinstance(r, str) and r for r in forbid):
-        raise _bad(path, "forbid must be a list of rule ids")
-    expects = data.get("expect", [])
-    if not isinstance(expects, list):
-        raise _bad(path, "expect must be an array of tables ([[expect]])")
-    out = []
-    for i, e in enumerate(expects, 1):
-        where = f"expect #{i}"
-        if not isinstance(e, dict) or set(e) - {"rule", "at", "by"}:
-            raise _bad(path, f"{where}: only rule, at, by")
-        if not isinstance(e.get("rule"), str) or not e["rule"]:
-            raise _bad(path, f"{where}: rule must be a rule id")
-        at, by = _number(path, e, "at", where), _number(path, e, "by", where)
-        if by < at:
-            raise _bad(path, f"{where}: by ({by}) is before at ({at})")
-        if "*" in forbid or e["rule"] in forbid:
-            raise _bad(path, f"{where}: rule {e['rule']!r} is both expected and forbidden")
-        out.append(Expect(e["rule"], at, by))
+    try:
+        top = values(Label, data, where="", extra=("expect",))
+        forbid = top.get("forbid", ())
+        out = []
+        for i, row in enumerate(rows_of(data, "expect", where="")):
+            e = Expect(**values(Expect, row, where=f"expect[{i}]"))
+            if e.by < e.at:
+                raise ConfigError(f"by ({e.by}) is before at ({e.at})", key=f"expect[{i}].by")
+            if "*" in forbid or e.rule in forbid:
+                raise ConfigError(
+                    f"rule {e.rule!r} is both expected and forbidden", key=f"expect[{i}].rule"
+                )
+            out.append(e)
+    except ConfigError as exc:
+        raise exc.in_file(path) from None
     wav = path.with_suffix(".wav")
     if not wav.is_file():
         raise _bad(path, f"no call audio {wav.name} beside it")
-    return Label(path.stem, wav, tuple(out), tuple(forbid), lang)
+    return Label(path.stem, wav, tuple(out), **top)
 
 
 def load_dir(folder: Path) -> list[Label]:

@@ -161,7 +161,7 @@ class CallBoard:
         self, *, keep_ended_s: float = KEEP_ENDED_S, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.calls: dict[str, CallSummary] = {}
-        self.recent: dict[str, deque[dict[str, str]]] = {}  # agent -> finished calls' scores
+        self.recent: dict[str, deque[dict[str, Any]]] = {}  # agent -> finished calls' scores
         self.keep_ended_s = keep_ended_s
         self.clock = clock
 
@@ -226,7 +226,9 @@ class CallBoard:
                 if d.final and d.score != "-":
                     recent = self.recent.setdefault(s.agent, deque(maxlen=RECENT_SCORES))
                     if all(r["call_id"] != s.call_id for r in recent):
-                        recent.appendleft({"call_id": s.call_id, "score": d.score})
+                        recent.appendleft(
+                            {"call_id": s.call_id, "score": d.score, "missed": s.missed_items}
+                        )
             case Speech() | Transcript():
                 pass
             case _:
@@ -240,6 +242,8 @@ class CallBoard:
         out = []
         for c in sorted(rows, key=CallSummary.sort_key):
             d = c.to_dict()
-            d["agent_recent"] = list(self.recent.get(c.agent, ()))
+            d["agent_recent"] = [
+                {**r, "missed": list(r["missed"])} for r in self.recent.get(c.agent, ())
+            ]
             out.append(d)
         return out

@@ -205,6 +205,7 @@ def test_each_call_shows_its_checklist_score_and_each_agent_their_recent_ones() 
     assert r["score"] == "4/4"
     # newest first, kept after the first call left the board; only alice's own calls
     assert [x["score"] for x in r["agent_recent"]] == ["4/4", "2/3"]
+    assert [x["missed"] for x in r["agent_recent"]] == [[], ["item1"]]  # which items, per call
     assert row(board, "c2")["agent_recent"] == []
     checklist(second, 20.0, "yyyy", final=True)  # a replayed final is not counted twice
     assert len(row(board, "c3")["agent_recent"]) == 2

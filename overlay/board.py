@@ -21,6 +21,7 @@ the mood is "upset", whatever the voice measures, so the row never says "calm" b
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 from assist.core.events import (
     CallEnded,
     CallStarted,
+    Checklist,
     Event,
     Feedback,
     Meters,
@@ -44,6 +46,7 @@ FLAG_HOLD_S = 15.0
 SEVERITY_RANK = {"alert": 0, "warn": 1, "info": 2}
 KEEP_ENDED_S = 300.0  # an ended call stays on the board this long (wall time), then goes
 UPSET_RULES = frozenset({"negative_phrase", "agitation"})  # prompts that say "customer upset"
+RECENT_SCORES = 10  # finished calls' checklist scores kept per agent
 
 
 @dataclass
@@ -69,6 +72,8 @@ class CallSummary:
     ended_at: float | None = None  # wall clock (the board's clock) when call_ended came
     acted: set[str] = field(default_factory=set)  # prompt ids the agent gave feedback on
     missed: int = 0  # prompts the call's end cleared without the agent acting on them
+    score: str = ""  # the call-shape checklist: items done / items decided ("5/7"; "-": none)
+    missed_items: tuple[str, ...] = ()  # checklist items judged "no" so far
 
     def agitated_for(self, now: float) -> float:
         since = [self.agitated_since] if self.agitated_since is not None else []
@@ -134,6 +139,8 @@ class CallSummary:
             "voice_mood": self.mood,
             "ended": self.ended_at is not None,
             "missed": self.missed,
+            "score": self.score,
+            "missed_items": list(self.missed_items),
             "flagged": self.flagged,
             "flag_reason": self.flag_reason,
             "flag_title": self.flag_title,
@@ -155,6 +162,7 @@ class CallBoard:
         self, *, keep_ended_s: float = KEEP_ENDED_S, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.calls: dict[str, CallSummary] = {}
+        self.recent: dict[str, deque[dict[str, Any]]] = {}  # agent -> finished calls' scores
         self.keep_ended_s = keep_ended_s
         self.clock = clock
 
@@ -215,6 +223,15 @@ class CallBoard:
                     s.supervisor = d.mode
             case Feedback() as d:
                 s.acted.add(d.prompt_id)
+            case Checklist() as d:
+                s.score = d.score
+                s.missed_items = tuple(i.name for i in d.items if i.state == "no")
+                if d.final and d.score != "-":
+                    recent = self.recent.setdefault(s.agent, deque(maxlen=RECENT_SCORES))
+                    if all(r["call_id"] != s.call_id for r in recent):
+                        recent.appendleft(
+                            {"call_id": s.call_id, "score": d.score, "missed": s.missed_items}
+                        )
             case Speech() | Transcript():
                 pass
             case _:
@@ -225,4 +242,11 @@ class CallBoard:
     def snapshot(self, visible: Any = None) -> list[dict[str, Any]]:
         """Summaries sorted for display; `visible(summary)` filters (None: all)."""
         rows = [c for c in self.calls.values() if visible is None or visible(c)]
-        return [c.to_dict() for c in sorted(rows, key=CallSummary.sort_key)]
+        out = []
+        for c in sorted(rows, key=CallSummary.sort_key):
+            d = c.to_dict()
+            d["agent_recent"] = [
+                {**r, "missed": list(r["missed"])} for r in self.recent.get(c.agent, ())
+            ]
+            out.append(d)
+        return out

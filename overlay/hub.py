@@ -4,8 +4,8 @@ The hub keeps each call's recent events so a client that (re)connects can resume
 `seq` it saw and never sees a card twice. What a page needs to rebuild a call (its start, end,
 prompts and their clearing) is kept apart from the chatter (meters, transcripts, feedback...),
 so no amount of chatter evicts it. Each subscriber has a bounded queue in which state updates
-coalesce (a new meters or partial transcript replaces the pending one), so a slow client only
-falls behind on events that matter; if the queue still fills, the subscriber is marked
+coalesce (a new meters, checklist or partial transcript replaces the pending one), so a slow
+client only falls behind on events that matter; if the queue still fills, the subscriber is marked
 `overflowed` and the server drops the connection (the client reconnects and resumes). The
 backlog a subscriber asks for is handed out lazily, in batches the server paces. A stalled
 browser therefore costs bounded memory and never slows the audio path or other clients.
@@ -29,9 +29,9 @@ HISTORY_PER_CALL = 20_000  # chatter kept per call (meters, transcripts, feedbac
 PINNED_PER_CALL = 5_000  # prompts, their clearing, call_ended: evicted only by each other
 CALLS_KEPT = 50
 WIRE_CACHE = 4096  # encoded events kept: each is encoded once, not once per client
-COALESCIBLE = frozenset({"meters"})
+COALESCIBLE = frozenset({"meters", "checklist"})  # each one is the whole state
 # call_started: kept apart
-PINNED = frozenset({"prompt", "prompt_cleared", "call_ended", "supervisor_message"})
+PINNED = frozenset({"prompt", "prompt_cleared", "call_ended", "supervisor_message", "checklist"})
 SUPERVISOR_ONLY = frozenset({"supervisor_action"})  # an agent must not learn of silent listening
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pjsua2 as pj
 
 from assist.core.audio import Samples
-from assist.core.events import CallState, Error
+from assist.core.events import CallState, Error, Hangup
 from assist.runtime.control import SuperviseMode
 from assist.runtime.runner import CallRunner, Work
 from sip.supervisor import Route, changes, routes
@@ -122,6 +122,10 @@ class Leg:
         self.answer_wanted = False  # answer (200) as soon as the runner is attached
         self.connected = False  # the call reached CONFIRMED at least once
         self.finished = False
+        # who hung up when our side did: "agent" (the overlay's Hang up), "unknown" (a timeout,
+        # shutdown); "" = the remote party's BYE, the customer's
+        self.hung_up_by = ""
+        self.hangup_noted = False
         self.codec = ""  # negotiated audio codec, as last reported
         self.extras_failed = False  # the agent_play player or the ear recorder failed
         self.direction = direction
@@ -173,6 +177,16 @@ class Leg:
         """Tap reader thread: this call's taps are lost; the call goes on, unanalysed."""
         err = Error(source="taps", message=message, recoverable=True)
         self.submit(lambda s: s.note(err))
+
+    def note_hangup(self, how: str) -> None:
+        """A connected call is ending: who hung up, for the call-shape checklist (before the
+        `ended` state). A call never answered has no hang-up to judge."""
+        if not self.connected or self.hangup_noted:
+            return
+        self.hangup_noted = True
+        by = self.hung_up_by or "customer"
+        data = Hangup(by=by, how=how)  # type: ignore[arg-type]
+        self.submit(lambda s: s.note(data))
 
     def note_state(self, state: str, reason: str = "", code: int | None = None) -> None:
         if state == self.state:

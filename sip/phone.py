@@ -218,6 +218,8 @@ class Softphone:
 
     def release(self) -> None:
         for leg in list(self.legs.values()):  # calls that did not end in time
+            leg.hung_up_by = leg.hung_up_by or "unknown"
+            leg.note_hangup("shutdown")
             self._finish(leg, "ended", "shutdown", None)
         if self.ep is None:
             return
@@ -423,6 +425,7 @@ class Softphone:
 
     def _hangup(self, leg: Leg) -> str:
         code = 603 if leg.direction == "inbound" and leg.state == "ringing" else 0
+        leg.hung_up_by = "agent"  # the overlay's Hang up: the agent ended the call
         leg.call.hangup(_op(code))
         return f"{leg.call_id}: hanging up"
 
@@ -476,6 +479,8 @@ class Softphone:
             if not leg.connected and leg.end_reason == "hangup":
                 leg.end_reason = "failed" if leg.direction == "outbound" else "missed"
             reason = leg.timeout_reason or ci.lastReason
+            how = {"agent": "the agent hung up (overlay)", "unknown": reason}
+            leg.note_hangup(how.get(leg.hung_up_by, f"BYE from {leg.remote or 'the remote party'}"))
             if ci.lastStatusCode in (401, 407) and not leg.connected:
                 who = self.cfg.username or self.cfg.uri
                 reason = f"the proxy refused the credentials for {who} ({ci.lastReason})"
@@ -593,6 +598,7 @@ class Softphone:
         elif now - leg.last_rx[1] >= self.cfg.media_timeout_s:
             leg.end_reason = "dropped"
             leg.timeout_reason = f"media timeout (no RTP for {self.cfg.media_timeout_s:g} s)"
+            leg.hung_up_by = "unknown"
             self.notify(f"{leg.call_id}: {leg.timeout_reason}; hanging up")
             leg.call.hangup(_op(408))
 

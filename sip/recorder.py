@@ -43,7 +43,7 @@ from typing import Any
 import pjsua2 as pj
 
 from assist.core.errors import ServiceError
-from assist.core.events import CallState, Error, SupervisorAction
+from assist.core.events import CallState, Error, Hangup, SupervisorAction
 from assist.runtime.control import ControlError, SuperviseMode
 from assist.runtime.runner import CallRunner
 from sip.account import SRTP_USE
@@ -717,6 +717,10 @@ class RecordingServer:
         elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             if not s.confirmed and s.end_reason == "hangup":
                 s.end_reason = "failed"
+            if s.confirmed and s.runner is not None:
+                # the recording client's BYE: it does not say which party hung up (checklist n/a)
+                gone = Hangup(by="unknown", how="the recording client ended the session")
+                s.runner.submit(lambda session: session.note(gone))
             self._finish(s, ci.lastReason, ci.lastStatusCode)
 
     def _on_media(self, call: SipCall) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from assist.core.events import (
     CallEnded,
     CallStarted,
+    Checklist,
+    ChecklistItem,
     Event,
     EventData,
     Feedback,
@@ -187,3 +189,34 @@ def test_a_siprec_transfer_moves_the_row_to_the_new_agent() -> None:
     assert row(board, "c")["agent"] == "bob"
     call.send(4.0, Recording(update=True, paused=True))  # no agent named: unchanged
     assert row(board, "c")["agent"] == "bob"
+
+
+def test_each_call_shows_its_checklist_score_and_each_agent_their_recent_ones() -> None:
+    def checklist(call: Call, t: float, verdicts: str, final: bool = False) -> None:
+        items = tuple(
+            ChecklistItem(name=f"item{i}", state=("yes" if v == "y" else "no"))
+            for i, v in enumerate(verdicts)
+        )
+        ok = verdicts.count("y")
+        call.send(t, Checklist(items=items, score=f"{ok}/{len(verdicts)}", final=final))
+
+    board = CallBoard(keep_ended_s=0.0)  # ended calls leave the board at the next expire()
+    first = Call(board, "c1", agent="alice")
+    Call(board, "c2", agent="bob")
+    checklist(first, 5.0, "yn")
+    assert row(board, "c1")["score"] == "1/2" and row(board, "c1")["missed_items"] == ["item1"]
+    assert row(board, "c2")["score"] == ""  # no checklist yet
+    checklist(first, 30.0, "yny", final=True)
+    first.send(30.0, CallEnded(duration_s=30.0))
+    board.expire()
+    second = Call(board, "c3", agent="alice")
+    checklist(second, 20.0, "yyyy", final=True)
+    second.send(20.0, CallEnded(duration_s=20.0))
+    r = row(board, "c3")
+    assert r["score"] == "4/4"
+    # newest first, kept after the first call left the board; only alice's own calls
+    assert [x["score"] for x in r["agent_recent"]] == ["4/4", "2/3"]
+    assert [x["missed"] for x in r["agent_recent"]] == [[], ["item1"]]  # which items, per call
+    assert row(board, "c2")["agent_recent"] == []
+    checklist(second, 20.0, "yyyy", final=True)  # a replayed final is not counted twice
+    assert len(row(board, "c3")["agent_recent"]) == 2

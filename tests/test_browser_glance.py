@@ -255,7 +255,7 @@ def test_the_console_speaks_its_calls_language_or_the_users_choice(
     expect(row.locator("td.mood")).to_have_text("平静")
     expect(page.locator("[data-i18n=sup_title]")).to_have_text("班长监控台")
     expect(page.locator("thead th")).to_have_text(
-        ["状态", "坐席", "通话", "时长", "情绪", "当前提示", "最近提示", "介入"]
+        ["状态", "坐席", "通话", "时长", "规范", "情绪", "当前提示", "最近提示", "介入"]
     )
     expect(row.locator("button")).to_have_text(["监听", "耳语", "插话", "停止"])
     expect(row.locator("td.state")).to_have_text("● 进行中")

@@ -86,6 +86,8 @@ def test_a_lost_call_shows_lost_not_ended(browser: Browser, tmp_path: Path) -> N
         lost_row = en.locator('tr.call[data-call="call-lou"]')
         ended_text = re.compile(r"^● ended( · \d+ missed)?$")  # prompts its end cleared: missed
         expect(ended_row.locator("td.state")).to_have_text(ended_text)
+        # its checklist came over the floor: nothing to judge without words or SIP ("–")
+        expect(ended_row.locator("td.score")).to_have_text("–")
         expect(lost_row.locator("td.state")).to_have_text("● live")
         for b in ended_row.locator("button").all():  # nobody to listen to (issue 23)
             expect(b).to_be_disabled()

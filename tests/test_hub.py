@@ -139,3 +139,21 @@ def test_a_transfer_moves_the_call_to_the_new_agents_tokens() -> None:
     assert [e.seq for e in subs["alice"].queue] == [2]
     assert [e.seq for e in subs["bob"].queue] == [0, 3, 4]  # the start first, then from here
     assert hub.agent_of("c") == "bob"
+
+
+def test_a_checklist_is_state_it_coalesces_and_chatter_never_evicts_it() -> None:
+    from assist.core.events import Checklist, ChecklistItem
+
+    def checklist(seq: int, state: str) -> Event:
+        items = (ChecklistItem(name="greeting", state=state),)  # type: ignore[arg-type]
+        return Event("c", seq, seq / 10, Checklist(items=items))
+
+    hub = Hub(history_per_call=10)
+    sub, _ = hub.subscribe(None, lambda: None)
+    hub.publish(checklist(0, "pending"))
+    hub.publish(checklist(1, "yes"))
+    assert [e.seq for e in sub.queue] == [1]  # a slow page gets only the latest list
+    for seq in range(2, 500):
+        hub.publish(meters(seq))
+    _, backlog = hub.subscribe(None, lambda: None)
+    assert [e.seq for e in backlog if e.type == "checklist"] == [0, 1]  # a page opened later

@@ -85,6 +85,17 @@ def test_baresip_calls_in_customer_speech_and_prompt(tmp_path: Path) -> None:
     assert stored[call_id]["events"] == len(events(ev))
     states = [e["data"]["state"] for e in events(ev) if e["type"] == "call_state"]
     assert states == ["ringing", "confirmed", "ended"]
+    # baresip sent the BYE: the customer hung up, just before the call's `ended` state
+    got = [
+        (e["type"], e["data"].get("by"))
+        for e in events(ev)
+        if e["type"] in ("hangup", "call_state")
+    ]
+    assert got[-2:] == [("hangup", "customer"), ("call_state", None)]
+    final = [e["data"] for e in events(ev) if e["type"] == "checklist"][-1]
+    items = {i["name"]: i["state"] for i in final["items"]}
+    assert final["final"] and items["customer_hung_up_first"] == "yes"
+    assert items["answered_promptly"] == "yes"  # auto-answer
     assert not [e for e in events(ev) if e["type"] == "speech" and e["data"]["speaker"] == "agent"]
     started = events(ev)[0]
     assert started["type"] == "call_started" and started["data"]["source"] == "sip"
@@ -114,6 +125,8 @@ def test_peer_vanishing_without_bye_is_a_dropped_call(tmp_path: Path) -> None:
     assert ended["data"]["reason"] == "dropped"
     last_state = [e for e in events(ev) if e["type"] == "call_state"][-1]["data"]
     assert last_state["state"] == "ended" and "media timeout" in last_state["reason"]
+    hangup = [e["data"] for e in events(ev) if e["type"] == "hangup"]
+    assert [h["by"] for h in hangup] == ["unknown"] and "media timeout" in hangup[0]["how"]
 
 
 @pytest.mark.timeout(60)

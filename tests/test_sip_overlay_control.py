@@ -108,3 +108,11 @@ def test_answer_hangup_and_dial_from_the_overlay(tmp_path: Path) -> None:
     assert starts[outbound["call_id"]] == uri
     stored = {c["call_id"]: c["status"] for c in stored_calls()}
     assert stored[inbound] == "hangup" and stored[outbound["call_id"]] == "hangup", stored
+    # the overlay's Hang up is the agent hanging up; the checklist judges it
+    hangups = {e["call_id"]: e["data"]["by"] for e in events(ev) if e["type"] == "hangup"}
+    assert hangups == {inbound: "agent", outbound["call_id"]: "agent"}, hangups
+    final = [e["data"] for e in events(ev) if e["type"] == "checklist" and e["call_id"] == inbound]
+    items = {i["name"]: i["state"] for i in final[-1]["items"]}
+    assert final[-1]["final"] and items["customer_hung_up_first"] == "no"
+    assert items["answered_promptly"] == "yes"  # rang 1.5 s (answer_s 15)
+    assert items["not_hung_up_on_upset"] == "n/a"  # no words heard (--asr off): never upset

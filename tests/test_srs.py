@@ -161,6 +161,8 @@ def test_a_recorded_call_is_coached_on_the_agents_own_page_only(tmp_path: Path) 
     assert started["source"] == "srs" and started["agent"] == "alice"
     rec = next(e["data"] for e in mine if e["type"] == "recording")
     assert rec["by"] == "metadata" and rec["agent_aor"] == "sip:1001@pbx.example.com"
+    # the recording client's BYE does not say which party hung up
+    assert [e["data"]["by"] for e in mine if e["type"] == "hangup"] == ["unknown"]
     assert rec["customer_aor"] == "sip:+15550001111@carrier.example"
     # the agent's page: the customer's words (Whisper finals) and the prompt on them
     seen = alice.of(call_id)

@@ -13,7 +13,7 @@ from assist.cli import main
 from assist.commands.wiring import overlay_config
 from assist.core.errors import ConfigError, RulePackError
 from assist.core.hosts import is_loopback, split_host_port
-from assist.core.pack import Rule, RulePack
+from assist.core.pack import ChecklistConfig, Rule, RulePack
 from assist.core.tables import build, check_fields, key, keys_of, values
 from assist.runtime.config import read_config
 from assist.runtime.packs import load_pack
@@ -158,6 +158,7 @@ def test_unknown_keys_are_refused_in_config_tables_and_ignored_in_a_packs_header
         (Principal, "docs/protocol.md docs/siprec.md"),
         (Rule, "docs/rules.md"),
         (RulePack, "docs/rules.md"),
+        (ChecklistConfig, "docs/rules.md"),
     ],
 )
 def test_every_declared_key_is_documented(table: type, doc: str) -> None:

@@ -13,8 +13,9 @@ import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assist.core.checklist import checklist, score
+from assist.core.checklist import score
 from assist.core.errors import InputError
+from assist.runtime.report import judged
 from assist.runtime.store import CallRow, CallStore, StoreSink, default_path
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def run_list(args: argparse.Namespace) -> int:
     store = CallStore.open_existing(store_path(args))
     try:
         rows = store.calls(limit=args.limit or None)
-        scores = {r.call_id: score(checklist(store.events(r.call_id), r.lang)) for r in rows}
+        scores = {r.call_id: score(judged(store.events(r.call_id), r.lang)) for r in rows}
     finally:
         store.close()
     if args.json:

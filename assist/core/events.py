@@ -276,6 +276,43 @@ class CallState(EventData):
 
 
 @payload
+class Hangup(EventData):
+    type: ClassVar[str] = "hangup"
+    doc: ClassVar[str] = (
+        "Who ended a connected call: `agent` (our side hung up: the overlay's button or the "
+        "agent's phone), `customer` (the remote party's BYE), or `unknown` (a SIPREC recording "
+        "ends with the recording client's BYE, or our side gave up on a timeout); `how` says "
+        "what happened in words. Comes before the call's `call_state` ended."
+    )
+    by: Literal["agent", "customer", "unknown"]
+    how: str = ""
+
+
+ChecklistState = Literal["pending", "yes", "no", "n/a"]
+
+
+@payload
+class ChecklistItem:
+    name: str  # answered_promptly, greeting, restated, numbers_read_back, ... (docs/rules.md)
+    state: ChecklistState  # n/a only once the call has ended
+    t: float | None = None  # the moment that decided it (call audio seconds)
+    detail: str = ""  # numbers_read_back: the number to read back ("4729183")
+
+
+@payload
+class Checklist(EventData):
+    type: ClassVar[str] = "checklist"
+    doc: ClassVar[str] = (
+        "The call-shape checklist so far, every item, sent whenever one changes; `final` on "
+        "the last one, at the call's end (pending items are then yes or n/a). `score` is "
+        'yes / items decided ("5/7"; "-" when none is).'
+    )
+    items: tuple[ChecklistItem, ...]
+    score: str = "-"
+    final: bool = False
+
+
+@payload
 class Recording(EventData):
     type: ClassVar[str] = "recording"
     doc: ClassVar[str] = (

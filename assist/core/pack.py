@@ -15,6 +15,21 @@ from assist.core.tables import key
 DEFAULT_PRIORITY = 50
 DEFAULT_MAX_ACTIVE = 3
 DEFAULT_MIN_SHOW_S = 4.0  # a card stays this long on screen even if its condition ends sooner
+DEFAULT_ANSWER_S = 15.0  # checklist: ringing to answered counts as "promptly" (about three rings)
+DEFAULT_UPSET_S = 30.0  # checklist: a customer upset this recently is upset at the hang-up
+DEFAULT_UPSET_RULES = ("negative_phrase", "agitation")  # prompts that mean "customer upset"
+DEFAULT_UPSET_MOODS = ("agitated",)  # voice moods (meters) that mean "customer upset"
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistConfig:
+    """The call-shape checklist's thresholds: the pack's `[checklist]` table (declared here,
+    `assist.core.tables`); `upset_rules` must name rules of the pack (checked on load)."""
+
+    answer_s: float = key(DEFAULT_ANSWER_S, lo=0, hi=600, unit="seconds")
+    upset_s: float = key(DEFAULT_UPSET_S, lo=0, hi=3600, unit="seconds")
+    upset_rules: tuple[str, ...] = key(DEFAULT_UPSET_RULES, what="a list of rule ids")
+    upset_moods: tuple[str, ...] = key(DEFAULT_UPSET_MOODS, what="a list of moods")
 
 
 def _text(value: str) -> str | None:
@@ -57,6 +72,7 @@ class RulePack:
     max_active: int = key(DEFAULT_MAX_ACTIVE, lo=1)
     min_show_s: float = key(DEFAULT_MIN_SHOW_S, lo=0, hi=600, unit="seconds")
     source: str = ""
+    checklist: ChecklistConfig = field(default_factory=ChecklistConfig)
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

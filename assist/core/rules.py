@@ -23,8 +23,8 @@ from assist.core.context import Context
 from assist.core.detector import Condition, Detector
 from assist.core.errors import ConfigError, RulePackError
 from assist.core.events import EventData, Prompt, PromptCleared
-from assist.core.pack import Rule, RulePack
-from assist.core.tables import table_of, type_words, values
+from assist.core.pack import ChecklistConfig, Rule, RulePack
+from assist.core.tables import build, table_of, type_words, values
 
 # --- loading --------------------------------------------------------------------------------
 
@@ -86,7 +86,8 @@ def parse_pack(text: str, source: str = "<rules>") -> RulePack:
             )
         phrases[name] = tuple(words)
     meta.setdefault("name", _stem(source))
-    pack = RulePack(**meta, rules=tuple(rules), phrases=phrases, source=source)
+    checklist = _checklist(doc, text, source, seen)
+    pack = RulePack(**meta, rules=tuple(rules), phrases=phrases, source=source, checklist=checklist)
     for rule in pack.rules:  # detectors may check phrase lists against the pack
         try:
             Detector.registry[rule.detector](rule, pack)
@@ -95,6 +96,23 @@ def parse_pack(text: str, source: str = "<rules>") -> RulePack:
                 source, f"rule[{rule.id}]: {exc}", _line_of(text, rule.id)
             ) from None
     return pack
+
+
+def _checklist(doc: dict[str, Any], text: str, source: str, rule_ids: set[str]) -> ChecklistConfig:
+    """The `[checklist]` table: the call-shape checklist's thresholds (docs/rules.md)."""
+    try:
+        table = table_of(doc, "checklist")
+        got = build(ChecklistConfig, table, where="checklist")
+    except ConfigError as exc:
+        raise _located(exc, source, text) from None
+    strange = [r for r in got.upset_rules if r not in rule_ids]
+    if strange and "upset_rules" in table:
+        raise RulePackError(
+            source,
+            f"checklist.upset_rules: no rule {strange[0]!r} in the pack",
+            _line_of(text, None, "upset_rules"),
+        )
+    return got
 
 
 def _located(exc: ConfigError, source: str, text: str, rule_id: str | None = None) -> RulePackError:

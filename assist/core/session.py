@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import cast
 
 from assist.core.audio import ANALYSIS_RATE, FRAME_SAMPLES, Samples
+from assist.core.checklist import Tracker
 from assist.core.context import Context
 from assist.core.conversation import Conversation
 from assist.core.events import (
@@ -24,6 +25,7 @@ from assist.core.events import (
     CallEnded,
     CallStarted,
     CallState,
+    Checklist,
     Event,
     EventData,
     Feedback,
@@ -41,6 +43,8 @@ from assist.core.rules import RuleEngine
 from assist.core.vad import VadConfig, VoiceActivity
 
 METERS_INTERVAL_S = 0.5
+# what the call-shape checklist follows (assist.core.checklist)
+_CHECKLIST_FEEDS = frozenset({"call_state", "prompt", "meters", "transcript", "hangup"})
 
 
 class CallSession:
@@ -85,6 +89,7 @@ class CallSession:
         self._frames = 0
         self._levels: dict[Speaker, float] = {s: -120.0 for s in SPEAKERS}
         self._finals: list[Transcript] = []
+        self.checklist = Tracker(pack)
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -118,6 +123,28 @@ class CallSession:
             ),
             out,
         )
+        self._emit(self._checklist_event(), out)
+        return out
+
+    def _checklist_event(self) -> Checklist:
+        items = tuple(i.to_event() for i in self.checklist.snapshot())
+        return Checklist(items=items, score=self.checklist.score, final=self.checklist.ended)
+
+    def _feed_checklist(self, out: list[Event]) -> bool:
+        changed = False
+        for e in out:
+            if e.type not in _CHECKLIST_FEEDS:
+                continue
+            if isinstance(e.data, Transcript) and e.data.kind != "final":
+                continue
+            changed |= bool(self.checklist.feed(e.to_dict()))
+        return changed
+
+    def _track(self, out: list[Event]) -> list[Event]:
+        """Feed this batch's events to the checklist; one `checklist` event if an item changed
+        (a batch at a time: a final and the prompt it raised never show as yes, then no)."""
+        if self._feed_checklist(out):
+            self._emit(self._checklist_event(), out)
         return out
 
     def end(self, reason: str = "completed") -> list[Event]:
@@ -133,6 +160,9 @@ class CallSession:
                 self._emit(Speech(speaker=speaker, state="stop", at=at / self.rate), out)
         for ev in self.engine.close():
             self._emit(ev, out)
+        self._feed_checklist(out)
+        self.checklist.feed({"type": "call_ended", "t": self.t})
+        self._emit(self._checklist_event(), out)  # the final verdicts, before call_ended
         talk = None if self.answered_at is None else round(self.t - self.answered_at, 3)
         self._emit(
             CallEnded(duration_s=self.t, reason=reason, prompts=self.prompts, talk_s=talk), out
@@ -184,7 +214,7 @@ class CallSession:
         self._frames += 1
         if self._frames % self._meters_every == 0:
             self._emit(self.meters(), out)
-        return out
+        return self._track(out)
 
     def _evaluate(self, new: list[Transcript], out: list[Event]) -> None:
         ctx = Context(
@@ -233,7 +263,7 @@ class CallSession:
         if transcript.kind == "final":
             self._finals.append(transcript)
         self._evaluate([transcript], out)
-        return out
+        return self._track(out)
 
     def feedback(self, prompt_id: str, verdict: str, client: str = "") -> list[Event]:
         """The agent marked a prompt; `done` also clears it from the overlay. Feedback on a
@@ -261,7 +291,7 @@ class CallSession:
             self.paused = data.paused
         out: list[Event] = []
         self._emit(data, out)
-        return out
+        return self._track(out)
 
 
 def _round(x: float | None, digits: int) -> float | None:

@@ -22,10 +22,13 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from assist.core import numbers
-from assist.core.checklist import Item, checklist, score
+from assist.core.checklist import Item, checklist, score, stored
+from assist.core.pack import RulePack
+from assist.runtime.packs import LANGS, default_pack
 
 SPEAKERS = ("agent", "customer")
 NUMBER_RULES = ("confirm_numbers",)  # rules that mean "the customer's numbers were not read back"
@@ -192,8 +195,20 @@ def summarise(events: list[dict[str, Any]]) -> CallReport:
         p["outcome"] = verdicts.get(pid) or OUTCOMES.get(
             cleared.get(pid, ""), "missed" if rep.reason is not None else "open"
         )
-    rep.checklist = checklist(events, rep.lang or "en")
+    rep.checklist = judged(events, rep.lang or "en")
     return rep
+
+
+@lru_cache(maxsize=4)
+def _pack(lang: str) -> RulePack:
+    """The built-in pack that judges a stored call's checklist (one recorded before the
+    session sent its own)."""
+    return default_pack(lang if lang in LANGS else "en")
+
+
+def judged(events: list[dict[str, Any]], lang: str) -> list[Item]:
+    """A stored call's checklist: the one its session sent at the end, else judged now."""
+    return stored(events) or checklist(events, _pack(lang))
 
 
 # why a prompt left the screen -> its outcome, when the agent gave no verdict
@@ -600,7 +615,7 @@ def render_html(rep: CallReport, svg: str) -> str:
             )
         )
     if any(i.verdict != "n/a" for i in rep.checklist):
-        marks = {"yes": "✓", "no": "✗", "n/a": "–"}
+        marks = {"yes": "✓", "no": "✗", "n/a": "–", "pending": "…"}
         summary.append(
             (
                 t("checklist"),

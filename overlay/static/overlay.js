@@ -28,6 +28,8 @@ const view = {
   status: "connecting", asr: "", drops: 0, dropTimer: null, lag: {}, phone: null,
   voiceMood: null, confs: [], ackTimer: null,
   others: new Map(), // call waiting: other live calls (id -> {data, state, direction})
+  checklist: null, // the last `checklist` event's items
+  checklistLog: [], // every item change seen: {name, state, detail, t, ended} (tests, debugging)
 };
 
 const conn = new AssistConn({
@@ -62,6 +64,8 @@ function reset(callId, data) {
   view.lag = {};
   view.voiceMood = null;
   view.confs = [];
+  view.checklist = null;
+  view.checklistLog = [];
   document.body.classList.remove("ended");
   document.body.classList.add("oncall");
   $("ended-banner").hidden = true;
@@ -85,6 +89,7 @@ function relabel() {
   showPhone();
   showMood();
   showOthers();
+  showChecklist();
   $("pace").title = I18N.t("wpm_title");
 }
 I18N.onChange.push(relabel);
@@ -263,8 +268,43 @@ function handle(ev) {
       promoteOther();
       break;
     case "supervisor_message": addMessage(ev); break;
+    case "checklist": checklist(d, ev.t); break;
     case "error": toast(d.message, true); break;
   }
+}
+
+// The call-shape checklist (docs/protocol.md `checklist`): every item, sent when one changes.
+// A small grid that ticks itself off as the agent speaks; a number the customer gave is pinned
+// as "Read back 4729183" until the agent says it. Quiet: no card, no colour louder than amber.
+const CHECK_MARK = { pending: "○", yes: "✓", no: "✗", "n/a": "–" };
+
+function checklist(d, t) {
+  const before = new Map((view.checklist || []).map((i) => [i.name, i]));
+  for (const i of d.items) {
+    const was = before.get(i.name);
+    if (!was || was.state !== i.state || was.detail !== i.detail) {
+      view.checklistLog.push({ name: i.name, state: i.state, detail: i.detail || "", t, ended: view.ended });
+    }
+  }
+  view.checklist = d.items;
+  showChecklist();
+}
+
+function showChecklist() {
+  const box = $("checklist");
+  box.setAttribute("aria-label", I18N.t("checklist"));
+  box.replaceChildren(...(view.checklist || []).map((i) => {
+    const pinned = i.name === "numbers_read_back" && i.state === "pending" && i.detail;
+    const state = i.state === "n/a" ? "na" : i.state;
+    const row = el("div", `ck ${state}${pinned ? " pinned" : ""}`);
+    row.dataset.item = i.name;
+    row.dataset.state = i.state;
+    const label = pinned ? I18N.t("ck_read_back", { n: i.detail }) : I18N.t(`ck_${i.name}`);
+    row.append(el("span", "mark", CHECK_MARK[i.state] || "?"), el("span", "lbl", label));
+    const when = i.t === null || i.t === undefined ? "" : ` · ${I18N.t("ck_at", { t: fmtTime(i.t) })}`;
+    row.title = `${I18N.t(`ckt_${i.name}`)}: ${I18N.t(`ck_${state}`)}${when}`;
+    return row;
+  }));
 }
 
 // A supervisor's text message: a card of its own on top, until the agent dismisses it.

@@ -93,7 +93,7 @@ function render() {
   if (!board.length) {
     const tr = el("tr");
     const td = el("td", "muted", I18N.t("no_calls"));
-    td.colSpan = 8;
+    td.colSpan = 9;
     tr.append(td);
     body.append(tr);
     return;
@@ -113,6 +113,8 @@ function render() {
     const call = el("td", "call-id", c.call_id);
     call.title = [c.call_id, c.source, c.lang].filter(Boolean).join(" · ");
     const time = el("td", "num", fmtTime(c.duration_s));
+    const score = el("td", `score${lowScore(c.score) ? " low" : ""}`, c.score === "-" ? "–" : c.score || "");
+    score.title = scoreWords(c);
     const mood = el("td", `mood ${c.mood || ""}`, c.mood && c.live ? I18N.t(`mood_${c.mood}`) : "—");
     if (c.mood === "upset") mood.title = I18N.t("mood_upset_title");
     const flags = el("td", "flags");
@@ -138,7 +140,7 @@ function render() {
       b.onclick = (e) => { e.stopPropagation(); supervise(c.call_id, mode); };
       actions.append(b);
     }
-    tr.append(stateCell(c), agent, call, time, mood, flags, last, actions);
+    tr.append(stateCell(c), agent, call, time, score, mood, flags, last, actions);
     tr.onclick = () => startFollowing(c.call_id);
     body.append(tr);
   }
@@ -186,6 +188,36 @@ function showPhone() {
   box.className = phone.registration;
 }
 
+// The call-shape checklist score ("5/7": items done / items decided) and, on hover and in the
+// follow panel, the items missed and the agent's recent finished calls' scores (newest first).
+function lowScore(score) {
+  const m = /^(\d+)\/(\d+)$/.exec(score || "");
+  return Boolean(m) && Number(m[2]) > 0 && Number(m[1]) / Number(m[2]) < 0.5;
+}
+
+/** The items this agent missed in their recent calls, most often first: "Greeting 3, …". */
+function oftenMissed(c) {
+  const counts = new Map();
+  for (const r of (c && c.agent_recent) || []) {
+    for (const name of r.missed || []) counts.set(name, (counts.get(name) || 0) + 1);
+  }
+  if (!counts.size) return "";
+  const items = [...counts].sort((a, b) => b[1] - a[1]).map(([n, k]) => `${I18N.t(`ck_${n}`)} ${k}`);
+  return I18N.t("often_missed", { items: items.join(", ") });
+}
+
+function scoreWords(c) {
+  const parts = [I18N.t("score_title")];
+  if (c.missed_items && c.missed_items.length) {
+    parts.push(`${I18N.t("ck_no")}: ${c.missed_items.map((n) => I18N.t(`ck_${n}`)).join(", ")}`);
+  }
+  const recent = (c.agent_recent || []).map((r) => r.score);
+  if (recent.length) parts.push(I18N.t("agent_recent", { agent: c.agent || "?", scores: recent.join(" ") }));
+  const often = oftenMissed(c);
+  if (often) parts.push(often);
+  return parts.join("\n");
+}
+
 /** The panel is titled by agent (the Call column is hidden while it is open); id on hover. */
 function showFollowTitle() {
   if (!follow.call) return;
@@ -194,6 +226,10 @@ function showFollowTitle() {
   $("f-title").textContent = `${I18N.t("following")}: ${agent}`;
   $("f-title").title = [row && row.agent, row && row.remote, follow.call].filter(Boolean).join(" · ");
   $("f-msg").hidden = Boolean(row && !row.live); // nobody to read it on an ended call
+  const recent = row ? (row.agent_recent || []).map((r) => r.score) : [];
+  const now = row && row.score && row.score !== "-" ? `${I18N.t("score")} ${row.score}` : "";
+  const past = recent.length ? I18N.t("agent_recent", { agent: agent, scores: recent.join(" ") }) : "";
+  $("f-scores").textContent = [now, past, oftenMissed(row)].filter(Boolean).join(" · ");
 }
 
 function startFollowing(callId) {

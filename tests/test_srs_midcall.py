@@ -420,3 +420,36 @@ def test_a_listen_needs_a_free_slot_and_a_busy_phone_is_an_event(tmp_path: Path)
     assert failed["data"]["supervisor"] == "sue"
     assert "did not connect: 486 Busy Here" in failed["data"]["message"], failed
     assert "Traceback" not in srs.text and "Assertion" not in srs.text, srs.text
+
+
+@pytest.mark.timeout(120)
+def test_stopping_the_server_while_a_supervisor_listens_ends_every_call(tmp_path: Path) -> None:
+    """The server stops mid-listen: the supervisor's phone and the recording client both get
+    their BYE, and the process exits cleanly (no pjsua assertion at teardown)."""
+    tone_wav = write_wav(tmp_path / "t.wav", tone(CUSTOMER_HZ, 30))
+    meta = tmp_path / "meta.xml"
+    meta.write_text(METADATA)
+    procs: list[Proc] = []
+    try:
+        sup = peer("--play", str(tone_wav), "--record", str(tmp_path / "heard.wav"))
+        procs.append(sup)
+        _, m = sup.wait_for(r"ready (\d+)")
+        cfg = _config(tmp_path / "srs.toml", sup_uri=f"sip:sue@127.0.0.1:{m.group(1)}")
+        srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off")
+        procs.append(srs)
+        client = _client(port, [tone_wav, tone_wav], meta, "--seconds", "60")
+        procs.append(client)
+        call_id = wait_event(ev, timeout=30, type="call_state", state="confirmed")["call_id"]
+        with connect(f"ws://127.0.0.1:{http}/ws?token={SUE}", open_timeout=10) as ws:
+            r = _supervise(ws, call_id, "listen", "l")
+            assert r["type"] == "result", r
+            sup.wait_for(r"^recording", timeout=20)
+        assert srs.stop() == 0, srs.text
+        sup.wait_for(r"^ended", timeout=15)
+        assert client.p.wait(20) == 0, client.text
+    finally:
+        for p in procs:
+            p.kill()
+    assert "Traceback" not in srs.text and "Assertion" not in srs.text, srs.text
+    ended = wait_event(ev, timeout=5, type="call_ended")
+    assert ended["data"]["reason"] == "interrupted"

@@ -35,6 +35,7 @@ from assist.core.events import (
     Meters,
     Prompt,
     PromptCleared,
+    Recording,
     Speech,
     SupervisorAction,
     Transcript,
@@ -185,6 +186,8 @@ class CallBoard:
             case CallStarted() as d:
                 s.agent, s.remote, s.lang, s.source = d.agent, d.remote, d.lang, d.source
                 s.live = True
+            case Recording(agent=agent) if agent:  # a SIPREC transfer moved the call
+                s.agent = agent
             case CallEnded() as d:
                 s.live = False
                 s.duration_s = float(d.duration_s)

@@ -22,7 +22,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from assist.core.events import Event
+from assist.core.events import Event, Recording
 
 CLIENT_QUEUE = 256
 HISTORY_PER_CALL = 20_000  # chatter kept per call (meters, transcripts, feedback, ...)
@@ -148,7 +148,7 @@ class Hub:
     ) -> None:
         self.history: OrderedDict[str, CallHistory] = OrderedDict()
         self.live: set[str] = set()
-        self.agents: dict[str, str] = {}  # call id -> agent name, from call_started
+        self.agents: dict[str, str] = {}  # call id -> agent name: call_started, then transfers
         self.subs: set[Subscription] = set()
         self._history_per_call = history_per_call
         self._pinned_per_call = pinned_per_call
@@ -192,6 +192,8 @@ class Hub:
         if event.type == "call_started":
             self.live.add(event.call_id)
             self.agents[event.call_id] = str(getattr(event.data, "agent", ""))
+        elif isinstance(event.data, Recording) and event.data.agent:
+            self._rebind(event.call_id, event.data.agent, hist)
         elif event.type == "call_ended":
             self.live.discard(event.call_id)
         for listener in self.listeners:
@@ -199,6 +201,20 @@ class Hub:
         for sub in list(self.subs):
             if sub.wants(event):
                 sub.offer(event)
+
+    def _rebind(self, call_id: str, agent: str, hist: CallHistory) -> None:
+        """A recorded call moved to another agent (a SIPREC transfer): from now on the new
+        agent's tokens see it and the old one's do not. A page that could not see it before
+        gets its `call_started` first, so it can show the call from here on."""
+        if self.agents.get(call_id) == agent or call_id not in self.agents:
+            return
+        before = {sub for sub in self.subs if sub.visible(call_id)}
+        self.agents[call_id] = agent
+        if hist.started is None:
+            return
+        for sub in list(self.subs):
+            if sub not in before and sub.wants(hist.started):
+                sub.offer(hist.started)
 
     def subscribe(
         self,

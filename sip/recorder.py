@@ -16,6 +16,11 @@ through them is all pjsip needs to let the INVITE through to `onIncomingCall`, w
 message (`rdata.wholeMsg`) has the multipart body. Answering with `audioCount = 2` gives two
 streams; pjmedia's negotiator answers `sendonly` with `recvonly` on its own.
 
+Mid-call, a re-INVITE or UPDATE may bring new metadata (a transfer: the parties, the agent's
+stream and who sees the call change) or pause/resume the recording (no media timeout while
+paused). A supervisor may listen: the server calls their phone and the bridge plays both
+recorded streams to it; that call takes a call slot like a session (docs/siprec.md).
+
 Every failure of one session (a body we cannot record, a limit reached, a callback that
 raises) is that session's SIP error response and a `refused` report; the server goes on.
 Methods starting with `_` run on the pump thread.
@@ -38,19 +43,29 @@ from typing import Any
 import pjsua2 as pj
 
 from assist.core.errors import ServiceError
-from assist.core.events import CallState, Error, Hangup
+from assist.core.events import CallState, Error, Hangup, SupervisorAction
+from assist.runtime.control import ControlError, SuperviseMode
 from assist.runtime.runner import CallRunner
 from sip.account import SRTP_USE
 from sip.call import SipCall
 from sip.codecs import apply_codecs
 from sip.endpoint import Pump
-from sip.siprec import AgentChoice, Offer, SiprecError, choose_agent, parse_metadata, read_offer
-from sip.siprec import offer_parts as _offer_parts
+from sip.siprec import (
+    AgentChoice,
+    Offer,
+    SiprecError,
+    choose_agent,
+    merge_metadata,
+    read_offer,
+    read_update,
+)
 from sip.srs_config import SrsConfig
 from sip.tap import RecorderTaps, silence_source
 from sip.tapfile import TapReader, TapStream, tap_dir
+from sip.uri import UriError, check_uri, dial_uri
 
 WATCH_EVERY_S = 0.5
+SUPERVISOR_REPORT_S = 1.0  # as sip/phone.py: a refusal is noted after the console's request
 STREAMS = 2
 # A client's `sendonly` stream is "remote hold" to pjsua: for a recording it is the normal
 # state (we only receive), so both states are tapped and watched for RTP.
@@ -72,6 +87,8 @@ _lib.pjsip_endpt_add_capability.argtypes = [
 _lib.pjsip_endpt_add_capability.restype = ctypes.c_int
 _lib.pjsua_conf_connect.argtypes = [ctypes.c_int, ctypes.c_int]
 _lib.pjsua_conf_connect.restype = ctypes.c_int
+_lib.pjsua_conf_disconnect.argtypes = [ctypes.c_int, ctypes.c_int]
+_lib.pjsua_conf_disconnect.restype = ctypes.c_int
 _lib.pjsua_call_get_max_count.restype = ctypes.c_uint
 _lib.pjsua_call_set_user_data.argtypes = [ctypes.c_int, ctypes.c_void_p]
 _lib.pjsua_call_set_user_data.restype = ctypes.c_int
@@ -140,7 +157,8 @@ class SessionInfo:
 NewRunner = Callable[[SessionInfo], CallRunner]
 EndRunner = Callable[[CallRunner, str], None]
 Refused = Callable[[str, int, str], None]  # (client, SIP status, why): no call was made
-Updated = Callable[[CallRunner, SessionInfo], None]  # new metadata (re-INVITE)
+# new metadata or a pause/resume (re-INVITE, UPDATE): (runner, parties now, paused)
+Updated = Callable[[CallRunner, SessionInfo, bool], None]
 
 
 def _op(code: int = 0, headers: dict[str, str] | None = None) -> pj.CallOpParam:
@@ -178,9 +196,15 @@ def split_message(whole: str) -> tuple[dict[str, str], bytes]:
     return headers, body.encode("utf-8", "surrogateescape")
 
 
-def session_info(call_id: str, remote: str, offer: Offer, cfg: SrsConfig) -> SessionInfo:
+def session_info(
+    call_id: str, remote: str, offer: Offer, cfg: SrsConfig, *, fallback: int = 0
+) -> SessionInfo:
+    """`fallback`: the agent's stream (1-based) when the metadata cannot say; default the
+    config's (mid-call: the stream the agent has now, so unclear metadata swaps nothing)."""
     labels = [s.label for s in offer.streams]
-    choice = choose_agent(offer.metadata, labels, cfg.agents, fallback=cfg.fallback_agent_stream)
+    choice = choose_agent(
+        offer.metadata, labels, cfg.agents, fallback=fallback or cfg.fallback_agent_stream
+    )
     meta = offer.metadata
     return SessionInfo(
         call_id=call_id,
@@ -203,6 +227,17 @@ class RecordingCall(SipCall):
 
     def onCallRxReinvite(self, prm: pj.OnCallRxReinviteParam) -> None:  # noqa: N802
         self.on_reinvite(self, prm.rdata.wholeMsg)
+
+    def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:  # noqa: N802
+        """An UPDATE (pjsua answers it itself; onCallRxReinvite is for re-INVITEs only)."""
+        body = prm.e.body.tsxState
+        tsx = body.tsx
+        if (
+            body.type == pj.PJSIP_EVENT_RX_MSG
+            and tsx.role == pj.PJSIP_ROLE_UAS
+            and tsx.method == "UPDATE"
+        ):
+            self.on_reinvite(self, body.src.rdata.wholeMsg)
 
     def onCallSdpCreated(self, prm: pj.OnCallSdpCreatedParam) -> None:  # noqa: N802
         if not self.labels:
@@ -243,13 +278,20 @@ class Session:
         self.taps.stream.on_drop = self._dropped
         self.runner: CallRunner | None = None
         self.connected: dict[int, int] = {}  # media index -> the bridge port tapped
-        # the agent's m= index, fixed for the call: new metadata mid-call is reported, but the
-        # analysis never swaps its speakers
+        self.tapped: dict[int, int] = {}  # media index -> the tap port it is connected to
+        # the agent's m= index: new metadata that names the other stream's sender as the agent
+        # (a transfer, or metadata after a stream-order fallback) swaps the taps
         self.agent_media = offer.streams[info.choice.agent].index
         self.finished = False
         self.confirmed = False
+        self.paused = False  # the client paused the recording (a=inactive): no media timeout
         self.end_reason = "hangup"
         self.last_rx = (-1, time.monotonic())
+        # a supervisor listening (their phone called by us, hearing both streams mixed)
+        self.listener: SipCall | None = None
+        self.listener_uri = ""
+        self.listener_name = ""
+        self.listen_routes: set[tuple[int, int]] = set()  # (stream port, listener port)
 
     @property
     def call_id(self) -> str:
@@ -280,26 +322,74 @@ class Session:
             runner.count_dropped(frames)
 
     def tap(self) -> None:
-        """Each active stream to its tap, both in back-to-back C connects (see sip/tap.py)."""
+        """Each receiving stream to its tap, all in back-to-back C connects (see sip/tap.py).
+
+        Every call connects them all again: pjsua_conf_connect leaves an existing connection
+        as it is, and a stream pjsua made anew (a pause ends it, the resume makes it again)
+        can get the very bridge port number it had, with none of its connections. A stream
+        not receiving (paused) is forgotten, so its resume is tapped again."""
         if not self.call.placed or not self.taps.ports:
             return
         ci = self.call.getInfo()
         agent = self.agent_media
         wanted: list[tuple[int, int]] = []
+        receiving: set[int] = set()
         for mi in ci.media:
             if mi.type != pj.PJMEDIA_TYPE_AUDIO or mi.status not in RECEIVING:
                 continue
-            media = self.call.getAudioMedia(mi.index)
-            port = media.getPortId()
-            if self.connected.get(mi.index) == port:
-                continue  # a re-INVITE that kept the stream: still tapped
+            receiving.add(mi.index)
+            port = self.call.getAudioMedia(mi.index).getPortId()
             end = "agent_tap" if mi.index == agent else "customer_tap"
             wanted.append((port, self.taps.ports[end].getPortId()))
-            self.connected[mi.index] = port
+            self.connected[mi.index], self.tapped[mi.index] = wanted[-1]
+        for index in [i for i in self.connected if i not in receiving]:
+            del self.connected[index]
+            self.tapped.pop(index, None)
         for src, dst in wanted:
             status = _lib.pjsua_conf_connect(src, dst)
             if status:
                 raise pj.Error(status, "pjsua_conf_connect", "cannot tap a stream", "", 0)
+
+    def swap_agent(self, agent_media: int) -> None:
+        """The agent's stream is now `agent_media`: every stream is cut from its tap and tapped
+        again, to the other side's (the connects are back to back, as in `tap`)."""
+        self.agent_media = agent_media
+        for index, port in self.connected.items():
+            tap = self.tapped.get(index)
+            if tap is not None:
+                _lib.pjsua_conf_disconnect(port, tap)
+        self.connected.clear()
+        self.tapped.clear()
+        self.tap()
+
+    def streams(self) -> list[int]:
+        """The bridge ports of the recorded streams now receiving."""
+        if not self.call.placed:
+            return []
+        ci = self.call.getInfo()
+        return [
+            self.call.getAudioMedia(mi.index).getPortId()
+            for mi in ci.media
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status in RECEIVING
+        ]
+
+    def route_listener(self) -> None:
+        """Both recorded streams to the listening supervisor's call (the bridge mixes them);
+        nothing back: the supervisor is heard by nobody."""
+        want: set[tuple[int, int]] = set()
+        sup = self.listener
+        if sup is not None and not self.finished:
+            media, state = sup.audio()
+            if media is not None and state == "active":
+                dst = media.getPortId()
+                want = {(src, dst) for src in self.streams()}
+        for src, dst in sorted(self.listen_routes - want):
+            _lib.pjsua_conf_disconnect(src, dst)  # a port gone with its stream: nothing to do
+        for src, dst in sorted(want):  # all again, as in `tap`: a remade stream lost its own
+            status = _lib.pjsua_conf_connect(src, dst)
+            if status:
+                raise pj.Error(status, "pjsua_conf_connect", "cannot route to the listener", "", 0)
+        self.listen_routes = want
 
     def rx_packets(self) -> int:
         if not self.call.placed:
@@ -315,6 +405,7 @@ class Session:
 
     def release(self) -> TapStream:
         self.connected.clear()
+        self.tapped.clear()
         return self.taps.release()
 
 
@@ -329,7 +420,7 @@ class RecordingServer:
         end_runner: EndRunner,
         notify: Callable[[str], None] = lambda line: None,
         refused: Refused = lambda client, code, why: None,
-        updated: Updated = lambda runner, info: None,
+        updated: Updated = lambda runner, info, paused: None,
         log_level: int = 1,
         log_file: str = "",
     ) -> None:
@@ -359,6 +450,7 @@ class RecordingServer:
         self._ending: dict[str, tuple[CallRunner, str]] = {}
         self.refusals = 0
         self.max_sessions = cfg.max_sessions  # lowered in setup to what pjsua can hold
+        self.listeners: list[SipCall] = []  # supervisors' listen calls, until disconnected
 
     # -- any thread ----------------------------------------------------------------------------
 
@@ -375,6 +467,43 @@ class RecordingServer:
 
     def session_ids(self) -> list[str]:
         return list(self.pump.run(lambda: list(self.sessions)))
+
+    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str, name: str) -> str:
+        """Listen (call the supervisor's phone, play both recorded streams to it) or `off`.
+        Whisper and barge need a leg into the call, which SIPREC does not give."""
+        if mode in ("whisper", "barge"):
+            raise ControlError(
+                f"{mode} is not available on a recorded (SIPREC) call: the recording server "
+                "gets a copy of the audio and has no leg into the call (listen works)"
+            )
+        target = ""
+        if mode == "listen":
+            if not supervisor:
+                raise ControlError(
+                    "this supervisor has no SIP URI (set sip in [[overlay.supervisor]])"
+                )
+            target = self._target(supervisor)
+        try:
+            return str(
+                self.pump.run(lambda: self._supervise(call_id, mode, supervisor, name, target))
+            )
+        except (ServiceError, TimeoutError) as exc:
+            why = str(exc) or "timed out"
+            raise ControlError(f"the recording server did not answer: {why}") from None
+        except pj.Error as exc:
+            raise ControlError(exc.reason) from None
+
+    def _target(self, uri: str) -> str:
+        """`uri` as this server can call it (UDP and TCP both listen with `udp+tcp`)."""
+        try:
+            if self.cfg.transport != "udp+tcp":
+                return dial_uri(uri, self.cfg.transport)
+            scheme, _ = check_uri(uri)
+            if scheme == "sips":
+                raise UriError(f'{uri!r}: a sips: URI needs srs.transport = "tls"')
+            return uri
+        except UriError as exc:
+            raise ControlError(f"this supervisor's SIP URI cannot be called: {exc}") from None
 
     # -- pump owner hooks ----------------------------------------------------------------------
 
@@ -425,7 +554,7 @@ class RecordingServer:
             s.end_reason = "interrupted"
 
     def idle(self) -> bool:
-        return not self.sessions and not self._ending
+        return not self.sessions and not self._ending and not self.listeners
 
     def connection_lost(self, reason: str, remote: str) -> None:
         """A TCP/TLS connection closed: the recording server registers nowhere, so nothing
@@ -437,6 +566,12 @@ class RecordingServer:
     def release(self) -> None:
         for s in list(self.sessions.values()):
             self._finish(s, "shutdown", None)
+        for sup in self.listeners:  # listen calls that did not end in time
+            if sup.placed:
+                self._contain(None, "listen hangup", partial(sup.hangup, _op()))
+            detach(sup)
+        self._graveyard.extend(self.listeners)
+        self.listeners.clear()
         if self.ep is None:
             return
         self.ep.audDevManager().setNoDev()
@@ -513,8 +648,10 @@ class RecordingServer:
             if self._closing:
                 self._refuse(call, client, 503, "the recording server is shutting down")
                 return
-            if len(self.sessions) >= self.max_sessions:
+            if len(self.sessions) + len(self.listeners) >= self.max_sessions:
                 why = f"busy: {len(self.sessions)} recording sessions (srs.max_sessions)"
+                if self.listeners:
+                    why += f" and {len(self.listeners)} supervisor listening"
                 self._refuse(call, client, 503, why)
                 return
             try:
@@ -593,36 +730,148 @@ class RecordingServer:
             s.tap()
             if len(s.connected) != before:
                 self.notify(f"{s.call_id}: {len(s.connected)} streams tapped")
+            s.route_listener()  # a re-INVITE may have given a stream a new bridge port
 
     def _on_reinvite(self, call: RecordingCall, whole: str) -> None:
-        """New metadata (a transfer, a new participant): the call's participants change."""
+        """A re-INVITE or UPDATE: new metadata (a transfer, a new participant: the parties,
+        the agent's stream and who sees the call change) and/or a pause or resume."""
         s = self.sessions.get(call.owner)
         if s is None or s.runner is None:
             return
         headers, body = split_message(whole)
-        ctype = headers.get("content-type", "")
-        if not ctype:
-            return
         try:
-            _, meta_xml = _offer_parts(ctype, body) if "multipart" in ctype else ("", None)
-            if meta_xml is None:
-                if ctype.split(";")[0].strip().lower().startswith("application/rs-metadata"):
-                    meta_xml = body
-                else:
-                    return
-            meta = parse_metadata(meta_xml)
+            update = read_update(headers.get("content-type", ""), body)
         except SiprecError as exc:
-            message = f"new metadata in a re-INVITE ignored: {exc}"
+            message = f"new metadata mid-call ignored: {exc}"
             self.notify(f"{s.call_id}: {message}")
             error = Error(source="srs", message=message, recoverable=True)
             s.runner.submit(lambda session: session.note(error))
             return
-        offer = Offer(streams=s.offer.streams, metadata=meta)
-        info = session_info(s.call_id, s.info.remote, offer, self.cfg)
-        s.offer = offer
-        s.info = info
-        self.notify(f"{s.call_id}: new metadata: agent {info.choice.agent_aor or '?'}")
-        self.updated(s.runner, info)
+        changed = False
+        if update.metadata is not None:
+            meta = merge_metadata(s.offer.metadata, update.metadata)
+            offer = Offer(streams=s.offer.streams, metadata=meta)
+            now = 1 + [st.index for st in offer.streams].index(s.agent_media)
+            info = session_info(s.call_id, s.info.remote, offer, self.cfg, fallback=now)
+            s.offer, s.info, changed = offer, info, True
+            agent_media = offer.streams[info.choice.agent].index
+            self.notify(f"{s.call_id}: new metadata: agent {info.choice.agent_aor or '?'}")
+            if agent_media != s.agent_media:
+                s.swap_agent(agent_media)
+                self.notify(f"{s.call_id}: the agent's stream is now stream {agent_media + 1}")
+        if update.paused is not None and update.paused != s.paused:
+            s.paused, changed = update.paused, True
+            s.last_rx = (-1, time.monotonic())
+            self.notify(f"{s.call_id}: recording {'paused' if s.paused else 'resumed'}")
+        if changed:
+            self.updated(s.runner, s.info, s.paused)
+
+    # -- listen --------------------------------------------------------------------------------
+
+    def _supervise(
+        self, call_id: str, mode: SuperviseMode, uri: str, name: str, target: str
+    ) -> str:
+        s = self.sessions.get(call_id)
+        if s is None:
+            raise ControlError(f"no live recorded call {call_id!r}")
+        if mode == "off":
+            if s.listener is None:
+                return f"{call_id}: no supervisor connected"
+            sup = s.listener
+            s.listener, s.listener_uri, s.listener_name = None, "", ""
+            s.route_listener()
+            sup.hangup(pj.CallOpParam(True))
+            return f"{call_id}: supervisor disconnected"
+        if not s.confirmed:
+            raise ControlError(f"{call_id} is not connected yet")
+        if s.listener is not None and s.listener_uri == uri:
+            s.listener_name = name
+            return f"{call_id}: supervisor already listening"
+        held = len(self.sessions) + len(self.listeners) - (s.listener is not None)
+        if held >= self.max_sessions:
+            raise ControlError(
+                f"no free call slot to call the supervisor: {len(self.sessions)} recording "
+                f"sessions and {len(self.listeners)} listening take the {self.max_sessions} this "
+                "server holds (srs.max_sessions); a listen takes one, like a session"
+            )
+        assert self.ep is not None
+        try:
+            self.ep.utilVerifySipUri(target)
+        except pj.Error as exc:
+            raise ControlError(f"{uri!r} is not a SIP URI pjsip accepts: {exc.reason}") from None
+        if s.listener is not None:
+            old, s.listener = s.listener, None
+            s.route_listener()
+            old.hangup(pj.CallOpParam(True))
+        sup = self._make_listener()
+        sup.owner, sup.role = call_id, "supervisor"
+        sup.placed_at = time.monotonic()
+        prm = pj.CallOpParam(True)
+        prm.opt.audioCount = 1
+        prm.opt.videoCount = 0
+        try:
+            sup.makeCall(target, prm)
+            failure = ""
+        except pj.Error as exc:
+            failure = exc.reason
+        if failure:
+            self._graveyard.append(sup)
+            del sup  # not kept alive by the error's traceback (see sip/phone.py _dial)
+            raise ControlError(f"cannot call supervisor {uri}: {failure}")
+        self.listeners.append(sup)
+        s.listener, s.listener_uri, s.listener_name = sup, uri, name
+        self.notify(f"{call_id}: calling supervisor {uri} to listen")
+        return f"{call_id}: calling supervisor {uri} to listen"
+
+    def _make_listener(self) -> SipCall:
+        def on_state(c: SipCall) -> None:
+            self._contain(self.sessions.get(c.owner), "listen call", lambda: self._on_listener(c))
+
+        def on_media(c: SipCall) -> None:
+            s = self.sessions.get(c.owner)
+            if s is not None and s.listener is c:
+                self._contain(s, "listen media", s.route_listener)
+
+        return SipCall(self.account, on_state=on_state, on_media=on_media)
+
+    def _on_listener(self, call: SipCall) -> None:
+        if not call.placed:
+            return
+        ci = call.getInfo()
+        if ci.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            call.connected = True
+            return
+        if ci.state != pj.PJSIP_INV_STATE_DISCONNECTED:
+            return
+        self.listeners = [c for c in self.listeners if c is not call]  # by identity (SWIG)
+        self._graveyard.append(call)
+        detach(call)  # its slot may be the next session's before the object goes
+        s = self.sessions.get(call.owner)
+        if s is None or s.listener is not call:
+            return  # `off` was asked for, or the session ended: nothing more to say
+        uri, name = s.listener_uri, s.listener_name
+        s.listener, s.listener_uri, s.listener_name = None, "", ""
+        s.route_listener()
+        outcome = f"{ci.lastStatusCode} {ci.lastReason}"
+        if call.connected:
+            message = f"the supervisor {uri} left the call ({outcome})"
+        else:
+            message = f"the supervisor's phone {uri} did not connect: {outcome}"
+        self.notify(f"{s.call_id}: {message}")
+        action = SupervisorAction(
+            mode="off", supervisor=name or uri, ok=call.connected, message=message
+        )
+        runner = s.runner
+        if runner is None:
+            return
+        # noted no sooner than SUPERVISOR_REPORT_S after the call was placed, as sip/phone.py:
+        # the console records its own request (ok: calling) once our reply reaches it
+        wait = max(0.0, call.placed_at + SUPERVISOR_REPORT_S - time.monotonic())
+
+        def note() -> None:
+            runner.submit(lambda session: session.note(action))
+
+        self.pump.later(wait, note)
 
     def _finish(self, s: Session, reason: str, code: int | None) -> None:
         if self.sessions.pop(s.call_id, None) is None:
@@ -631,6 +880,10 @@ class RecordingServer:
         s.note_state("ended", reason, code)
         stream = None
         try:
+            sup, s.listener = s.listener, None
+            self._contain(None, "listen routes", s.route_listener)
+            if sup is not None and sup.placed:
+                self._contain(None, "listen hangup", lambda: sup.hangup(pj.CallOpParam(True)))
             stream = s.release()
         finally:
             self._graveyard.append(s.call)
@@ -669,8 +922,8 @@ class RecordingServer:
                 self.pump.later(WATCH_EVERY_S, self._watch)
 
     def _watch_one(self, s: Session, now: float) -> None:
-        if not s.confirmed or s.end_reason == "dropped":
-            return
+        if not s.confirmed or s.end_reason == "dropped" or s.paused:
+            return  # a paused recording has no RTP by design (RFC 7866 section 8.1.2)
         pkts = s.rx_packets()
         if pkts != s.last_rx[0]:
             s.last_rx = (pkts, now)

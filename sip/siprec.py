@@ -66,6 +66,7 @@ class Metadata:
     group_ids: tuple[str, ...] = ()
     participants: tuple[Participant, ...] = ()
     streams: dict[str, str] = field(default_factory=dict)  # stream id -> label
+    partial: bool = False  # `<datamode>partial`: only what changed (RFC 7865 section 6.1)
 
     def sender(self, label: str) -> Participant | None:
         """The participant who sends the stream with this SDP label, if the metadata says."""
@@ -217,9 +218,12 @@ def parse_metadata(xml: bytes | str) -> Metadata:
     streams: dict[str, str] = {}
     found: dict[str, dict[str, object]] = {}  # participant id -> aor, name, sends
     assoc: dict[str, list[str]] = {}
+    partial = False
     for el in root:
         tag = _local(el.tag)
-        if tag == "session":
+        if tag == "datamode":
+            partial = _text(el).lower() == "partial"
+        elif tag == "session":
             sid = _attr(el, "session_id", "id")
             if sid:
                 sessions.append(sid)
@@ -259,6 +263,32 @@ def parse_metadata(xml: bytes | str) -> Metadata:
         group_ids=tuple(groups),
         participants=tuple(participants),
         streams=streams,
+        partial=partial,
+    )
+
+
+def merge_metadata(old: Metadata | None, new: Metadata) -> Metadata:
+    """The session's metadata after an update. A complete snapshot replaces the old one; a
+    partial one (only what changed) is laid over it: streams and participants by id, and a
+    stream a participant now sends is no longer sent by whoever sent it before; a participant
+    left sending nothing that used to send was replaced (a transfer) and is dropped."""
+    if not new.partial or old is None:
+        return new
+    taken = {sid for p in new.participants for sid in p.sends}
+    fresh = {p.id for p in new.participants}
+    kept: list[Participant] = []
+    for p in old.participants:
+        if p.id in fresh:
+            continue
+        sends = tuple(sid for sid in p.sends if sid not in taken)
+        if p.sends and not sends:
+            continue
+        kept.append(Participant(id=p.id, aor=p.aor, name=p.name, sends=sends))
+    return Metadata(
+        session_ids=tuple(dict.fromkeys((*old.session_ids, *new.session_ids))),
+        group_ids=tuple(dict.fromkeys((*old.group_ids, *new.group_ids))),
+        participants=(*kept, *new.participants),
+        streams={**old.streams, **new.streams},
     )
 
 
@@ -378,3 +408,36 @@ def read_offer(content_type: str, body: bytes) -> Offer:
         )
     meta = parse_metadata(meta_xml) if meta_xml is not None else None  # broken: refused
     return Offer(streams=(audio[0], audio[1]), metadata=meta)
+
+
+SENDING = ("sendonly", "sendrecv")
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What a mid-session re-INVITE or UPDATE says (RFC 7866 section 7.1): new metadata (a
+    transfer, a new participant) and/or, from its SDP, whether the client paused the
+    recording (no stream it still sends: `a=inactive`) or resumed it (`sendonly` again)."""
+
+    metadata: Metadata | None = None  # None: no metadata part (the parties are unchanged)
+    paused: bool | None = None  # None: no SDP (the media are unchanged)
+
+
+def read_update(content_type: str, body: bytes) -> Update:
+    """A re-INVITE's or UPDATE's body, either part optional; SiprecError if broken."""
+    if not content_type.strip():
+        return Update()
+    sdp: str | None = None
+    meta_xml: bytes | None = None
+    for part in split_body(content_type, body):
+        if part.content_type == "application/sdp" and sdp is None:
+            sdp = part.body.decode("utf-8", "replace")
+        elif part.content_type in METADATA_TYPES and meta_xml is None:
+            meta_xml = part.body
+    paused: bool | None = None
+    if sdp is not None:
+        audio = [st for st in sdp_streams(sdp) if st.port != 0]
+        if audio:  # no stream at all says nothing about a pause
+            paused = not any(st.direction in SENDING for st in audio)
+    meta = parse_metadata(meta_xml) if meta_xml is not None else None
+    return Update(metadata=meta, paused=paused)

@@ -5,7 +5,7 @@
     port = 5060                  # SIP port: UDP and TCP both listen on it (transport udp+tcp)
     transport = "udp+tcp"        # udp+tcp, udp, tcp or tls
     rtp_port = 20000             # first RTP port (two streams per session)
-    max_sessions = 3             # beyond: 503 with Retry-After (the client fails over);
+    max_sessions = 3             # sessions + supervisors listening; beyond: 503 with Retry-After;
                                  # lowered to what the pjsua build holds (PyPI wheel: 3)
     retry_after_s = 30
     agents = ["1*", "*@agents.example.com"]   # AoR patterns of the agents (`*` wildcard)

@@ -5,8 +5,14 @@ RFC 7865 metadata (`SipTxOption.multipartParts`), and each stream playing its ow
 
     python tests/siprec_client.py --target sip:srs@127.0.0.1:PORT --rtp-port N \
         --play customer.wav agent.wav --labels 1 2 --metadata meta.xml [--seconds S]
-        [--reinvite-at S --reinvite-metadata other.xml] [--tcp | --tls-ca CA.pem]
-    -> "ready", "state <STATE> <code> <reason>", "playing", "ended"
+        [--reinvite-at S --reinvite-metadata other.xml] [--update-at S --update-metadata F]
+        [--pause-at S --resume-at S [--pause-with update]] [--tcp | --tls-ca CA.pem]
+    -> "ready", "state <STATE> <code> <reason>", "playing", "reinvited", "updated",
+       "paused", "resumed", "ended"
+
+A pause is what RFC 7866 section 8.1.2 says an SRC does: a re-INVITE (or UPDATE) with every
+stream `a=inactive`, and no RTP until the resume (`sendonly` again). Each mid-call request
+carries the SDP offer (labelled as the first); --update-at sends an UPDATE.
 
 It hangs up (BYE) after --seconds from the answer, or exits when the server ends the call.
 Loopback only.
@@ -74,6 +80,11 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--reinvite-at", type=float)
     ap.add_argument("--reinvite-metadata")
+    ap.add_argument("--update-at", type=float)
+    ap.add_argument("--update-metadata")
+    ap.add_argument("--pause-at", type=float)
+    ap.add_argument("--resume-at", type=float)
+    ap.add_argument("--pause-with", choices=("reinvite", "update"), default="reinvite")
     ap.add_argument("--tcp", action="store_true")
     ap.add_argument("--tls-ca", help="SIP over TLS, trusting this CA; SRTP (SDES) required")
     args = ap.parse_args()
@@ -104,12 +115,13 @@ def main() -> int:
     ep.audDevManager().setNullDev()
     keep: dict[str, object] = {}
     answered: list[float] = []
+    direction = ["sendonly"]  # what the next SDP offer says (inactive while paused)
 
     class Client(pj.Call):
         def onCallSdpCreated(self, prm: pj.OnCallSdpCreatedParam) -> None:  # noqa: N802
             # this wheel hands an empty wholeSdp to Python: print the C session ourselves
             text = prm.sdp.wholeSdp or sdp_text(prm.sdp.pjSdpSession)
-            prm.sdp.wholeSdp = labelled(text, args.labels, "sendonly")
+            prm.sdp.wholeSdp = labelled(text, args.labels, direction[0])
 
         def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
             ci = self.getInfo()
@@ -125,7 +137,11 @@ def main() -> int:
             for mi in ci.media:
                 if mi.type != pj.PJMEDIA_TYPE_AUDIO or mi.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
                     continue
-                if f"player{mi.index}" in keep or mi.index >= len(args.play):
+                if mi.index >= len(args.play):
+                    continue
+                old = keep.get(f"player{mi.index}")
+                if isinstance(old, pj.AudioMediaPlayer):  # a stream pjsua made anew (resume)
+                    old.startTransmit(self.getAudioMedia(mi.index))  # (no-op if connected)
                     continue
                 player = pj.AudioMediaPlayer()
                 player.createPlayer(args.play[mi.index], pj.PJMEDIA_FILE_NO_LOOP)
@@ -171,18 +187,46 @@ def main() -> int:
         target = args.target.replace("sip:", "sips:", 1)
     print("ready", flush=True)
     call.makeCall(target, op)
-    reinvited = False
+
+    def offer(how: str, metadata: str | None) -> None:
+        rop = pj.CallOpParam(True)
+        rop.opt.audioCount = streams
+        rop.opt.videoCount = 0
+        rop.txOption = tx(metadata)
+        client = keep["call"]
+        assert isinstance(client, Client)
+        if how == "update":
+            client.update(rop)
+        else:
+            client.reinvite(rop)
+
+    # (when, what): each done once, in time order
+    plan: list[tuple[float, str]] = []
+    if args.reinvite_at is not None:
+        plan.append((args.reinvite_at, "reinvite"))
+    if args.update_at is not None:
+        plan.append((args.update_at, "update"))
+    if args.pause_at is not None:
+        plan.append((args.pause_at, "pause"))
+    if args.resume_at is not None:
+        plan.append((args.resume_at, "resume"))
+    plan.sort()
     while not stop.is_set():
         ep.libHandleEvents(10)
         if answered:
             since = time.monotonic() - answered[0]
-            if args.reinvite_at is not None and not reinvited and since >= args.reinvite_at:
-                reinvited = True
-                rop = pj.CallOpParam(True)
-                rop.opt.audioCount = streams
-                rop.txOption = tx(args.reinvite_metadata)
-                call.reinvite(rop)
-                print("reinvited", flush=True)
+            while plan and since >= plan[0][0]:
+                what = plan.pop(0)[1]
+                if what == "reinvite":
+                    offer("reinvite", args.reinvite_metadata)
+                    print("reinvited", flush=True)
+                elif what == "update":
+                    offer("update", args.update_metadata)
+                    print("updated", flush=True)
+                else:
+                    direction[0] = "inactive" if what == "pause" else "sendonly"
+                    offer(args.pause_with, None)
+                    print("paused" if what == "pause" else "resumed", flush=True)
             if since >= args.seconds:
                 break
     try:

@@ -13,6 +13,7 @@ from assist.core.events import (
     Meters,
     Prompt,
     PromptCleared,
+    Recording,
     SpeakerMeters,
 )
 from overlay.board import AGITATION_FLAG_S, FLAG_HOLD_S, CallBoard
@@ -178,6 +179,16 @@ def test_the_floor_console_dates_an_end_by_its_stream_entry_not_by_its_reading()
     board.ended_ago("recent", 10.0)
     assert board.expire()
     assert [r["call_id"] for r in board.snapshot()] == ["recent"]
+
+
+def test_a_siprec_transfer_moves_the_row_to_the_new_agent() -> None:
+    board = CallBoard()
+    call = Call(board, "c", agent="alice")
+    assert call.send(0.5, Recording(agent="alice")) and row(board, "c")["agent"] == "alice"
+    assert call.send(3.0, Recording(agent="bob", update=True))
+    assert row(board, "c")["agent"] == "bob"
+    call.send(4.0, Recording(update=True, paused=True))  # no agent named: unchanged
+    assert row(board, "c")["agent"] == "bob"
 
 
 def test_each_call_shows_its_checklist_score_and_each_agent_their_recent_ones() -> None:

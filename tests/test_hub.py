@@ -119,6 +119,28 @@ def test_latest_replays_only_the_newest_call_besides_those_resumed() -> None:
     assert [(e.call_id, e.seq) for e in backlog] == [("x", 2), ("z", 0), ("z", 1), ("z", 2)]
 
 
+def test_a_transfer_moves_the_call_to_the_new_agents_tokens() -> None:
+    """A SIPREC transfer (a `recording` event naming another agent): the new agent's page gets
+    the call's start and everything after; the old agent's gets nothing more."""
+    from assist.core.events import CallStarted, Recording
+
+    hub = Hub()
+    start = CallStarted(lang="en", source="srs", sample_rate=1, agent="alice")
+    hub.publish(Event("c", 0, 0, start))
+    hub.publish(Event("c", 1, 0, Recording(agent="alice")))  # the start's own: no change
+    subs = {}
+    for name in ("alice", "bob"):
+        subs[name], _ = hub.subscribe(
+            None, lambda: None, visible=lambda cid, n=name: hub.agent_of(cid) == n
+        )
+    hub.publish(prompt(2, "c"))
+    hub.publish(Event("c", 3, 1, Recording(agent="bob", update=True)))
+    hub.publish(prompt(4, "c"))
+    assert [e.seq for e in subs["alice"].queue] == [2]
+    assert [e.seq for e in subs["bob"].queue] == [0, 3, 4]  # the start first, then from here
+    assert hub.agent_of("c") == "bob"
+
+
 def test_a_checklist_is_state_it_coalesces_and_chatter_never_evicts_it() -> None:
     from assist.core.events import Checklist, ChecklistItem
 

@@ -150,3 +150,25 @@ def test_talk_time_counts_from_the_first_confirmed_call_state() -> None:
     plain = CallSession("wav", pack=default_pack("en"))
     plain.start()
     assert plain.end()[-1].data.talk_s is None  # type: ignore[attr-defined]
+
+
+def test_a_paused_recording_is_nobodys_silence() -> None:
+    """A SIPREC client pauses the recording (a `recording` event with `paused`): the silence it
+    brings is no `customer_silence`; silence counts again from the resume."""
+    from assist.core.events import Recording
+
+    agent = timeline(24, [(0.5, 2.5)])
+    customer = noise(24, seed=5)
+    session = CallSession("test", pack=default_pack("en"))
+    ev = session.start()
+    for i in range(agent.shape[0] // FRAME_SAMPLES):
+        if i == 150:  # 3 s: paused
+            ev += session.note(Recording(update=True, paused=True))
+        if i == 750:  # 15 s: resumed (12 s of pause, past customer_silence's 8 s)
+            ev += session.note(Recording(update=True, paused=False))
+        sl = slice(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES)
+        ev += session.feed(agent[sl], customer[sl])
+    prompts = of_type(ev, "prompt", rule="customer_silence")
+    # not during the pause; 8 s after the resume it is silence again
+    assert [round(p.t, 1) for p in prompts] == [pytest.approx(23.0, abs=0.1)]
+    assert session.paused is False

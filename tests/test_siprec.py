@@ -11,11 +11,14 @@ from hypothesis import strategies as st
 from sip.siprec import (
     Metadata,
     SiprecError,
+    Update,
     aor_matches,
     choose_agent,
+    merge_metadata,
     offer_parts,
     parse_metadata,
     read_offer,
+    read_update,
     sdp_streams,
 )
 
@@ -321,3 +324,63 @@ def test_no_metadata_crashes_the_parser(xml: str) -> None:
     for label in meta.streams.values():
         meta.sender(label)
     choose_agent(meta, ["1", "2"], ["*x*"])
+
+
+# A transfer as partial metadata (RFC 7865 section 6.1: only what changed): a new agent,
+# participant p3, now sends stream st2 in place of p2.
+TRANSFER = """<recording xmlns="urn:ietf:params:xml:ns:recording">
+  <datamode>partial</datamode>
+  <participant id="p3" session="s1">
+    <nameID aor="sip:2002@pbx.example.com"><name>Agent 2002</name></nameID>
+    <send>st2</send>
+  </participant>
+</recording>"""
+
+
+def test_a_partial_update_is_laid_over_the_sessions_metadata() -> None:
+    before = parse_metadata(DRAFT)
+    change = parse_metadata(TRANSFER)
+    assert change.partial and not before.partial
+    after = merge_metadata(before, change)
+    assert after.sender("2").aor == "sip:2002@pbx.example.com"  # type: ignore[union-attr]
+    assert after.sender("1").aor == "sip:+15551230000@carrier.example"  # type: ignore[union-attr]
+    # the replaced agent sends nothing any more and is no longer a participant
+    assert [p.aor for p in after.participants] == [
+        "sip:+15551230000@carrier.example",
+        "sip:2002@pbx.example.com",
+    ]
+    assert after.session_ids == ("s1",)
+    assert choose_agent(after, ["1", "2"], ["1*", "2*"]).agent_aor == "sip:2002@pbx.example.com"
+    # a complete snapshot replaces what was there
+    assert merge_metadata(before, parse_metadata(LEGS)) == parse_metadata(LEGS)
+
+
+@pytest.mark.parametrize(
+    ("direction", "paused"),
+    [("inactive", True), ("recvonly", True), ("sendonly", False), ("sendrecv", False)],
+)
+def test_a_mid_call_offer_says_whether_the_recording_is_paused(
+    direction: str, paused: bool
+) -> None:
+    ctype, body = multipart(("application/sdp", sdp("1", "2", direction=direction)))
+    update = read_update(ctype, body)
+    assert update.paused is paused and update.metadata is None
+    update = read_update("application/sdp", sdp("1", "2", direction=direction).encode())
+    assert update.paused is paused
+
+
+def test_a_mid_call_update_with_metadata_alone_or_nothing() -> None:
+    update = read_update("application/rs-metadata+xml", TRANSFER.encode())
+    assert update.paused is None and update.metadata == parse_metadata(TRANSFER)
+    assert read_update("", b"") == Update()
+    assert read_update("application/sdp", b"v=0\r\n") == Update()  # no stream: no change
+
+
+@settings(max_examples=200, deadline=None)
+@given(ctype=st.sampled_from(["application/sdp", 'multipart/mixed;boundary="b"', ""]),
+       body=st.binary(max_size=1000))  # fmt: skip
+def test_no_mid_call_body_crashes_the_update_reader(ctype: str, body: bytes) -> None:
+    try:
+        read_update(ctype, body)
+    except SiprecError:
+        return

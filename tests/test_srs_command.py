@@ -59,6 +59,23 @@ def test_whisper_and_barge_say_why_not() -> None:
         control.hangup("srs-1")
 
 
+def test_listen_and_off_go_to_the_recording_server_whisper_and_barge_never() -> None:
+    asked: list[tuple[str, str, str, str]] = []
+
+    class Server:  # what SrsControl needs of sip.recorder.RecordingServer
+        def supervise(self, call_id: str, mode: str, supervisor: str, name: str) -> str:
+            asked.append((call_id, mode, supervisor, name))
+            return f"{call_id}: {mode}"
+
+    control = SrsControl(Server())  # type: ignore[arg-type]
+    assert control.supervise("srs-1", "listen", "sip:sue@pbx", "sue") == "srs-1: listen"
+    assert control.supervise("srs-1", "off", "sip:sue@pbx", "sue") == "srs-1: off"
+    for mode in ("whisper", "barge"):
+        with pytest.raises(ControlError, match="no leg into the call \\(listen works\\)"):
+            control.supervise("srs-1", mode, "sip:sue@pbx", "sue")  # type: ignore[arg-type]
+    assert [a[1] for a in asked] == ["listen", "off"]
+
+
 def test_the_recording_event_says_how_the_agent_was_chosen() -> None:
     from sip.recorder import SessionInfo
 

@@ -13,7 +13,7 @@ import argparse
 import dataclasses
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assist.commands.sip import (
     ASR_CLOSE_S,
@@ -55,19 +55,30 @@ def register(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+class Supervising(Protocol):
+    def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str, name: str) -> str: ...
+
+
 class SrsControl:
-    """Call control on recorded calls: SIPREC gives a copy of the audio, no leg into the call,
-    so whisper, barge, answer, dial and hang-up cannot work; the console says so."""
+    """Call control on recorded calls: SIPREC gives a copy of the audio, no leg into the call.
+    Listen works (the recording server calls the supervisor's phone and plays both recorded
+    streams to it); whisper, barge, answer, dial and hang-up cannot, and say so."""
 
     telephony = False
 
+    def __init__(self, server: Supervising | None = None) -> None:
+        self.server = server
+
     def supervise(self, call_id: str, mode: SuperviseMode, supervisor: str, name: str) -> str:
-        if mode == "off":
-            return f"{call_id}: no supervisor connected"
-        raise ControlError(
-            f"{mode} is not available on a recorded (SIPREC) call: the recording server gets a "
-            "copy of the audio and has no leg into the call"
-        )
+        if mode in ("whisper", "barge") or self.server is None:
+            if mode == "off":
+                return f"{call_id}: no supervisor connected"
+            raise ControlError(
+                f"{mode} is not available on a recorded (SIPREC) call: the recording server "
+                "gets a copy of the audio and has no leg into the call"
+                + (" (listen works)" if self.server is not None else "")
+            )
+        return self.server.supervise(call_id, mode, supervisor, name)
 
     def _no(self) -> str:
         raise ControlError("not available on recorded (SIPREC) calls")
@@ -94,7 +105,9 @@ def agent_for(overlay: OverlayConfig, aors: list[str]) -> str:
     return UNASSIGNED
 
 
-def recording_event(info: SessionInfo, *, update: bool = False) -> Recording:
+def recording_event(
+    info: SessionInfo, *, update: bool = False, agent: str = "", paused: bool = False
+) -> Recording:
     choice = info.choice
     return Recording(
         agent_aor=choice.agent_aor,
@@ -104,7 +117,15 @@ def recording_event(info: SessionInfo, *, update: bool = False) -> Recording:
         session_id=info.session_id,
         participants=info.participants,
         update=update,
+        agent=agent,
+        paused=paused,
     )
+
+
+def session_agent(overlay: OverlayConfig, info: SessionInfo) -> str:
+    """The overlay agent a recorded call is bound to: the agent's AoR first, then any
+    other participant's."""
+    return agent_for(overlay, [info.choice.agent_aor, *info.participants])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,25 +156,27 @@ def run(args: argparse.Namespace) -> int:
     def new_runner(info: SessionInfo) -> CallRunner:
         """Off the SIP thread: the call's analysis, its agent named by the metadata."""
         choice = info.choice
-        aors = [choice.agent_aor, *info.participants]
+        agent = session_agent(overlay_cfg, info)
         session = CallSession(
             info.call_id,
             pack=pack,
             source="srs",
-            agent=agent_for(overlay_cfg, aors),
+            agent=agent,
             remote=choice.customer_aor or info.remote,
             asr=speech.label,
         )
         runner = calls.start(session)
-        event = recording_event(info)
+        event = recording_event(info, agent=agent)
         runner.submit(lambda s: s.note(event))
         if choice.fallback:
             say(f"{info.call_id}: agent stream by order ({choice.fallback})")
         return runner
 
-    def updated(runner: CallRunner, info: SessionInfo) -> None:
-        """New metadata mid-call (SIP thread): a `recording` event with `update`."""
-        event = recording_event(info, update=True)
+    def updated(runner: CallRunner, info: SessionInfo, paused: bool) -> None:
+        """New metadata or a pause/resume mid-call (SIP thread): a `recording` event with
+        `update`; its `agent` moves the call to the agent now in it (their page sees it)."""
+        agent = session_agent(overlay_cfg, info)
+        event = recording_event(info, update=True, agent=agent, paused=paused)
         runner.submit(lambda s: s.note(event))
 
     def refused(client: str, code: int, why: str) -> None:
@@ -177,10 +200,11 @@ def run(args: argparse.Namespace) -> int:
         with wiring:
             wiring.open_events(args.events, reserve_stdout=True)
             wiring.open_store(args)
-            calls.agent = wiring.start_fleet(args.config, agent="srs", control=SrsControl())
+            control = SrsControl(server)
+            calls.agent = wiring.start_fleet(args.config, agent="srs", control=control)
             if not args.no_server:
                 first = overlay_cfg.agents[0].name if overlay_cfg.agents else "agent"
-                wiring.start_overlay(overlay_cfg, control=SrsControl(), agent=first)
+                wiring.start_overlay(overlay_cfg, control=control, agent=first)
             try:
                 server.start()
                 say(

@@ -60,6 +60,9 @@ class Conversation:
         self.now = 0
         self.overlap_start: int | None = None
         self.overlap_second: Speaker | None = None  # who started second in the current overlap
+        # silence counts from here at the earliest: a paused recording (no audio by design)
+        # is no silence of either speaker
+        self.quiet_from = 0
 
     # -- updates -------------------------------------------------------------------------------
 
@@ -121,7 +124,7 @@ class Conversation:
         if self.anyone_speaking:
             return 0.0
         ends = [st.last_end for st in self.speakers.values() if st.last_end is not None]
-        return self.seconds(self.now - max(ends)) if ends else 0.0
+        return self.seconds(self.now - max(*ends, self.quiet_from)) if ends else 0.0
 
     def run_s(self, speaker: Speaker) -> float:
         st = self.speakers[speaker]

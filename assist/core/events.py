@@ -318,7 +318,10 @@ class Recording(EventData):
     doc: ClassVar[str] = (
         "A SIPREC recording session's parties: the agent's and the customer's AoR, how the "
         "agent's stream was chosen (`by` metadata, or stream order with `note` saying why), "
-        "every participant the metadata names; `update` when new metadata came mid-call."
+        "every participant the metadata names; `update` when new metadata or a pause came "
+        "mid-call. `agent` is the overlay agent the call is bound to (a transfer moves it); "
+        "`paused` while the recording client paused the recording (RFC 7866 `a=inactive`): "
+        "no audio then, and no timing cue counts the pause as silence."
     )
     agent_aor: str = ""
     customer_aor: str = ""
@@ -327,6 +330,8 @@ class Recording(EventData):
     session_id: str = ""
     participants: tuple[str, ...] = ()
     update: bool = False
+    agent: str = ""
+    paused: bool = False
 
 
 @payload

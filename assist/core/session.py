@@ -30,6 +30,7 @@ from assist.core.events import (
     EventData,
     Feedback,
     Meters,
+    Recording,
     Speaker,
     SpeakerMeters,
     Speech,
@@ -83,6 +84,7 @@ class CallSession:
         self.ended = False
         self.prompts = 0
         self.answered_at: float | None = None  # audio time of the first `confirmed` call state
+        self.paused = False  # a recording client paused the recording (a `recording` event)
         self._meters_every = max(1, round(meters_interval_s * sample_rate / FRAME_SAMPLES))
         self._frames = 0
         self._levels: dict[Speaker, float] = {s: -120.0 for s in SPEAKERS}
@@ -206,6 +208,8 @@ class CallSession:
                     Speech(speaker=speaker, state="stop", at=at / self.rate, duration_s=dur), out
                 )
         self.conv.update(end)
+        if self.paused:  # the pause is nobody's silence: it counts from the resume
+            self.conv.quiet_from = end
         self._evaluate([], out)
         self._frames += 1
         if self._frames % self._meters_every == 0:
@@ -279,9 +283,12 @@ class CallSession:
 
     def note(self, data: EventData) -> list[Event]:
         """Stamp an adapter's event (drops, ASR lag, errors, SIP state) into this call's stream.
-        The first `confirmed` call state marks the answer: talk time counts from there."""
+        The first `confirmed` call state marks the answer: talk time counts from there; a
+        `recording` event says whether the recording is paused (no silence counted then)."""
         if isinstance(data, CallState) and data.state == "confirmed" and self.answered_at is None:
             self.answered_at = self.t
+        if isinstance(data, Recording):
+            self.paused = data.paused
         out: list[Event] = []
         self._emit(data, out)
         return self._track(out)

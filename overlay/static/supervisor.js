@@ -130,9 +130,10 @@ function render() {
       last.title = `${ruleTitle(c.last_prompt)}: ${c.last_prompt.text}`;
     }
     const actions = el("td", "actions");
-    // a recorded (SIPREC) call is a copy of the audio: no leg to listen, whisper or barge on
+    // a recorded (SIPREC) call is a copy of the audio: listen plays it, but there is no leg
+    // into the call to whisper or barge on
     if (c.source === "srs") actions.append(el("span", "muted", I18N.t("siprec_no_modes")));
-    for (const mode of c.source === "srs" ? [] : MODES) {
+    for (const mode of c.source === "srs" ? ["listen", "off"] : MODES) {
       const b = el("button", mode === c.supervisor && c.live ? "on" : "", I18N.t(mode));
       b.dataset.mode = mode;
       b.disabled = !c.live; // an ended (or lost) call has nobody to listen to

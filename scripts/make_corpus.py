@@ -69,7 +69,7 @@ class Turn:
 def A(*parts: str, cues: tuple[str, ...] = (), gap: float = 0.8) -> Turn:
     return Turn(
         "agent",
-        tuple(p if p.startswith(("clip:", "zh:", "f3:")) else f"say:{p}" for p in parts),
+        tuple(p if p.startswith(("clip:", "zh:")) else f"say:{p}" for p in parts),
         cues,
         gap,
     )
@@ -78,20 +78,19 @@ def A(*parts: str, cues: tuple[str, ...] = (), gap: float = 0.8) -> Turn:
 def C(*parts: str, cues: tuple[str, ...] = (), gap: float = 0.8) -> Turn:
     return Turn(
         "customer",
-        tuple(p if p.startswith(("clip:", "zh:", "f3:")) else f"say:{p}" for p in parts),
+        tuple(p if p.startswith(("clip:", "zh:")) else f"say:{p}" for p in parts),
         cues,
         gap,
     )
 
 
 # --- English ---------------------------------------------------------------------------------
-# espeak-ng through a phone line is hard for Whisper tiny.en (measured: "Acme" is never heard;
-# the agent's en-gb-x-rp says "please hold" and "any other questions" best, en-us+f3 the
-# greeting and the customer's lines), so each line uses the wording and voice that came through:
-# agents speak en-gb-x-rp, customers en-us+f3, and "f3:" gives an agent line en-us+f3.
-GREET = A("f3:Hello, you are through to the bank, my name is Sam. How can I help?")
+# Synthesised lines: agents speak AGENT_VOICE, customers CUSTOMER_VOICE (see the module doc and
+# benchmarks/corpus_voices.py for why these voices).
+AGENT_VOICE = "festival:cmu_us_slt_arctic_hts"
+CUSTOMER_VOICE = "flite:rms"
+GREET = A("Hello, you are through to the bank, my name is Sam. How can I help?")
 ASK = A("Do you have any other questions?")
-ASK_RP = ASK
 NO_MORE = C("That's all, thank you.")
 BYE = A("Thank you for calling. Goodbye!", gap=1.0)
 DIGITS = "clip:tidigits"  # "two nine three four zero", a real recording
@@ -100,7 +99,7 @@ EN: dict[str, list[Turn]] = {
     "polite_read_back": [
         GREET,
         C("Hi, my account number is", DIGITS),
-        A("f3:Let me read that back: two nine three four zero."),
+        A("Let me read that back: two nine three four zero."),
         A("Okay, I have updated your address."),
         ASK,
         NO_MORE,
@@ -112,7 +111,7 @@ EN: dict[str, list[Turn]] = {
         A("Okay, I have updated your address."),
         C("clip:librivox-930"),
         A("No problem, I will do that for you now."),
-        ASK_RP,
+        ASK,
         NO_MORE,
         BYE,
     ],
@@ -144,7 +143,7 @@ EN: dict[str, list[Turn]] = {
     "numbers_read_back": [
         GREET,
         C("My phone number is five five five, two three zero one."),
-        A("f3:Your number is five five five two three zero one."),
+        A("Your number is five five five two three zero one."),
         ASK,
         NO_MORE,
         BYE,
@@ -212,7 +211,7 @@ EN: dict[str, list[Turn]] = {
         BYE,
     ],
     "greeting_without_name": [
-        A("f3:Hello, you are through to the bank. How can I help?", cues=("greeting",)),
+        A("Hello, you are through to the bank. How can I help?", cues=("greeting",)),
         C("clip:librivox-930"),
         A("Okay, I have updated your address."),
         ASK,
@@ -247,7 +246,7 @@ EN: dict[str, list[Turn]] = {
         GREET,
         C("clip:cards-003"),
         A("No problem, I will do that for you now."),
-        ASK_RP,
+        ASK,
         NO_MORE,
         BYE,
     ],
@@ -433,6 +432,48 @@ def _espeak(text: str, voice: str, wpm: int) -> np.ndarray:
     return resample(x[:, 0], info.sample_rate, RATE)
 
 
+def _festival(text: str, voice: str) -> np.ndarray:
+    exe = shutil.which("text2wave")
+    if exe is None:
+        raise SystemExit("festival is required (apt-get install festival festvox-us-slt-hts)")
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "s.txt", Path(tmp) / "s.wav"
+        src.write_text(text + "\n", encoding="utf-8")
+        r = subprocess.run(
+            [exe, "-eval", f"(voice_{voice})", str(src), "-o", str(out)],
+            capture_output=True,
+            text=True,
+        )
+        if r.returncode != 0 or not out.is_file():
+            raise SystemExit(f"festival voice {voice}: {r.stderr.strip()[-200:]}")
+        x, info = read_wav(out)
+    return resample(x[:, 0], info.sample_rate, RATE)
+
+
+def _flite(text: str, voice: str) -> np.ndarray:
+    exe = shutil.which("flite")
+    if exe is None:
+        raise SystemExit("flite is required (apt-get install flite)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "s.wav"
+        subprocess.run([exe, "-voice", voice, "-t", text, "-o", str(out)], check=True)
+        x, info = read_wav(out)
+    return resample(x[:, 0], info.sample_rate, RATE)
+
+
+def speak(text: str, voice: str) -> np.ndarray:
+    """`text` said by `voice` ("espeak:en-gb-x-rp", "festival:cmu_us_slt_arctic_hts",
+    "flite:rms"), at RATE, before the telephone channel."""
+    engine, _, name = voice.partition(":")
+    if engine == "espeak":
+        return _espeak(text, name, 130)
+    if engine == "festival":
+        return _festival(text, name)
+    if engine == "flite":
+        return _flite(text, name)
+    raise SystemExit(f"unknown voice {voice!r}")
+
+
 def _recorded(name: str) -> np.ndarray:
     kind, _, n = name.partition("-")
     rel = {
@@ -498,9 +539,8 @@ class Sounds:
             if kind == "zh":
                 pieces.append(self.zh[what])  # already through the phone channel
                 continue
-            if kind in ("say", "f3"):
-                rp = kind == "say" and t.speaker == "agent"
-                x = _espeak(what, "en-gb-x-rp" if rp else "en-us+f3", 130)
+            if kind == "say":
+                x = speak(what, AGENT_VOICE if t.speaker == "agent" else CUSTOMER_VOICE)
             else:
                 x = _recorded(what)
             pieces.append(_phone(_trim(x)))

@@ -1,10 +1,10 @@
 """Which synthetic voice, and which Whisper decode, hears the corpus's English lines.
 
     python benchmarks/corpus_voices.py [--voices espeak:en-gb-x-rp festival:... flite:rms]
-        [--engines tiny.en tiny.en/beam5 base base/beam5] [--seeds 2] [--json]
+        [--engines tiny.en tiny.en/beam5 base base/beam5] [--seeds 2] [--tempo 0.8] [--json]
 
 Every synthesised line of scripts/make_corpus.py (agent and customer) is said by each voice,
-put through the corpus's telephone channel (300-3400 Hz, -20 dBFS speech, -52 dBFS noise,
+slowed as the corpus slows it (`--tempo`), put through the corpus's telephone channel (300-3400 Hz, -20 dBFS speech, -52 dBFS noise,
 8 kHz mu-law) with `--seeds` noise draws, and decoded as one utterance by each engine setting
 the way the second pass does (`WhisperEngine.decode`, 1 thread). Prints, per voice and engine:
 word error rate over all lines, lines heard word-perfect, and CPU seconds per decode (median,
@@ -88,12 +88,13 @@ def main() -> int:
     ap.add_argument("--voices", nargs="+", default=VOICES)
     ap.add_argument("--engines", nargs="+", default=ENGINES)
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--tempo", type=float, default=mc.TEMPO, help="sox tempo (corpus: 0.8)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--show", action="store_true", help="print every line as heard")
     args = ap.parse_args()
     texts = lines()
     audio = {
-        (v, i, s): channel(mc.speak(t, v), s)
+        (v, i, s): channel(mc.speak(t, v, args.tempo), s)
         for v in args.voices
         for i, t in enumerate(texts)
         for s in range(args.seeds)

@@ -1,16 +1,17 @@
 """Which synthetic voice, and which Whisper decode, hears the corpus's English lines.
 
     python benchmarks/corpus_voices.py [--voices espeak:en-gb-x-rp festival:... flite:rms]
-        [--engines tiny.en tiny.en/beam5 base base/beam5] [--seeds 2] [--tempo 0.8] [--json]
+        [--engines tiny.en tiny.en/beam5 base base/beam5] [--seeds 2] [--tempo 1.0] [--json]
 
-Every synthesised line of scripts/make_corpus.py (agent and customer) is said by each voice,
-slowed as the corpus slows it (`--tempo`), put through the corpus's telephone channel (300-3400 Hz, -20 dBFS speech, -52 dBFS noise,
-8 kHz mu-law) with `--seeds` noise draws, and decoded as one utterance by each engine setting
-the way the second pass does (`WhisperEngine.decode`, 1 thread). Prints, per voice and engine:
-word error rate over all lines, lines heard word-perfect, and CPU seconds per decode (median,
-process time: the decode's own threads). The recorded customer clips are not in it: they are
-real speech already. Needs espeak-ng, festival (+ festvox-us-slt-hts), flite, and the Whisper
-models `assist models` lists (tiny.en; the multilingual base from the zh extra).
+Every synthesised line of scripts/make_corpus.py (agent and customer) is said by each voice
+at the corpus's `--tempo` (1.0), put through the corpus's telephone channel (300-3400 Hz,
+-20 dBFS speech, -52 dBFS noise, 8 kHz mu-law) with `--seeds` noise draws, and decoded as one
+utterance by each engine setting as the second pass does (`WhisperEngine.decode`). Prints,
+per voice and engine: word error rate over all lines, lines heard word-perfect, and CPU
+seconds per decode (median, process time: the decode's own threads). The recorded customer
+clips are not in it: they are real speech already. Needs espeak-ng, festival (+
+festvox-us-slt-hts), flite, and the Whisper models `assist models` lists (tiny.en; the
+multilingual base from the zh extra).
 """
 
 from __future__ import annotations

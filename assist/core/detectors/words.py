@@ -274,9 +274,7 @@ class NumbersNotReadBack(_WordDetector):
             return False
         if t.speaker == me:
             return bool(self.find(t.text, self.trigger))
-        return bool(self.other_trigger) and bool(
-            self.find(_turn_text(ctx, t), self.other_trigger)
-        )
+        return bool(self.other_trigger) and bool(self.find(_turn_text(ctx, t), self.other_trigger))
 
     def check(self, ctx: Context) -> Condition | None:
         me = self.p["speaker"]

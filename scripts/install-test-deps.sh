@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # openssl: the TLS tests make self-signed certificates
 # pocketsphinx-testdata: real recorded speech for the recognition tests
 # redis-server: the fleet tests start their own on a free loopback port
+# festival, festvox-us-slt-hts, flite: the voices of scripts/make_corpus.py (the eval corpus)
 APT_PACKAGES=(chromium baresip sip-tester kamailio kamailio-tls-modules openssl espeak-ng sox
-  fonts-wqy-microhei pocketsphinx-testdata redis-server)
+  fonts-wqy-microhei pocketsphinx-testdata redis-server festival festvox-us-slt-hts flite)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

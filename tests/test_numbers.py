@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assist.core.numbers import candidates, extract, read_back, shown
+from assist.core.numbers import candidates, extract, read_back, shown, written_as_amount
 
 
 @pytest.mark.parametrize(
@@ -159,3 +159,17 @@ def test_real_recorded_numbers_through_a_phone_line_carry_their_evidence() -> No
     for short in ("cards-004", "goforward"):
         text, found = hear(short)
         assert found == [], text
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("I was charged $250 twice.", True),
+        ("it was £ 40", True),
+        ("扣了¥320", True),
+        ("I was charged 250 twice.", False),  # no sign: the words must say so
+        ("the $ sign and 250", False),  # a sign not before the number
+    ],
+)
+def test_a_currency_sign_before_a_number_marks_an_amount(text: str, amount: bool) -> None:
+    assert written_as_amount(text) is amount

@@ -149,6 +149,7 @@ def test_blunt_wording_still_fires(text: str, phrase: str) -> None:
         ("没有别的办法", "[还]有别的"),
         ("is there anything also", "anything [else]"),
         ("do you have any older questions", "any [other] questions"),
+        ("都有了谢谢", "[没有]了谢谢"),  # "I've got it all, thanks" is not "no, that's all"
     ],
 )
 def test_a_near_miss_without_the_required_part_does_not_match(text: str, phrase: str) -> None:
@@ -166,6 +167,7 @@ def test_a_near_miss_without_the_required_part_does_not_match(text: str, phrase:
         ("is there anything else", "anything [else]", "anything else"),
         ("is there anythin else", "anything [else]", "anythin else"),
         ("any other questions", "any [other] questions", "any other questions"),
+        ("没有论，谢谢", "[没有]了谢谢", "没有论谢谢"),  # 了 misheard: one wrong in five
     ],
 )
 def test_the_required_part_heard_still_matches_fuzzily(text: str, phrase: str, heard: str) -> None:

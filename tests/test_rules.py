@@ -199,3 +199,38 @@ def test_acknowledge_and_close() -> None:
     run(eng, 9.5, start=9.0)  # the episode ends...
     assert run(eng, 1.0, start=1.0) == [(1.0, "prompt", "a-2")]  # ...and the next one fires
     assert [c.reason for c in eng.close()] == ["call_ended"]
+
+
+def test_a_momentary_cue_with_no_free_slot_waits_for_one_up_to_its_ttl() -> None:
+    """A word cue fires once (a goodbye with no thanks happens once): when higher priorities
+    hold every slot it is shown as soon as one frees, unless its ttl has run out by then."""
+    eng = RuleEngine(
+        pack_with(
+            rule("high", '["1-1.5"]', priority=90, clears=False, ttl_s=2),
+            rule("low", '["1-1.5"]', priority=10, clears=False, ttl_s=4),
+            max_active=1,
+        )
+    )
+    assert run(eng, 8) == [
+        (1.0, "prompt", "high-1"),
+        (3.0, "prompt_cleared", "high-1"),
+        (3.0, "prompt", "low-2"),  # waited 2 s for the slot
+        (7.0, "prompt_cleared", "low-2"),
+    ]
+    late = RuleEngine(
+        pack_with(
+            rule("high", '["1-1.5"]', priority=90, clears=False, ttl_s=3),
+            rule("low", '["1-1.5"]', priority=10, clears=False, ttl_s=2),
+            max_active=1,
+        )
+    )
+    assert [e for e in run(late, 8) if e[1] == "prompt"] == [(1.0, "prompt", "high-1")]
+    # a lasting cue (clears = true) is not kept waiting: its condition is still there to see
+    lasting = RuleEngine(
+        pack_with(
+            rule("high", '["1-1.5"]', priority=90, clears=False, ttl_s=2),
+            rule("low", '["1-1.5"]', priority=10),
+            max_active=1,
+        )
+    )
+    assert [e for e in run(lasting, 8) if e[1] == "prompt"] == [(1.0, "prompt", "high-1")]

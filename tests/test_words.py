@@ -545,3 +545,107 @@ def test_a_fix_before_restating_the_complaint_asks_to_restate(
         (9.0, "agent", fix),
     ]
     assert "restate" not in rules(run(lang, no_complaint))
+
+
+# --- issue 22: recall on the corpus (rule-level fixes, each with its near-miss) -----------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "split", "near_miss"),
+    [
+        # "没有了，谢谢" split at the comma, 了 misheard (论): the turn is joined, 没有 is heard
+        ("zh", ["没有 论", "谢谢"], ["收到 了", "谢谢"]),
+        # "no, that's all" split mid-phrase; a new turn after a pause is not the same phrase
+        ("en", ["no that's", "all thanks"], ["no that's", None, "all the details are right"]),
+    ],
+)
+def test_the_customers_closing_said_across_a_pause_is_the_earliest_sign(
+    lang, split, near_miss
+) -> None:
+    """The customer's closing words are matched over their turn's finals (a comma's pause
+    splits them), but not over another turn: there the sign is the agent's goodbye."""
+    greet = GREET_EN if lang == "en" else GREET_ZH
+    given = "my account number is 4729183" if lang == "en" else "我 的 账号 是 4729183"
+    done = "done" if lang == "en" else "好 的"
+    bye = "thank you for calling goodbye" if lang == "en" else "感谢 您 的 来电 再见"
+
+    def fired(turn: list[str | None]) -> tuple[float, float, float]:
+        """(prompt time, the turn's last final, the goodbye)"""
+        script = [greet, (6.0, "customer", given), (9.0, "agent", done)]
+        at = 12.0
+        for text in turn:
+            at += 0.8 if text is not None else 4.0  # None: a pause longer than a comma's
+            if text is not None:
+                script.append((at, "customer", text))
+        script.append((at + 3.0, "agent", bye))
+        [t] = [t for t, p in run(lang, script) if p.rule == "confirm_numbers"]
+        return t, at, at + 3.0
+
+    t, said, _ = fired(split)
+    assert t == pytest.approx(said, abs=0.021)
+    t, _, goodbye = fired(near_miss)
+    assert t == pytest.approx(goodbye, abs=0.021)  # no sign before the goodbye
+
+
+@pytest.mark.parametrize(
+    ("lang", "thanks", "near_miss"),
+    [
+        # the recogniser lost the "th": "thank you for calling" heard as "and you for calling"
+        ("en", "and you for calling", "i am calling you back tomorrow"),
+        ("zh", "感谢 您 的 来点", "好 的 我 帮 您 登记 了"),  # 来电 heard as 来点: 感谢 is thanks
+    ],
+)
+def test_thanks_for_calling_heard_without_its_thanks_is_still_thanks(
+    lang, thanks, near_miss
+) -> None:
+    greet = GREET_EN if lang == "en" else GREET_ZH
+    ask = "anything else i can help with" if lang == "en" else "还有 什么 可以 帮 您"
+    bye = "goodbye" if lang == "en" else "再见"
+
+    def script(line: str) -> list[tuple]:
+        return [greet, (8.0, "agent", ask), (12.0, "agent", line), (14.0, "agent", bye)]
+
+    assert "thank_before_goodbye" not in rules(run(lang, script(thanks)))
+    assert "thank_before_goodbye" in rules(run(lang, script(near_miss)))
+
+
+@pytest.mark.parametrize(
+    ("lang", "question", "other"),
+    [
+        ("en", "what are the last four digits", "let me see"),
+        ("zh", "请问 您 的 卡 后 后 四位 是 多少", "好 的 我 看 一下"),  # 卡号 heard as 卡后
+    ],
+)
+def test_four_digits_asked_for_as_the_last_four_are_a_number_given(lang, question, other) -> None:
+    """Four digits alone are too few to be a number given (a year, an amount); asked for as
+    "the last four digits" / 后四位 they are, and must be read back."""
+    greet = GREET_EN if lang == "en" else GREET_ZH
+    closing = "anything else i can help with" if lang == "en" else "还有 什么 可以 帮 您"
+
+    def prompts(line: str) -> list[str]:
+        script = [greet, (6.0, "agent", line), (9.0, "customer", "1385"), (13.0, "agent", closing)]
+        return rules(run(lang, script))
+
+    assert "confirm_numbers" in prompts(question)
+    assert "confirm_numbers" not in prompts(other)
+
+
+@pytest.mark.parametrize(
+    ("lang", "amount", "near_miss"),
+    [
+        # "two hundred and fifty dollars" comes back as "$250": the sign is the word "dollars"
+        ("en", "i was charged $250 twice", "i was charged 250 twice"),
+        ("zh", "我 被 扣 了 ¥320", "我 被 扣 了 320"),
+    ],
+)
+def test_an_amount_written_with_its_currency_sign_is_a_number_given(
+    lang, amount, near_miss
+) -> None:
+    greet = GREET_EN if lang == "en" else GREET_ZH
+    closing = "anything else i can help with" if lang == "en" else "还有 什么 可以 帮 您"
+
+    def prompts(line: str) -> list[str]:
+        return rules(run(lang, [greet, (6.0, "customer", line), (10.0, "agent", closing)]))
+
+    assert "confirm_numbers" in prompts(amount)
+    assert "confirm_numbers" not in prompts(near_miss)  # three digits, nothing says given

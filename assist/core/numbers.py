@@ -81,6 +81,16 @@ def to_digits(text: str, lang: str) -> str:
     return _DOTTED.sub(lambda m: m.group().replace(".", ""), out)  # "1.1.8" -> "118"
 
 
+# Whisper writes an amount said in words with its currency sign ("two hundred and fifty
+# dollars" -> "$250"): the sign is the word "dollars", context that the number was given
+_CURRENCY = re.compile(r"[$£€¥￥₹]\s?\d")
+
+
+def written_as_amount(text: str) -> bool:
+    """Whether `text` has a number written with a currency sign before it ("$250", "¥320")."""
+    return bool(_CURRENCY.search(text))
+
+
 def extract(text: str, lang: str, *, min_digits: int = DEFAULT_MIN_DIGITS) -> list[str]:
     """The numbers said in `text`, as digit strings ("4729183", "25", "12.50"), in order."""
     converted = to_digits(text, lang)

@@ -235,7 +235,12 @@ class _RuleState:
 
 class RuleEngine:
     """Turns detector verdicts into prompts: edge-triggered, one active prompt per rule,
-    cooldowns, TTLs for momentary cues, priority order, and at most `max_active` on screen."""
+    cooldowns, TTLs for momentary cues, priority order, and at most `max_active` on screen.
+
+    A momentary cue (a word cue: `clears = false` with a `ttl_s`) that finds every slot held
+    by higher priorities waits for a free slot, for at most its `ttl_s`, instead of being
+    lost: it fired once and will not fire again (a closing with no thanks happens once), and
+    the call's checklist is judged from the prompts raised."""
 
     def __init__(self, pack: RulePack) -> None:
         self.pack = pack
@@ -245,6 +250,7 @@ class RuleEngine:
             if r.enabled
         }
         self._count = 0
+        self._waiting: list[tuple[Rule, Condition, float]] = []  # momentary cues, no slot yet
         self.fired: dict[str, int] = {}
         self._rule_of: dict[str, str] = {}  # every prompt id raised in this call -> rule id
 
@@ -273,10 +279,21 @@ class RuleEngine:
             if st.prompt_id and rule.ttl_s is not None and st.raised_at is not None:
                 if now - st.raised_at >= rule.ttl_s:
                     out.append(self._clear(st, "expired"))
-        for rule, cond in raised:  # already in priority order
+        waiting = [
+            (r, c, since)
+            for r, c, since in self._waiting
+            if r.ttl_s is not None and now - since < r.ttl_s and r.id not in self.active
+        ]
+        self._waiting = []
+        pending = [(r, c, now) for r, c in raised] + waiting
+        for rule, cond, since in sorted(pending, key=lambda x: -x[0].priority):
+            if rule.id in self.active:
+                continue
             if len(self.active) >= self.pack.max_active:
                 self._evict_below(rule.priority, out)
             if len(self.active) >= self.pack.max_active:
+                if not rule.clears and rule.ttl_s is not None:
+                    self._waiting.append((rule, cond, since))
                 continue
             out.append(self._raise(rule, cond, now))
         return out

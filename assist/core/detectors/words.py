@@ -169,12 +169,33 @@ class ClosingWithout(_WordDetector):
         return None
 
 
+TURN_GAP_S = 2.0  # finals of one speaker this close, with nobody between, are one turn
+
+
+def _turn_text(ctx: Context, t: Transcript) -> str:
+    """`t`'s text after the earlier finals of the same turn: the same speaker, nobody else's
+    final between, each within `TURN_GAP_S` of the next. A pause at a comma splits "没有了，
+    谢谢" or "no, that's all" into two finals; a phrase said across it is still one phrase."""
+    finals = ctx.finals
+    i = next((k for k in range(len(finals) - 1, -1, -1) if finals[k] is t), len(finals))
+    parts, start = [t.text], t.start
+    for f in reversed(finals[:i]):
+        if f.speaker != t.speaker:
+            break
+        if start is not None and f.end is not None and start - f.end > TURN_GAP_S:
+            break
+        parts.insert(0, f.text)
+        start = f.start
+    return " ".join(parts)
+
+
 class NumbersNotReadBack(_WordDetector):
     """Closing started while numbers the other side gave were never said back by `speaker`.
 
     Closing starts at its earliest sign: `speaker` says a `trigger` phrase (the anything-else
     question, "thank you for calling"), or the other side says an `other_trigger` phrase ("no,
-    that's all", 没有了). A number counts as given only with evidence (`numbers.Candidate`):
+    that's all", 没有了; also said across the pause of a comma: the turn's finals are joined).
+    A number counts as given only with evidence (`numbers.Candidate`):
     at least `min_digits`, and then a `context` phrase in its utterance or in `speaker`'s
     utterance before it ("account number", 账号), or said digit by digit, or at least
     `min_digits_alone` digits; a number whose recogniser confidence is under `min_conf`
@@ -236,7 +257,9 @@ class NumbersNotReadBack(_WordDetector):
             if not found:
                 continue
             context = bool(self.context) and bool(
-                self.find(f.text, self.context) or self.find(mine_before, self.context)
+                self.find(f.text, self.context)
+                or self.find(mine_before, self.context)
+                or numbers.written_as_amount(f.text)  # "$250": "dollars" written as a sign
             )
             for c in found:
                 sure = c.conf is None or c.conf >= self.p["min_conf"]
@@ -251,7 +274,7 @@ class NumbersNotReadBack(_WordDetector):
             return False
         if t.speaker == me:
             return bool(self.find(t.text, self.trigger))
-        return bool(self.other_trigger) and bool(self.find(t.text, self.other_trigger))
+        return bool(self.other_trigger) and bool(self.find(_turn_text(ctx, t), self.other_trigger))
 
     def check(self, ctx: Context) -> Condition | None:
         me = self.p["speaker"]

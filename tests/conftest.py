@@ -100,8 +100,11 @@ def en_pack():
 def _call_store_in_tmp(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Tests never touch the user's call store: `assist demo` records into a fresh temp file."""
+    """Tests never touch the user's call store: `assist demo` records into a fresh temp file.
+    Nor the user's state folder (the SIP instance ids), which tests running at the same time
+    would otherwise share."""
     monkeypatch.setenv("ASSIST_DB", str(tmp_path_factory.mktemp("store") / "calls.sqlite3"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
 
 
 @pytest.fixture(scope="module")

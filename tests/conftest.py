@@ -159,3 +159,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if module is not None:
             for args in module.end_all():
                 print(f"\nended a process a test left running: {args}", file=sys.stderr)
+
+
+# -- running on several workers (scripts/test.sh: pytest-xdist, --dist loadgroup) ------------
+
+# The modules that take longest (seconds on an idle 2-core machine, `--durations`), started
+# first so that none of them starts last and keeps one worker busy after the others are done.
+LONGEST_FIRST: tuple[str, ...] = ()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test module is one xdist group: its tests run on one worker, in file order, and
+    its module fixtures are made once (serial runs are unaffected). The longest modules come
+    first in the collection, which is the order workers are handed groups in."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+
+    def module_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(module_of(item)))
+    items.sort(key=lambda item: rank.get(module_of(item), len(rank)))

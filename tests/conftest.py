@@ -166,22 +166,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # The modules that take longest, started first so that none of them starts last and keeps one
 # worker busy after the others are done (measured with --durations on this 2-core machine).
 LONGEST_FIRST: tuple[str, ...] = ()
-# Long modules whose tests share no module fixture: each test goes to whichever worker is free.
-SPLIT: frozenset[str] = frozenset({"test_eval.py"})
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Each test module is one xdist group: its tests run on one worker, in file order, and
-    its module fixtures (a browser, a Redis, a floor console) are made once; a serial run is
-    unaffected. The longest modules come first in the collection, the order workers are
-    handed groups in."""
+    its module fixtures (a browser, a Redis, a floor console) are made once. The longest
+    modules come first in the collection, the order workers are handed groups in. A run
+    without workers is left as it is."""
+    import os
+
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
 
     def module_of(item: pytest.Item) -> str:
         return item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
 
     for item in items:
-        if module_of(item) not in SPLIT:
-            item.add_marker(pytest.mark.xdist_group(module_of(item)))
+        item.add_marker(pytest.mark.xdist_group(module_of(item)))
     items.sort(key=lambda item: rank.get(module_of(item), len(rank)))

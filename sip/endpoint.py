@@ -8,10 +8,17 @@ Python per tick: the analysis taps are C-side WAV writers (sip/tap.py).
 
 Shutdown order matters for a clean exit: hang up, let the BYEs go out, drop every Python
 reference to calls/ports/accounts on this thread, then `libDestroy`.
+
+Python's cyclic garbage collector runs on this thread too while the endpoint lives
+(`PumpCollector`): an automatic collection runs on whichever thread happens to allocate, and a
+pjsua2 object caught in a reference cycle (a traceback's frame holding a call or a recorder)
+would be destroyed there; pjsua then aborts the process ("Calling pjlib from unknown/external
+thread").
 """
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import queue
@@ -35,6 +42,8 @@ STUN_TIMEOUT_S = 10.0  # per configured STUN server (pjnath gives up after ~8 s)
 MAX_CALLS = 32  # asked for; the PyPI wheel still holds 4 calls (see sip/recorder.py setup)
 KEEPALIVE_PROBE_S = 5  # TCP keep-alive: seconds between unanswered probes
 KEEPALIVE_PROBES = 3  # unanswered probes before the kernel closes the connection
+FULL_GC_SHARE = 0.05  # the most of the pump's time full collections may take
+FULL_GC_MIN_GAP_S = 1.0  # and never more often than this
 
 
 def analysis_media(cfg: pj.EpConfig) -> None:
@@ -107,6 +116,57 @@ def keepalive_options(idle_s: int) -> pj.SockOptParams:
     return params
 
 
+class PumpCollector:
+    """Python's automatic cyclic garbage collection, moved onto the pump thread.
+
+    `start()` turns automatic collection off for the process; `step()`, called between polls,
+    runs the collection CPython would have run by itself (the generation whose count passed its
+    threshold, gc.get_threshold), so any pjsua2 object freed by a collection is freed on the
+    pump thread. CPython spaces full collections out on a large heap; here a full collection
+    waits until it would take at most FULL_GC_SHARE of the time since the last one. `stop()`
+    hands collection back to the interpreter (after libDestroy: nothing pjsua2 is left).
+    One endpoint per process, so one collector; a process where something else turned the
+    collector off is left as it was."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.collections = [0, 0, 0]  # per generation, run by step()
+        self._full_cost = 0.0
+        self._full_at = 0.0
+
+    def start(self) -> None:
+        if gc.isenabled():
+            gc.disable()
+            self.active = True
+            self._full_at = time.monotonic()
+
+    def step(self) -> None:
+        if not self.active:
+            return
+        counts, thresholds = gc.get_count(), gc.get_threshold()
+        if not thresholds[0] or counts[0] <= thresholds[0]:
+            return
+        for gen in (2, 1, 0):
+            if counts[gen] <= thresholds[gen]:
+                continue
+            if gen == 2:
+                now = time.monotonic()
+                if now - self._full_at < max(FULL_GC_MIN_GAP_S, self._full_cost / FULL_GC_SHARE):
+                    continue
+                gc.collect(2)
+                self._full_at = time.monotonic()
+                self._full_cost = self._full_at - now
+            else:
+                gc.collect(gen)
+            self.collections[gen] += 1
+            return
+
+    def stop(self) -> None:
+        if self.active:
+            self.active = False
+            gc.enable()
+
+
 class Pump:
     """Owns the Endpoint and its thread; the owner's hooks run on that thread."""
 
@@ -146,6 +206,7 @@ class Pump:
         self.died: BaseException | None = None  # what ended the pump thread early, if anything
         self._thread = threading.Thread(target=self._main, name="sip-pump", daemon=True)
         self.bound_port = 0
+        self.collector = PumpCollector()
 
     # -- any thread ----------------------------------------------------------------------------
 
@@ -208,6 +269,7 @@ class Pump:
         heapq.heappush(self._timers, (time.monotonic() + delay_s, next(self._seq), fn))
 
     def _main(self) -> None:
+        self.collector.start()  # before the first pjsua2 object exists
         try:
             self._create()
         except BaseException as exc:  # reported by start()
@@ -215,6 +277,7 @@ class Pump:
             if self.ep is not None:
                 self.owner.release()  # drop what setup made before the library goes
             self._destroy()
+            self.collector.stop()
             self._ready.set()
             return
         self._ready.set()
@@ -230,6 +293,7 @@ class Pump:
                 exc.add_note(f"releasing the calls failed too: {again!r}")
         finally:
             self._destroy()
+            self.collector.stop()
 
     def _guarded(self, fn: Callable[[], None], where: str) -> None:
         """Work that escaped its own containment: reported to the owner, the pump goes on."""
@@ -250,6 +314,7 @@ class Pump:
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
             self._guarded(heapq.heappop(self._timers)[2], "timer")
+        self.collector.step()
 
     def _create(self) -> None:
         ep = _Endpoint(self.owner.connection_lost)

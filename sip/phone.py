@@ -36,6 +36,7 @@ from sip.config import SipConfig
 from sip.endpoint import Pump
 from sip.instance import claim
 from sip.probe import probe_udp, probe_worthy
+from sip.recorder import detach
 from sip.tap import silence_source
 from sip.tapfile import TapReader, tap_dir
 from sip.uri import UriError, dial_uri
@@ -292,18 +293,15 @@ class Softphone:
         try:
             remote = call.getInfo().remoteUri
             if self._closing:
-                call.hangup(_op(503))
-                self._graveyard.append(call)
+                self._refuse(call, 503)
                 return
             if self.cfg.second_call == "busy" and self.legs:
-                call.hangup(_op(486))
-                self._graveyard.append(call)
+                self._refuse(call, 486)
                 self.notify(f"busy: refused a second call from {remote} (486; sip.second_call)")
                 return
             leg = self._new_leg(_new_id(), call, "inbound", remote)
         except Exception:
-            call.hangup(_op(500))  # never leave a caller hanging on a call nobody owns
-            self._graveyard.append(call)
+            self._refuse(call, 500)  # never leave a caller hanging on a call nobody owns
             raise
         call.answer(_op(180))
         leg.note_state("ringing")
@@ -312,6 +310,13 @@ class Softphone:
         threading.Thread(
             target=self._build, args=(leg,), name=f"setup-{leg.call_id}", daemon=True
         ).start()
+
+    def _refuse(self, call: SipCall, code: int) -> None:
+        """Answer an INVITE with `code` on the next pump step, not inside onIncomingCall:
+        pjsua2 frees the INVITE's cloned rdata when that callback returns, and a final response
+        sent inside it can have freed it already (pjsua asserts and the process aborts; seen in
+        the recording server with a refusal right after another). The timer holds the call."""
+        self.pump.later(0, partial(self._contain, None, "refusal", partial(_refused, call, code)))
 
     def _build(self, leg: Leg) -> None:
         """Off the pump thread: the call's runner and recognisers, then back to the pump."""
@@ -455,7 +460,7 @@ class Softphone:
             failure = exc.reason
         if failure:
             leg.mode = None
-            self._graveyard.append(sup)
+            self._bury(sup)
             del sup  # as in _dial: not kept alive by the error's traceback
             raise ControlError(f"cannot call supervisor {uri}: {failure}")
         leg.supervisor, leg.supervisor_uri, leg.supervisor_name = sup, uri, name
@@ -494,7 +499,7 @@ class Softphone:
             return
         if ci.state != pj.PJSIP_INV_STATE_DISCONNECTED:
             return
-        self._graveyard.append(call)
+        self._bury(call)
         if leg is None or leg.supervisor is not call:
             return
         uri, name, mode = leg.supervisor_uri, leg.supervisor_name, leg.mode
@@ -552,7 +557,7 @@ class Softphone:
         try:
             stream = leg.release()
         finally:
-            self._graveyard.append(leg.call)
+            self._bury(leg.call)
             self.notify(f"{leg.call_id}: ended ({reason})")
             outcome = f"{code} {reason}" if code and not leg.timeout_reason else reason
             self.ended(leg.call_id, leg.end_reason, outcome)
@@ -564,6 +569,13 @@ class Softphone:
                     self._end(leg.call_id)
                 else:
                     self.tap_reader.close(stream, partial(self._post_end, leg.call_id))
+
+    def _bury(self, call: SipCall) -> None:
+        """A finished call: cut from its pjsua slot now (pjsua gives the slot to the next call
+        at once, and the object's destructor would hang up whatever holds it then), freed on a
+        later pump step, after its last callback has returned."""
+        detach(call)
+        self._graveyard.append(call)
 
     def _post_end(self, call_id: str) -> None:
         """Tap reader thread: the call's taps are read to their end."""
@@ -601,6 +613,15 @@ class Softphone:
             leg.hung_up_by = "unknown"
             self.notify(f"{leg.call_id}: {leg.timeout_reason}; hanging up")
             leg.call.hangup(_op(408))
+
+
+def _refused(call: SipCall, code: int) -> None:
+    """The deferred final answer to an INVITE we do not take (pump thread)."""
+    try:
+        if call.placed:
+            call.hangup(_op(code))
+    finally:
+        detach(call)
 
 
 def _new_id() -> str:

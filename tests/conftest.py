@@ -100,8 +100,11 @@ def en_pack():
 def _call_store_in_tmp(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Tests never touch the user's call store: `assist demo` records into a fresh temp file."""
+    """Tests never touch the user's call store: `assist demo` records into a fresh temp file.
+    Nor the user's state folder (the SIP instance ids), which tests running at the same time
+    would otherwise share."""
     monkeypatch.setenv("ASSIST_DB", str(tmp_path_factory.mktemp("store") / "calls.sqlite3"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +159,48 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if module is not None:
             for args in module.end_all():
                 print(f"\nended a process a test left running: {args}", file=sys.stderr)
+
+
+# -- running on several workers (scripts/test.sh: pytest-xdist, --dist loadgroup) ------------
+
+# The modules that take longest, started first so that none of them starts last and keeps one
+# worker busy after the others are done. Seconds in a one-process run (--junitxml) on this
+# 2-core machine at load 6: eval 342, fleet_floor 166, demo 130, asr 77, srs 75,
+# second_pass 67, asr_worker 62, sip_reachable 56, browser_truth 56, browser_glance 54,
+# cli_output 52, sip_call 51, calls_cli 44, zh_calls 43; every other module under 40.
+LONGEST_FIRST: tuple[str, ...] = (
+    "test_eval.py",
+    "test_fleet_floor.py",
+    "test_demo.py",
+    "test_asr.py",
+    "test_srs.py",
+    "test_second_pass.py",
+    "test_asr_worker.py",
+    "test_sip_reachable.py",
+    "test_browser_truth.py",
+    "test_browser_glance.py",
+    "test_cli_output.py",
+    "test_sip_call.py",
+    "test_calls_cli.py",
+    "test_zh_calls.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test module is one xdist group: its tests run on one worker, in file order, and
+    its module fixtures (a browser, a Redis, a floor console) are made once. The longest
+    modules come first in the collection, the order workers are handed groups in. A run
+    without workers is left as it is."""
+    import os
+
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+
+    def module_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(module_of(item)))
+    items.sort(key=lambda item: rank.get(module_of(item), len(rank)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -201,3 +202,24 @@ def test_word_times_stay_call_times_when_audio_was_dropped(ko_engine) -> None:
     assert full and gap
     assert abs(gap[0][1] - full[0][1]) < 0.3  # not shifted 1 s early
     assert all(s >= 1.2 for _, s, _ in gap)  # nothing placed inside the dropped second
+
+
+def test_closing_after_the_live_queue_dropped_frames_waits_for_none_of_them() -> None:
+    """On a loaded machine the runner's live queue drops frames, which never reach a tap: the
+    end of the call must not wait for them (`assist demo` sat out its whole 30 s then)."""
+    gate = threading.Event()
+    runner = CallRunner(CallSession("c", pack=default_pack("en")), [ListSink()], max_frames=2)
+    runner.taps.append(lambda speaker, frame, end: gate.wait())  # busy on its first frame
+    asr = CallAsr(runner, None)
+    runner.start()
+    silence = np.zeros(FRAME_SAMPLES, np.float32)
+    pushed = 40
+    for _ in range(pushed):
+        runner.push(silence, silence)
+    gate.set()
+    assert runner.dropped_total > 0
+    closer = threading.Thread(target=asr.close, kwargs={"until": pushed * FRAME_SAMPLES})
+    closer.start()
+    closer.join(10)  # without a timeout of its own: it returns, or it waits for ever
+    runner.finish()
+    assert not closer.is_alive(), "close() waited for frames the queue had dropped"

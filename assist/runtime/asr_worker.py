@@ -285,9 +285,14 @@ class CallAsr:
 
     def close(self, until: int | None = None, timeout: float | None = None) -> None:
         """Finish recognition: wait until the taps saw audio up to `until` (the call's last
-        sample), flush the pending utterances, deliver every result, free the recognisers."""
+        sample), flush the pending utterances, deliver every result, free the recognisers.
+        Frames the runner dropped from its full queue never reach the taps: `until` counts
+        only what is still to come (it used to wait its whole timeout for them, 30 s at the
+        end of a demo on a loaded machine)."""
         if self.closed:
             return
+        if until is not None:
+            until = min(until, self.runner.queued_end)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._seen_cond:
             while until is not None and self._seen < until and not self.channels:

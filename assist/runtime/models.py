@@ -181,7 +181,7 @@ def deterministic_view(path: Path) -> Path:
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
     view = cache / "vosk" / f"{path.name}-{digest}"
     patched = view / conf.relative_to(path)
-    if patched.is_file() and DITHER_OFF in patched.read_text(encoding="utf-8"):
+    if _patched(patched):
         return view
     tmp = Path(tempfile.mkdtemp(prefix=".view-", dir=_mkdir(view.parent)))
     for entry in path.iterdir():
@@ -194,9 +194,23 @@ def deterministic_view(path: Path) -> Path:
             (tmp / entry.name).symlink_to(entry.resolve())
     text = conf.read_text(encoding="utf-8").rstrip("\n")
     (tmp / conf.relative_to(path)).write_text(f"{text}\n{DITHER_OFF}\n", encoding="utf-8")
-    shutil.rmtree(view, ignore_errors=True)
-    tmp.rename(view)
+    try:  # another process may be making the same view right now (first use, tests in parallel)
+        if not _patched(patched):
+            shutil.rmtree(view, ignore_errors=True)  # an old or half-made one
+            tmp.rename(view)
+    except OSError:
+        if not _patched(patched):  # not a lost race: a real failure
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return view
+
+
+def _patched(conf: Path) -> bool:
+    try:
+        return DITHER_OFF in conf.read_text(encoding="utf-8")
+    except OSError:
+        return False
 
 
 def _mkdir(p: Path) -> Path:

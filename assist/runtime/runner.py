@@ -118,6 +118,7 @@ class CallRunner:
         self.max_frames = max_frames
         self.max_work = max_work
         self._frames: deque[tuple[Samples, Samples]] = deque()
+        self._queued_end = 0  # session sample the taps reach once the queue is processed
         self._work: deque[Work] = deque()
         self._cond = threading.Condition()
         self._finish: str | None = None
@@ -144,11 +145,20 @@ class CallRunner:
                 while len(self._frames) >= self.max_frames and self._thread.is_alive():
                     self._cond.wait(0.1)
             elif len(self._frames) >= self.max_frames:
-                self._frames.popleft()
+                self._queued_end -= self._frames.popleft()[0].shape[0]
                 self.dropped_total += 1
                 self._dropped_unreported += 1
             self._frames.append((agent, customer))
+            self._queued_end += agent.shape[0]
             self._cond.notify_all()
+
+    @property
+    def queued_end(self) -> int:
+        """The session sample position the taps reach once every frame queued so far is
+        processed. Frames dropped from a full queue never reach a tap, so after drops this is
+        less than the samples pushed: wait for this, never for the count pushed."""
+        with self._cond:
+            return self._queued_end
 
     def count_dropped(self, frames: int) -> None:
         """Audio the source itself had to skip (the SIP tap reader far behind): reported

@@ -28,9 +28,12 @@ def start_fleet(
     registry: CallRegistry,
     control: CallControl | None,
     failures: Failures | None = None,
+    server: bool = False,
 ) -> FleetPublisher | None:
     """The publisher for `[fleet]`, started; if it stops, `failures` hears of it (coaching goes
-    on without the floor: the command decides what else to do)."""
+    on without the floor: the command decides what else to do). `server`: the process serves
+    many agents (`assist srs`): its floor name is `[fleet] agent`, else `agent`, never an
+    overlay agent's (each recording server needs its own, or they share one heartbeat)."""
     if path is None:
         return None
     from fleet.config import fleet_table
@@ -39,7 +42,7 @@ def start_fleet(
     config = fleet_table(doc, path)
     if config is None:
         return None
-    agent = _agent_name(doc, path, config.agent) or agent
+    agent = (config.agent if server else _agent_name(doc, path, config.agent)) or agent
     from fleet.connect import first_contact
     from fleet.publisher import FleetPublisher
 

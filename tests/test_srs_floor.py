@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from fleet.acl import plugin_rules, plugin_user, setuser
 from tests.fleet_helpers import SUP_TOKEN, Supervisor
 from tests.redis_helpers import RedisServer
 from tests.sip_helpers import Proc, assist, tone, wait_event, write_wav
@@ -130,3 +131,42 @@ def test_two_recording_servers_one_floor_failover_and_a_lost_server(tmp_path: Pa
         redis.stop()
     assert "Traceback" not in b.text + console.text, b.text + console.text
     assert re.search(r"refused a recording|503", a.text), a.text  # A said why it refused
+
+
+@pytest.mark.timeout(90)
+def test_a_named_recording_server_with_its_own_acl_user(tmp_path: Path) -> None:
+    """As docs/siprec.md sets it up: `[fleet] agent` names the server and a Redis ACL user per
+    server may write only that name's keys; the overlay's agents (bound by AoR) do not rename
+    it. A call recorded there is published under the server's keys."""
+    redis = RedisServer(tmp_path / "redis").start()
+    redis.acl([setuser(plugin_user("srs-c"), plugin_rules("assist", "srs-c", "srs-c-pw-0123"))])
+    cfg = _config(tmp_path / "c.toml")
+    cfg.write_text(
+        cfg.read_text()
+        + f'\n[fleet]\nurl = "{redis.url}"\nusername = "{plugin_user("srs-c")}"\n'
+        + 'password = "srs-c-pw-0123"\nagent = "srs-c"\n'
+    )
+    wavs = [
+        write_wav(tmp_path / "customer.wav", tone(400.0, 5)),
+        write_wav(tmp_path / "agent.wav", tone(700.0, 5)),
+    ]
+    ev = tmp_path / "c.jsonl"
+    srs = assist(
+        "srs", "--config", str(cfg), "--events", str(ev), "--no-server", "--no-store",
+        "--asr", "off",
+    )  # fmt: skip
+    client: Proc | None = None
+    try:
+        name, port = _ready(srs)
+        assert name == "srs-c"
+        client = _client(port, wavs, _metadata(tmp_path / "alice.xml"), "--seconds", "2")
+        call_id = str(wait_event(ev, timeout=30, type="call_ended")["call_id"])
+        assert srs.stop() == 0, srs.text
+        keys = redis.admin().keys("assist:*")
+    finally:
+        if client is not None:
+            client.kill()
+        srs.kill()
+        redis.stop()
+    assert f"assist:{{srs-c}}:call:{call_id}" in keys, keys
+    assert "refused" not in srs.text and "Traceback" not in srs.text, srs.text

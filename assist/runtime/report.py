@@ -152,11 +152,10 @@ def summarise(events: list[dict[str, Any]]) -> CallReport:
         d, kind = ev.get("data", {}), ev["type"]
         if kind == "call_started":
             rep.lang, rep.agent = str(d.get("lang", "")), str(d.get("agent", ""))
-        elif (
-            kind == "recording" and d.get("agent") and rep.agent.rpartition(" → ")[2] != d["agent"]
-        ):
+        elif kind == "recording" and d.get("agent"):
             # a SIPREC transfer: every agent the call had, in order ("alice → bob")
-            rep.agent = f"{rep.agent} → {d['agent']}" if rep.agent else str(d["agent"])
+            if rep.agent.rpartition(TRANSFERRED)[2] != d["agent"]:
+                rep.agent = f"{rep.agent}{TRANSFERRED}{d['agent']}" if rep.agent else d["agent"]
         elif kind == "call_ended":
             rep.reason = str(d.get("reason", ""))
             rep.duration_s = duration = max(duration, float(d.get("duration_s", 0.0)))

@@ -12,6 +12,7 @@ Every process is ended in `finally`.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ import pytest
 from fleet.acl import plugin_rules, plugin_user, setuser
 from tests.fleet_helpers import SUP_TOKEN, Supervisor
 from tests.redis_helpers import RedisServer
-from tests.sip_helpers import Proc, assist, tone, wait_event, write_wav
+from tests.sip_helpers import Proc, assist, peer, tone, wait_event, write_wav
 from tests.siprec_raw import METADATA, multipart, sdp, send_invite
 from tests.test_srs import MT, _client, _config, _metadata
 
@@ -74,11 +75,17 @@ def test_two_recording_servers_one_floor_failover_and_a_lost_server(tmp_path: Pa
     procs: list[Proc] = []
     sup: Supervisor | None = None
     try:
+        phone = peer(  # the supervisor's phone, for a listen through the console
+            *("--play", str(wavs[0]), "--record", str(tmp_path / "sue.wav"))
+        )
+        procs.append(phone)
+        _, m = phone.wait_for(r"ready (\d+)")
+        sue = f"sip:sue@127.0.0.1:{m.group(1)}"
         console_cfg = tmp_path / "console.toml"
         console_cfg.write_text(
             _fleet(redis)
             + '[overlay]\nhost = "127.0.0.1"\nport = 0\n'
-            + f'[[overlay.supervisor]]\nname = "sue"\ntoken = "{SUP_TOKEN}"\n'
+            + f'[[overlay.supervisor]]\nname = "sue"\ntoken = "{SUP_TOKEN}"\nsip = "{sue}"\n'
         )
         console = assist("console", "--config", str(console_cfg))
         procs.append(console)
@@ -115,6 +122,17 @@ def test_two_recording_servers_one_floor_failover_and_a_lost_server(tmp_path: Pa
         sup = Supervisor(console_port, subscribe=False)
         sup.wait(_row(sup, call_a, live=True, agent="alice", plugin=name_a, source="srs"))
         sup.wait(_row(sup, call_b, live=True, agent="bob", plugin=name_b, source="srs"))
+
+        # a listen on B's call goes to B (its own command stream), which calls sue's phone
+        sup.ws.send(
+            json.dumps({"type": "supervise", "id": "l1", "call_id": call_b, "mode": "listen"})
+        )
+        reply = sup.wait(lambda: next((r for r in sup.results if r.get("id") == "l1"), None))
+        assert reply["type"] == "result" and sue in reply["message"], reply
+        phone.wait_for(r"recording", timeout=20)
+        sup.wait(_row(sup, call_b, supervisor="listen"))
+        assert f"{call_b}: calling supervisor {sue}" in b.text
+        assert "calling supervisor" not in a.text
 
         a.kill()  # SIGKILL: no call_ended, no heartbeat deleted
         lost = sup.wait(_row(sup, call_a, lost=True, live=False), timeout=20)

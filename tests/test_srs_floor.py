@@ -6,7 +6,8 @@ SIPREC clients (tests/siprec_client.py). Server A takes one session; a second cl
 first, gets `503` with `Retry-After`, and fails over to B (the SBC's list of recording servers,
 done by the test); its session is recorded there. The console's board shows both calls, each
 with its agent (from the metadata) and the server recording it (`plugin`, each server's own
-floor name). When A is killed (SIGKILL) its call is marked lost and B's stays live.
+floor name); a listen from the console on B's call is carried out by B. When A is killed
+(SIGKILL) its call is marked lost and B's stays live.
 Every process is ended in `finally`.
 """
 

@@ -156,26 +156,36 @@ def test_two_recording_servers_one_floor_failover_and_a_lost_server(tmp_path: Pa
 def test_a_named_recording_server_with_its_own_acl_user(tmp_path: Path) -> None:
     """As docs/siprec.md sets it up: `[fleet] agent` names the server and a Redis ACL user per
     server may write only that name's keys; the overlay's agents (bound by AoR) do not rename
-    it. A call recorded there is published under the server's keys."""
+    it. A call recorded there is published under the server's keys. A second server started
+    with the same name while the first runs is refused (exit 2, one line); the same server
+    started again after a crash (SIGKILL) gets its name back."""
     redis = RedisServer(tmp_path / "redis").start()
     redis.acl([setuser(plugin_user("srs-c"), plugin_rules("assist", "srs-c", "srs-c-pw-0123"))])
     cfg = _config(tmp_path / "c.toml")
     cfg.write_text(
         cfg.read_text()
         + f'\n[fleet]\nurl = "{redis.url}"\nusername = "{plugin_user("srs-c")}"\n'
-        + 'password = "srs-c-pw-0123"\nagent = "srs-c"\n'
+        + 'password = "srs-c-pw-0123"\nagent = "srs-c"\nheartbeat_s = 0.5\nheartbeat_ttl_s = 2.0\n'
     )
     wavs = [
         write_wav(tmp_path / "customer.wav", tone(400.0, 5)),
         write_wav(tmp_path / "agent.wav", tone(700.0, 5)),
     ]
     ev = tmp_path / "c.jsonl"
-    srs = assist(
-        "srs", "--config", str(cfg), "--events", str(ev), "--no-server", "--no-store",
-        "--asr", "off",
-    )  # fmt: skip
+    argv = ["srs", "--config", str(cfg), "--events", str(ev), "--no-server", "--no-store"]
+    argv += ["--asr", "off"]
+    srs = assist(*argv)
     client: Proc | None = None
+    twin: Proc | None = None
     try:
+        name, port = _ready(srs)
+        assert name == "srs-c"
+        # the same config started again (a copy on a second machine): refused, one line
+        twin = assist("srs", "--config", str(cfg), "--no-server", "--no-store", "--asr", "off")
+        assert twin.p.wait(60) == 2, twin.text
+        # a server killed and started again takes its name back once its heartbeat expired
+        srs.kill()
+        srs = assist(*argv)
         name, port = _ready(srs)
         assert name == "srs-c"
         client = _client(port, wavs, _metadata(tmp_path / "alice.xml"), "--seconds", "2")
@@ -183,9 +193,14 @@ def test_a_named_recording_server_with_its_own_acl_user(tmp_path: Path) -> None:
         assert srs.stop() == 0, srs.text
         keys = redis.admin().keys("assist:*")
     finally:
-        if client is not None:
-            client.kill()
+        for p in (client, twin):
+            if p is not None:
+                p.kill()
         srs.kill()
         redis.stop()
     assert f"assist:{{srs-c}}:call:{call_id}" in keys, keys
+    assert twin.text.strip().splitlines()[-1] == (
+        f"assist: error: {cfg}: fleet.agent: 'srs-c' is already publishing on this floor (its "
+        "heartbeat is live); give each recording server its own name"
+    ), twin.text
     assert "refused" not in srs.text and "Traceback" not in srs.text, srs.text

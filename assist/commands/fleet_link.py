@@ -43,13 +43,21 @@ def start_fleet(
     if config is None:
         return None
     agent = (config.agent if server else _agent_name(doc, path, config.agent)) or agent
-    from fleet.connect import first_contact
+    from fleet.connect import first_contact, name_in_use
+    from fleet.keys import Keys
     from fleet.publisher import FleetPublisher
 
     try:  # a mistake (TLS mismatch, bad password) stops here; Redis away does not
         first_contact(config, name=f"assist-plugin:{agent}")
     except ConfigError as exc:
         raise exc.in_file(path) from None
+    if server and name_in_use(config, Keys(config.prefix).heartbeat(agent), name=agent):
+        raise ConfigError(
+            f"{agent!r} is already publishing on this floor (its heartbeat is live); give each "
+            "recording server its own name",
+            key="fleet.agent",
+            path=path,
+        )
 
     def say(line: str) -> None:
         print(f"assist: {line}", file=sys.stderr, flush=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -118,6 +119,27 @@ def first_contact(config: FleetConfig, *, name: str) -> str:
                     f"{where} does not speak TLS: use redis://{where}/…", key="fleet.url"
                 ) from None
         return reason
+    finally:
+        if client is not None:
+            client.close()
+
+
+def name_in_use(config: FleetConfig, key: str, *, name: str) -> bool:
+    """Whether another live process holds the heartbeat `key`: it is still there after its TTL
+    (a crashed one's expires by then, a live one's is renewed). False when Redis cannot say
+    (unreachable, refused): the publisher's own retries take over."""
+    kind = redis.RedisCluster if config.cluster else redis.Redis
+    client: Any = None
+    deadline = time.monotonic() + config.heartbeat_ttl_s + config.heartbeat_s
+    try:
+        client = kind.from_url(config.url, **_options(config, name, asyncio=False))
+        while client.exists(key):
+            if time.monotonic() >= deadline:
+                return True
+            time.sleep(min(config.heartbeat_s, 0.5))
+        return False
+    except (*DOWN, ResponseError):
+        return False
     finally:
         if client is not None:
             client.close()

@@ -305,11 +305,16 @@ def slot_batches(streams: dict[str, str]) -> list[dict[str, str]]:
 
 
 class FleetBoard(CallBoard):
-    """The supervisor board, plus calls whose plugin went silent: shown as ended and `lost`."""
+    """The supervisor board, plus calls whose plugin went silent: shown as ended and `lost`,
+    and which process publishes each call (`plugin`: its floor name; with several recording
+    servers, the server the call is recorded on)."""
 
-    def __init__(self, *, keep_ended_s: float) -> None:
+    def __init__(
+        self, *, keep_ended_s: float, plugin_of: Callable[[str], str] | None = None
+    ) -> None:
         super().__init__(keep_ended_s=keep_ended_s)
         self.lost: set[str] = set()
+        self.plugin_of = plugin_of or (lambda call_id: "")
 
     def mark_lost(self, call_id: str, lost: bool) -> bool:
         s = self.calls.get(call_id)
@@ -337,6 +342,7 @@ class FleetBoard(CallBoard):
         rows = super().snapshot(visible)
         for row in rows:
             row["lost"] = row["call_id"] in self.lost
+            row["plugin"] = self.plugin_of(row["call_id"])
         return rows
 
 
@@ -392,7 +398,9 @@ class FloorConsole:
             hub, config=overlay, host=host, port=port, control=FleetControl(self)
         )
         old = self.server.board
-        self.board = FleetBoard(keep_ended_s=self.server.config.keep_ended_s)
+        self.board = FleetBoard(
+            keep_ended_s=self.server.config.keep_ended_s, plugin_of=self._plugin_of
+        )
         hub.forgetters.remove(old.forget)
         hub.forgetters.append(self.board.forget)
         self.server.board = self.board
@@ -446,6 +454,10 @@ class FloorConsole:
         if self._task is not None:
             self._task.cancel()
         self.server.stop()
+
+    def _plugin_of(self, call_id: str) -> str:
+        call = self.reader.calls.get(call_id)
+        return call.agent if call is not None else ""
 
     async def _message(self, call_id: str, text: str, name: str) -> str:
         return await self.reader.message(call_id, text, name)

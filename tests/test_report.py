@@ -214,3 +214,18 @@ def test_html_is_self_contained_and_escapes_what_was_said() -> None:
 def test_a_call_without_events_cannot_be_reported() -> None:
     with pytest.raises(ValueError, match="no events"):
         summarise([])
+
+
+def test_a_transferred_recorded_call_names_every_agent_in_order() -> None:
+    from assist.core.events import Recording
+
+    events = [
+        start(),
+        (0.1, Recording(agent_aor="sip:1001@pbx", agent="ann")),  # the session's first metadata
+        (5.0, Recording(agent_aor="sip:2002@pbx", agent="bob", update=True)),  # transfer
+        (6.0, Recording(agent_aor="sip:2002@pbx", agent="bob", update=True, paused=True)),
+        (9.0, CallEnded(duration_s=9.0)),
+    ]
+    rep = summarise(envelope(events))
+    assert rep.agent == "ann → bob"
+    assert "Agent ann → bob" in render_html(rep, "<svg></svg>")

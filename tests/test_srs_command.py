@@ -131,3 +131,16 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert r.stderr.strip().splitlines() == [
         f"assist: error: {cfg}: srs.max_sessions: expected an integer from 1 to 30, got 99"
     ]
+
+
+def test_each_recording_server_has_its_own_floor_name() -> None:
+    """Without `[fleet] agent`, the floor name is per server (host and SIP port, or the pid for
+    an OS-chosen port), never an overlay agent's: servers with one config never share one."""
+    from assist.commands.srs import floor_name
+    from fleet.config import FleetConfig
+
+    assert floor_name(5060, "rec1.example.com") == "srs-rec1.example.com-5060"
+    assert floor_name(5060, "rec1") != floor_name(5062, "rec1")
+    assert floor_name(0, "rec1", pid=42) == "srs-rec1-pid42"
+    assert floor_name(5060, "odd host/name") == "srs-odd-host-name-5060"
+    FleetConfig.from_table({"url": "redis://h:6379/0", "agent": floor_name(5060, "x" * 200)})

@@ -35,6 +35,7 @@ from tests.sip_helpers import (
     peer,
     read_wav,
     speech_wav,
+    stored_calls,
     tone,
     tone_level,
     wait_event,
@@ -92,9 +93,12 @@ token = "{SUE}"
     return path
 
 
-def _start(tmp_path: Path, cfg: Path, *extra: str) -> tuple[Proc, Path, int, int]:
+def _start(
+    tmp_path: Path, cfg: Path, *extra: str, store: bool = False
+) -> tuple[Proc, Path, int, int]:
     ev = tmp_path / "events.jsonl"
-    srs = assist("srs", "--config", str(cfg), "--events", str(ev), "--no-store", *extra)
+    keep = () if store else ("--no-store",)  # store: $ASSIST_DB, conftest's temp file
+    srs = assist("srs", "--config", str(cfg), "--events", str(ev), *keep, *extra)
     _, m = srs.wait_for(r"listening on udp\+tcp port (\d+)", timeout=60)
     http = 0
     if "--no-server" not in extra:
@@ -127,7 +131,8 @@ def test_a_transfer_moves_the_call_to_the_new_agents_page(tmp_path: Path, how: s
     meta.write_text(METADATA)
     moved = tmp_path / "moved.xml"
     moved.write_text(TRANSFERRED)
-    srs, ev, port, http = _start(tmp_path, _config(tmp_path / "srs.toml"), "--asr", "off")
+    cfg = _config(tmp_path / "srs.toml")
+    srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off", store=True)
     watchers: list[Watcher] = []
     client = None
     try:
@@ -171,6 +176,13 @@ def test_a_transfer_moves_the_call_to_the_new_agents_page(tmp_path: Path, how: s
     # the analysis goes on after the transfer: both streams still tapped
     after = {e["data"]["speaker"] for e in events(ev) if e["type"] == "speech" and e["seq"] > cut}
     assert after == {"agent", "customer"}, after
+    # the stored call is the new agent's (`assist calls`); its report names both, in order
+    stored = {c["call_id"]: c for c in stored_calls()}
+    assert stored[call_id]["agent"] == "bob", stored[call_id]
+    if how == "reinvite":
+        report = assist("report", call_id, "-o", str(tmp_path / "report.html"))
+        assert report.p.wait(60) == 0, report.text
+        assert "alice → bob" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.timeout(150)

@@ -394,3 +394,29 @@ def test_a_store_that_fails_mid_call_is_one_line_an_error_event_and_exit_1(
     assert events[-1]["type"] == "call_ended"  # the call played to its end
     errors = [e["data"] for e in events if e["type"] == "error"]
     assert [(e["source"], e["recoverable"]) for e in errors] == [("store", True)]
+
+
+def test_a_transferred_recorded_call_is_stored_under_the_new_agent(tmp_path: Path) -> None:
+    """A SIPREC transfer (`recording` with `update` and the new `agent`) moves the call's row to
+    the new agent, as the board does; a pause (same agent) and no agent leave it alone."""
+    from assist.core.events import Recording
+
+    with CallStore(tmp_path / "calls.sqlite3") as store:
+        session = CallSession("srs-1", pack=default_pack("en"), source="srs", agent="alice")
+        sink = store.sink("srs-1")
+        for ev in session.start():
+            sink.send(ev)
+        for data in (
+            Recording(agent_aor="sip:1001@pbx", agent="alice"),
+            Recording(agent_aor="sip:2002@pbx", agent="bob", update=True),
+            Recording(agent_aor="sip:2002@pbx", agent="", update=True),  # bound to nobody known
+        ):
+            for ev in session.note(data):
+                sink.send(ev)
+        for ev in session.end():
+            sink.send(ev)
+        store.flush()
+        (row,) = store.calls()
+        kept = [e["data"]["agent"] for e in store.events("srs-1") if e["type"] == "recording"]
+    assert row.agent == "bob"
+    assert kept == ["alice", "bob", ""]  # who had it before stays in the call's events

@@ -28,9 +28,12 @@ def start_fleet(
     registry: CallRegistry,
     control: CallControl | None,
     failures: Failures | None = None,
+    server: bool = False,
 ) -> FleetPublisher | None:
     """The publisher for `[fleet]`, started; if it stops, `failures` hears of it (coaching goes
-    on without the floor: the command decides what else to do)."""
+    on without the floor: the command decides what else to do). `server`: the process serves
+    many agents (`assist srs`): its floor name is `[fleet] agent`, else `agent`, never an
+    overlay agent's (each recording server needs its own, or they share one heartbeat)."""
     if path is None:
         return None
     from fleet.config import fleet_table
@@ -39,14 +42,22 @@ def start_fleet(
     config = fleet_table(doc, path)
     if config is None:
         return None
-    agent = _agent_name(doc, path, config.agent) or agent
-    from fleet.connect import first_contact
+    agent = (config.agent if server else _agent_name(doc, path, config.agent)) or agent
+    from fleet.connect import first_contact, name_in_use
+    from fleet.keys import Keys
     from fleet.publisher import FleetPublisher
 
     try:  # a mistake (TLS mismatch, bad password) stops here; Redis away does not
         first_contact(config, name=f"assist-plugin:{agent}")
     except ConfigError as exc:
         raise exc.in_file(path) from None
+    if server and name_in_use(config, Keys(config.prefix).heartbeat(agent), name=agent):
+        raise ConfigError(
+            f"{agent!r} is already publishing on this floor (its heartbeat is live); give each "
+            "recording server its own name",
+            key="fleet.agent",
+            path=path,
+        )
 
     def say(line: str) -> None:
         print(f"assist: {line}", file=sys.stderr, flush=True)

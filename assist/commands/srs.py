@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import re
+import socket
 import sys
 import time
 from typing import TYPE_CHECKING, Any, Protocol
@@ -122,6 +125,15 @@ def recording_event(
     )
 
 
+def floor_name(port: int, host: str | None = None, pid: int | None = None) -> str:
+    """This recording server's name on the floor when `[fleet] agent` is not set: one per
+    server (host and SIP port; the pid when the port is chosen by the OS), so several servers
+    with one config never share a heartbeat or a command stream."""
+    host = re.sub(r"[^A-Za-z0-9_.-]", "-", host or socket.gethostname())[:40]
+    which = str(port) if port else f"pid{os.getpid() if pid is None else pid}"
+    return f"srs-{host}-{which}"
+
+
 def session_agent(overlay: OverlayConfig, info: SessionInfo) -> str:
     """The overlay agent a recorded call is bound to: the agent's AoR first, then any
     other participant's."""
@@ -201,7 +213,9 @@ def run(args: argparse.Namespace) -> int:
             wiring.open_events(args.events, reserve_stdout=True)
             wiring.open_store(args)
             control = SrsControl(server)
-            calls.agent = wiring.start_fleet(args.config, agent="srs", control=control)
+            wiring.start_fleet(
+                args.config, agent=floor_name(cfg.port), control=control, server=True
+            )
             if not args.no_server:
                 first = overlay_cfg.agents[0].name if overlay_cfg.agents else "agent"
                 wiring.start_overlay(overlay_cfg, control=control, agent=first)

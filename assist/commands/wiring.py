@@ -83,15 +83,22 @@ class CallWiring:
         self.store = open_store(args, self.failures)
 
     def start_fleet(
-        self, config_path: str | None, *, agent: str, control: CallControl | None
+        self,
+        config_path: str | None,
+        *,
+        agent: str,
+        control: CallControl | None,
+        server: bool = False,
     ) -> str:
-        """The floor, if the config has a `[fleet]` table; returns the agent's name there."""
+        """The floor, if the config has a `[fleet]` table; returns the agent's name there
+        (`server`: see fleet_link.start_fleet)."""
         self.fleet = start_fleet(
             config_path,
             agent=agent,
             registry=self.registry,
             control=control,
             failures=self.failures,
+            server=server,
         )
         return self.fleet.agent if self.fleet is not None else agent
 

@@ -31,6 +31,7 @@ from assist.core.pack import RulePack
 from assist.runtime.packs import LANGS, default_pack
 
 SPEAKERS = ("agent", "customer")
+TRANSFERRED = " → "  # between the agents of a transferred (SIPREC) call
 NUMBER_RULES = ("confirm_numbers",)  # rules that mean "the customer's numbers were not read back"
 MIN_SILENCE_S = 2.0  # shorter gaps are turn-taking, not silences worth drawing
 READBACK_MIN_DIGITS = 3  # as the built-in confirm_numbers rule: shorter numbers are not checked
@@ -151,6 +152,10 @@ def summarise(events: list[dict[str, Any]]) -> CallReport:
         d, kind = ev.get("data", {}), ev["type"]
         if kind == "call_started":
             rep.lang, rep.agent = str(d.get("lang", "")), str(d.get("agent", ""))
+        elif kind == "recording" and d.get("agent"):
+            # a SIPREC transfer: every agent the call had, in order ("alice → bob")
+            if rep.agent.rpartition(TRANSFERRED)[2] != d["agent"]:
+                rep.agent = f"{rep.agent}{TRANSFERRED}{d['agent']}" if rep.agent else d["agent"]
         elif kind == "call_ended":
             rep.reason = str(d.get("reason", ""))
             rep.duration_s = duration = max(duration, float(d.get("duration_s", 0.0)))

@@ -13,6 +13,9 @@ drops are counted per call in `calls.dropped`. Whatever stops the writer (a disk
 anything else) is kept in `error` and handed once to the owner's `failed` callback; the writer
 then keeps emptying its queue, so calls and `close()` never wait on a dead writer.
 
+A transferred SIPREC call (a `recording` event naming another `agent`) is listed under the
+agent it was last bound to, as on the board; its `recording` events say who had it before.
+
 On open, calls still `live` whose writing process is gone (it was killed or crashed) get a
 `call_ended` event with reason `interrupted` appended, and `calls.recovered = 1`: every stored
 call then ends with `call_ended`, and exports and reports need no special case.
@@ -258,6 +261,12 @@ class CallStore:
                 (ev.call_id, _now(), d["source"], d["agent"], d["remote"], d["lang"], os.getpid()),
             )
         self._insert(db, body)
+        if ev.type == "recording" and body["data"].get("agent"):
+            # a recorded (SIPREC) call transferred: the call is now the new agent's, as on the
+            # board; its `recording` events (in `events`) say who had it before
+            db.execute(
+                "UPDATE calls SET agent = ? WHERE call_id = ?", (body["data"]["agent"], ev.call_id)
+            )
         if ev.type == "call_ended":
             d = body["data"]
             db.execute(

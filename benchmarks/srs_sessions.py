@@ -29,9 +29,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.ports import free_rtp_base, free_udp_port  # noqa: E402
 from tests.sip_helpers import Proc, events, speech_wav  # noqa: E402
 from tests.siprec_raw import METADATA, multipart, sdp, send_invite  # noqa: E402
-from tests.test_srs import AGENT_SAYS, CUSTOMER_SAYS, VOICE, WPM, _free_udp_port  # noqa: E402
+from tests.test_srs import AGENT_SAYS, CUSTOMER_SAYS, VOICE, WPM  # noqa: E402
 
 CLIENT = ROOT / "tests" / "siprec_client.py"
 
@@ -49,7 +50,7 @@ def _rss_kb(pid: int) -> int:
 def _server(work: Path, max_sessions: int) -> tuple[Proc, Path, int]:
     cfg = work / "srs.toml"
     cfg.write_text(
-        f'[srs]\nbind = "127.0.0.1"\nport = 0\nrtp_port = {_free_udp_port()}\n'
+        f'[srs]\nbind = "127.0.0.1"\nport = 0\nrtp_port = {free_rtp_base()}\n'
         f'max_sessions = {max_sessions}\nagents = ["1*"]\n'
     )
     ev = work / "events.jsonl"
@@ -81,7 +82,7 @@ def run_sessions(n: int, seconds: float, work: Path) -> dict[str, Any]:
                         "--target",
                         f"sip:srs@127.0.0.1:{port}",
                         "--rtp-port",
-                        str(_free_udp_port()),
+                        str(free_udp_port()),
                         "--play",
                         str(customer),
                         str(agent),

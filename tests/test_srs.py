@@ -14,7 +14,6 @@ Every process is ended in `finally`.
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
+from tests.ports import free_rtp_base, free_udp_port
 from tests.sip_helpers import ROOT, Proc, assist, events, speech_wav, stored_calls, wait_event
 from tests.siprec_raw import METADATA, multipart, sdp, send_invite
 
@@ -33,22 +33,19 @@ VOICE, WPM = "en-gb", 160  # as tests/test_sip_g711_words.py: one utterance, wor
 ALICE, BOB, SUE = "alice-token-0123456789", "bob-token-0123456789", "sue-token-0123456789"
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _config(path: Path, *, max_sessions: int = 4) -> Path:
+def srs_config(path: Path, *, max_sessions: int = 4, extra: str = "", sup_uri: str = "") -> Path:
+    """An `assist srs` config on loopback: alice (1001) and bob (2002) as agents, sue as the
+    supervisor (`sup_uri`: her phone, for listen); `extra` goes into the [srs] table."""
+    sip = f'sip = "{sup_uri}"\n' if sup_uri else ""
     path.write_text(
         f"""[srs]
 bind = "127.0.0.1"
 port = 0
-rtp_port = {_free_udp_port()}
+rtp_port = {free_rtp_base()}
 max_sessions = {max_sessions}
 retry_after_s = 7
 agents = ["1*", "2*"]
-
+{extra}
 [overlay]
 port = 0
 
@@ -65,7 +62,7 @@ aors = ["2002"]
 [[overlay.supervisor]]
 name = "sue"
 token = "{SUE}"
-"""
+{sip}"""
     )
     return path
 
@@ -115,7 +112,7 @@ def _start(tmp_path: Path, cfg: Path, *extra: str) -> tuple[Proc, Path, int, int
 
 def _client(port: int, wavs: list[Path], meta: Path | None, *args: str) -> Proc:
     argv = [sys.executable, str(CLIENT), "--target", f"sip:srs@127.0.0.1:{port}"]
-    argv += ["--rtp-port", str(_free_udp_port()), "--play", *map(str, wavs)]
+    argv += ["--rtp-port", str(free_udp_port()), "--play", *map(str, wavs)]
     if meta is not None:
         argv += ["--metadata", str(meta)]
     return Proc([*argv, *args])
@@ -134,7 +131,7 @@ def _wavs(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.mark.timeout(180)
 def test_a_recorded_call_is_coached_on_the_agents_own_page_only(tmp_path: Path) -> None:
     customer, agent = _wavs(tmp_path)
-    srs, ev, sip_port, http = _start(tmp_path, _config(tmp_path / "srs.toml"))
+    srs, ev, sip_port, http = _start(tmp_path, srs_config(tmp_path / "srs.toml"))
     watchers: list[Watcher] = []
     client = None
     try:
@@ -192,7 +189,7 @@ def test_a_recorded_call_is_coached_on_the_agents_own_page_only(tmp_path: Path) 
 @pytest.mark.timeout(120)
 def test_what_cannot_be_recorded_is_refused_and_the_server_goes_on(tmp_path: Path) -> None:
     customer, agent = _wavs(tmp_path)
-    cfg = _config(tmp_path / "srs.toml", max_sessions=1)
+    cfg = srs_config(tmp_path / "srs.toml", max_sessions=1)
     srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
     client = None
     try:
@@ -237,7 +234,7 @@ def test_no_metadata_falls_back_to_stream_order_and_says_so(tmp_path: Path) -> N
     agent's (the default), and the `recording` event says why; a re-INVITE with metadata then
     names the parties (`update`)."""
     customer, agent = _wavs(tmp_path)
-    cfg = _config(tmp_path / "srs.toml")
+    cfg = srs_config(tmp_path / "srs.toml")
     srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
     client = None
     try:
@@ -271,7 +268,7 @@ def test_bye_mid_utterance_still_decodes_the_last_words(tmp_path: Path) -> None:
     said = "I have been waiting for an hour and nobody has called me back about my internet."
     customer = speech_wav(tmp_path / "c.wav", said, seconds=10, rate=16_000, voice=VOICE, wpm=WPM)
     _, agent = _wavs(tmp_path)
-    cfg = _config(tmp_path / "srs.toml")
+    cfg = srs_config(tmp_path / "srs.toml")
     srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store")
     client = None
     try:
@@ -301,14 +298,14 @@ def test_a_vendor_style_session_from_sipp(tmp_path: Path) -> None:
     """sipp (Debian sip-tester) as an SBC: pre-RFC metadata first, `application/rs-metadata`,
     labels a_leg/b_leg; the agent (b_leg, sip:1042@...) is found from the metadata, and the
     BYE ends the call."""
-    cfg = _config(tmp_path / "srs.toml")
+    cfg = srs_config(tmp_path / "srs.toml")
     srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
     scenario = ROOT / "tests" / "data" / "siprec_vendor_uac.xml"
     sipp = None
     try:
         sipp = Proc(
             ["/usr/bin/sipp", "-sf", str(scenario), "-m", "1", "-i", "127.0.0.1",
-             "-p", str(_free_udp_port()), "-mp", str(_free_udp_port()), "-timeout", "30",
+             "-p", str(free_udp_port()), "-mp", str(free_udp_port()), "-timeout", "30",
              "-timeout_error", "-nostdin", f"127.0.0.1:{port}"],
             cwd=tmp_path,
         )  # fmt: skip
@@ -334,7 +331,7 @@ def test_over_tls_with_srtp_required(tmp_path: Path) -> None:
 
     certs = make_certs(tmp_path / "certs")
     customer, agent = _wavs(tmp_path)
-    cfg = _config(tmp_path / "srs.toml")
+    cfg = srs_config(tmp_path / "srs.toml")
     cfg.write_text(
         cfg.read_text().replace(
             "[srs]\n",
@@ -370,7 +367,7 @@ def test_over_tls_with_srtp_required(tmp_path: Path) -> None:
 def test_a_session_whose_media_stops_is_ended_by_the_server(tmp_path: Path) -> None:
     """No RTP on any stream for `media_timeout_s`: the server sends the BYE itself (sipp waits
     for it) and the call ends as `dropped`."""
-    cfg = _config(tmp_path / "srs.toml")
+    cfg = srs_config(tmp_path / "srs.toml")
     cfg.write_text(cfg.read_text().replace("[srs]\n", "[srs]\nmedia_timeout_s = 1.0\n"))
     srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
     scenario = ROOT / "tests" / "data" / "siprec_silent_uac.xml"
@@ -378,7 +375,7 @@ def test_a_session_whose_media_stops_is_ended_by_the_server(tmp_path: Path) -> N
     try:
         sipp = Proc(
             ["/usr/bin/sipp", "-sf", str(scenario), "-m", "1", "-i", "127.0.0.1",
-             "-p", str(_free_udp_port()), "-mp", str(_free_udp_port()), "-timeout", "30",
+             "-p", str(free_udp_port()), "-mp", str(free_udp_port()), "-timeout", "30",
              "-timeout_error", "-nostdin", f"127.0.0.1:{port}"],
             cwd=tmp_path,
         )  # fmt: skip

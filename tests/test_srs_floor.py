@@ -26,7 +26,7 @@ from tests.fleet_helpers import SUP_TOKEN, Supervisor
 from tests.redis_helpers import RedisServer
 from tests.sip_helpers import Proc, assist, peer, tone, wait_event, write_wav
 from tests.siprec_raw import METADATA, multipart, sdp, send_invite
-from tests.test_srs import MT, _client, _config, _metadata
+from tests.test_srs import MT, _client, _metadata, srs_config
 
 SECONDS = 45  # each client records this long at most; the test ends them sooner
 
@@ -39,7 +39,7 @@ def _fleet(redis: RedisServer) -> str:
 
 
 def _server(tmp_path: Path, name: str, redis: RedisServer, max_sessions: int) -> tuple[Proc, Path]:
-    cfg = _config(tmp_path / f"{name}.toml", max_sessions=max_sessions)
+    cfg = srs_config(tmp_path / f"{name}.toml", max_sessions=max_sessions)
     cfg.write_text(cfg.read_text() + _fleet(redis))
     ev = tmp_path / f"{name}.jsonl"
     srs = assist(
@@ -161,7 +161,7 @@ def test_a_named_recording_server_with_its_own_acl_user(tmp_path: Path) -> None:
     started again after a crash (SIGKILL) gets its name back."""
     redis = RedisServer(tmp_path / "redis").start()
     redis.acl([setuser(plugin_user("srs-c"), plugin_rules("assist", "srs-c", "srs-c-pw-0123"))])
-    cfg = _config(tmp_path / "c.toml")
+    cfg = srs_config(tmp_path / "c.toml")
     cfg.write_text(
         cfg.read_text()
         + f'\n[fleet]\nurl = "{redis.url}"\nusername = "{plugin_user("srs-c")}"\n'

@@ -42,7 +42,7 @@ from tests.sip_helpers import (
     write_wav,
 )
 from tests.siprec_raw import METADATA, multipart, sdp, send_invite
-from tests.test_srs import ALICE, BOB, SUE, Watcher
+from tests.test_srs import ALICE, BOB, SUE, Watcher, srs_config
 
 CLIENT = ROOT / "tests" / "siprec_client.py"
 MT = "application/rs-metadata+xml"
@@ -59,38 +59,6 @@ TRANSFERRED = (
                      '<participant participant_id="b"><nameID aor="sip:2002@pbx.example.com"/>')
     .replace('participant_id="a"><send>s2', 'participant_id="b"><send>s2')
 )  # fmt: skip
-
-
-def _config(path: Path, *, max_sessions: int = 3, extra: str = "", sup_uri: str = "") -> Path:
-    sip = f'sip = "{sup_uri}"\n' if sup_uri else ""
-    path.write_text(
-        f"""[srs]
-bind = "127.0.0.1"
-port = 0
-rtp_port = {free_rtp_base()}
-max_sessions = {max_sessions}
-retry_after_s = 7
-agents = ["1*", "2*"]
-{extra}
-[overlay]
-port = 0
-
-[[overlay.agent]]
-name = "alice"
-token = "{ALICE}"
-aors = ["sip:1001@pbx.example.com"]
-
-[[overlay.agent]]
-name = "bob"
-token = "{BOB}"
-aors = ["2002"]
-
-[[overlay.supervisor]]
-name = "sue"
-token = "{SUE}"
-{sip}"""
-    )
-    return path
 
 
 def _start(
@@ -131,7 +99,7 @@ def test_a_transfer_moves_the_call_to_the_new_agents_page(tmp_path: Path, how: s
     meta.write_text(METADATA)
     moved = tmp_path / "moved.xml"
     moved.write_text(TRANSFERRED)
-    cfg = _config(tmp_path / "srs.toml")
+    cfg = srs_config(tmp_path / "srs.toml", max_sessions=3)
     srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off", store=True)
     watchers: list[Watcher] = []
     client = None
@@ -201,7 +169,7 @@ def test_metadata_that_names_the_other_stream_as_the_agents_swaps_the_taps(
         )
     )
     srs, ev, port, _ = _start(
-        tmp_path, _config(tmp_path / "srs.toml"), "--no-server", "--asr", "off"
+        tmp_path, srs_config(tmp_path / "srs.toml", max_sessions=3), "--no-server", "--asr", "off"
     )
     client = None
     try:
@@ -246,7 +214,7 @@ def test_a_paused_recording_is_no_silence_and_no_media_timeout(tmp_path: Path) -
     customer = write_wav(tmp_path / "customer.wav", tone(CUSTOMER_HZ, 20, level=0.0))
     meta = tmp_path / "meta.xml"
     meta.write_text(METADATA)
-    cfg = _config(tmp_path / "srs.toml", extra="media_timeout_s = 2.0\n")
+    cfg = srs_config(tmp_path / "srs.toml", max_sessions=3, extra="media_timeout_s = 2.0\n")
     srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--asr", "off")
     client = None
     try:
@@ -290,7 +258,7 @@ def test_a_vendor_update_with_partial_metadata_pauses_and_a_reinvite_resumes(
     """sipp as an SBC (it never sends RTP): UPDATE with partial metadata (agent 2002 now sends
     b_leg) and every stream inactive, 4 s, re-INVITE sendonly, 1 s, BYE. The media timeout
     (2.5 s) would have ended the session in the pause."""
-    cfg = _config(tmp_path / "srs.toml", extra="media_timeout_s = 2.5\n")
+    cfg = srs_config(tmp_path / "srs.toml", max_sessions=3, extra="media_timeout_s = 2.5\n")
     srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--asr", "off")
     sipp = None
     try:
@@ -336,7 +304,7 @@ def test_listen_calls_the_supervisor_with_both_recorded_streams_mixed(tmp_path: 
         sup = peer("--play", str(sup_wav), "--record", str(heard))
         procs.append(sup)
         _, m = sup.wait_for(r"ready (\d+)")
-        cfg = _config(
+        cfg = srs_config(
             tmp_path / "srs.toml", max_sessions=2, sup_uri=f"sip:sue@127.0.0.1:{m.group(1)}"
         )
         srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off")
@@ -396,7 +364,7 @@ def test_a_listen_needs_a_free_slot_and_a_busy_phone_is_an_event(tmp_path: Path)
     agent = write_wav(tmp_path / "agent.wav", tone(AGENT_HZ, 30))
     meta = tmp_path / "meta.xml"
     meta.write_text(METADATA)
-    cfg = _config(tmp_path / "srs.toml", max_sessions=2, sup_uri=f"sip:sue@127.0.0.1:{sup_port}")
+    cfg = srs_config(tmp_path / "srs.toml", max_sessions=2, sup_uri=f"sip:sue@127.0.0.1:{sup_port}")
     procs = [busy]
     try:
         srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off")
@@ -446,7 +414,8 @@ def test_stopping_the_server_while_a_supervisor_listens_ends_every_call(tmp_path
         sup = peer("--play", str(tone_wav), "--record", str(tmp_path / "heard.wav"))
         procs.append(sup)
         _, m = sup.wait_for(r"ready (\d+)")
-        cfg = _config(tmp_path / "srs.toml", sup_uri=f"sip:sue@127.0.0.1:{m.group(1)}")
+        sup_uri = f"sip:sue@127.0.0.1:{m.group(1)}"
+        cfg = srs_config(tmp_path / "srs.toml", max_sessions=3, sup_uri=sup_uri)
         srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off")
         procs.append(srs)
         client = _client(port, [tone_wav, tone_wav], meta, "--seconds", "60")

@@ -98,9 +98,14 @@ class Watcher:
         self._t.join(5)
 
 
-def _start(tmp_path: Path, cfg: Path, *extra: str) -> tuple[Proc, Path, int, int]:
+def _start(
+    tmp_path: Path, cfg: Path, *extra: str, store: bool = True
+) -> tuple[Proc, Path, int, int]:
+    """`assist srs` with this config: (process, events file, SIP port, overlay port or 0).
+    `store`: the call store as by default ($ASSIST_DB, conftest's temp file), else `--no-store`."""
     ev = tmp_path / "events.jsonl"
-    srs = assist("srs", "--config", str(cfg), "--events", str(ev), *extra)
+    keep = () if store else ("--no-store",)
+    srs = assist("srs", "--config", str(cfg), "--events", str(ev), *keep, *extra)
     _, m = srs.wait_for(r"listening on udp\+tcp port (\d+)", timeout=60)
     sip_port = int(m.group(1))
     http = 0
@@ -112,7 +117,7 @@ def _start(tmp_path: Path, cfg: Path, *extra: str) -> tuple[Proc, Path, int, int
 
 def _client(port: int, wavs: list[Path], meta: Path | None, *args: str) -> Proc:
     argv = [sys.executable, str(CLIENT), "--target", f"sip:srs@127.0.0.1:{port}"]
-    argv += ["--rtp-port", str(free_udp_port()), "--play", *map(str, wavs)]
+    argv += ["--rtp-port", str(free_rtp_base()), "--play", *map(str, wavs)]
     if meta is not None:
         argv += ["--metadata", str(meta)]
     return Proc([*argv, *args])

@@ -42,7 +42,7 @@ from tests.sip_helpers import (
     write_wav,
 )
 from tests.siprec_raw import METADATA, multipart, sdp, send_invite
-from tests.test_srs import ALICE, BOB, SUE, Watcher, srs_config
+from tests.test_srs import ALICE, BOB, SUE, Watcher, _client, _start, srs_config
 
 CLIENT = ROOT / "tests" / "siprec_client.py"
 MT = "application/rs-metadata+xml"
@@ -59,26 +59,6 @@ TRANSFERRED = (
                      '<participant participant_id="b"><nameID aor="sip:2002@pbx.example.com"/>')
     .replace('participant_id="a"><send>s2', 'participant_id="b"><send>s2')
 )  # fmt: skip
-
-
-def _start(
-    tmp_path: Path, cfg: Path, *extra: str, store: bool = False
-) -> tuple[Proc, Path, int, int]:
-    ev = tmp_path / "events.jsonl"
-    keep = () if store else ("--no-store",)  # store: $ASSIST_DB, conftest's temp file
-    srs = assist("srs", "--config", str(cfg), "--events", str(ev), *keep, *extra)
-    _, m = srs.wait_for(r"listening on udp\+tcp port (\d+)", timeout=60)
-    http = 0
-    if "--no-server" not in extra:
-        _, h = srs.wait_for(r"Overlay: http://127\.0\.0\.1:(\d+)/", timeout=10)
-        http = int(h.group(1))
-    return srs, ev, int(m.group(1)), http
-
-
-def _client(port: int, wavs: list[Path], meta: Path, *args: str) -> Proc:
-    argv = [sys.executable, str(CLIENT), "--target", f"sip:srs@127.0.0.1:{port}"]
-    argv += ["--rtp-port", str(free_rtp_base()), "--play", *map(str, wavs)]
-    return Proc([*argv, "--metadata", str(meta), *args])
 
 
 def _sipp(tmp_path: Path, scenario: str, port: int) -> Proc:
@@ -169,7 +149,12 @@ def test_metadata_that_names_the_other_stream_as_the_agents_swaps_the_taps(
         )
     )
     srs, ev, port, _ = _start(
-        tmp_path, srs_config(tmp_path / "srs.toml", max_sessions=3), "--no-server", "--asr", "off"
+        tmp_path,
+        srs_config(tmp_path / "srs.toml", max_sessions=3),
+        "--no-server",
+        "--asr",
+        "off",
+        store=False,
     )
     client = None
     try:
@@ -215,7 +200,7 @@ def test_a_paused_recording_is_no_silence_and_no_media_timeout(tmp_path: Path) -
     meta = tmp_path / "meta.xml"
     meta.write_text(METADATA)
     cfg = srs_config(tmp_path / "srs.toml", max_sessions=3, extra="media_timeout_s = 2.0\n")
-    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--asr", "off")
+    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--asr", "off", store=False)
     client = None
     try:
         client = _client(
@@ -259,7 +244,7 @@ def test_a_vendor_update_with_partial_metadata_pauses_and_a_reinvite_resumes(
     b_leg) and every stream inactive, 4 s, re-INVITE sendonly, 1 s, BYE. The media timeout
     (2.5 s) would have ended the session in the pause."""
     cfg = srs_config(tmp_path / "srs.toml", max_sessions=3, extra="media_timeout_s = 2.5\n")
-    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--asr", "off")
+    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--asr", "off", store=False)
     sipp = None
     try:
         sipp = _sipp(tmp_path, "siprec_transfer_uac.xml", port)
@@ -307,7 +292,7 @@ def test_listen_calls_the_supervisor_with_both_recorded_streams_mixed(tmp_path: 
         cfg = srs_config(
             tmp_path / "srs.toml", max_sessions=2, sup_uri=f"sip:sue@127.0.0.1:{m.group(1)}"
         )
-        srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off")
+        srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off", store=False)
         procs.append(srs)
         client = _client(port, [customer, agent], meta, "--seconds", "25")
         procs.append(client)
@@ -367,7 +352,7 @@ def test_a_listen_needs_a_free_slot_and_a_busy_phone_is_an_event(tmp_path: Path)
     cfg = srs_config(tmp_path / "srs.toml", max_sessions=2, sup_uri=f"sip:sue@127.0.0.1:{sup_port}")
     procs = [busy]
     try:
-        srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off")
+        srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off", store=False)
         procs.append(srs)
         long = _client(port, [customer, agent], meta, "--seconds", "20")
         procs.append(long)
@@ -416,7 +401,7 @@ def test_stopping_the_server_while_a_supervisor_listens_ends_every_call(tmp_path
         _, m = sup.wait_for(r"ready (\d+)")
         sup_uri = f"sip:sue@127.0.0.1:{m.group(1)}"
         cfg = srs_config(tmp_path / "srs.toml", max_sessions=3, sup_uri=sup_uri)
-        srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off")
+        srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off", store=False)
         procs.append(srs)
         client = _client(port, [tone_wav, tone_wav], meta, "--seconds", "60")
         procs.append(client)

@@ -10,7 +10,13 @@ from typing import Any
 
 from assist.commands.calls import add_store_options
 from assist.commands.stopping import StopSignals
-from assist.commands.wiring import CallWiring, add_tls_options, overlay_config, with_tls_options
+from assist.commands.wiring import (
+    CallWiring,
+    add_live_words_option,
+    add_tls_options,
+    overlay_config,
+    with_tls_options,
+)
 from assist.core.audio import FRAME_SAMPLES
 from assist.core.errors import AudioFileError, InputError
 from assist.core.pack import RulePack
@@ -86,13 +92,7 @@ def register(sub: Any) -> None:
         "(default auto)",
     )
     p.add_argument("--model", metavar="DIR", help="Vosk model folder for the first pass")
-    p.add_argument(
-        "--live-words",
-        action="store_true",
-        help="with Whisper finals: also re-decode the open utterance every second on spare CPU "
-        "and show the words two decodes agree on, so word cues can fire mid-utterance "
-        "(real time only)",
-    )
+    add_live_words_option(p)
     add_store_options(p, recording=True)
     p.add_argument(
         "--config",

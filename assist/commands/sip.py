@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from assist.commands.calls import add_store_options
 from assist.commands.stopping import StopSignals
-from assist.commands.wiring import CallWiring, add_tls_options, with_tls_options
+from assist.commands.wiring import (
+    CallWiring,
+    add_live_words_option,
+    add_tls_options,
+    with_tls_options,
+)
 from assist.core.errors import AssistError, ConfigError, InputError, ServiceError
 from assist.core.events import Error, Event
 from assist.core.session import CallSession
@@ -43,13 +48,7 @@ def register(sub: Any) -> None:
     p.add_argument("uri", nargs="?", help="SIP URI to call (with `call`)")
     p.add_argument("--config", metavar="FILE", required=True, help="TOML config ([sip], [overlay])")
     add_service_options(p)
-    p.add_argument(
-        "--live-words",
-        action="store_true",
-        help="with Whisper finals: also re-decode the open utterance every second on spare CPU "
-        "and show the words two decodes agree on, so word cues can fire mid-utterance "
-        "(real time only)",
-    )
+    add_live_words_option(p)
     p.set_defaults(run=run)
 
 

@@ -214,6 +214,17 @@ def _reserve_stdout() -> IO[str]:
 # -- the overlay's options, shared by every command that serves it --------------------------
 
 
+def add_live_words_option(p: argparse.ArgumentParser) -> None:
+    """`--live-words`, for the commands that run calls in real time (`demo`, `sip`)."""
+    p.add_argument(
+        "--live-words",
+        action="store_true",
+        help="with Whisper finals: also re-decode the open utterance every second on spare CPU "
+        "and show the words two decodes agree on, so word cues can fire mid-utterance "
+        "(real time only)",
+    )
+
+
 def add_tls_options(p: argparse.ArgumentParser) -> None:
     """--tls-cert/--tls-key/--insecure: how the overlay may be served beyond loopback."""
     p.add_argument("--tls-cert", metavar="PEM", help="serve the overlay over https/wss")

@@ -11,6 +11,9 @@ A flag says why it is up (`flag_title` / `flag_text`: the alert prompt's title a
 agitation flag: `flag_since`, when the agitation began) and, while it is only held,
 `flag_cleared_at`: the audio time its cause ended, so the console never shows a bare "ALERT".
 
+A SIPREC pause (a `recording` event with `paused`) is on the row (`paused`, `paused_since`,
+then `resumed_at`), so a supervisor sees why a call went quiet (a card number being taken).
+
 An ended call is never flagged: its prompts are gone, it sorts below the live calls, and it
 stays on the board `keep_ended_s` of wall time (then it is dropped; `expire()`). A prompt its
 call's end cleared without the agent acting on it counts as `missed`. The mood folds in
@@ -74,6 +77,8 @@ class CallSummary:
     missed: int = 0  # prompts the call's end cleared without the agent acting on them
     score: str = ""  # the call-shape checklist: items done / items decided ("5/7"; "-": none)
     missed_items: tuple[str, ...] = ()  # checklist items judged "no" so far
+    paused_since: float | None = None  # audio time a SIPREC client paused the recording
+    resumed_at: float | None = None  # audio time the last pause ended
 
     def agitated_for(self, now: float) -> float:
         since = [self.agitated_since] if self.agitated_since is not None else []
@@ -148,6 +153,9 @@ class CallSummary:
             "flag_since": self.flag_since,
             "flag_cleared_at": self.flag_cleared_at,
             "supervisor": self.supervisor,
+            "paused": self.paused_since is not None,
+            "paused_since": self.paused_since,
+            "resumed_at": self.resumed_at,
         }
 
     def sort_key(self) -> tuple[int, int, int, int, float]:
@@ -186,8 +194,13 @@ class CallBoard:
             case CallStarted() as d:
                 s.agent, s.remote, s.lang, s.source = d.agent, d.remote, d.lang, d.source
                 s.live = True
-            case Recording(agent=agent) if agent:  # a SIPREC transfer moved the call
-                s.agent = agent
+            case Recording() as d:
+                if d.agent:  # a SIPREC transfer moved the call
+                    s.agent = d.agent
+                if d.paused and s.paused_since is None:  # every `recording` says paused or not
+                    s.paused_since = event.t
+                elif not d.paused and s.paused_since is not None:
+                    s.paused_since, s.resumed_at = None, event.t
             case CallEnded() as d:
                 s.live = False
                 s.duration_s = float(d.duration_s)
@@ -195,6 +208,7 @@ class CallBoard:
                 s.missed += len(set(s.active) - s.acted)  # never cleared: missed all the same
                 s.active.clear()
                 s.agitated_since = None
+                s.paused_since = None  # an ended call records nothing, paused or not
             case Prompt() as d:
                 p = {
                     "prompt_id": d.prompt_id,

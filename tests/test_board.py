@@ -191,6 +191,25 @@ def test_a_siprec_transfer_moves_the_row_to_the_new_agent() -> None:
     assert row(board, "c")["agent"] == "bob"
 
 
+def test_a_siprec_pause_is_on_the_row_until_it_resumes_and_the_call_ends() -> None:
+    board = CallBoard()
+    call = Call(board, "c", agent="alice")
+    call.send(0.5, Recording(agent="alice"))
+    r = row(board, "c")
+    assert (r["paused"], r["paused_since"], r["resumed_at"]) == (False, None, None)
+    assert call.send(12.0, Recording(agent="alice", update=True, paused=True))  # board changed
+    r = row(board, "c")
+    assert (r["paused"], r["paused_since"], r["resumed_at"]) == (True, 12.0, None)
+    call.send(15.0, Recording(agent="bob", update=True, paused=True))  # a transfer in the pause
+    assert (row(board, "c")["paused_since"], row(board, "c")["agent"]) == (12.0, "bob")
+    call.send(30.0, Recording(agent="bob", update=True, paused=False))
+    r = row(board, "c")
+    assert (r["paused"], r["paused_since"], r["resumed_at"]) == (False, None, 30.0)
+    call.send(40.0, Recording(agent="bob", update=True, paused=True))
+    call.send(41.0, CallEnded(duration_s=41.0))  # ended while paused: not paused any more
+    assert row(board, "c")["paused"] is False
+
+
 def test_each_call_shows_its_checklist_score_and_each_agent_their_recent_ones() -> None:
     def checklist(call: Call, t: float, verdicts: str, final: bool = False) -> None:
         items = tuple(

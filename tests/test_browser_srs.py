@@ -1,14 +1,20 @@
 """The supervisor console on a recorded (SIPREC) call, in Debian's Chromium: listen and off are
 offered (and reach the recording server's control), whisper and barge are not, and the row says
 why; a transfer (a `recording` event naming another agent) moves the row to the new agent.
+
+A real pause: `assist srs` with its overlay, a pjsua2 SIPREC client that pauses the recording
+(re-INVITE, every stream `a=inactive`) and resumes it; the agent's overlay (English) and the
+console (Chinese) say "paused" while it lasts and when it resumed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from browser_pages import chromium, open_page
+from browser_pages import chromium, open_page, shot
 from playwright.sync_api import Browser, expect
 from scripted_calls import ScriptedCall
 
@@ -17,6 +23,9 @@ from assist.core.events import Recording
 from assist.runtime.control import CallRegistry
 from overlay.auth import OverlayConfig
 from overlay.server import OverlayServer
+from tests.sip_helpers import tone, wait_event, write_wav
+from tests.siprec_raw import METADATA
+from tests.test_srs import ALICE, SUE, _client, _start, srs_config
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -66,3 +75,53 @@ def test_a_recorded_call_offers_listen_only_and_follows_a_transfer(browser: Brow
         assert page.errors == []  # type: ignore[attr-defined]
     finally:
         srv.stop()
+
+
+def test_a_paused_recording_is_shown_to_the_agent_and_the_supervisor(
+    browser: Browser, tmp_path: Path
+) -> None:
+    customer = write_wav(tmp_path / "customer.wav", tone(400.0, 20, level=0.1))
+    agent = write_wav(tmp_path / "agent.wav", tone(1000.0, 20, level=0.1))
+    meta = tmp_path / "meta.xml"
+    meta.write_text(METADATA)  # agent 1001: alice
+    cfg = srs_config(tmp_path / "srs.toml", max_sessions=3)
+    srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off", store=False)
+    client = None
+    try:
+        base = f"http://127.0.0.1:{http}"
+        mine = open_page(browser, f"{base}/?token={ALICE}&lang=en")
+        console = open_page(browser, f"{base}/supervisor?token={SUE}&lang=zh", width=1280)
+        client = _client(
+            port, [customer, agent], meta, "--seconds", "14", "--pause-at", "4",
+            "--resume-at", "9",
+        )  # fmt: skip
+        pill = mine.locator("#callpill")
+        expect(pill).to_have_class(re.compile(r"\blive\b"), timeout=30_000)
+        row = console.locator("tr.call").first
+        expect(row.locator(".live-dot")).to_be_visible()
+        expect(row.locator(".pausedtag")).to_have_count(0)
+
+        client.wait_for(r"^paused", timeout=30)
+        expect(pill).to_have_class(re.compile(r"\bpaused\b"))
+        expect(pill).to_contain_text("Recording paused")
+        expect(mine.locator("body")).to_have_class(re.compile(r"\bpaused\b"))
+        expect(row).to_have_class(re.compile(r"\bpaused\b"))
+        expect(row.locator(".pausedtag")).to_have_text("录音已暂停")
+        expect(row.locator("td.state")).to_contain_text("自 0:0")  # since when (audio time)
+        shot(mine, "srs-paused-agent.png")
+        shot(console, "srs-paused-console.png")
+
+        client.wait_for(r"^resumed", timeout=30)
+        expect(pill).to_have_class(re.compile(r"\blive\b"))
+        expect(pill).not_to_contain_text("paused")
+        expect(mine.locator("#ack")).to_contain_text("recording resumed")
+        expect(row.locator(".pausedtag")).to_have_count(0)
+        expect(row.locator(".resumedtag")).to_contain_text("录音已于")
+        wait_event(ev, timeout=30, type="call_ended")
+        assert client.p.wait(20) == 0, client.text
+        assert srs.stop() == 0, srs.text
+        assert mine.errors == [] and console.errors == []  # type: ignore[attr-defined]
+    finally:
+        srs.kill()
+        if client is not None:
+            client.kill()

@@ -65,6 +65,9 @@ const STRINGS = {
     flag_alert: "ALERT", flag_agitation: "AGITATED", flag_cleared: "cleared {at}",
     flag_agitated_for: "customer agitated {s} s", status_live: "live", status_ended: "ended",
     status_lost: "lost", status_lost_title: "the agent's plugin stopped answering: how the call went on is unknown",
+    // a SIPREC recording paused by the recording client (e.g. while a card number is given)
+    rec_paused: "Recording paused", since: "since {at}", rec_resumed: "recording resumed {at}",
+    rec_paused_title: "The recording client paused the recording (e.g. while a card number is given): no audio, no prompts until it resumes",
   },
   zh: {
     title: "通话助手", connecting: "连接中…", live: "已连接", reconnecting: "重新连接中…",
@@ -122,6 +125,8 @@ const STRINGS = {
     flag_alert: "警报", flag_agitation: "客户激动", flag_cleared: "{at} 已解除",
     flag_agitated_for: "客户激动 {s} 秒", status_live: "进行中", status_ended: "已结束",
     status_lost: "已失联", status_lost_title: "坐席插件已失去联系：通话之后的情况未知",
+    rec_paused: "录音已暂停", since: "自 {at} 起", rec_resumed: "录音已于 {at} 恢复",
+    rec_paused_title: "录音客户端暂停了录音（例如客户报卡号时）：恢复前没有音频，也没有提示",
   },
 };
 

@@ -30,6 +30,7 @@ const view = {
   others: new Map(), // call waiting: other live calls (id -> {data, state, direction})
   checklist: null, // the last `checklist` event's items
   checklistLog: [], // every item change seen: {name, state, detail, t, ended} (tests, debugging)
+  pausedSince: null, // audio time a SIPREC client paused the recording (null: recording)
 };
 
 const conn = new AssistConn({
@@ -66,7 +67,8 @@ function reset(callId, data) {
   view.confs = [];
   view.checklist = null;
   view.checklistLog = [];
-  document.body.classList.remove("ended");
+  view.pausedSince = null;
+  document.body.classList.remove("ended", "paused");
   document.body.classList.add("oncall");
   $("ended-banner").hidden = true;
   $("prompts").replaceChildren();
@@ -119,10 +121,16 @@ function showEngine() {
 function showCall() {
   const pill = $("callpill");
   if (!view.call) { pill.className = "pill idle"; return; }
+  pill.title = "";
   if (view.ended) {
     pill.className = "pill ended";
     pill.textContent = `${I18N.t("ended")} · ${fmtTime(view.duration)}`;
     $("ended-banner").textContent = `${I18N.t("ended")} (${fmtTime(view.duration)})`;
+  } else if (view.pausedSince !== null) {
+    // a SIPREC pause (e.g. while a card number is given): no audio, so no cues and no meters
+    pill.className = "pill paused";
+    pill.textContent = `${I18N.t("rec_paused")} ${fmtTime(view.now - view.pausedSince)}`;
+    pill.title = I18N.t("rec_paused_title");
   } else {
     pill.className = "pill live";
     pill.textContent = `${I18N.t("on_call")} ${fmtTime(view.now)}`;
@@ -257,6 +265,8 @@ function handle(ev) {
     case "speech": if (d.state === "start" && view.asr) listening(d.speaker, d.at); break;
     case "call_ended":
       view.ended = true;
+      view.pausedSince = null;
+      document.body.classList.remove("paused");
       view.duration = d.duration_s;
       view.lag = {};
       callState(null);
@@ -269,8 +279,22 @@ function handle(ev) {
       break;
     case "supervisor_message": addMessage(ev); break;
     case "checklist": checklist(d, ev.t); break;
+    case "recording": recording(d, ev.t); break;
     case "error": toast(d.message, true); break;
   }
+}
+
+// A SIPREC recording paused by its client (docs/siprec.md): the pill says so, in amber, with
+// how long; the meters grey out (no audio comes). Its resume is said beside the cards.
+function recording(d, t) {
+  const was = view.pausedSince !== null;
+  if (d.paused && !was) view.pausedSince = t;
+  else if (!d.paused && was) {
+    view.pausedSince = null;
+    ack(I18N.t("rec_resumed", { at: fmtTime(t) }));
+  }
+  document.body.classList.toggle("paused", view.pausedSince !== null);
+  showCall();
 }
 
 // The call-shape checklist (docs/protocol.md `checklist`): every item, sent when one changes.

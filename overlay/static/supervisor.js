@@ -55,10 +55,21 @@ function stateCell(c) {
     td.append(el("span", "losttag", I18N.t("status_lost")));
     td.title = I18N.t("status_lost_title");
   }
+  if (c.paused && c.live) { // a SIPREC pause (a card number being taken): why it went quiet
+    td.append(el("span", "pausedtag", I18N.t("rec_paused")));
+    td.title = I18N.t("rec_paused_title");
+    if (!c.flagged) {
+      td.append(el("span", "", I18N.t("since", { at: fmtTime(c.paused_since) })));
+      return td;
+    }
+  }
   if (!c.flagged) {
     if (!c.lost) {
       td.append(el("span", c.live ? "live-dot" : "ended-dot", "● "),
         el("span", "", I18N.t(c.live ? "status_live" : "status_ended")));
+    }
+    if (c.live && c.resumed_at != null) {
+      td.append(el("span", "resumedtag", ` · ${I18N.t("rec_resumed", { at: fmtTime(c.resumed_at) })}`));
     }
     if (!c.live && c.missed) td.append(el("span", "missedtag", ` · ${I18N.t("missed_n", { n: c.missed })}`));
     return td;
@@ -107,6 +118,7 @@ function render() {
     tr.classList.toggle("held", c.flagged && c.flag_cleared_at != null);
     tr.classList.toggle("ended", !c.live && !c.lost);
     tr.classList.toggle("lost", Boolean(c.lost));
+    tr.classList.toggle("paused", Boolean(c.paused && c.live));
     tr.classList.toggle("selected", c.call_id === follow.call);
     const agent = el("td", "agent", c.agent || "?");
     agent.title = [c.agent, c.remote].filter(Boolean).join(" · ");

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from redis_helpers import RedisServer
 
+from assist.core.events import CallStarted, Event, Recording
 from fleet.config import FleetConfig
 from fleet.console import FloorConsole
+from fleet.publisher import FleetPublisher
 from overlay.auth import OverlayConfig
 
 
@@ -85,6 +87,33 @@ def test_a_stopped_console_has_not_died(redis_server: RedisServer) -> None:
     console.stop()
     time.sleep(0.3)
     assert not said and console.died is None
+
+
+def test_a_siprec_pause_reaches_the_floor_consoles_board(redis_server: RedisServer) -> None:
+    """A recording server's `recording` events (paused, then resumed) travel in the call's
+    stream: the console's board row says paused, then when it resumed."""
+    pub = FleetPublisher(config(redis_server), agent="srs-pause").start()
+    console = FloorConsole(config(redis_server), OverlayConfig(), port=0).start()
+    try:
+        sink = pub.sink()
+        start = CallStarted(lang="en", source="srs", sample_rate=8000, agent="alice")
+        sink.send(Event("p1", 0, 0.0, start))
+        sink.send(Event("p1", 1, 0.1, Recording(agent="alice")))
+        sink.send(Event("p1", 2, 4.0, Recording(agent="alice", update=True, paused=True)))
+
+        def row() -> dict:  # type: ignore[type-arg]
+            return next((r for r in console.board.snapshot() if r["call_id"] == "p1"), {})
+
+        wait_until(lambda: row().get("paused"))
+        assert (row()["paused_since"], row()["resumed_at"], row()["plugin"]) == (
+            4.0, None, "srs-pause",
+        )  # fmt: skip
+        sink.send(Event("p1", 3, 9.0, Recording(agent="alice", update=True, paused=False)))
+        wait_until(lambda: row().get("resumed_at") == 9.0)
+        assert row()["paused"] is False and row()["live"]
+    finally:
+        console.stop()
+        pub.close(2.0)
 
 
 def test_reconnects_back_off_with_jitter_so_consoles_do_not_retry_in_lockstep() -> None:

@@ -18,6 +18,7 @@ CLUSTER = ["+cluster|slots", "+cluster|shards", "+command", "+asking"]  # a clus
 PLUGIN_COMMANDS = [
     *CONNECT, *CLUSTER,
     "+xadd", "+xreadgroup", "+xack", "+xgroup|create", "+set", "+del", "+exists", "+expire",
+    "+get", "+eval",  # the name's claim: renewed and released only while ours (fleet/claim.py)
 ]  # fmt: skip
 CONSOLE_COMMANDS = [
     *CONNECT, *CLUSTER, "+xread", "+xadd", "+exists", "+xrange", "+xrevrange", "+xlen",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -124,25 +123,10 @@ def first_contact(config: FleetConfig, *, name: str) -> str:
             client.close()
 
 
-def name_in_use(config: FleetConfig, key: str, *, name: str) -> bool:
-    """Whether another live process holds the heartbeat `key`: it is still there after its TTL
-    (a crashed one's expires by then, a live one's is renewed). False when Redis cannot say
-    (unreachable, refused): the publisher's own retries take over."""
+def open_redis_sync(config: FleetConfig, *, name: str) -> Any:
+    """A blocking client (one or a cluster), for a step at start before the publisher runs."""
     kind = redis.RedisCluster if config.cluster else redis.Redis
-    client: Any = None
-    deadline = time.monotonic() + config.heartbeat_ttl_s + config.heartbeat_s
-    try:
-        client = kind.from_url(config.url, **_options(config, name, asyncio=False))
-        while client.exists(key):
-            if time.monotonic() >= deadline:
-                return True
-            time.sleep(min(config.heartbeat_s, 0.5))
-        return False
-    except (*DOWN, ResponseError):
-        return False
-    finally:
-        if client is not None:
-            client.close()
+    return kind.from_url(config.url, **_options(config, name, asyncio=False))
 
 
 def _speaks_tls(host: str, port: int) -> bool:

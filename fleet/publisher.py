@@ -44,6 +44,7 @@ from assist.core.events import (
 )
 from assist.runtime.backoff import Backoff
 from assist.runtime.control import SUPERVISE_MODES, CallControl, CallRegistry, ControlError
+from fleet.claim import NameClaim, beat, holder, new_owner
 from fleet.config import FleetConfig
 from fleet.connect import DOWN, Client, describe, open_redis
 from fleet.keys import PLUGIN_GROUP, Keys
@@ -85,10 +86,14 @@ class FleetPublisher:
         registry: CallRegistry | None = None,
         control: CallControl | None = None,
         notify: Callable[[str], None] | None = None,
+        owner: str | None = None,
     ) -> None:
         self.config = config
         self.agent = config.agent or agent
         self.keys = Keys(config.prefix)
+        # the name's holder id (fleet/claim.py): the one that claimed it at start, if any
+        self.owner = owner or new_owner()
+        self.claim = NameClaim(self.keys.heartbeat(self.agent), self.owner, config.heartbeat_ttl_s)
         self.registry = registry
         self.control = control
         self.notify = notify or (lambda line: None)
@@ -116,6 +121,7 @@ class FleetPublisher:
         self._dropped_unreported = 0
         self._last_drop_report = 0.0
         self.commands = 0
+        self._said_unchecked = False
         self.backoff = Backoff(base=RETRY_MIN_S, cap=RETRY_MAX_S)  # publishing's reconnects
 
     # -- any thread ----------------------------------------------------------------------------
@@ -219,8 +225,8 @@ class FleetPublisher:
                     pass
                 except Exception as exc:  # noqa: BLE001 - reported once, then the loop closes
                     self._died(name, exc)
-            try:
-                await asyncio.wait_for(redis.delete(self.keys.heartbeat(self.agent)), 1.0)
+            try:  # only if still ours: never another process's claim on the name
+                await asyncio.wait_for(self.claim.release(redis), 1.0)
             except (TimeoutError, *DOWN, ResponseError):
                 pass  # the key expires by itself
             await redis.aclose()
@@ -336,16 +342,23 @@ class FleetPublisher:
                 self.published += 1
 
     async def _heartbeat(self, redis: Client) -> None:
-        host = socket.gethostname()
-        key = self.keys.heartbeat(self.agent)
-        ttl_ms = int(self.config.heartbeat_ttl_s * 1000)
+        """Renew the name's claim; another process holding it (it took the name while Redis
+        was away from us longer than the TTL) stops this publisher: never two under one name."""
         while True:
             calls = self.registry.ids() if self.registry is not None else []
-            value = json.dumps(
-                {"agent": self.agent, "host": host, "pid": os.getpid(), "calls": calls}
-            )
             try:
-                await redis.set(key, value, px=ttl_ms)
+                if not await self.claim.renew(redis, beat(self.agent, self.owner, calls)):
+                    who = holder(await redis.get(self.claim.key))
+                    raise ServiceError(
+                        f"{self.agent!r} is held on the floor by another process ({who}); "
+                        "this one stops publishing under it"
+                    )
+                if not self.claim.checked and not self._said_unchecked:
+                    self._said_unchecked = True
+                    self.notify(
+                        "fleet: Redis refused EVAL (ACL): the heartbeat cannot check that the "
+                        "name is still ours; add +eval +get to the plugin's user (fleet/acl.py)"
+                    )
                 if self.degraded and not self.backlog:  # back, and nothing left to catch up
                     self._up()
             except DOWN as exc:

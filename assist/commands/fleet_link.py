@@ -33,7 +33,11 @@ def start_fleet(
     """The publisher for `[fleet]`, started; if it stops, `failures` hears of it (coaching goes
     on without the floor: the command decides what else to do). `server`: the process serves
     many agents (`assist srs`): its floor name is `[fleet] agent`, else `agent`, never an
-    overlay agent's (each recording server needs its own, or they share one heartbeat)."""
+    overlay agent's (each recording server needs its own, or they share one heartbeat).
+
+    The name is claimed before anything is published (fleet/claim.py, atomic in Redis): a
+    name another live process holds is a ConfigError (one line, exit 2), for every command,
+    also when two start in the same instant."""
     if path is None:
         return None
     from fleet.config import fleet_table
@@ -43,7 +47,8 @@ def start_fleet(
     if config is None:
         return None
     agent = (config.agent if server else _agent_name(doc, path, config.agent)) or agent
-    from fleet.connect import first_contact, name_in_use
+    from fleet.claim import beat, claim_name, new_owner
+    from fleet.connect import first_contact
     from fleet.keys import Keys
     from fleet.publisher import FleetPublisher
 
@@ -51,10 +56,14 @@ def start_fleet(
         first_contact(config, name=f"assist-plugin:{agent}")
     except ConfigError as exc:
         raise exc.in_file(path) from None
-    if server and name_in_use(config, Keys(config.prefix).heartbeat(agent), name=agent):
+    owner = new_owner()
+    key = Keys(config.prefix).heartbeat(agent)
+    held_by = claim_name(config, key, name=agent, owner=owner, value=beat(agent, owner))
+    if held_by:
+        each = "recording server" if server else "agent's plugin"
         raise ConfigError(
-            f"{agent!r} is already publishing on this floor (its heartbeat is live); give each "
-            "recording server its own name",
+            f"{agent!r} is already publishing on this floor (its heartbeat is live: {held_by}); "
+            f"give each {each} its own name",
             key="fleet.agent",
             path=path,
         )
@@ -62,7 +71,9 @@ def start_fleet(
     def say(line: str) -> None:
         print(f"assist: {line}", file=sys.stderr, flush=True)
 
-    publisher = FleetPublisher(config, agent=agent, registry=registry, control=control, notify=say)
+    publisher = FleetPublisher(
+        config, agent=agent, registry=registry, control=control, notify=say, owner=owner
+    )
     if failures is not None:
         publisher.failed = lambda line: failures.part(
             "fleet", line, then="coaching goes on; this plugin's calls are off the floor"

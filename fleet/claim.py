@@ -21,6 +21,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from redis.exceptions import ResponseError
@@ -68,17 +69,30 @@ def holder(raw: Any) -> str:
         return "another process"
 
 
-def claim_name(config: FleetConfig, key: str, *, name: str, owner: str, value: str) -> str:
+def claim_name(
+    config: FleetConfig,
+    key: str,
+    *,
+    name: str,
+    owner: str,
+    value: str,
+    waiting: Callable[[float], None] = lambda wait_s: None,
+) -> str:
     """Take the name whose heartbeat is `key` for `owner`: "" when it is ours now, or Redis
     cannot say (unreachable, refused: the publisher's heartbeat claims it once Redis answers);
     else who holds it. A holder's key still there after its TTL and one beat is a live
-    holder's (a crashed one's has expired by then, so a restart waits that long)."""
+    holder's (a crashed one's has expired by then, so a restart waits that long: `waiting` is
+    told once, with how long at most)."""
     client: Any = None
     ttl_ms = int(config.heartbeat_ttl_s * 1000)
-    deadline = time.monotonic() + config.heartbeat_ttl_s + config.heartbeat_s
+    wait_s = config.heartbeat_ttl_s + config.heartbeat_s
+    deadline = time.monotonic() + wait_s
     try:
         client = open_redis_sync(config, name=f"assist-plugin:{name}")
         while not client.set(key, value, nx=True, px=ttl_ms):
+            if wait_s:
+                waiting(wait_s)
+                wait_s = 0.0
             if time.monotonic() >= deadline:
                 try:
                     return holder(client.get(key))

@@ -58,7 +58,7 @@ def wait_until(pred, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-
 
 
 def test_two_starts_in_the_same_instant_one_gets_the_name(
-    redis_server: RedisServer, tmp_path: Path
+    redis_server: RedisServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = tmp_path / "srs.toml"
     cfg.write_text(fleet_table(redis_server))
@@ -79,6 +79,9 @@ def test_two_starts_in_the_same_instant_one_gets_the_name(
             for pub in won:
                 stop_fleet(pub)
         assert not admin.exists(KEY)  # a clean exit frees the name at once
+        # the refused one waited for the key to expire (a crashed holder's would have), said so
+        err = capsys.readouterr().err
+        assert err.count("'twin' has a live heartbeat on the floor; waiting up to 2.5 s") == 1
 
 
 def _start_together(cfg: Path) -> tuple[list[FleetPublisher], list[str]]:
@@ -105,9 +108,7 @@ def _start_together(cfg: Path) -> tuple[list[FleetPublisher], list[str]]:
     return won, lost
 
 
-def test_the_heartbeat_renews_only_its_own_claim(
-    redis_server: RedisServer, tmp_path: Path
-) -> None:
+def test_the_heartbeat_renews_only_its_own_claim(redis_server: RedisServer, tmp_path: Path) -> None:
     cfg = tmp_path / "srs.toml"
     cfg.write_text(fleet_table(redis_server))
     admin = redis_server.admin()
@@ -159,8 +160,7 @@ def test_a_second_plugin_under_a_live_plugins_name_is_refused(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     overlay = (
-        '[overlay]\nport = 0\n[[overlay.agent]]\nname = "carol"\n'
-        'token = "carol-token-0123456789"\n'
+        '[overlay]\nport = 0\n[[overlay.agent]]\nname = "carol"\ntoken = "carol-token-0123456789"\n'
     )
     table = fleet_table(redis_server, "carol")
     first = plugin_config(tmp_path / "first.toml", overlay=overlay + table)

@@ -56,9 +56,18 @@ def start_fleet(
         first_contact(config, name=f"assist-plugin:{agent}")
     except ConfigError as exc:
         raise exc.in_file(path) from None
+
+    def say(line: str) -> None:
+        print(f"assist: {line}", file=sys.stderr, flush=True)
+
+    def waiting(wait_s: float) -> None:
+        say(f"fleet: {agent!r} has a live heartbeat on the floor; waiting up to {wait_s:g} s for "
+            "it to expire (a run that crashed) before giving up")  # fmt: skip
+
     owner = new_owner()
     key = Keys(config.prefix).heartbeat(agent)
-    held_by = claim_name(config, key, name=agent, owner=owner, value=beat(agent, owner))
+    value = beat(agent, owner)
+    held_by = claim_name(config, key, name=agent, owner=owner, value=value, waiting=waiting)
     if held_by:
         each = "recording server" if server else "agent's plugin"
         raise ConfigError(
@@ -67,9 +76,6 @@ def start_fleet(
             key="fleet.agent",
             path=path,
         )
-
-    def say(line: str) -> None:
-        print(f"assist: {line}", file=sys.stderr, flush=True)
 
     publisher = FleetPublisher(
         config, agent=agent, registry=registry, control=control, notify=say, owner=owner

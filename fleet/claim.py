@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import ResponseError
+from redis.exceptions import NoPermissionError, ResponseError
 
 from fleet.config import FleetConfig
 from fleet.connect import DOWN, Client, open_redis_sync
@@ -107,6 +107,11 @@ def claim_name(
             client.close()
 
 
+def refused(exc: ResponseError) -> bool:
+    """Whether Redis refused a script for the user's ACL (EVAL, or a command inside it)."""
+    return isinstance(exc, NoPermissionError) or "NOPERM" in str(exc)
+
+
 class NameClaim:
     """The publisher's hold on its name: renewed by each heartbeat, released at a clean exit."""
 
@@ -123,7 +128,7 @@ class NameClaim:
                 got: Any = await client.eval(RENEW, 1, self.key, self.owner, value, self.ttl_ms)
                 return bool(got)
             except ResponseError as exc:
-                if "NOPERM" not in str(exc) and "no permissions" not in str(exc):
+                if not refused(exc):
                     raise
                 self.checked = False
         await client.set(self.key, value, px=self.ttl_ms)
@@ -136,6 +141,6 @@ class NameClaim:
                 await client.eval(RELEASE, 1, self.key, self.owner)
                 return
             except ResponseError as exc:
-                if "NOPERM" not in str(exc) and "no permissions" not in str(exc):
+                if not refused(exc):
                     raise
         await client.delete(self.key)

@@ -553,8 +553,9 @@ def test_a_fix_before_restating_the_complaint_asks_to_restate(
 @pytest.mark.parametrize(
     ("lang", "split", "near_miss"),
     [
-        # "没有了，谢谢" split at the comma, 了 misheard (论): the turn is joined, 没有 is heard
-        ("zh", ["没有 论", "谢谢"], ["收到 了", "谢谢"]),
+        # "没有了，谢谢" split at the comma, 了 misheard (论): the turn is joined, 没有 is heard;
+        # 收到了，谢谢 is not 没有了谢谢 (and, going on with a question, no thanks in reply)
+        ("zh", ["没有 论", "谢谢"], ["收到 了", "谢谢 那 我 的 账单 呢"]),
         # "no, that's all" split mid-phrase; a new turn after a pause is not the same phrase
         ("en", ["no that's", "all thanks"], ["no that's", None, "all the details are right"]),
     ],

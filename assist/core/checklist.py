@@ -86,6 +86,8 @@ class Tracker:
             r.id: float(r.params.get("min_ratio", phrases.DEFAULT_MIN_RATIO)) for r in pack.rules
         }
         self._company = _lists(pack, "greeting", "company")
+        greeting = next((r for r in pack.rules if r.id == "greeting"), None)
+        self._company_by_sound = bool(greeting and greeting.params.get("company_by_sound"))
         self._name = _lists(pack, "greeting", "name")
         self._complaint = _lists(pack, "restate", "complaint")
         self._restate = _lists(pack, "restate", "restate")
@@ -141,11 +143,13 @@ class Tracker:
         keep = item.detail if detail is None else detail
         self.items[name] = Item(name, verdict, None if t is None else round(t, 3), keep)
 
-    def _find(self, rule: str, text: str, entries: tuple[str, ...]) -> bool:
+    def _find(
+        self, rule: str, text: str, entries: tuple[str, ...], *, by_sound: bool = False
+    ) -> bool:
         if not entries:
             return False
         ratio = self._ratio.get(rule, phrases.DEFAULT_MIN_RATIO)
-        return bool(phrases.find(text, entries, min_ratio=ratio))
+        return bool(phrases.find(text, entries, min_ratio=ratio, by_sound=by_sound))
 
     def _call_state(self, state: str, t: float) -> None:
         if state == "ringing" and self._ringing is None:
@@ -170,7 +174,8 @@ class Tracker:
             if "greeting" not in self._has_rule:
                 self._set("greeting", "yes", t)
             turn = " ".join(self._first_turn)
-            if self._find("greeting", turn, self._company) and self._find(
+            by_sound = self._company_by_sound
+            if self._find("greeting", turn, self._company, by_sound=by_sound) and self._find(
                 "greeting", turn, self._name
             ):
                 self._set("greeting", "yes", t)

@@ -210,17 +210,30 @@ def read_back(number: str, said: Iterable[str], *, digits_per_edit: int = 0) -> 
 
     The read-back match rule (docs/rules.md): the agent's numbers are joined in the order said,
     any consecutive run of them, and a run matches when it contains `number` or is within
-    len(number) // `digits_per_edit` edits of it (a digit wrong, missing or extra). Both sides
-    come from a recogniser, which gets a digit wrong now and then (Whisper base hears Mandarin
-    七 as 去, "4129183" for 4729183 on a phone line): a reminder to read back is for numbers
-    never read back, not a check of the recogniser. 0: exact; a number shorter than
-    `digits_per_edit` digits must be exact.
+    len(number) / `digits_per_edit` edits of it (`readback_cost`: a digit wrong, or two
+    swapped, is an edit each; a digit lost or doubled on one side half of one). Both sides
+    come from a recogniser, which on a phone line loses one of a run of repeated digits
+    ("5 5 2 3 0 1" for 5552301) or gets one wrong (Whisper base hears Mandarin 七 as 去,
+    "4129183" for 4729183): a reminder to read back is for numbers never read back, not a
+    check of the recogniser. 0: exact; a number shorter than `digits_per_edit` digits must be
+    exact.
     """
     said = list(said)
     if any(number == s or number in s for s in said) or number in "".join(said):
         return True
-    slack = len(number) // digits_per_edit if digits_per_edit > 0 else 0
-    if not slack:
+    if digits_per_edit <= 0 or len(number) < digits_per_edit:
         return False
+    allowed = len(number) / digits_per_edit
     runs = ("".join(said[i:j]) for i in range(len(said)) for j in range(i + 1, len(said) + 1))
-    return any(Levenshtein.distance(number, run, score_cutoff=slack) <= slack for run in runs)
+    return any(readback_cost(number, run, digits_per_edit) <= allowed for run in runs)
+
+
+def readback_cost(number: str, heard: str, digits_per_edit: int) -> float:
+    """Edits between a number and its read-back as heard: the edit distance, less half an edit
+    for each digit by which their lengths differ, up to one per `digits_per_edit` digits of
+    `number`. A digit only one side heard (a recogniser lost or doubled it: the count changes)
+    costs 1/2; a digit heard differently in its place, or two swapped, costs 1 each: that is
+    what a wrong read-back does, and a recogniser seldom. More digits missing is a read-back
+    left half done ("6283" for 62835914), at full price."""
+    lost = min(abs(len(number) - len(heard)), len(number) // digits_per_edit)
+    return Levenshtein.distance(number, heard) - lost / 2

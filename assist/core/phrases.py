@@ -9,7 +9,10 @@ toned pinyin (pypinyin, pure Python, readings chosen in context) is the same; in
 four characters or more one character may differ in both. A part of a phrase in brackets
 is required: fuzziness never forgives it ("[还]有什么可以帮您" is not "请问有什么可以帮您",
 "anything [else]" is not "anything less"); it must be heard as written, or by sound in
-Chinese. The phrase lists themselves are data in the rule packs.
+Chinese. English may be matched by sound too, where a detector asks for it (`by_sound`: a
+company's name, which no recogniser's vocabulary knows): words are compared by `sound_key`,
+their spelling reduced to the consonants a phone line keeps apart ("bangs" ~ "bank"). The
+phrase lists themselves are data in the rule packs.
 """
 
 from __future__ import annotations
@@ -97,6 +100,46 @@ def cjk_chars(text: str) -> str:
     return "".join(ch for ch in text if ch.isalnum()).lower()
 
 
+# English spelling reduced to what a phone line (300-3400 Hz) lets a recogniser tell apart:
+# voicing of stops and fricatives (g/k, d/t, b/p, z/s, v/f: the cues are low and short) and
+# the spellings of one sound (c/k/q/ck, ph/f, x/ks); doubled letters are one. Vowels stay:
+# they carry the most energy and are heard best ("bunk" is not "bank").
+_SOUND_RULES = tuple(
+    (re.compile(a), b)
+    for a, b in (
+        ("ph", "f"),
+        ("ck", "k"),
+        ("q", "k"),
+        ("x", "ks"),
+        ("c(?=[eiy])", "s"),
+        ("c", "k"),
+        ("g", "k"),
+        ("d", "t"),
+        ("b", "p"),
+        ("v", "f"),
+        ("z", "s"),
+        (r"(.)\1+", r"\1"),
+    )
+)
+_NOT_PLURAL = ("ss", "us", "is")  # "boss", "bus", "this": the s is the word's own
+
+
+@lru_cache(maxsize=4096)
+def sound_key(word: str) -> str:
+    """An English word's rough sound from its spelling: "bangs", "banks", "bank's" and "bank"
+    all give "pank" (a plural or possessive s dropped, g/k and b/p merged), "tank" and "bunk"
+    do not. Not a pronunciation: a key for matching names a recogniser wrote by ear."""
+    w = word.lower().replace("\u2019", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    w = "".join(ch for ch in w if "a" <= ch <= "z")
+    if len(w) > 3 and w.endswith("s") and not w.endswith(_NOT_PLURAL):
+        w = w[:-1]
+    for pattern, repl in _SOUND_RULES:
+        w = pattern.sub(repl, w)
+    return w
+
+
 def similarity(a: str, b: str) -> float:
     """1 - normalised Levenshtein distance (rapidfuzz's C implementation: matching runs on
     the runner thread for every transcript, so it must stay well under a frame's 20 ms)."""
@@ -131,8 +174,16 @@ def _window_score(toks: list[str], i: int, want: list[str], min_ratio: float) ->
     return score if score >= min_ratio else -1.0
 
 
-def find(text: str, phrases: Iterable[str], *, min_ratio: float = DEFAULT_MIN_RATIO) -> list[Match]:
-    """Every phrase of `phrases` heard in `text`, best match per phrase, in text order."""
+def find(
+    text: str,
+    phrases: Iterable[str],
+    *,
+    min_ratio: float = DEFAULT_MIN_RATIO,
+    by_sound: bool = False,
+) -> list[Match]:
+    """Every phrase of `phrases` heard in `text`, best match per phrase, in text order.
+    `by_sound`: English words may also match by `sound_key` (scored `SOUND_PENALTY` under
+    the same match by writing); Chinese always matches by sound."""
     out: list[Match] = []
     toks = tokens(text)
     chars = cjk_chars(text)
@@ -142,23 +193,46 @@ def find(text: str, phrases: Iterable[str], *, min_ratio: float = DEFAULT_MIN_RA
         if is_cjk(phrase):
             m = _find_cjk(chars, phrase, _required_positions(parsed, list(cjk_chars(phrase))))
         else:
-            m = _find_words(toks, phrase, min_ratio, _required_positions(parsed, tokens(phrase)))
+            required = _required_positions(parsed, tokens(phrase))
+            m = _find_words(toks, phrase, min_ratio, required, by_sound=by_sound)
         if m is not None:
             out.append(m)
     return sorted(out, key=lambda m: m.position)
 
 
-def _has_required(heard: list[str], want: list[str], required: tuple[int, ...]) -> bool:
+def _has_required(
+    heard: list[str], want: list[str], required: tuple[int, ...], by_sound: bool = False
+) -> bool:
     """Every required word of the phrase is a word heard in the window, exactly (or inside a
-    word the recogniser glued to its neighbour: "anythingelse")."""
+    word the recogniser glued to its neighbour: "anythingelse"; or, `by_sound`, a word with
+    the same `sound_key`)."""
     return all(
-        any(tok == want[k] or (len(tok) > len(want[k]) + 2 and want[k] in tok) for tok in heard)
+        any(
+            tok == want[k]
+            or (len(tok) > len(want[k]) + 2 and want[k] in tok)
+            or (by_sound and sound_key(tok) == sound_key(want[k]))
+            for tok in heard
+        )
         for k in required
     )
 
 
+def _sound_score(heard: list[str], want: list[str], exact: bool) -> float:
+    """Similarity of two word windows by `sound_key`, less `SOUND_PENALTY`; a short phrase's
+    keys must be equal."""
+    a = " ".join(sound_key(w) for w in heard)
+    b = " ".join(sound_key(w) for w in want)
+    sim = 1.0 if a == b else (0.0 if exact else similarity(a, b))
+    return sim - SOUND_PENALTY
+
+
 def _find_words(
-    toks: list[str], phrase: str, min_ratio: float, required: tuple[int, ...] = ()
+    toks: list[str],
+    phrase: str,
+    min_ratio: float,
+    required: tuple[int, ...] = (),
+    *,
+    by_sound: bool = False,
 ) -> Match | None:
     want = tokens(phrase)
     if not want or len(toks) < len(want):
@@ -178,9 +252,14 @@ def _find_words(
                 if k > 0 and i + k <= len(toks):
                     alt = " ".join(toks[i : i + k])
                     score = max(score, similarity(alt.replace(" ", ""), target.replace(" ", "")))
-        if required and not _has_required(toks[i : i + n + 1], want, required):
+        ok = score >= (1.0 if exact else min_ratio)
+        if by_sound and not ok:  # heard by ear: the same sound, another spelling
+            by_ear = _sound_score(toks[i : i + n], want, exact)
+            ok = by_ear + SOUND_PENALTY >= (1.0 if exact else min_ratio)
+            score = by_ear if ok else score
+        if required and not _has_required(toks[i : i + n + 1], want, required, by_sound):
             continue
-        if score >= (1.0 if exact else min_ratio) and (best is None or score > best.score):
+        if ok and (best is None or score > best.score):
             best = Match(phrase, heard, round(score, 3), i)
     return best
 

@@ -76,8 +76,10 @@ class _WordDetector(Detector):
         """Whether `t` is its speaker's first utterance (a greeting is not a closing)."""
         return _utterance(ctx, t) == 0
 
-    def find(self, text: str, entries: tuple[str, ...]) -> list[phrases.Match]:
-        return phrases.find(text, entries, min_ratio=self.p["min_ratio"])
+    def find(
+        self, text: str, entries: tuple[str, ...], *, by_sound: bool = False
+    ) -> list[phrases.Match]:
+        return phrases.find(text, entries, min_ratio=self.p["min_ratio"], by_sound=by_sound)
 
 
 class PhraseSaid(_WordDetector):
@@ -170,23 +172,33 @@ class ClosingWithout(_WordDetector):
 
 
 TURN_GAP_S = 2.0  # finals of one speaker this close, with nobody between, are one turn
+THANKS_TAIL = 3  # words (zh: characters) after the thanks that still end on it: "thank you
+# very much", 谢谢你们了
 
 
-def _turn_text(ctx: Context, t: Transcript) -> str:
-    """`t`'s text after the earlier finals of the same turn: the same speaker, nobody else's
-    final between, each within `TURN_GAP_S` of the next. A pause at a comma splits "没有了，
-    谢谢" or "no, that's all" into two finals; a phrase said across it is still one phrase."""
+def _turn_start(ctx: Context, t: Transcript) -> int:
+    """Index in `ctx.finals` of the first final of `t`'s turn: the same speaker, nobody
+    else's final between, each within `TURN_GAP_S` of the next (len(finals) if `t` is a
+    partial with no earlier final in its turn)."""
     finals = ctx.finals
     i = next((k for k in range(len(finals) - 1, -1, -1) if finals[k] is t), len(finals))
-    parts, start = [t.text], t.start
-    for f in reversed(finals[:i]):
+    start = t.start
+    while i > 0:
+        f = finals[i - 1]
         if f.speaker != t.speaker:
             break
         if start is not None and f.end is not None and start - f.end > TURN_GAP_S:
             break
-        parts.insert(0, f.text)
+        i -= 1
         start = f.start
-    return " ".join(parts)
+    return i
+
+
+def _turn_text(ctx: Context, t: Transcript) -> str:
+    """`t`'s text after the earlier finals of the same turn. A pause at a comma splits "没有了，
+    谢谢" or "no, that's all" into two finals; a phrase said across it is still one phrase."""
+    before = [f.text for f in ctx.finals[_turn_start(ctx, t) :] if f is not t]
+    return " ".join([*before, t.text])
 
 
 class NumbersNotReadBack(_WordDetector):
@@ -194,7 +206,11 @@ class NumbersNotReadBack(_WordDetector):
 
     Closing starts at its earliest sign: `speaker` says a `trigger` phrase (the anything-else
     question, "thank you for calling"), or the other side says an `other_trigger` phrase ("no,
-    that's all", 没有了; also said across the pause of a comma: the turn's finals are joined).
+    that's all", 没有了; also said across the pause of a comma: the turn's finals are joined),
+    or thanks `speaker` in reply (`other_thanks`): a turn that answers `speaker`, ends on a
+    thanks phrase, has at most `thanks_max_words` words (zh: characters) and no number
+    ("Great, thank you", 好的，谢谢): the customer takes the solution, the call's agreement
+    step is over and its ending begins (the catalogue's call shape).
     A number counts as given only with evidence (`numbers.Candidate`):
     at least `min_digits`, and then a `context` phrase in its utterance or in `speaker`'s
     utterance before it ("account number", 账号), or said digit by digit, or at least
@@ -208,6 +224,8 @@ class NumbersNotReadBack(_WordDetector):
         **_WordDetector.base_params,
         "trigger": (str, None),
         "other_trigger": (str, ""),
+        "other_thanks": (str, ""),
+        "thanks_max_words": (int, 8),
         "context": (str, ""),
         "min_digits": (int, numbers.DEFAULT_MIN_DIGITS),
         "min_digits_alone": (int, 0),
@@ -222,7 +240,12 @@ class NumbersNotReadBack(_WordDetector):
         self.other_trigger = (
             _lists(self.pack, self.p["other_trigger"]) if self.p["other_trigger"] else ()
         )
+        self.other_thanks = (
+            _lists(self.pack, self.p["other_thanks"]) if self.p["other_thanks"] else ()
+        )
         self.context = _lists(self.pack, self.p["context"]) if self.p["context"] else ()
+        if self.p["thanks_max_words"] < 1:
+            raise ValueError("thanks_max_words must be >= 1")
         if self.p["min_digits"] < 1:
             raise ValueError("min_digits must be >= 1")
         for key in ("digits_per_edit", "min_digits_alone"):
@@ -274,7 +297,29 @@ class NumbersNotReadBack(_WordDetector):
             return False
         if t.speaker == me:
             return bool(self.find(t.text, self.trigger))
-        return bool(self.other_trigger) and bool(self.find(_turn_text(ctx, t), self.other_trigger))
+        turn = _turn_text(ctx, t)
+        if self.other_trigger and self.find(turn, self.other_trigger):
+            return True
+        return self._thanks_in_reply(ctx, t, turn, me)
+
+    def _thanks_in_reply(self, ctx: Context, t: Transcript, turn: str, me: str) -> bool:
+        """The other side's whole turn (a final) answers `me`, is short, ends on thanks and
+        gives no number: they take what `me` did, so the call's ending begins."""
+        if not self.other_thanks or t.kind != "final":
+            return False
+        first = _turn_start(ctx, t)
+        if first == 0 or ctx.finals[first - 1].speaker != me:
+            return False
+        zh = phrases.is_cjk(turn)
+        units = list(phrases.cjk_chars(turn)) if zh else phrases.tokens(turn)
+        if len(units) > self.p["thanks_max_words"] or self._numbers([turn]):
+            return False
+        hits = self.find(turn, self.other_thanks)
+        if not hits:
+            return False
+        last = hits[-1]
+        said = len(phrases.cjk_chars(last.heard)) if zh else len(phrases.tokens(last.heard))
+        return len(units) - (last.position + said) <= THANKS_TAIL
 
     def check(self, ctx: Context) -> Condition | None:
         me = self.p["speaker"]
@@ -374,6 +419,9 @@ class HoldWithoutReason(_WordDetector):
 class Greeting(_WordDetector):
     """The agent's first turn lacks a `company` phrase or a `name` phrase.
 
+    `company_by_sound`: English company phrases also match by sound (`phrases.sound_key`):
+    a brand is no word a recogniser knows, so it writes what it heard ("bank" as "bangs").
+
     With `turn_s` 0 the first turn is the first final. A second pass that decodes each VAD
     utterance splits "您好，[pause] 欢迎致电…" in two finals, so with `turn_s` > 0 the turn is every
     final of `speaker` that starts before the other side first speaks and within `turn_s` of
@@ -385,6 +433,7 @@ class Greeting(_WordDetector):
         "company": (str, None),
         "name": (str, None),
         "turn_s": ((int, float), 0.0),
+        "company_by_sound": (bool, False),
         # how the prompt names what is missing, in the pack's language
         "company_label": (str, "company"),
         "name_label": (str, "name"),
@@ -409,11 +458,11 @@ class Greeting(_WordDetector):
         text = " ".join(self.heard)
         return [
             what
-            for what, entries in (
-                (self.p["company_label"], self.company),
-                (self.p["name_label"], self.own_name),
+            for what, entries, by_sound in (
+                (self.p["company_label"], self.company, self.p["company_by_sound"]),
+                (self.p["name_label"], self.own_name, False),
             )
-            if not self.find(text, entries)
+            if not self.find(text, entries, by_sound=by_sound)
         ]
 
     def check(self, ctx: Context) -> Condition | None:

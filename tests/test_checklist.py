@@ -228,3 +228,73 @@ def test_report_and_calls_list_take_the_stored_final_else_judge_the_events() -> 
     assert {i.name: i.verdict for i in judged(own, "en")}["greeting"] == "no"  # the session's
     before = [e for e in events if e["type"] != "checklist"]  # stored before it went live
     assert score(judged(before, "en")) == "4/4"
+
+
+@pytest.mark.parametrize(
+    ("lang", "script", "read_back"),
+    [
+        # each side lost a digit of 5552301: still a read-back, as the rule judges it
+        (
+            "en",
+            [
+                (2.0, "agent", "hello you are through to the bangs my name is sam"),
+                (6.0, "customer", "my phone number is 555-3001"),
+                (9.0, "agent", "your number is 5 5 2 3 0 1"),
+                (12.0, "customer", "great thank you"),
+                (15.0, "agent", "thank you for calling goodbye"),
+            ],
+            True,
+        ),
+        # two digits swapped: a wrong read-back; the customer's thanks starts closing: "no"
+        (
+            "en",
+            [
+                (2.0, "agent", "hello you are through to the bangs my name is sam"),
+                (6.0, "customer", "my account number is 29340"),
+                (9.0, "agent", "so that is 2 9 4 3 0"),
+                (12.0, "customer", "great thank you"),
+                (15.0, "agent", "thank you for calling goodbye"),
+            ],
+            False,
+        ),
+        (
+            "zh",
+            [
+                (2.0, "agent", "您好 欢迎 致电 安可 银行 我 是 小 王"),
+                (6.0, "customer", "我 的 电话 是 五五五三零零一"),
+                (9.0, "agent", "您 的 电话 是 五五二三零一"),
+                (12.0, "customer", "好 的 谢谢"),
+                (15.0, "agent", "感谢 您 的 来电 再见"),
+            ],
+            True,
+        ),
+        (
+            "zh",
+            [
+                (2.0, "agent", "您好 欢迎 致电 安可 银行 我 是 小 王"),
+                (6.0, "customer", "我 的 账号 是 二九三四零"),
+                (9.0, "agent", "您 的 账号 是 二九四三零"),
+                (12.0, "customer", "好 的 谢谢"),
+                (15.0, "agent", "感谢 您 的 来电 再见"),
+            ],
+            False,
+        ),
+    ],
+)
+def test_the_checklist_agrees_with_the_rules_on_read_backs_and_the_company(
+    lang: str, script: Script, read_back: bool
+) -> None:
+    """The live items use the rules' matching: a company name written by ear ("bangs") is the
+    company, a read-back with a digit lost on each side ticks, a swapped one never does and
+    turns "no" when the customer's thanks starts closing."""
+    events = call(lang, script)
+    prompts = [e["data"]["rule"] for e in events if e["type"] == "prompt"]
+    assert "greeting" not in prompts
+    assert history(events, "greeting")[1][:2] == (2.0, "yes")
+    got = history(events, "numbers_read_back")
+    if read_back:
+        assert "confirm_numbers" not in prompts
+        assert got[-1][:2] == (9.0, "yes")
+    else:
+        assert [s for _, s, _ in got] == ["pending", "pending", "no"]
+        assert got[-1][0] == pytest.approx(12.0, abs=0.021)  # at the thanks, not the goodbye

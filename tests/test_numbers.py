@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from assist.core.numbers import candidates, extract, read_back, shown, written_as_amount
+from assist.core.numbers import (
+    candidates,
+    extract,
+    read_back,
+    readback_cost,
+    shown,
+    written_as_amount,
+)
 
 
 @pytest.mark.parametrize(
@@ -173,3 +180,51 @@ def test_real_recorded_numbers_through_a_phone_line_carry_their_evidence() -> No
 )
 def test_a_currency_sign_before_a_number_marks_an_amount(text: str, amount: bool) -> None:
     assert written_as_amount(text) is amount
+
+
+@pytest.mark.parametrize(
+    ("number", "heard", "lang"),
+    [
+        # 5552301 read back, each side lost a digit: "555-3001" / "5 5 2 3 0 1" (the corpus)
+        ("5553001", "five five two three zero one", "en"),
+        ("5553001", "五五二三零一", "zh"),
+        ("29340", "two nine three four", "en"),  # the last digit lost
+        ("29340", "二九三四四零", "zh"),  # a digit doubled
+        ("62835914", "six two eight three five nine one", "en"),
+    ],
+)
+def test_a_read_back_with_a_digit_lost_or_doubled_on_each_side_is_a_read_back(
+    number: str, heard: str, lang: str
+) -> None:
+    """A recogniser loses one of a run of repeated digits or doubles one; with both sides
+    heard, a read-back that differs by a lost digit and one more slip is still a read-back."""
+    said = extract(heard, lang, min_digits=1)
+    assert read_back(number, said, digits_per_edit=4), said
+    assert not read_back(number, said)  # exact (digits_per_edit 0) it is not
+
+
+@pytest.mark.parametrize(
+    ("number", "heard", "lang"),
+    [
+        ("29340", "two nine four three zero", "en"),  # two digits swapped
+        ("29340", "二九四三零", "zh"),
+        ("4729183", "four seven one two one eight three", "en"),  # two digits different
+        ("4729183", "四一二九一八八", "zh"),
+        ("62835914", "six two eight three", "en"),  # half read back
+        ("29340", "two nine three", "en"),
+        ("29340", "eight one seven six six", "en"),  # another number
+        ("5553001", "五五五三", "zh"),
+    ],
+)
+def test_a_wrong_or_half_read_back_is_no_read_back(number: str, heard: str, lang: str) -> None:
+    """A wrong read-back changes digits in place (or swaps them): that is a whole edit per
+    digit, and more digits missing than one per four is a read-back left half done."""
+    said = extract(heard, lang, min_digits=1)
+    assert not read_back(number, said, digits_per_edit=4), said
+
+
+def test_the_read_back_cost_counts_a_lost_digit_as_half_an_edit() -> None:
+    assert readback_cost("5553001", "552301", 4) == 1.5  # a digit lost, one different
+    assert readback_cost("4729183", "4729138", 4) == 2  # a swap
+    assert readback_cost("4729183", "4129183", 4) == 1  # one different
+    assert readback_cost("62835914", "6283", 4) == 3  # 4 missing: 2 at half price

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assist.core.phrases import Phrase, find, similarity
+from assist.core.phrases import SOUND_PENALTY, Phrase, find, similarity, sound_key
 
 
 @pytest.mark.parametrize(
@@ -182,3 +182,46 @@ def test_required_parts_are_parsed_and_checked() -> None:
     for bad in ("anything [else", "anything []", "[a[b]]"):
         with pytest.raises(ValueError, match="required part"):
             Phrase.parse(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase", "heard"),
+    [
+        ("you are through to the bangs", "bank", "bangs"),  # g/k merged, plural dropped
+        ("you are through to the banks", "bank", "banks"),
+        ("welcome to the bank's line", "bank", "bank's"),
+        ("thank you for calling ackme", "acme", "ackme"),  # one sound, another spelling
+        ("this is the acme bangs", "acme bank", "acme bangs"),
+    ],
+)
+def test_a_company_name_written_by_ear_matches_by_sound(text: str, phrase: str, heard: str) -> None:
+    """A recogniser writes a name it does not know as it heard it; by sound it still matches
+    (a little under the same match by writing), and only where a detector asks for it."""
+    [m] = find(text, [phrase], by_sound=True)
+    assert m.heard == heard and m.score < 1.0
+    assert m.score == pytest.approx(1.0 - SOUND_PENALTY)
+    assert find(text, [phrase]) == []  # by writing alone: no
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        ("welcome to the tank", "bank"),  # another consonant
+        ("you are through to the bunk", "bank"),  # another vowel: vowels are heard best
+        ("thanks for waiting", "bank"),
+        ("you are through to the band", "bank"),
+        ("thank you for calling acne", "acme"),
+        ("thank you for calling apex", "acme"),
+        ("you reached northwest", "northwind"),
+        ("this is the apex bank", "acme bank"),
+    ],
+)
+def test_another_name_does_not_match_by_sound(text: str, phrase: str) -> None:
+    assert find(text, [phrase], by_sound=True) == []
+
+
+def test_sound_keys_merge_what_a_phone_line_blurs_and_keep_vowels() -> None:
+    assert {sound_key(w) for w in ("bank", "banks", "bangs", "bank's", "Bank’s")} == {"pank"}
+    assert sound_key("tank") != sound_key("bank") != sound_key("bunk")
+    assert sound_key("this") == "this" and sound_key("bus") == "pus"  # no plural to drop
+    assert sound_key("phone") == sound_key("fone") and sound_key("city") == sound_key("sity")

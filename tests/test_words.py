@@ -219,6 +219,22 @@ def test_greeting_without_company_and_name_only_first_turn() -> None:
     assert only_name[0][1].evidence["missing"] == "name"
 
 
+@pytest.mark.parametrize(
+    ("company", "missing"),
+    [
+        ("you are through to the bangs", None),  # "bank" written by ear
+        ("thank you for calling the banks", None),
+        ("you are through to the tanks", "company"),  # another word: no company
+        ("you are through to the band", "company"),
+    ],
+)
+def test_the_company_name_is_heard_by_sound_in_the_greeting(company, missing) -> None:
+    greeting = f"hello {company} my name is sam how can i help"
+    prompts = run("en", [(2.0, "agent", greeting), (16.0, "customer", "hi")])
+    got = [p.evidence["missing"] for _, p in prompts if p.rule == "greeting"]
+    assert got == ([] if missing is None else [missing])
+
+
 # --- zh ---------------------------------------------------------------------------------------
 
 
@@ -650,3 +666,54 @@ def test_an_amount_written_with_its_currency_sign_is_a_number_given(
 
     assert "confirm_numbers" in prompts(amount)
     assert "confirm_numbers" not in prompts(near_miss)  # three digits, nothing says given
+
+
+@pytest.mark.parametrize(
+    ("lang", "thanks", "near_misses"),
+    [
+        (
+            "en",
+            ["great thank you", "ok thanks a lot", "perfect thank you very much", "thank you"],
+            [
+                "thank you and can you also change my address",  # goes on: not ending
+                "thanks my other card is 5551234",  # gives a number: not ending
+                "and then the second letter came last week and it said the same so thanks",  # long
+            ],
+        ),
+        (
+            "zh",
+            ["好的 谢谢", "谢谢 你", "好 的 非常 感谢"],
+            [
+                "谢谢 那 我 的 账单 呢",
+                "谢谢 我 的 手机 是 13912345678",
+                "后来 第二 封 信 上周 又 来 了 说 的 还是 一样 谢谢",
+            ],
+        ),
+    ],
+)
+def test_the_customers_short_thanks_in_reply_starts_closing(lang, thanks, near_misses) -> None:
+    """A customer who thanks the agent for what they did ("great, thank you", 好的，谢谢)
+    takes the solution: the call's ending begins there, so numbers never read back are asked
+    for then, before the goodbye. A thanks that goes on, gives a number or is a long turn is
+    not that; nor is a thanks the agent has not answered since the number."""
+    greet = GREET_EN if lang == "en" else GREET_ZH
+    given = "my account number is 4729183" if lang == "en" else "我 的 账号 是 4729183"
+    done = "ok i have updated your address" if lang == "en" else "好 的 已经 帮 您 更新 了"
+    bye = "thank you for calling goodbye" if lang == "en" else "感谢 您 的 来电 再见"
+
+    def fired(line: str, answered: bool = True) -> float:
+        script = [greet, (6.0, "customer", given)]
+        script += [(9.0, "agent", done)] if answered else []
+        script += [(12.0, "customer", line), (16.0, "agent", bye)]
+        [t] = [t for t, p in run(lang, script) if p.rule == "confirm_numbers"]
+        return t
+
+    for line in thanks:
+        assert fired(line) == pytest.approx(12.0, abs=0.021), line
+        assert fired(line, answered=False) == pytest.approx(16.0, abs=0.021), line
+    for line in near_misses:
+        assert fired(line) == pytest.approx(16.0, abs=0.021), line
+    # read back: the thanks asks for nothing
+    read = "that is 4729183" if lang == "en" else "您 的 账号 是 4729183"
+    script = [greet, (6.0, "customer", given), (9.0, "agent", read), (12.0, "customer", thanks[0])]
+    assert "confirm_numbers" not in rules(run(lang, [*script, (16.0, "agent", bye)]))

@@ -166,6 +166,16 @@ EN: dict[str, list[Turn]] = {
         C("No."),
         BYE,
     ],
+    # a read-back with two digits swapped is wrong, though each digit was said (the read-back
+    # rule forgives a digit lost on a side, never digits changed in place)
+    "numbers_read_back_swapped": [
+        GREET,
+        C("My account number is", DIGITS),
+        A("So that is two nine four three zero."),
+        Turn(ASK.speaker, ASK.parts, ("confirm_numbers",)),
+        C("No."),
+        BYE,
+    ],
     "amount_not_read_back": [
         GREET,
         C("I was charged two hundred and fifty dollars twice."),

@@ -23,14 +23,14 @@ FLOOR: dict[str, dict[str, Any]] = {
         "hits": {
             "agent_wording": 2,
             "anything_else": 4,
-            "confirm_numbers": 4,
+            "confirm_numbers": 6,
             "greeting": 3,
             "hold_reason": 2,
             "negative_phrase": 3,
             "restate": 2,
             "thank_before_goodbye": 2,
         },
-        "max_false_alarms": 2,
+        "max_false_alarms": 0,
     },
     "zh": {
         "hits": {
@@ -63,11 +63,12 @@ def test_the_corpus_scores_at_least_todays_figures(lang: str) -> None:
     r = assist_eval(str(CORPUS / lang), "--lang", lang, "--json")
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)
-    assert got["calls"] == {"en": 20, "zh": 12}[lang]
+    assert got["calls"] == {"en": 21, "zh": 12}[lang]
     floor = FLOOR[lang]
     for rule, hits in floor["hits"].items():
         assert got["rules"][rule]["hits"] >= hits, (rule, got["rules"][rule])
     assert got["total"]["false_alarms"] <= floor["max_false_alarms"], got["rules"]
+    assert got["total"]["late"] == 0, got["rules"]  # closing prompts before the goodbye
 
 
 @pytest.mark.timeout(900)

@@ -298,3 +298,34 @@ def test_the_checklist_agrees_with_the_rules_on_read_backs_and_the_company(
     else:
         assert [s for _, s, _ in got] == ["pending", "pending", "no"]
         assert got[-1][0] == pytest.approx(12.0, abs=0.021)  # at the thanks, not the goodbye
+
+
+@pytest.mark.parametrize(
+    ("lang", "asked", "said", "pinned"),
+    [
+        ("en", "what are the last four digits", "1385", "1385"),  # asked for: context
+        ("en", "how can i help", "i was charged $250 twice", "250"),  # a currency sign
+        ("en", "how can i help", "it is two nine three four", "2934"),  # said digit by digit
+        ("en", "how can i help", "i was charged 250 twice", ""),  # three digits, no evidence
+        ("zh", "请问 您 的 卡号 后四位 是 多少", "三八五七", "3857"),
+        ("zh", "好 的", "对 的", ""),
+    ],
+)
+def test_the_checklist_pins_the_numbers_the_rule_asks_to_read_back(
+    lang: str, asked: str, said: str, pinned: str
+) -> None:
+    """A number counts as given on the checklist exactly when the `confirm_numbers` rule
+    would ask for it back (numbers.given): the pinned item and the prompt agree."""
+    greet = (
+        "hello acme bank my name is sam" if lang == "en" else "您好 欢迎 致电 安可 银行 我 是 小 王"
+    )
+    close = "anything else i can help with" if lang == "en" else "还有 什么 可以 帮 您"
+    script: Script = [(2.0, "agent", greet), (5.0, "agent", asked), (8.0, "customer", said)]
+    events = call(lang, [*script, (12.0, "agent", close)])
+    prompted = any(e["data"]["rule"] == "confirm_numbers" for e in events if e["type"] == "prompt")
+    got = history(events, "numbers_read_back")
+    assert prompted == bool(pinned)
+    if pinned:
+        assert got[1] == (8.0, "pending", pinned) and got[-1][1] == "no"
+    else:
+        assert got[-1][1] == "n/a"

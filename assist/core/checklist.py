@@ -97,11 +97,14 @@ class Tracker:
         numbers_rule = next((r for r in pack.rules if r.id == "confirm_numbers"), None)
         p = numbers_rule.params if numbers_rule is not None else {}
         self._min_digits = int(p.get("min_digits", PIN_MIN_DIGITS))
-        self._alone = int(p.get("min_digits_alone", 0)) or max(self._min_digits, PIN_MIN_DIGITS)
+        # the rule's evidence for a number given (numbers.given); without the rule: long ones
+        self._alone = int(p.get("min_digits_alone", 0)) if p else PIN_MIN_DIGITS
+        self._min_conf = float(p.get("min_conf", 0.0))
         self._per_edit = int(p.get("digits_per_edit", 0))
         self._ringing: float | None = None
         self._answered = False
         self._agent: list[tuple[float, str]] = []  # the agent's finals (t, text)
+        self._asked = ""  # the agent's last final: "what's your phone number?" is context
         self._customer_spoke = False
         self._first_turn: list[str] = []  # the agent's finals before the customer's first
         self._complaint_at: float | None = None
@@ -129,7 +132,12 @@ class Tracker:
             if data.get("speaker") == "agent":
                 self._agent_said(text, t)
             elif data.get("speaker") == "customer":
-                self._customer_said(text, t)
+                words = [
+                    (str(w.get("w", "")), w.get("conf"))
+                    for w in data.get("words") or ()
+                    if isinstance(w, Mapping)
+                ]
+                self._customer_said(text, t, words)
         elif kind == "hangup":
             self._hangup(str(data.get("by")), t)
         elif kind == "call_ended":
@@ -169,6 +177,7 @@ class Tracker:
 
     def _agent_said(self, text: str, t: float) -> None:
         self._agent.append((t, text))
+        self._asked = text
         if not self._customer_spoke:
             self._first_turn.append(text)
             if "greeting" not in self._has_rule:
@@ -190,14 +199,24 @@ class Tracker:
             if self._find("thank_before_goodbye", text, self._thanks):
                 self._set("thanked", "yes", t)
 
-    def _customer_said(self, text: str, t: float) -> None:
+    def _customer_said(
+        self, text: str, t: float, words: Sequence[tuple[str, float | None]] = ()
+    ) -> None:
+        """A number the customer gave is judged as the `confirm_numbers` rule judges it."""
         self._customer_spoke = True
         if self._complaint_at is None and self._find("restate", text, self._complaint):
             self._complaint_at = t
-        context = self._find("confirm_numbers", text, self._context)
-        for digits in numbers.extract(text, self.lang, min_digits=self._min_digits):
-            if (context or len(digits) >= self._alone) and digits not in self._given:
-                self._given[digits] = t
+        context = bool(self._context) and (
+            self._find("confirm_numbers", text, self._context)
+            or self._find("confirm_numbers", self._asked, self._context)
+            or numbers.written_as_amount(text)
+        )
+        found = numbers.candidates(text, self.lang, min_digits=self._min_digits, words=words)
+        for c in found:
+            if c.digits not in self._given and numbers.given(
+                c, context=context, min_conf=self._min_conf, min_digits_alone=self._alone
+            ):
+                self._given[c.digits] = t
         unread = self._unread()
         if unread:  # pinned: "Read back 4729183" until the agent says it
             self._set("numbers_read_back", "pending", self._given[unread[0]], unread[0])

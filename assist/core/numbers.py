@@ -184,6 +184,18 @@ def candidates(
     return out
 
 
+def given(
+    c: Candidate, *, context: bool, min_conf: float = 0.0, min_digits_alone: int = 0
+) -> bool:
+    """Whether a candidate is a number its speaker gave (docs/rules.md, "A number the customer
+    gave"): `context` near it (a context phrase in its utterance or in the question before, a
+    currency sign), or, heard with confidence `min_conf` or more, said digit by digit or at
+    least `min_digits_alone` digits long. The rule and the checklist both judge by it."""
+    sure = c.conf is None or c.conf >= min_conf
+    enough = sum(ch.isdigit() for ch in c.digits) >= min_digits_alone
+    return context or (sure and (c.run or enough))
+
+
 def shown(c: Candidate) -> str:
     """The number as heard, digits the recogniser was unsure of in brackets ("47[2]9183")."""
     mark = [False] * len(c.digits)

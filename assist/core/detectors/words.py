@@ -285,10 +285,12 @@ class NumbersNotReadBack(_WordDetector):
                 or numbers.written_as_amount(f.text)  # "$250": "dollars" written as a sign
             )
             for c in found:
-                sure = c.conf is None or c.conf >= self.p["min_conf"]
-                alone = self.p["min_digits_alone"]
-                enough = sum(ch.isdigit() for ch in c.digits) >= alone
-                if context or (sure and (c.run or enough)):
+                if numbers.given(
+                    c,
+                    context=context,
+                    min_conf=self.p["min_conf"],
+                    min_digits_alone=self.p["min_digits_alone"],
+                ):
                     out.setdefault(c.digits, c)
         return list(out.values())
 

@@ -184,9 +184,7 @@ def candidates(
     return out
 
 
-def given(
-    c: Candidate, *, context: bool, min_conf: float = 0.0, min_digits_alone: int = 0
-) -> bool:
+def given(c: Candidate, *, context: bool, min_conf: float = 0.0, min_digits_alone: int = 0) -> bool:
     """Whether a candidate is a number its speaker gave (docs/rules.md, "A number the customer
     gave"): `context` near it (a context phrase in its utterance or in the question before, a
     currency sign), or, heard with confidence `min_conf` or more, said digit by digit or at

@@ -68,6 +68,10 @@ const STRINGS = {
     // a SIPREC recording paused by the recording client (e.g. while a card number is given)
     rec_paused: "Recording paused", since: "since {at}", rec_resumed: "recording resumed {at}",
     rec_paused_title: "The recording client paused the recording (e.g. while a card number is given): no audio, no prompts until it resumes",
+    // a recorded (SIPREC) call: a copy of the audio of a call on the agent's own phone
+    rec_own_phone: "Recording from your phone",
+    rec_own_phone_title: "A copy of the call on your own phone (SIPREC): answer, hold and hang up on your phone; this page only coaches",
+    siprec_note: "listen only",
   },
   zh: {
     title: "通话助手", connecting: "连接中…", live: "已连接", reconnecting: "重新连接中…",
@@ -127,6 +131,9 @@ const STRINGS = {
     status_lost: "已失联", status_lost_title: "坐席插件已失去联系：通话之后的情况未知",
     rec_paused: "录音已暂停", since: "自 {at} 起", rec_resumed: "录音已于 {at} 恢复",
     rec_paused_title: "录音客户端暂停了录音（例如客户报卡号时）：恢复前没有音频，也没有提示",
+    rec_own_phone: "正在录制您话机上的通话",
+    rec_own_phone_title: "这是您话机上通话的录音副本（SIPREC）：接听、保持和挂断请在话机上操作；本页只提供辅导",
+    siprec_note: "仅监听",
   },
 };
 

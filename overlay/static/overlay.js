@@ -31,6 +31,9 @@ const view = {
   checklist: null, // the last `checklist` event's items
   checklistLog: [], // every item change seen: {name, state, detail, t, ended} (tests, debugging)
   pausedSince: null, // audio time a SIPREC client paused the recording (null: recording)
+  state: null, direction: null, // the call's SIP state (call_state events)
+  recorded: false, // a SIPREC copy of a call on the agent's own phone: no call control here
+  telephony: false, // hello: a phone is behind the server (answer / hang up can work)
 };
 
 const conn = new AssistConn({
@@ -39,7 +42,11 @@ const conn = new AssistConn({
   onMessage: (m) => {
     if (m.type === "error") toast(m.error, true);
     // the dial box only where a phone is behind the server and this token may place calls
-    if (m.type === "hello") $("dial").hidden = !(m.telephony && m.dial);
+    if (m.type === "hello") {
+      view.telephony = Boolean(m.telephony);
+      $("dial").hidden = !(m.telephony && m.dial);
+      callState(view.state, view.direction);
+    }
     if (m.type === "phone") { view.phone = m; showPhone(); }
   },
   onStatus: (s) => { view.status = s; showStatus(); },
@@ -68,7 +75,9 @@ function reset(callId, data) {
   view.checklist = null;
   view.checklistLog = [];
   view.pausedSince = null;
+  view.recorded = isRecorded(data);
   document.body.classList.remove("ended", "paused");
+  document.body.classList.toggle("recorded", view.recorded);
   document.body.classList.add("oncall");
   $("ended-banner").hidden = true;
   $("prompts").replaceChildren();
@@ -92,6 +101,7 @@ function relabel() {
   showMood();
   showOthers();
   showChecklist();
+  callState(view.state, view.direction);
   $("pace").title = I18N.t("wpm_title");
 }
 I18N.onChange.push(relabel);
@@ -160,12 +170,29 @@ function showPhone() {
   box.title = box.textContent;
 }
 
-// The softphone's own buttons (SIP calls): answer a ringing inbound call, hang up, dial.
+/** A recorded call (`assist srs`, SIPREC): the server has a copy of the audio of a call on the
+ * agent's own phone, not a leg of it, so answer, hold and hang-up are the phone's, not ours. */
+function isRecorded(data) {
+  return (data && data.source) === "srs";
+}
+
+// The softphone's own buttons (SIP calls): answer a ringing inbound call, hang up, dial. Only
+// where they can work: a phone behind the server (hello's `telephony`) and a call that is a
+// leg of ours; a recorded call says where it comes from instead.
 function callState(state, direction) {
   view.state = state;
-  $("call-state").textContent = state ? I18N.t(`st_${state}`) : "";
-  $("answer").hidden = !(state === "ringing" && direction === "inbound");
-  $("hangup").hidden = !(state === "ringing" || state === "confirmed" || state === "held");
+  view.direction = direction;
+  const ours = view.telephony && !view.recorded;
+  const text = $("call-state");
+  if (view.recorded && view.call && !view.ended) {
+    text.textContent = I18N.t("rec_own_phone");
+    text.title = I18N.t("rec_own_phone_title");
+  } else {
+    text.textContent = state ? I18N.t(`st_${state}`) : "";
+    text.title = "";
+  }
+  $("answer").hidden = !(ours && state === "ringing" && direction === "inbound");
+  $("hangup").hidden = !(ours && (state === "ringing" || state === "confirmed" || state === "held"));
 }
 
 async function control(msg) {
@@ -224,6 +251,10 @@ function showOthers() {
       b.addEventListener("click", () => control({ ...msg, call_id: id }));
       card.append(b);
     };
+    if (isRecorded(o.data) || !view.telephony) { // a copy of a call on the agent's own phone
+      card.title = I18N.t("rec_own_phone_title");
+      return card;
+    }
     if (ringing) button("answer", "answer", { type: "answer" });
     if (live.includes(o.state)) button("hangup", ringing ? "decline" : "hangup", { type: "hangup" });
     return card;
@@ -287,6 +318,11 @@ function handle(ev) {
 // A SIPREC recording paused by its client (docs/siprec.md): the pill says so, in amber, with
 // how long; the meters grey out (no audio comes). Its resume is said beside the cards.
 function recording(d, t) {
+  if (!view.recorded) { // call_started said so already; older streams say it here
+    view.recorded = true;
+    document.body.classList.add("recorded");
+    callState(view.state, view.direction);
+  }
   const was = view.pausedSince !== null;
   if (d.paused && !was) view.pausedSince = t;
   else if (!d.paused && was) {

@@ -25,6 +25,7 @@ const conn = new AssistConn({
       I18N.set(boardLang());
       render();
       showFollowTitle();
+      showFollowState();
       showMeters();
     }
     else if (m.type === "error") notice(m.error, true);
@@ -33,7 +34,9 @@ const conn = new AssistConn({
   onStatus: (s) => { status = s; showStatus(); },
 });
 window.assist = { conn, follow, board: () => board };
-I18N.onChange.push(() => { showPhone(); showStatus(); render(); showFollowTitle(); showMeters(); });
+I18N.onChange.push(() => {
+  showPhone(); showStatus(); render(); showFollowTitle(); showFollowState(); showMeters();
+});
 
 function showStatus() {
   $("status").textContent = I18N.t(status);
@@ -143,14 +146,19 @@ function render() {
     }
     const actions = el("td", "actions");
     // a recorded (SIPREC) call is a copy of the audio: listen plays it, but there is no leg
-    // into the call to whisper or barge on
-    if (c.source === "srs") actions.append(el("span", "muted", I18N.t("siprec_no_modes")));
-    for (const mode of c.source === "srs" ? ["listen", "off"] : MODES) {
+    // into the call to whisper or barge on. The buttons come first, so they always show; the
+    // reason is a short note after them, in full on hover (and in the follow panel).
+    const recorded = c.source === "srs";
+    for (const mode of recorded ? ["listen", "off"] : MODES) {
       const b = el("button", mode === c.supervisor && c.live ? "on" : "", I18N.t(mode));
       b.dataset.mode = mode;
       b.disabled = !c.live; // an ended (or lost) call has nobody to listen to
       b.onclick = (e) => { e.stopPropagation(); supervise(c.call_id, mode); };
       actions.append(b);
+    }
+    if (recorded) {
+      actions.append(el("span", "muted siprec-note", I18N.t("siprec_note")));
+      actions.title = I18N.t("siprec_no_modes");
     }
     tr.append(stateCell(c), agent, call, time, score, mood, flags, last, actions);
     tr.onclick = () => startFollowing(c.call_id);
@@ -244,6 +252,26 @@ function showFollowTitle() {
   $("f-scores").textContent = [now, past, oftenMissed(row)].filter(Boolean).join(" · ");
 }
 
+/** The followed call's recording state, as its row says it: a recorded (SIPREC) call is
+ * listen-only (why, in words), and while its client has paused the recording, since when. */
+function showFollowState() {
+  const box = $("f-state");
+  const row = board.find((c) => c.call_id === follow.call);
+  box.replaceChildren();
+  box.className = "";
+  if (!row) return;
+  if (row.paused && row.live) {
+    box.className = "paused";
+    box.title = I18N.t("rec_paused_title");
+    box.append(el("span", "pausedtag", I18N.t("rec_paused")),
+      el("span", "", I18N.t("since", { at: fmtTime(row.paused_since) })));
+  } else if (row.live && row.resumed_at != null) {
+    box.title = "";
+    box.append(el("span", "resumedtag", I18N.t("rec_resumed", { at: fmtTime(row.resumed_at) })));
+  }
+  if (row.source === "srs") box.append(el("div", "muted", I18N.t("siprec_no_modes")));
+}
+
 function startFollowing(callId) {
   if (follow.call === callId) return;
   if (follow.call) conn.forget(follow.call);
@@ -259,6 +287,7 @@ function startFollowing(callId) {
   $("follow").hidden = false;
   document.querySelector("main").classList.add("following");
   showFollowTitle();
+  showFollowState();
   conn.forget(callId); // the whole history of the call, not just what is new
   conn.subscribe(callId);
   render();

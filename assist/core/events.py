@@ -101,7 +101,7 @@ class CallStarted(EventData):
     type: ClassVar[str] = "call_started"
     doc: ClassVar[str] = "A call's analysis session began (audio time 0)."
     lang: str
-    source: str  # "demo" | "sip"
+    source: str  # "demo" | "sip" | "srs" (a SIPREC recording: a copy, no call control)
     sample_rate: int
     agent: str = ""
     remote: str = ""

@@ -132,7 +132,7 @@ const STRINGS = {
     rec_paused: "录音已暂停", since: "自 {at} 起", rec_resumed: "录音已于 {at} 恢复",
     rec_paused_title: "录音客户端暂停了录音（例如客户报卡号时）：恢复前没有音频，也没有提示",
     rec_own_phone: "正在录制您话机上的通话",
-    rec_own_phone_title: "这是您话机上通话的录音副本（SIPREC）：接听、保持和挂断请在话机上操作；本页只提供辅导",
+    rec_own_phone_title: "这是您话机上通话的录音副本：接听、保持和挂断请在话机上操作；本页只提供辅导",
     siprec_note: "仅监听",
   },
 };

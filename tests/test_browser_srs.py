@@ -15,6 +15,7 @@ panel) say "paused" while it lasts and when it resumed.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,20 +89,25 @@ def test_a_recorded_call_offers_listen_only_and_follows_a_transfer(browser: Brow
 def on_screen(page: Page, target: Locator) -> None:
     """`target` is inside the viewport and nothing covers or clips it: the element at its
     centre is it (a button pushed out of its cell is clipped by the board, so the point shows
-    something else)."""
+    something else). The board re-renders its rows on every update, so the check is made in
+    one go in the page, on whatever node is there then, and tried again for a few seconds."""
     expect(target).to_be_visible()
-    box = target.bounding_box()
-    view = page.viewport_size
-    assert box is not None and view is not None
-    assert box["x"] >= 0 and box["y"] >= 0, box
-    assert box["x"] + box["width"] <= view["width"], (box, view)
-    assert box["y"] + box["height"] <= view["height"], (box, view)
-    hit = target.evaluate(
-        """(el, [x, y]) => { const at = document.elementFromPoint(x, y);
-            return at !== null && (at === el || el.contains(at)); }""",
-        [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
-    )
-    assert hit, f"{target} is covered or clipped at {box}"
+    check = """(el) => {
+        const r = el.getBoundingClientRect();
+        const inside = r.left >= 0 && r.top >= 0
+            && r.right <= innerWidth && r.bottom <= innerHeight;
+        const at = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        const hit = at !== null && (at === el || el.contains(at));
+        return { inside, hit, rect: [r.left, r.top, r.right, r.bottom],
+                 view: [innerWidth, innerHeight], at: at === null ? null : at.outerHTML };
+    }"""
+    deadline = time.monotonic() + 5
+    while True:
+        got = target.evaluate(check)
+        if (got["inside"] and got["hit"]) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(100)
+    assert got["inside"] and got["hit"], f"{target} is off screen, covered or clipped: {got}"
 
 
 def no_call_control(page: Page) -> None:

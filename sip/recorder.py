@@ -34,6 +34,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -50,8 +51,10 @@ from sip.account import SRTP_USE
 from sip.call import SipCall
 from sip.codecs import apply_codecs
 from sip.endpoint import Pump
+from sip.gate import Gate, Verdict, calls_in_pjsua
 from sip.siprec import (
     AgentChoice,
+    NoSdp,
     Offer,
     SiprecError,
     choose_agent,
@@ -67,6 +70,12 @@ from sip.uri import UriError, check_uri, dial_uri
 WATCH_EVERY_S = 0.5
 SUPERVISOR_REPORT_S = 1.0  # as sip/phone.py: a refusal is noted after the console's request
 STREAMS = 2
+# New sessions let through to pjsua in any ADMIT_WINDOW_S: each one's media sockets hold their
+# slots in pjsip's socket table (64) until 500 ms after it ends, so sessions that end at once
+# (a client that cancels each INVITE) must not be replaced faster than the slots come back:
+# (4 call slots live + 4 ending + 6 new) calls x 4 sockets = 56 stay under 64 (sip/gate.py).
+ADMIT_WINDOW_S = 1.0
+ADMITS_PER_WINDOW = 6
 # A client's `sendonly` stream is "remote hold" to pjsua: for a recording it is the normal
 # state (we only receive), so both states are tapped and watched for RTP.
 RECEIVING = (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
@@ -451,6 +460,8 @@ class RecordingServer:
         self.refusals = 0
         self.max_sessions = cfg.max_sessions  # lowered in setup to what pjsua can hold
         self.listeners: list[SipCall] = []  # supervisors' listen calls, until disconnected
+        self.gate: Gate | None = None  # admission control ahead of pjsua (pump thread)
+        self._admitted: deque[float] = deque()  # when INVITEs were let through to pjsua
 
     # -- any thread ----------------------------------------------------------------------------
 
@@ -510,6 +521,8 @@ class RecordingServer:
     def setup(self, ep: pj.Endpoint, port: int) -> None:
         self.ep = ep
         declare_siprec()
+        self.gate = Gate(self._admit, on_owner=lambda: self.pump.on_pump, failed=self.notify)
+        self.gate.install()
         # The PyPI wheel is built to hold 4 calls at once whatever uaConfig.maxCalls says
         # (measured: pjsua_call_get_max_count() is 4 after asking for 32); beyond that pjsua
         # itself answers 486 with no Retry-After. One slot stays free so that a session over
@@ -587,6 +600,8 @@ class RecordingServer:
         if self.account is not None:
             self.account.shutdown()
             self.account = None
+        if self.gate is not None:
+            self.gate.remove()
         gc.collect()
 
     # -- pump thread ---------------------------------------------------------------------------
@@ -599,6 +614,43 @@ class RecordingServer:
                 self.failed(exc, where)
                 return
             self.notify(f"{s.call_id}: {where} failed: {_why(exc)}; the session goes on")
+
+    def _admit(self, whole: str) -> Verdict:
+        """A new INVITE, before pjsua opens anything for it (the gate's judge): refused here
+        when the server is full, shutting down or taking sessions too fast, or when its body
+        cannot be recorded (as `_incoming` would refuse it, after pjsua opened its media).
+        A body with no SDP goes on to pjsua, which answers it itself (415) and opens nothing."""
+        headers, body = split_message(whole)
+        if ";tag=" in headers.get("to", "").replace(" ", "").lower():
+            return None  # in a dialog: not ours to judge
+        now = time.monotonic()
+        while self._admitted and now - self._admitted[0] >= ADMIT_WINDOW_S:
+            self._admitted.popleft()
+        code, why = 0, ""
+        held = calls_in_pjsua()
+        if self._closing:
+            code, why = 503, "the recording server is shutting down"
+        elif held >= self.max_sessions:
+            code, why = 503, f"busy: {held} calls in progress (srs.max_sessions)"
+        elif len(self._admitted) >= ADMITS_PER_WINDOW:
+            code = 503
+            why = f"busy: {len(self._admitted)} sessions began within {ADMIT_WINDOW_S:g} s"
+        else:
+            try:
+                read_offer(headers.get("content-type", ""), body)
+            except NoSdp:
+                pass
+            except SiprecError as exc:
+                code, why = exc.code, str(exc)
+        if not code:
+            self._admitted.append(now)
+            return None
+        client = headers.get("from", "?")
+        client = client[client.find("<") + 1 : client.find(">")] if ">" in client else client
+        self.refusals += 1
+        self.notify(f"refused a recording from {client}: {code} {why}")
+        self.refused(client, code, why)
+        return code, why, self.cfg.retry_after_s if code == 503 else 0
 
     def _refuse(self, call: RecordingCall, client: str, code: int, why: str) -> None:
         """Answer the INVITE with an error on the next pump step, not inside onIncomingCall:

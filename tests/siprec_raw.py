@@ -11,6 +11,7 @@ import socket
 import struct
 import time
 import uuid
+from collections.abc import Callable
 
 import numpy as np
 
@@ -57,10 +58,11 @@ def record(
     *,
     timeout: float = 10.0,
     audio: list[np.ndarray] | None = None,
+    on_final: Callable[[int], None] = lambda code: None,
 ) -> list[tuple[int, dict[str, str]]]:
-    """One INVITE; if answered 200 and `audio` is given (one float array at 8 kHz per stream),
-    ACK, send each array as RTP to its answered stream in real time, then BYE (its response
-    appended). The responses (code, headers), as `send_invite`."""
+    """One INVITE; if answered 200 and `audio` is given (one float array at 8 kHz per stream;
+    none: hang up at once), ACK, send each array as RTP to its answered stream in real time,
+    then BYE (its response appended). The responses (code, headers), as `send_invite`."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         s.settimeout(0.5)
@@ -89,6 +91,7 @@ def record(
         out: list[tuple[int, dict[str, str]]] = []
         answer = _final(s, out, timeout, "INVITE")
         code, headers = out[-1]
+        on_final(code)
         to = headers.get("to", "")
         if code >= 300:  # the same transaction: the INVITE's own Via branch
             ack = (
@@ -109,7 +112,8 @@ def record(
             ).encode()
 
         s.sendto(request("ACK", 1), ("127.0.0.1", port))
-        send_rtp(_audio_ports(answer), audio)
+        if audio:
+            send_rtp(_audio_ports(answer), audio)
         s.sendto(request("BYE", 2), ("127.0.0.1", port))
         _final(s, out, timeout, "BYE")
         return out

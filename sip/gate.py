@@ -6,20 +6,28 @@ table (64, PJ_IOQUEUE_MAX_HANDLES) comes back only PJ_IOQUEUE_KEY_FREE_DELAY (50
 A burst of INVITEs that Python then refused ran the table dry and pjsip's assertion in
 `pj_ioqueue_register_sock2` aborted the process (measured: 20 three-stream INVITEs at once,
 every run within five bursts). Beyond its 4 call slots pjsua also answered `486` by itself, with
-no Retry-After. So a module ahead of pjsua's (PJSIP_MOD_PRIORITY_APPLICATION - 1: after the
-transaction layer, which absorbs retransmissions, and the dialog layer, which takes in-dialog
-requests) sees each new INVITE first and lets the server's `judge` refuse it statelessly
-(`pjsip_endpt_respond_stateless`, `Retry-After` on 503): pjsua never sees it, nothing is opened.
+no Retry-After. So a module of ours sees each INVITE and UPDATE after the transaction layer
+(which absorbs retransmissions) and before the dialog layer and pjsua, and the server's `judge`
+decides: a new INVITE may be refused statelessly (`pjsip_endpt_respond_stateless`,
+`Retry-After` on 503): pjsua never sees it, nothing is opened.
+
+The same module lets pjsip take RFC 7866's metadata-only re-INVITE or UPDATE: pjsip 2.15.1
+answers an in-dialog request whose body has no SDP `415`/`488` (its PJSIP_INV_ACCEPT_UNKNOWN_BODY
+is off in the wheel), before our code sees it. When the judge says so, the module takes the body
+off the parsed message (`msg->body = NULL`; the received text, which our code reads, is left
+whole), so pjsip sees an offerless re-INVITE (answered 200 with our SDP as the offer, the client's
+ACK answering it) or UPDATE (200), as RFC 3261 and 3311 have it.
 
 Why ctypes: pjsua2 has no way to add a pjsip module; the wheel's `_pjsua2` library exports
 `pjsip_endpt_register_module`, `pjsip_endpt_respond_stateless`, `pjsip_rx_data_get_info` and
 `pjsip_retry_after_hdr_create` (as sip/recorder.py uses `pjsip_endpt_add_capability`). The
 structs are pjsip 2.15.1's (pjsip_module, pj_str_t); of `pjsip_rx_data` only `tp_info.pool`
-(its first field) is read at a fixed offset. The message text (`msg_info.msg_buf`, `len`) sits
-after the packet buffer, whose size is a build option, so its offset is found on the first
-request (the field after them holds the pointer `pjsip_rx_data_get_info` returns) and checked
-on every one; if the layout is not as expected the gate stands aside (pjsua gets every INVITE,
-as before) and says so once.
+(its first field) is read at a fixed offset. The message text (`msg_info.msg_buf`, `len`) and
+the parsed message (`msg_info.msg`) sit after the packet buffer, whose size is a build option,
+so their offset is found on the first request (the field after them holds the pointer
+`pjsip_rx_data_get_info` returns) and checked on every one; a body is dropped only after the
+parsed message's method name and the body's media type read back as expected. If the layout is
+not as expected the gate stands aside (pjsua gets every request, as before) and says so once.
 
 The callback runs on the thread that polls pjsip (the pump: threadCnt 0, mainThreadOnly); on
 any other thread it stands aside. Installed and removed on that thread too.
@@ -29,23 +37,47 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import pjsua2 as pj
 
 from assist.core.errors import ServiceError
 
-PRIORITY = 63  # PJSIP_MOD_PRIORITY_APPLICATION (mod-pjsua's) - 1
+PRIORITY = 31  # PJSIP_MOD_PRIORITY_UA_PROXY_LAYER (the dialogs) - 1; transactions are 16
 _PACKET_AT = 320  # pjsip_rx_data: tp_info (pool, transport, tp_data, op_key: 35 words), timestamp
 _SCAN_TO = 1 << 17  # the packet buffer is PJSIP_MAX_PKT_LEN (4000 by default) long
-_INVITE = b"Request msg INVITE/"
+_METHODS = (b"Request msg INVITE/", b"Request msg UPDATE/")
+_MSG_BODY_AT = 104  # pjsip_msg: type, line (32 bytes from 8), hdr (a 64-byte pjsip_hdr), body
+_BODY_TYPES = {(b"application", b"rs-metadata+xml"), (b"application", b"rs-metadata"),
+               (b"multipart", b"mixed")}  # fmt: skip
 
-# (SIP status, reason phrase, Retry-After seconds or 0) to refuse; None lets pjsua have it
-Verdict = tuple[int, str, int] | None
-Judge = Callable[[str], Verdict]
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    """Answer the request statelessly with this status (and Retry-After, if > 0)."""
+
+    code: int
+    reason: str
+    retry_after_s: int = 0
+
+
+DROP_BODY: Literal["drop body"] = "drop body"  # pjsip is to see the request without its body
+Verdict = Refuse | Literal["drop body"] | None  # None: pjsip and pjsua as usual
+Judge = Callable[[str], Verdict]  # the whole message of an INVITE or UPDATE
 
 
 class _PjStr(ctypes.Structure):
     _fields_ = [("ptr", ctypes.c_char_p), ("slen", ctypes.c_long)]
+
+
+class _PjStrAt(ctypes.Structure):
+    """pj_str_t as read from pjsip's memory (not NUL-terminated: the pointer, not a copy)."""
+
+    _fields_ = [("ptr", ctypes.c_void_p), ("slen", ctypes.c_long)]
+
+    def read(self, limit: int = 64) -> bytes:
+        return ctypes.string_at(self.ptr, self.slen) if self.ptr and 0 < self.slen < limit else b""
 
 
 _RX = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
@@ -106,7 +138,7 @@ def calls_in_pjsua() -> int:
 
 
 class Gate:
-    """The module; `judge(whole message)` decides each new INVITE (owner thread)."""
+    """The module; `judge(whole message)` decides each INVITE and UPDATE (owner thread)."""
 
     def __init__(
         self,
@@ -154,7 +186,8 @@ class Gate:
             if not rdata or self.standing_aside or not self.on_owner():
                 return 0
             info = _lib.pjsip_rx_data_get_info(rdata)
-            if not info or not ctypes.string_at(info, len(_INVITE)) == _INVITE:
+            head = ctypes.string_at(info)[: len(_METHODS[0])] if info else b""
+            if head not in _METHODS:
                 return 0
             text = self._message(rdata, info)
             if text is None:
@@ -162,7 +195,10 @@ class Gate:
             verdict = self.judge(text)
             if verdict is None:
                 return 0
-            return 1 if self._respond(rdata, *verdict) else 0
+            if verdict == DROP_BODY:
+                self._drop_body(rdata, head[12:18])
+                return 0
+            return 1 if self._respond(rdata, verdict) else 0
         except Exception as exc:  # noqa: BLE001 - never out of a C callback; pjsua takes it
             self.failed(f"admission check failed ({type(exc).__name__}: {exc}); pjsua decides")
             return 0
@@ -198,8 +234,27 @@ class Gate:
         self.standing_aside = why
         self.failed(f"admission control is off: {why}; pjsua takes every INVITE")
 
-    def _respond(self, rdata: int, code: int, reason: str, retry_after: int) -> bool:
+    def _drop_body(self, rdata: int, method: bytes) -> None:
+        """msg->body = NULL, once the parsed message reads back as this request with a body
+        of a type we let through (else nothing is written and pjsip decides as before)."""
+        msg = ctypes.c_void_p.from_address(rdata + self._info_at - _WORD).value
+        if not msg or ctypes.c_int.from_address(msg).value != 0:  # PJSIP_REQUEST_MSG
+            return
+        if _PjStrAt.from_address(msg + 2 * _WORD).read() != method:  # line.req.method.name
+            self._stand_aside("pjsip_msg is not laid out as in pjsip 2.15.1")
+            return
+        slot = ctypes.c_void_p.from_address(msg + _MSG_BODY_AT)
+        body = slot.value
+        if not body:
+            return
+        kind = _PjStrAt.from_address(body).read().lower()  # content_type.type, .subtype
+        sub = _PjStrAt.from_address(body + ctypes.sizeof(_PjStrAt)).read().lower()
+        if (kind, sub) in _BODY_TYPES:
+            slot.value = None
+
+    def _respond(self, rdata: int, verdict: Refuse) -> bool:
         assert self._endpt is not None
+        code, reason, retry_after = verdict.code, verdict.reason, verdict.retry_after_s
         phrase = reason[:120].replace("\r", " ").replace("\n", " ").encode("utf-8", "replace")
         text = _PjStr(phrase, len(phrase))
         headers = None

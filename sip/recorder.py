@@ -51,8 +51,9 @@ from sip.account import SRTP_USE
 from sip.call import SipCall
 from sip.codecs import apply_codecs
 from sip.endpoint import Pump
-from sip.gate import Gate, Verdict, calls_in_pjsua
+from sip.gate import DROP_BODY, Gate, Refuse, Verdict, calls_in_pjsua
 from sip.siprec import (
+    METADATA_TYPES,
     AgentChoice,
     NoSdp,
     Offer,
@@ -61,6 +62,7 @@ from sip.siprec import (
     merge_metadata,
     read_offer,
     read_update,
+    split_body,
 )
 from sip.srs_config import SrsConfig
 from sip.tap import RecorderTaps, silence_source
@@ -193,7 +195,10 @@ def split_message(whole: str) -> tuple[dict[str, str], bytes]:
     head, _, body = whole.partition("\r\n\r\n")
     if not _:
         head, _, body = whole.partition("\n\n")
-    compact = {"c": "content-type", "k": "supported", "f": "from", "l": "content-length"}
+    compact = {
+        "c": "content-type", "k": "supported", "f": "from", "t": "to", "i": "call-id",
+        "l": "content-length",
+    }  # fmt: skip
     headers: dict[str, str] = {}
     for line in head.splitlines()[1:]:
         name, sep, value = line.partition(":")
@@ -291,6 +296,7 @@ class Session:
         # the agent's m= index: new metadata that names the other stream's sender as the agent
         # (a transfer, or metadata after a stream-order fallback) swaps the taps
         self.agent_media = offer.streams[info.choice.agent].index
+        self.sip_call_id = ""  # the client's Call-ID (the dialog's)
         self.finished = False
         self.confirmed = False
         self.paused = False  # the client paused the recording (a=inactive): no media timeout
@@ -616,13 +622,17 @@ class RecordingServer:
             self.notify(f"{s.call_id}: {where} failed: {_why(exc)}; the session goes on")
 
     def _admit(self, whole: str) -> Verdict:
-        """A new INVITE, before pjsua opens anything for it (the gate's judge): refused here
-        when the server is full, shutting down or taking sessions too fast, or when its body
-        cannot be recorded (as `_incoming` would refuse it, after pjsua opened its media).
-        A body with no SDP goes on to pjsua, which answers it itself (415) and opens nothing."""
+        """An INVITE or UPDATE before pjsip's dialogs and pjsua see it (the gate's judge).
+
+        A new INVITE is refused here when the server is full, shutting down or taking
+        sessions too fast, or when its body cannot be recorded (as `_incoming` would refuse
+        it, after pjsua opened its media). A body with no SDP goes on to pjsua, which answers
+        it itself (415) and opens nothing. In a dialog: see `_in_dialog`."""
         headers, body = split_message(whole)
         if ";tag=" in headers.get("to", "").replace(" ", "").lower():
-            return None  # in a dialog: not ours to judge
+            return self._in_dialog(whole, headers, body)
+        if not whole.startswith("INVITE "):
+            return None
         now = time.monotonic()
         while self._admitted and now - self._admitted[0] >= ADMIT_WINDOW_S:
             self._admitted.popleft()
@@ -650,7 +660,30 @@ class RecordingServer:
         self.refusals += 1
         self.notify(f"refused a recording from {client}: {code} {why}")
         self.refused(client, code, why)
-        return code, why, self.cfg.retry_after_s if code == 503 else 0
+        return Refuse(code, why, self.cfg.retry_after_s if code == 503 else 0)
+
+    def _in_dialog(self, whole: str, headers: dict[str, str], body: bytes) -> Verdict:
+        """A re-INVITE or UPDATE with metadata and no SDP (RFC 7866 section 7.1.2: new
+        metadata alone): pjsip is to take it without its body (else it answers 415 or 488
+        itself); the metadata goes through the usual update path. An UPDATE's already does
+        (pjsua reports the transaction, `onCallTsxState`, with the message whole); a
+        re-INVITE with no offer never reaches `onCallRxReinvite`, so it is handed over here,
+        on the next pump step (pjsip is in the middle of the message now)."""
+        try:
+            types = {p.content_type for p in split_body(headers.get("content-type", ""), body)}
+        except SiprecError:
+            return None  # pjsip answers what it cannot take, as before
+        if not body.strip() or "application/sdp" in types or not types & set(METADATA_TYPES):
+            return None
+        if whole.startswith("INVITE "):
+            cid = headers.get("call-id", "")
+            s = next((s for s in self.sessions.values() if cid and s.sip_call_id == cid), None)
+            if s is None:
+                return None
+            self.pump.later(
+                0, lambda: self._contain(s, "re-INVITE", lambda: self._on_reinvite(s.call, whole))
+            )
+        return DROP_BODY
 
     def _refuse(self, call: RecordingCall, client: str, code: int, why: str) -> None:
         """Answer the INVITE with an error on the next pump step, not inside onIncomingCall:
@@ -720,6 +753,7 @@ class RecordingServer:
             self._refuse(call, client, 500, f"internal error: {_why(exc)}")
             raise
         call.owner = call_id
+        session.sip_call_id = headers.get("call-id", "")
         self.sessions[call_id] = session
         self.tap_reader.add(session.taps.stream)
         call.answer(_op(180))

@@ -22,7 +22,9 @@ paused). A supervisor may listen: the server calls their phone and the bridge pl
 recorded streams to it; that call takes a call slot like a session (docs/siprec.md).
 
 Every failure of one session (a body we cannot record, a limit reached, a callback that
-raises) is that session's SIP error response and a `refused` report; the server goes on.
+raises) is that session's SIP error response and a `refused` report; the server goes on. New
+INVITEs are judged before pjsua opens anything for them (`_admit`, through sip/gate.py), so a
+flood of them cannot run pjsip's socket table dry.
 Methods starting with `_` run on the pump thread.
 """
 
@@ -663,7 +665,7 @@ class RecordingServer:
         return Refuse(code, why, self.cfg.retry_after_s if code == 503 else 0)
 
     def _in_dialog(self, whole: str, headers: dict[str, str], body: bytes) -> Verdict:
-        """A re-INVITE or UPDATE with metadata and no SDP (RFC 7866 section 7.1.2: new
+        """A re-INVITE or UPDATE with metadata and no SDP (RFC 7866: new
         metadata alone): pjsip is to take it without its body (else it answers 415 or 488
         itself); the metadata goes through the usual update path. An UPDATE's already does
         (pjsua reports the transaction, `onCallTsxState`, with the message whole); a

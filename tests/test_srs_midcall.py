@@ -270,7 +270,7 @@ def test_a_vendor_update_with_partial_metadata_pauses_and_a_reinvite_resumes(
 def test_metadata_alone_in_a_reinvite_and_an_update_is_applied_and_answered(
     tmp_path: Path,
 ) -> None:
-    """sipp as an SBC sending new metadata with no SDP (RFC 7866 section 7.1.2): a re-INVITE
+    """sipp as an SBC sending new metadata with no SDP (RFC 7866): a re-INVITE
     whose body is only metadata (agent 2002 now sends b_leg) gets 200 with our SDP as an offer
     (sipp checks it has one) and its ACK answers it; an UPDATE with only metadata (agent 1077)
     gets 200. pjsip 2.15.1 alone answered them 415 and 488 (sipp then fails): the admission

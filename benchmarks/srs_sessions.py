@@ -11,7 +11,8 @@ realtime_calls.py). Also the server's peak resident memory, and the load average
 figure (the machine is shared). `--burst K`: K INVITEs at once (hand-written), first offering
 3 streams (each refused, 488 or 503), then 2 streams (at most `max_sessions` answered 200,
 ACKed and ended at once; the rest 503): the time to each INVITE's final response, median and
-the last, and whether the server is still up: the SIP path under a flood, without the
+the last, and apart for those answered 200 (the session's SIP set-up) and those refused, and
+whether the server is still up: the SIP path under a flood, without the
 analysis cost (`--asr off`).
 """
 
@@ -169,6 +170,8 @@ def _one_burst(k: int, port: int, ctype: str, body: str, streams: int, srs: Proc
     for t in threads:
         t.join(60)
     total = time.monotonic() - t0
+    ok = [t for c, t in zip(codes, times, strict=True) if c == 200]
+    no = [t for c, t in zip(codes, times, strict=True) if c != 200]
     return {
         "burst": k,
         "streams": streams,
@@ -176,6 +179,9 @@ def _one_burst(k: int, port: int, ctype: str, body: str, streams: int, srs: Proc
         "codes": {c: codes.count(c) for c in sorted(set(codes))},
         "final_s_median": round(statistics.median(times), 3) if times else None,
         "final_s_max": round(max(times), 3) if times else None,
+        "to_200_s_median": round(statistics.median(ok), 3) if ok else None,
+        "to_200_s_max": round(max(ok), 3) if ok else None,
+        "refused_s_median": round(statistics.median(no), 3) if no else None,
         "all_s": round(total, 3),
         "server_alive": srs.p.poll() is None,
         "load_avg_1m": round(os.getloadavg()[0], 2),

@@ -112,6 +112,7 @@ def test_bursts_of_invites_never_take_the_server_down(tmp_path: Path) -> None:
         if client is not None:
             client.kill()
     assert "Assertion" not in srs.text and "Traceback" not in srs.text, srs.text[-3000:]
+    assert "admission control is off" not in srs.text  # the gate read pjsip's structs
     evs = events(ev)
     started = [e["call_id"] for e in evs if e["type"] == "call_started"]
     assert len(started) == len(answered) + 1, (len(started), len(answered))
@@ -122,3 +123,43 @@ def test_bursts_of_invites_never_take_the_server_down(tmp_path: Path) -> None:
             e["data"]["speaker"] for e in evs if e["type"] == "speech" and e["call_id"] == call_id
         }
         assert speakers == {"agent", "customer"}, (call_id, speakers)
+
+
+@pytest.mark.timeout(120)
+def test_sessions_that_end_at_once_are_not_replaced_faster_than_pjsip_frees_sockets(
+    tmp_path: Path,
+) -> None:
+    """A client that ends each session as soon as it is answered (INVITE, 200, ACK, BYE, one
+    after another): each one's media sockets stay taken 500 ms after its end, so the gate lets
+    at most ADMITS_PER_WINDOW sessions begin within ADMIT_WINDOW_S; the next gets 503 with
+    Retry-After, and the server takes sessions again once the window has passed."""
+    from sip.recorder import ADMIT_WINDOW_S, ADMITS_PER_WINDOW
+
+    cfg = srs_config(tmp_path / "srs.toml")
+    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
+    ctype, body = multipart([("application/sdp", sdp(["1", "2"])), (MT, METADATA)])
+    sent: list[tuple[float, int, dict[str, str]]] = []
+    try:
+        for _ in range(3 * ADMITS_PER_WINDOW):
+            t0 = time.monotonic()
+            got = record(port, ctype, body, timeout=30, audio=[])
+            code, headers = _final(got)
+            sent.append((t0, code, headers))
+            if code == 200:
+                assert got[-1][0] == 200, got  # the BYE
+        time.sleep(ADMIT_WINDOW_S + 0.2)
+        after = _final(record(port, ctype, body, timeout=30, audio=[]))
+        assert srs.stop() == 0, srs.text
+    finally:
+        srs.kill()
+    assert after[0] == 200, after  # the window passed: taken again
+    assert {code for _, code, _ in sent} <= {200, 503}, sent
+    for i, (t0, code, headers) in enumerate(sent):
+        if code == 503:
+            assert headers.get("retry-after") == "7", headers
+            assert "began within" in headers["status"], headers
+        window = [c for t, c, _ in sent[: i + 1] if t > t0 - ADMIT_WINDOW_S + 0.05]
+        assert window.count(200) <= ADMITS_PER_WINDOW, sent
+    first = sent[: ADMITS_PER_WINDOW + 1]
+    if first[-1][0] - first[0][0] < ADMIT_WINDOW_S - 0.1:  # sent within the window: paced
+        assert first[-1][1] == 503, [c for _, c, _ in first]

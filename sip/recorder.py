@@ -643,7 +643,8 @@ class RecordingServer:
         if self._closing:
             code, why = 503, "the recording server is shutting down"
         elif held >= self.max_sessions:
-            code, why = 503, f"busy: {held} calls in progress (srs.max_sessions)"
+            calls = "1 call" if held == 1 else f"{held} calls"
+            code, why = 503, f"busy: {calls} in progress (srs.max_sessions)"
         elif len(self._admitted) >= ADMITS_PER_WINDOW:
             code = 503
             why = f"busy: {len(self._admitted)} sessions began within {ADMIT_WINDOW_S:g} s"
@@ -658,7 +659,9 @@ class RecordingServer:
             self._admitted.append(now)
             return None
         client = headers.get("from", "?")
-        client = client[client.find("<") + 1 : client.find(">")] if ">" in client else client
+        if ">" in client:
+            client = client[client.find("<") + 1 : client.find(">")]
+        client = client.split(";", 1)[0].strip()
         self.refusals += 1
         self.notify(f"refused a recording from {client}: {code} {why}")
         self.refused(client, code, why)

@@ -46,7 +46,8 @@ from assist.core.errors import ServiceError
 
 PRIORITY = 31  # PJSIP_MOD_PRIORITY_UA_PROXY_LAYER (the dialogs) - 1; transactions are 16
 _PACKET_AT = 320  # pjsip_rx_data: tp_info (pool, transport, tp_data, op_key: 35 words), timestamp
-_SCAN_TO = 1 << 17  # the packet buffer is PJSIP_MAX_PKT_LEN (4000 by default) long
+_SCAN_TO = 66_000  # the packet buffer is PJSIP_MAX_PKT_LEN long: 4000 by default, < 64 KiB
+PJSIP_VERSION = b"2.15.1"  # the layouts below are this release's; another: the gate stands aside
 _METHODS = (b"Request msg INVITE/", b"Request msg UPDATE/")
 _MSG_BODY_AT = 104  # pjsip_msg: type, line (32 bytes from 8), hdr (a 64-byte pjsip_hdr), body
 _BODY_TYPES = {(b"application", b"rs-metadata+xml"), (b"application", b"rs-metadata"),
@@ -106,6 +107,7 @@ class _Module(ctypes.Structure):
 
 _lib = ctypes.PyDLL(pj._pjsua2.__file__)
 _lib.pjsua_get_pjsip_endpt.restype = ctypes.c_void_p
+_lib.pj_get_version.restype = ctypes.c_char_p
 _lib.pjsip_endpt_register_module.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Module)]
 _lib.pjsip_endpt_register_module.restype = ctypes.c_int
 _lib.pjsip_endpt_unregister_module.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Module)]
@@ -163,7 +165,12 @@ class Gate:
         self._module.on_rx_request = self._callback
 
     def install(self) -> None:
-        """Register the module (pjsua's thread, after libInit)."""
+        """Register the module (pjsua's thread, after libInit); with a pjsip other than the
+        one whose structs it reads, stand aside (say so) and register nothing."""
+        version = _lib.pj_get_version() or b"?"
+        if version != PJSIP_VERSION:
+            self._stand_aside(f"pjsip is {version.decode(errors='replace')}, not 2.15.1")
+            return
         endpt = _lib.pjsua_get_pjsip_endpt()
         if not endpt:
             raise ServiceError("pjsua has no SIP endpoint (install the gate after libInit)")

@@ -8,9 +8,12 @@ and agent (the two streams of tests/test_srs.py) for `--seconds`. From the event
 frames dropped (`dropped`), `asr_lagging` reports, and each session's set-up time (client side:
 INVITE sent to CONFIRMED). N passes with no drop and no lag report (as benchmarks/
 realtime_calls.py). Also the server's peak resident memory, and the load average beside every
-figure (the machine is shared). `--burst K`: K INVITEs at once (hand-written, 3 streams, so
-each is refused after parsing) and the time to the last final response: the SIP path under a
-flood, without the analysis cost.
+figure (the machine is shared). `--burst K`: K INVITEs at once (hand-written), first offering
+3 streams (each refused, 488 or 503), then 2 streams (at most `max_sessions` answered 200,
+ACKed and ended at once; the rest 503): the time to each INVITE's final response, median and
+the last, and apart for those answered 200 (the session's SIP set-up) and those refused, and
+whether the server is still up: the SIP path under a flood, without the
+analysis cost (`--asr off`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.ports import free_rtp_base, free_udp_port  # noqa: E402
 from tests.sip_helpers import Proc, events, speech_wav  # noqa: E402
-from tests.siprec_raw import METADATA, multipart, sdp, send_invite  # noqa: E402
+from tests.siprec_raw import METADATA, multipart, record, sdp  # noqa: E402
 from tests.test_srs import AGENT_SAYS, CUSTOMER_SAYS, VOICE, WPM  # noqa: E402
 
 CLIENT = ROOT / "tests" / "siprec_client.py"
@@ -47,7 +50,7 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def _server(work: Path, max_sessions: int) -> tuple[Proc, Path, int]:
+def _server(work: Path, max_sessions: int, *extra: str) -> tuple[Proc, Path, int]:
     cfg = work / "srs.toml"
     cfg.write_text(
         f'[srs]\nbind = "127.0.0.1"\nport = 0\nrtp_port = {free_rtp_base()}\n'
@@ -56,7 +59,7 @@ def _server(work: Path, max_sessions: int) -> tuple[Proc, Path, int]:
     ev = work / "events.jsonl"
     proc = Proc(
         [sys.executable, "-m", "assist", "srs", "--config", str(cfg), "--events", str(ev),
-         "--no-server", "--store", str(work / "calls.sqlite3")]
+         "--no-server", "--store", str(work / "calls.sqlite3"), *extra]
     )  # fmt: skip
     _, m = proc.wait_for(r"listening on udp\+tcp port (\d+)", timeout=120)
     return proc, ev, int(m.group(1))
@@ -128,45 +131,60 @@ def run_sessions(n: int, seconds: float, work: Path) -> dict[str, Any]:
     }
 
 
-def run_burst(k: int, work: Path) -> dict[str, Any]:
+def run_burst(k: int, work: Path) -> list[dict[str, Any]]:
     work.mkdir(parents=True, exist_ok=True)
-    srs, _, port = _server(work, 30)
-    codes: list[int] = []
-    times: list[float] = []
-    lock = threading.Lock()
-    ctype, body = multipart(
-        [("application/sdp", sdp(["1", "2", "3"])), ("application/rs-metadata+xml", METADATA)]
-    )
-
-    def one() -> None:
-        t0 = time.monotonic()
-        got = send_invite(port, ctype, body, timeout=30)
-        with lock:
-            codes.append(got[-1][0])
-            times.append(time.monotonic() - t0)
-
+    srs, _, port = _server(work, 30, "--asr", "off")
+    out: list[dict[str, Any]] = []
     try:
-        threads = [threading.Thread(target=one) for _ in range(k)]
-        t0 = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        total = time.monotonic() - t0
-        alive = srs.p.poll() is None
-        load = os.getloadavg()[0]
+        for labels in (["1", "2", "3"], ["1", "2"]):
+            ctype, body = multipart(
+                [("application/sdp", sdp(labels)), ("application/rs-metadata+xml", METADATA)]
+            )
+            out.append(_one_burst(k, port, ctype, body, len(labels), srs))
+            time.sleep(1.0)  # the sessions' sockets back in pjsip's table
         srs.stop()
     finally:
         srs.kill()
+    return out
+
+
+def _one_burst(k: int, port: int, ctype: str, body: str, streams: int, srs: Proc) -> dict[str, Any]:
+    codes: list[int] = []
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        t0 = time.monotonic()
+
+        def final(code: int) -> None:
+            with lock:
+                codes.append(code)
+                times.append(time.monotonic() - t0)
+
+        record(port, ctype, body, timeout=30, audio=[], on_final=final)
+
+    threads = [threading.Thread(target=one) for _ in range(k)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    total = time.monotonic() - t0
+    ok = [t for c, t in zip(codes, times, strict=True) if c == 200]
+    no = [t for c, t in zip(codes, times, strict=True) if c != 200]
     return {
         "burst": k,
+        "streams": streams,
         "answered": len(codes),
         "codes": {c: codes.count(c) for c in sorted(set(codes))},
         "final_s_median": round(statistics.median(times), 3) if times else None,
         "final_s_max": round(max(times), 3) if times else None,
+        "to_200_s_median": round(statistics.median(ok), 3) if ok else None,
+        "to_200_s_max": round(max(ok), 3) if ok else None,
+        "refused_s_median": round(statistics.median(no), 3) if no else None,
         "all_s": round(total, 3),
-        "server_alive": alive,
-        "load_avg_1m": round(load, 2),
+        "server_alive": srs.p.poll() is None,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -180,7 +198,7 @@ def main() -> int:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.burst:
-            results.append(run_burst(args.burst, Path(tmp) / "burst"))
+            results += run_burst(args.burst, Path(tmp) / "burst")
         for n in args.sessions:
             work = Path(tmp) / f"n{n}"
             work.mkdir(parents=True)

@@ -22,7 +22,9 @@ paused). A supervisor may listen: the server calls their phone and the bridge pl
 recorded streams to it; that call takes a call slot like a session (docs/siprec.md).
 
 Every failure of one session (a body we cannot record, a limit reached, a callback that
-raises) is that session's SIP error response and a `refused` report; the server goes on.
+raises) is that session's SIP error response and a `refused` report; the server goes on. New
+INVITEs are judged before pjsua opens anything for them (`_admit`, through sip/gate.py), so a
+flood of them cannot run pjsip's socket table dry.
 Methods starting with `_` run on the pump thread.
 """
 
@@ -34,6 +36,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -50,14 +53,18 @@ from sip.account import SRTP_USE
 from sip.call import SipCall
 from sip.codecs import apply_codecs
 from sip.endpoint import Pump
+from sip.gate import DROP_BODY, Gate, Refuse, Verdict, calls_in_pjsua
 from sip.siprec import (
+    METADATA_TYPES,
     AgentChoice,
+    NoSdp,
     Offer,
     SiprecError,
     choose_agent,
     merge_metadata,
     read_offer,
     read_update,
+    split_body,
 )
 from sip.srs_config import SrsConfig
 from sip.tap import RecorderTaps, silence_source
@@ -67,6 +74,12 @@ from sip.uri import UriError, check_uri, dial_uri
 WATCH_EVERY_S = 0.5
 SUPERVISOR_REPORT_S = 1.0  # as sip/phone.py: a refusal is noted after the console's request
 STREAMS = 2
+# New sessions let through to pjsua in any ADMIT_WINDOW_S: each one's media sockets hold their
+# slots in pjsip's socket table (64) until 500 ms after it ends, so sessions that end at once
+# (a client that cancels each INVITE) must not be replaced faster than the slots come back:
+# (4 call slots live + 4 ending + 6 new) calls x 4 sockets = 56 stay under 64 (sip/gate.py).
+ADMIT_WINDOW_S = 1.0
+ADMITS_PER_WINDOW = 6
 # A client's `sendonly` stream is "remote hold" to pjsua: for a recording it is the normal
 # state (we only receive), so both states are tapped and watched for RTP.
 RECEIVING = (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
@@ -184,7 +197,10 @@ def split_message(whole: str) -> tuple[dict[str, str], bytes]:
     head, _, body = whole.partition("\r\n\r\n")
     if not _:
         head, _, body = whole.partition("\n\n")
-    compact = {"c": "content-type", "k": "supported", "f": "from", "l": "content-length"}
+    compact = {
+        "c": "content-type", "k": "supported", "f": "from", "t": "to", "i": "call-id",
+        "l": "content-length",
+    }  # fmt: skip
     headers: dict[str, str] = {}
     for line in head.splitlines()[1:]:
         name, sep, value = line.partition(":")
@@ -282,6 +298,7 @@ class Session:
         # the agent's m= index: new metadata that names the other stream's sender as the agent
         # (a transfer, or metadata after a stream-order fallback) swaps the taps
         self.agent_media = offer.streams[info.choice.agent].index
+        self.sip_call_id = ""  # the client's Call-ID (the dialog's)
         self.finished = False
         self.confirmed = False
         self.paused = False  # the client paused the recording (a=inactive): no media timeout
@@ -451,6 +468,8 @@ class RecordingServer:
         self.refusals = 0
         self.max_sessions = cfg.max_sessions  # lowered in setup to what pjsua can hold
         self.listeners: list[SipCall] = []  # supervisors' listen calls, until disconnected
+        self.gate: Gate | None = None  # admission control ahead of pjsua (pump thread)
+        self._admitted: deque[float] = deque()  # when INVITEs were let through to pjsua
 
     # -- any thread ----------------------------------------------------------------------------
 
@@ -510,6 +529,8 @@ class RecordingServer:
     def setup(self, ep: pj.Endpoint, port: int) -> None:
         self.ep = ep
         declare_siprec()
+        self.gate = Gate(self._admit, on_owner=lambda: self.pump.on_pump, failed=self.notify)
+        self.gate.install()
         # The PyPI wheel is built to hold 4 calls at once whatever uaConfig.maxCalls says
         # (measured: pjsua_call_get_max_count() is 4 after asking for 32); beyond that pjsua
         # itself answers 486 with no Retry-After. One slot stays free so that a session over
@@ -587,6 +608,8 @@ class RecordingServer:
         if self.account is not None:
             self.account.shutdown()
             self.account = None
+        if self.gate is not None:
+            self.gate.remove()
         gc.collect()
 
     # -- pump thread ---------------------------------------------------------------------------
@@ -599,6 +622,73 @@ class RecordingServer:
                 self.failed(exc, where)
                 return
             self.notify(f"{s.call_id}: {where} failed: {_why(exc)}; the session goes on")
+
+    def _admit(self, whole: str) -> Verdict:
+        """An INVITE or UPDATE before pjsip's dialogs and pjsua see it (the gate's judge).
+
+        A new INVITE is refused here when the server is full, shutting down or taking
+        sessions too fast, or when its body cannot be recorded (as `_incoming` would refuse
+        it, after pjsua opened its media). A body with no SDP goes on to pjsua, which answers
+        it itself (415) and opens nothing. In a dialog: see `_in_dialog`."""
+        headers, body = split_message(whole)
+        if ";tag=" in headers.get("to", "").replace(" ", "").lower():
+            return self._in_dialog(whole, headers, body)
+        if not whole.startswith("INVITE "):
+            return None
+        now = time.monotonic()
+        while self._admitted and now - self._admitted[0] >= ADMIT_WINDOW_S:
+            self._admitted.popleft()
+        code, why = 0, ""
+        held = calls_in_pjsua()
+        if self._closing:
+            code, why = 503, "the recording server is shutting down"
+        elif held >= self.max_sessions:
+            calls = "1 call" if held == 1 else f"{held} calls"
+            code, why = 503, f"busy: {calls} in progress (srs.max_sessions)"
+        elif len(self._admitted) >= ADMITS_PER_WINDOW:
+            code = 503
+            why = f"busy: {len(self._admitted)} sessions began within {ADMIT_WINDOW_S:g} s"
+        else:
+            try:
+                read_offer(headers.get("content-type", ""), body)
+            except NoSdp:
+                pass
+            except SiprecError as exc:
+                code, why = exc.code, str(exc)
+        if not code:
+            self._admitted.append(now)
+            return None
+        client = headers.get("from", "?")
+        if ">" in client:
+            client = client[client.find("<") + 1 : client.find(">")]
+        client = client.split(";", 1)[0].strip()
+        self.refusals += 1
+        self.notify(f"refused a recording from {client}: {code} {why}")
+        self.refused(client, code, why)
+        return Refuse(code, why, self.cfg.retry_after_s if code == 503 else 0)
+
+    def _in_dialog(self, whole: str, headers: dict[str, str], body: bytes) -> Verdict:
+        """A re-INVITE or UPDATE with metadata and no SDP (RFC 7866: new
+        metadata alone): pjsip is to take it without its body (else it answers 415 or 488
+        itself); the metadata goes through the usual update path. An UPDATE's already does
+        (pjsua reports the transaction, `onCallTsxState`, with the message whole); a
+        re-INVITE with no offer never reaches `onCallRxReinvite`, so it is handed over here,
+        on the next pump step (pjsip is in the middle of the message now)."""
+        try:
+            types = {p.content_type for p in split_body(headers.get("content-type", ""), body)}
+        except SiprecError:
+            return None  # pjsip answers what it cannot take, as before
+        if not body.strip() or "application/sdp" in types or not types & set(METADATA_TYPES):
+            return None
+        if whole.startswith("INVITE "):
+            cid = headers.get("call-id", "")
+            s = next((s for s in self.sessions.values() if cid and s.sip_call_id == cid), None)
+            if s is None:
+                return None
+            self.pump.later(
+                0, lambda: self._contain(s, "re-INVITE", lambda: self._on_reinvite(s.call, whole))
+            )
+        return DROP_BODY
 
     def _refuse(self, call: RecordingCall, client: str, code: int, why: str) -> None:
         """Answer the INVITE with an error on the next pump step, not inside onIncomingCall:
@@ -668,6 +758,7 @@ class RecordingServer:
             self._refuse(call, client, 500, f"internal error: {_why(exc)}")
             raise
         call.owner = call_id
+        session.sip_call_id = headers.get("call-id", "")
         self.sessions[call_id] = session
         self.tap_reader.add(session.taps.stream)
         call.answer(_op(180))

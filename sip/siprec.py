@@ -44,6 +44,10 @@ class SiprecError(ValueError):
         self.code = code
 
 
+class NoSdp(SiprecError):
+    """The body has no SDP part: pjsip answers such an INVITE itself (415), before any media."""
+
+
 @dataclass(frozen=True, slots=True)
 class Part:
     content_type: str  # lower case, no parameters
@@ -141,7 +145,7 @@ def offer_parts(content_type: str, body: bytes) -> tuple[str, bytes | None]:
                 raise SiprecError("two metadata parts in one body")
             meta = part.body
     if sdp is None:
-        raise SiprecError("no SDP offer in the body", 488)
+        raise NoSdp("no SDP offer in the body", 488)
     return sdp, meta
 
 

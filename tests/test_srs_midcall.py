@@ -266,6 +266,38 @@ def test_a_vendor_update_with_partial_metadata_pauses_and_a_reinvite_resumes(
     assert "sip:1042@pbx.example.com" not in recs[1]["participants"]
 
 
+@pytest.mark.timeout(90)
+def test_metadata_alone_in_a_reinvite_and_an_update_is_applied_and_answered(
+    tmp_path: Path,
+) -> None:
+    """sipp as an SBC sending new metadata with no SDP (RFC 7866): a re-INVITE
+    whose body is only metadata (agent 2002 now sends b_leg) gets 200 with our SDP as an offer
+    (sipp checks it has one) and its ACK answers it; an UPDATE with only metadata (agent 1077)
+    gets 200. pjsip 2.15.1 alone answered them 415 and 488 (sipp then fails): the admission
+    gate (sip/gate.py) hands them to pjsip without their body. Both updates reach the call."""
+    cfg = srs_config(tmp_path / "srs.toml", max_sessions=3)
+    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--asr", "off", store=False)
+    sipp = None
+    try:
+        sipp = _sipp(tmp_path, "siprec_metadata_only_uac.xml", port)
+        assert sipp.p.wait(40) == 0, sipp.text + srs.text[-3000:]
+        ended = wait_event(ev, timeout=20, type="call_ended")
+        assert srs.stop() == 0, srs.text
+    finally:
+        srs.kill()
+        if sipp is not None:
+            sipp.kill()
+    assert ended["data"]["reason"] == "hangup", srs.text
+    recs = [e["data"] for e in events(ev) if e["type"] == "recording"]
+    assert [(r["update"], r["paused"], r["agent_aor"]) for r in recs] == [
+        (False, False, "sip:1042@pbx.example.com"),
+        (True, False, "sip:2002@pbx.example.com"),
+        (True, False, "sip:1077@pbx.example.com"),
+    ], recs
+    assert recs[1]["agent"] == "bob" and recs[1]["by"] == "metadata"
+    assert "Traceback" not in srs.text and "admission control is off" not in srs.text
+
+
 def _supervise(ws, call_id: str, mode: str, ref: str) -> dict:  # type: ignore[no-untyped-def]
     ws.send(json.dumps({"type": "supervise", "id": ref, "call_id": call_id, "mode": mode}))
     deadline = time.monotonic() + 15

@@ -1,0 +1,172 @@
+"""An INVITE flood against `assist srs`: nothing a client sends takes the server down.
+
+Bursts of 20 hand-written SIPREC INVITEs at once (tests/siprec_raw.py), three-stream offers
+(each to be refused) and two-stream offers (recordable) in turn, against one server: every
+INVITE gets a final answer (200, 503 with Retry-After, or 488 for three streams), never pjsua's
+own 486, the server stays up, each session answered works (ACK, both streams' speech analysed,
+BYE), and a pjsua2 SIPREC client's session afterwards is recorded as usual. Before the
+admission gate (sip/gate.py) such bursts aborted the process with pjsip's
+`pj_ioqueue_register_sock2: Assertion '!pj_list_empty(&ioqueue->free_list)'`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.sip_helpers import events, speech_wav
+from tests.siprec_raw import METADATA, multipart, record, sdp
+from tests.test_srs import _client, _metadata, _start, _wavs, srs_config
+
+BURST = 20
+ROUNDS = 10  # three-stream bursts, with a two-stream burst after every second one
+MT = "application/rs-metadata+xml"
+
+
+def _speech(path: Path, text: str, voice: str) -> np.ndarray:
+    import wave
+
+    speech_wav(path, text, seconds=3, rate=8_000, voice=voice, wpm=160)
+    with wave.open(str(path)) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    return pcm.astype(np.float32) / 32768.0
+
+
+def _burst(port: int, ctype: str, body: str, audio: list[np.ndarray]) -> list[object]:
+    """BURST INVITEs at once; each thread's responses, or the exception it raised."""
+    results: list[object] = [None] * BURST
+
+    def one(i: int) -> None:
+        try:
+            results[i] = record(port, ctype, body, timeout=30, audio=audio)
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            results[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(BURST)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def _final(responses: list[tuple[int, dict[str, str]]]) -> tuple[int, dict[str, str]]:
+    """The INVITE's final response (the BYE's, if any, comes after it)."""
+    return next(r for r in responses if r[0] >= 200)
+
+
+def _wait_ended(ev: Path, n: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while sum(e["type"] == "call_ended" for e in events(ev)) < n:
+        assert time.monotonic() < deadline, f"fewer than {n} calls ended within {timeout} s"
+        time.sleep(0.2)
+
+
+@pytest.mark.timeout(300)
+def test_bursts_of_invites_never_take_the_server_down(tmp_path: Path) -> None:
+    customer = _speech(tmp_path / "c.wav", "I want to cancel my account today.", "en-gb")
+    agent = _speech(tmp_path / "a.wav", "Thank you for calling, how can I help?", "en-us")
+    cfg = srs_config(tmp_path / "srs.toml")
+    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
+    three = multipart([("application/sdp", sdp(["1", "2", "3"])), (MT, METADATA)])
+    two = multipart([("application/sdp", sdp(["1", "2"])), (MT, METADATA)])
+    answered: list[int] = []
+    client = None
+    try:
+        plan = []
+        for r in range(ROUNDS):
+            plan.append(("three", three))
+            if r % 2:
+                plan.append(("two", two))
+        for n, (kind, (ctype, body)) in enumerate(plan):
+            results = _burst(port, ctype, body, [customer, agent])
+            assert srs.p.poll() is None, f"server died in burst {n} ({kind}):\n{srs.text[-3000:]}"
+            failed = [r for r in results if not isinstance(r, list)]
+            assert not failed, failed
+            finals = [_final(r) for r in results if isinstance(r, list)]
+            codes = [code for code, _ in finals]
+            ok = {200, 503, 488} if kind == "two" else {503, 488}
+            assert set(codes) <= ok, (kind, codes)
+            for code, headers in finals:
+                if code == 503:
+                    assert headers.get("retry-after") == "7", headers
+            if kind == "two":
+                assert 200 in codes, codes  # the server still takes what it can record
+                byes = [r[-1][0] for r in results if isinstance(r, list) and _final(r)[0] == 200]
+                assert byes and all(c == 200 for c in byes), byes  # each answered one ended
+            answered += [c for c in codes if c == 200]
+        customer_wav, agent_wav = _wavs(tmp_path)
+        client = _client(
+            port, [customer_wav, agent_wav], _metadata(tmp_path / "m.xml"), "--seconds", "5"
+        )
+        client.wait_for(r"state CONFIRMED", timeout=30)
+        assert client.p.wait(30) == 0, client.text
+        _wait_ended(ev, len(answered) + 1)
+        assert srs.stop() == 0, srs.text
+    finally:
+        srs.kill()
+        if client is not None:
+            client.kill()
+    assert "Assertion" not in srs.text and "Traceback" not in srs.text, srs.text[-3000:]
+    assert "admission control is off" not in srs.text  # the gate read pjsip's structs
+    evs = events(ev)
+    started = [e["call_id"] for e in evs if e["type"] == "call_started"]
+    assert len(started) == len(answered) + 1, (len(started), len(answered))
+    ended = {e["call_id"]: e["data"]["reason"] for e in evs if e["type"] == "call_ended"}
+    assert set(ended) == set(started) and set(ended.values()) == {"hangup"}, ended
+    for call_id in started:  # every session answered was analysed: both streams' speech
+        speakers = {
+            e["data"]["speaker"] for e in evs if e["type"] == "speech" and e["call_id"] == call_id
+        }
+        assert speakers == {"agent", "customer"}, (call_id, speakers)
+
+
+@pytest.mark.timeout(120)
+def test_sessions_that_end_at_once_are_not_replaced_faster_than_pjsip_frees_sockets(
+    tmp_path: Path,
+) -> None:
+    """A client that ends each session as soon as it is answered (INVITE, 200, ACK, BYE, one
+    after another): each one's media sockets stay taken 500 ms after its end, so the gate lets
+    at most ADMITS_PER_WINDOW sessions begin within ADMIT_WINDOW_S; the next gets 503 with
+    Retry-After, and the server takes sessions again once the window has passed."""
+    from sip.recorder import ADMIT_WINDOW_S, ADMITS_PER_WINDOW
+
+    cfg = srs_config(tmp_path / "srs.toml")
+    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
+    ctype, body = multipart([("application/sdp", sdp(["1", "2"])), (MT, METADATA)])
+    # (INVITE sent, its final received, code, headers): the server decided in between
+    sent: list[tuple[float, float, int, dict[str, str]]] = []
+    answered: list[float] = []
+    try:
+        for _ in range(3 * ADMITS_PER_WINDOW):
+            t0 = time.monotonic()
+            got = record(
+                port, ctype, body, timeout=30, audio=[],
+                on_final=lambda code: answered.append(time.monotonic()),
+            )  # fmt: skip
+            code, headers = _final(got)
+            sent.append((t0, answered[-1], code, headers))
+            if code == 200:
+                assert got[-1][0] == 200, got  # the BYE
+        time.sleep(ADMIT_WINDOW_S + 0.2)
+        after = _final(record(port, ctype, body, timeout=30, audio=[]))
+        assert srs.stop() == 0, srs.text
+    finally:
+        srs.kill()
+    assert after[0] == 200, after  # the window passed: taken again
+    codes = [code for _, _, code, _ in sent]
+    assert set(codes) <= {200, 503}, codes
+    for _, _, code, headers in sent:
+        if code == 503:
+            assert headers.get("retry-after") == "7", headers
+            assert "began within" in headers["status"], headers
+    taken = [(t0, t1) for t0, t1, code, _ in sent if code == 200]
+    for i in range(len(taken) - ADMITS_PER_WINDOW):  # never one more than allowed per window
+        assert taken[i + ADMITS_PER_WINDOW][1] - taken[i][0] >= ADMIT_WINDOW_S, codes
+    n = ADMITS_PER_WINDOW
+    if codes[:n] == [200] * n and sent[n][1] - sent[0][0] < ADMIT_WINDOW_S:
+        assert codes[n] == 503, codes  # the next one within the window was paced

@@ -186,6 +186,14 @@ LONGEST_FIRST: tuple[str, ...] = (
 )
 
 
+# Tests that are each a group of their own (one per parameter), not part of their module's:
+# the two corpus runs of `assist eval` (en, zh) are minutes of Whisper each and share no
+# fixture, so they run side by side on two workers instead of one after the other.
+OWN_GROUP: frozenset[str] = frozenset(
+    {"test_eval.py::test_the_corpus_scores_at_least_todays_figures"}
+)
+
+
 # Modules whose tests hold a live process, page or decode pool to a wall-clock deadline (a
 # card's minimum time on screen, a lag report, a row that must appear within seconds). Beside
 # CPU-bound modules on 4 workers (a load of ~11 on 2 cores) they failed in one run in two, so
@@ -219,8 +227,8 @@ def _module_of(item: pytest.Item) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests of the TIMING modules are marked `timing`. On workers, each test module is one
     xdist group: its tests run on one worker, in file order, and its module fixtures (a
-    browser, a Redis, a floor console) are made once. The longest modules come first in the
-    collection, the order workers are handed groups in."""
+    browser, a Redis, a floor console) are made once (OWN_GROUP tests: a group each). The
+    longest modules come first in the collection, the order workers are handed groups in."""
     import os
 
     for item in items:
@@ -232,5 +240,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     module_of = _module_of
 
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(module_of(item)))
+        module = module_of(item)
+        test = f"{module}::{item.originalname}"  # type: ignore[attr-defined]
+        group = item.nodeid.rsplit("/", 1)[-1] if test in OWN_GROUP else module
+        item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: rank.get(module_of(item), len(rank)))

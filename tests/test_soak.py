@@ -61,6 +61,15 @@ class Watcher(threading.Thread):
                     self.ended.append(msg["call_id"])
 
 
+def grown_most(before: tracemalloc.Snapshot, top: int = 8) -> str:
+    """Where the traced memory grew since `before` (lines of code, largest first): a failure
+    says what was kept, not only how much."""
+    ours = tracemalloc.Filter(False, tracemalloc.__file__)
+    after = tracemalloc.take_snapshot().filter_traces([ours])
+    diff = after.compare_to(before.filter_traces([ours]), "lineno")
+    return "\n".join(str(d) for d in diff[:top])
+
+
 @pytest.mark.timeout(120)
 def test_back_to_back_calls_leak_no_memory_threads_or_descriptors(tmp_path: Path) -> None:
     pack = default_pack("en")
@@ -87,12 +96,16 @@ def test_back_to_back_calls_leak_no_memory_threads_or_descriptors(tmp_path: Path
         assert runner.error is None and not runner.alive
 
     def measure(last: int) -> tuple[int, int, int]:
-        """Once the watcher has seen call `last` end, so no event is still on its way to it
-        (the same state at both measurements, however loaded the machine is)."""
+        """Once the watcher has seen call `last` end, so no event is still on its way to it,
+        and the store's writer has committed every event queued, so none waits in its queue
+        (on a loaded machine the writer can be a call or more behind the calls: their queued
+        events, tens of kB, were counted as growth). The same state at both measurements,
+        however loaded the machine is."""
         for _ in range(200):  # bounded wait
             if f"soak-{last}" in watcher.ended:
                 break
             watcher.stop.wait(0.05)
+        assert store.flush(30), "the store's writer did not catch up"
         gc.collect()
         return tracemalloc.get_traced_memory()[0], threading.active_count(), open_fds()
 
@@ -101,9 +114,12 @@ def test_back_to_back_calls_leak_no_memory_threads_or_descriptors(tmp_path: Path
         for i in range(WARMUP_CALLS):
             call(i)
         mem0, threads0, fds0 = measure(WARMUP_CALLS - 1)
+        before = tracemalloc.take_snapshot()  # counted in mem1 as well as here: not growth
+        mem0 = tracemalloc.get_traced_memory()[0]
         for i in range(WARMUP_CALLS, WARMUP_CALLS + SOAK_CALLS):
             call(i)
         mem1, threads1, fds1 = measure(WARMUP_CALLS + SOAK_CALLS - 1)
+        growth = grown_most(before) if mem1 - mem0 >= MAX_GROWTH_BYTES else ""
     finally:
         tracemalloc.stop()
         watcher.stop.set()
@@ -112,7 +128,9 @@ def test_back_to_back_calls_leak_no_memory_threads_or_descriptors(tmp_path: Path
         server.stop()
     assert threads1 == threads0, (threads0, threads1)
     assert fds1 == fds0, (fds0, fds1)
-    assert mem1 - mem0 < MAX_GROWTH_BYTES, f"grew {mem1 - mem0} bytes over {SOAK_CALLS} calls"
+    assert mem1 - mem0 < MAX_GROWTH_BYTES, (
+        f"grew {mem1 - mem0} bytes over {SOAK_CALLS} calls; most at:\n{growth}"
+    )
     total = WARMUP_CALLS + SOAK_CALLS
     with CallStore(tmp_path / "calls.sqlite3") as check:  # every call fully stored
         rows = check.calls(limit=None)

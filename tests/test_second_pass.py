@@ -86,8 +86,15 @@ def two_clips() -> np.ndarray:
     return call(["something", "goforward"])
 
 
-def test_each_utterance_gets_a_whisper_final_and_drives_the_word_cue(two_clips) -> None:
-    events = run(two_clips)
+@pytest.fixture(scope="module")
+def fast_two_clips(two_clips) -> list[Event]:
+    """A --fast run of `two_clips` (PocketSphinx first, Whisper second), made once for the
+    tests that read it: each run decodes both clips with the real Whisper."""
+    return run(two_clips)
+
+
+def test_each_utterance_gets_a_whisper_final_and_drives_the_word_cue(fast_two_clips) -> None:
+    events = fast_two_clips
     fin = finals(events)
     assert [f.asr_pass for f in fin] == [2, 2]
     assert all(f.engine == "whisper:tiny.en" and f.speaker == "customer" for f in fin)
@@ -106,11 +113,13 @@ def test_each_utterance_gets_a_whisper_final_and_drives_the_word_cue(two_clips) 
         assert f_ev.data.end <= stop.data.at + TAIL_S  # its words are in the audio decoded
 
 
-def test_fast_runs_are_identical_and_real_time_gives_the_same_words(two_clips) -> None:
+def test_fast_runs_are_identical_and_real_time_gives_the_same_words(
+    two_clips, fast_two_clips
+) -> None:
     def key(events: list[Event]) -> list[tuple]:
         return [(e.seq, e.t, e.type, e.data) for e in events if e.type != "meters"]
 
-    a, b = run(two_clips), run(two_clips)
+    a, b = fast_two_clips, run(two_clips)  # two runs, each with its own runner and passes
     assert key(a) == key(b)
     live = run(two_clips, speed=1.0)
     if not [e for e in live if e.type == "dropped"]:  # a stalled machine drops live audio,

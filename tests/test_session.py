@@ -172,3 +172,26 @@ def test_a_paused_recording_is_nobodys_silence() -> None:
     # not during the pause; 8 s after the resume it is silence again
     assert [round(p.t, 1) for p in prompts] == [pytest.approx(23.0, abs=0.1)]
     assert session.paused is False
+
+
+def test_only_a_chinese_session_imports_the_chinese_text_libraries() -> None:
+    """pypinyin and cn2an cost ~0.6 s of CPU at every start of `assist` (a third of it, for an
+    English call or any command that plays none): an English session never imports them; a
+    Chinese one does when it is made, not at its first number or phrase on the frame thread."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "import assist.cli\n"
+        "from assist.core.session import CallSession\n"
+        "from assist.runtime.packs import default_pack\n"
+        "chinese = lambda: sorted({'pypinyin', 'cn2an'} & set(sys.modules))\n"
+        "print(chinese())\n"
+        "CallSession('en', pack=default_pack('en'))\n"
+        "print(chinese())\n"
+        "CallSession('zh', pack=default_pack('zh'))\n"
+        "print(chinese())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["[]", "[]", "['cn2an', 'pypinyin']"], out.stderr

@@ -37,6 +37,7 @@ from assist.core.events import (
     Transcript,
     Verdict,
 )
+from assist.core.numbers import load_chinese
 from assist.core.pack import RulePack
 from assist.core.prosody import SpeakerProsody
 from assist.core.rules import RuleEngine
@@ -63,6 +64,8 @@ class CallSession:
     ) -> None:
         if sample_rate != ANALYSIS_RATE:
             raise ValueError(f"CallSession analyses {ANALYSIS_RATE} Hz audio, got {sample_rate}")
+        if pack.lang == "zh":
+            load_chinese()  # here, not at the first number or phrase on the frame thread
         self.call_id = call_id
         self.pack = pack
         self.rate = sample_rate

@@ -219,29 +219,46 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _module_of(item: pytest.Item) -> str:
-    return item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+def _module_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def work_unit(nodeid: str) -> str:
+    """The group a test runs in on the workers: its module, or itself for OWN_GROUP tests."""
+    module = _module_of(nodeid)
+    test = nodeid.split("::", 1)[-1].split("[", 1)[0]
+    return nodeid.rsplit("/", 1)[-1] if f"{module}::{test}" in OWN_GROUP else module
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests of the TIMING modules are marked `timing`. On workers, each test module is one
-    xdist group: its tests run on one worker, in file order, and its module fixtures (a
-    browser, a Redis, a floor console) are made once (OWN_GROUP tests: a group each). The
-    longest modules come first in the collection, the order workers are handed groups in."""
+    """Tests of the TIMING modules are marked `timing`. On workers, the longest modules come
+    first in the collection: the order the scheduler below hands out work units in."""
     import os
 
     for item in items:
-        if _module_of(item) in TIMING:
+        if _module_of(item.nodeid) in TIMING:
             item.add_marker(pytest.mark.timing)
     if "PYTEST_XDIST_WORKER" not in os.environ:
         return
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    module_of = _module_of
+    items.sort(key=lambda item: rank.get(_module_of(item.nodeid), len(rank)))
 
-    for item in items:
-        module = module_of(item)
-        test = f"{module}::{item.originalname}"  # type: ignore[attr-defined]
-        group = item.nodeid.rsplit("/", 1)[-1] if test in OWN_GROUP else module
-        item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: rank.get(module_of(item), len(rank)))
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` (scripts/test.sh): each work_unit() is one unit of work, run on one
+    worker in file order, so its module fixtures (a browser, a Redis, a floor console) are
+    made once; units are handed out in collection order (LONGEST_FIRST), not re-sorted by
+    their number of tests. Not xdist's own loadgroup: it groups by renaming each test's node
+    id, which pytest 9.2 no longer lets it do, so every test went out on its own
+    (pytest-dev/pytest-xdist#1386)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False  # keep LONGEST_FIRST
+    return ModuleScheduling(config, log)

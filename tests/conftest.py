@@ -245,6 +245,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: rank.get(_module_of(item.nodeid), len(rank)))
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's (the test extras)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadgroup` (scripts/test.sh): each work_unit() is one unit of work, run on one
     worker in file order, so its module fixtures (a browser, a Redis, a floor console) are

@@ -168,6 +168,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # 2-core machine at load 6: eval 342, fleet_floor 166, demo 130, asr 77, srs 75,
 # second_pass 67, asr_worker 62, sip_reachable 56, browser_truth 56, browser_glance 54,
 # cli_output 52, sip_call 51, calls_cli 44, zh_calls 43; every other module under 40.
+# Later, in one process per module at load 12: srs_midcall 185 s and whisper 168 s, beside
+# calls_cli 248, cli_output 193, sip_reachable 156: they go next.
 LONGEST_FIRST: tuple[str, ...] = (
     "test_eval.py",
     "test_fleet_floor.py",
@@ -183,6 +185,8 @@ LONGEST_FIRST: tuple[str, ...] = (
     "test_sip_call.py",
     "test_calls_cli.py",
     "test_zh_calls.py",
+    "test_srs_midcall.py",
+    "test_whisper.py",
 )
 
 

@@ -109,8 +109,9 @@ class FloorReader:
         try:
             while True:
                 if watch.done():
-                    why = None if watch.cancelled() else watch.exception()
-                    raise ServiceError(f"the heartbeat watcher stopped ({why!r})")
+                    if watch.cancelled():  # only a shutdown cancels it: this task is ending too
+                        raise asyncio.CancelledError
+                    raise ServiceError(f"the heartbeat watcher stopped ({watch.exception()!r})")
                 try:
                     await self._read_once()
                     retry.reset()

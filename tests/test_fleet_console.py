@@ -160,3 +160,40 @@ def test_reconnects_back_off_with_jitter_so_consoles_do_not_retry_in_lockstep() 
     for delays in (one, two):
         assert all(d / 2 <= got <= d for got, d in zip(delays, nominal, strict=True)), delays
     assert one != two
+
+
+def test_a_shutdown_that_cancels_the_heartbeat_watcher_first_is_no_error() -> None:
+    """asyncio.run's shutdown cancels every task: when the watcher goes first, the reader ends
+    as cancelled (no "heartbeat watcher stopped" traceback on the console's terminal); a
+    watcher that dies of an error still stops the reader with a ServiceError."""
+    import asyncio
+
+    from redis_helpers import free_port
+
+    from assist.core.errors import ServiceError
+    from fleet.console import FloorReader
+
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there: the reader retries
+
+    def outcome(watch_ends: BaseException) -> BaseException | None:
+        reader = FloorReader(FleetConfig(url=url), publish=lambda e: None, lost=lambda c, b: None)
+
+        async def watch() -> None:
+            raise watch_ends
+
+        reader._watch = watch  # type: ignore[method-assign]
+
+        async def main() -> BaseException | None:
+            task = asyncio.create_task(reader.run())
+            async with asyncio.timeout(20):
+                try:
+                    await task
+                except BaseException as exc:  # noqa: BLE001 - what ended it is the result
+                    return exc
+            return None
+
+        return asyncio.run(main())
+
+    assert isinstance(outcome(asyncio.CancelledError()), asyncio.CancelledError)
+    died = outcome(RuntimeError("lost its connection"))
+    assert isinstance(died, ServiceError) and "lost its connection" in str(died)

@@ -75,6 +75,15 @@ def settled(srv: OverlayServer, timeout: float = 30.0) -> None:
     assert done.wait(timeout), "the server's loop did not get to it"
 
 
+async def subscribe(ws: ClientConnection, **fields: Any) -> list[dict[str, Any]]:
+    """Subscribe and wait until the server has taken it: it answers a client's messages in
+    order, so the reply to a probe sent after the subscribe comes once that is done. Returns
+    what arrived meanwhile (the probe's own reply last)."""
+    await ws.send(json.dumps({"type": "subscribe", **fields}))
+    await ws.send(json.dumps({"type": "no_such_type", "id": "subscribed"}))
+    return await recv_until(ws, lambda m: m.get("id") == "subscribed" and "seq" not in m)
+
+
 def in_thread(fn: Any, *args: Any) -> asyncio.Future[Any]:
     """Run `fn` on a worker thread, starting now (the call pushes frames while we read)."""
     return asyncio.get_running_loop().run_in_executor(None, fn, *args)
@@ -95,10 +104,9 @@ async def test_client_receives_hello_then_the_prompt_live(server: OverlayServer)
         assert hello["type"] == "hello" and hello["v"] == 1 and hello["protocol"] == 1
         assert hello["telephony"] is False  # DemoControl: no phone behind this server
         assert hello["role"] == "supervisor"
-        await ws.send(json.dumps({"type": "subscribe"}))
-        await asyncio.sleep(0.1)
+        before = await subscribe(ws)
         player = in_thread(play_call, server)
-        got = await recv_until(ws, "call_ended")
+        got = before[:-1] + await recv_until(ws, "call_ended")
         await player
     events = [m for m in got if "seq" in m]
     prompts = [m for m in events if m["type"] == "prompt"]
@@ -382,15 +390,20 @@ def test_a_server_that_does_not_start_in_time_is_an_error_and_stops_later(
     monkeypatch.setattr("overlay.server.START_WAIT_S", 0.2, raising=False)
     srv = OverlayServer(port=0)
     serve = srv._serve
+    gave_up = threading.Event()
 
     async def slow() -> None:
-        await asyncio.sleep(0.6)  # a loaded machine: listening only after start() gave up
+        # a loaded machine: listening only after start() gave up
+        await asyncio.get_running_loop().run_in_executor(None, gave_up.wait, 30)
         await serve()
 
     srv._serve = slow  # type: ignore[method-assign]
     t0 = time.monotonic()
-    with pytest.raises(ServiceError, match="did not start within"):
-        srv.start()
+    try:
+        with pytest.raises(ServiceError, match="did not start within"):
+            srv.start()
+    finally:
+        gave_up.set()
     assert time.monotonic() - t0 < 5
     assert srv._thread is not None
     srv._thread.join(5)  # once up, it stops by itself: nobody will stop it

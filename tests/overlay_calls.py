@@ -7,9 +7,13 @@ The call: the agent speaks 0.5-2.0 s, then nobody speaks, so `customer_silence` 
 
 from __future__ import annotations
 
+import threading
+import time
+
 from conftest import timeline
 
 from assist.core.audio import ANALYSIS_RATE, FRAME_SAMPLES
+from assist.core.events import Event
 from assist.core.pack import RulePack
 from assist.core.rules import parse_pack
 from assist.core.session import CallSession
@@ -76,6 +80,23 @@ class LiveCall:
             sl = slice(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES)
             self.runner.push(self.agent[sl], self.customer[sl])
         self.pos = max(self.pos, end)
+
+    def caught_up(self, timeout: float = 30.0) -> None:
+        """Every frame pushed so far is analysed and its events are in the sinks (a wait on
+        the runner itself, not a sleep that a loaded machine outlasts)."""
+        end = time.monotonic() + timeout
+        while self.runner.session.samples < self.runner.queued_end:
+            assert time.monotonic() < end and self.runner.alive, "the call's runner fell behind"
+            time.sleep(0.01)
+        # the last frame's events may still be on their way out: work queued now runs after
+        done = threading.Event()
+
+        def mark(_session: CallSession) -> list[Event]:
+            done.set()
+            return []
+
+        assert self.runner.submit(mark)
+        assert done.wait(max(0.0, end - time.monotonic())), "the call's runner did not get to it"
 
     def finish(self) -> None:
         self.play_to(CALL_S)

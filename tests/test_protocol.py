@@ -110,3 +110,15 @@ def test_server_messages_carry_no_seq() -> None:
     assert hello["protocol"] == protocol.PROTOCOL_VERSION and hello["v"] == 1
     for raw in (protocol.result("ok", 1), protocol.calls([]), protocol.error("forbidden", "no")):
         assert "seq" not in json.loads(raw)
+
+
+def test_the_rate_limit_allows_a_burst_then_refills_at_its_rate() -> None:
+    """Pinned here on the bucket's own clock, so the server test that floods a real socket can
+    wait for the refill instead of sleeping for it."""
+    limit = protocol.RateLimit(8.0, burst=40)  # 1/8 s per message: exact in binary
+    assert all(limit.allow(100.0) for _ in range(40))
+    assert not limit.allow(100.0)  # the burst is spent
+    assert not limit.allow(100.0625)  # half a message's worth of refill
+    assert limit.allow(100.125) and not limit.allow(100.125)  # one message per 1/8 s
+    assert [limit.allow(100.5) for _ in range(4)] == [True, True, True, False]
+    assert sum(limit.allow(1000.0) for _ in range(100)) == 40  # never more than the burst

@@ -53,7 +53,11 @@ SCRIPT = textwrap.dedent(
             ask()
         except ControlError as exc:
             print("refused:", exc, flush=True)
-    time.sleep(1.5)
+    # hang up once the call is up (its ACK seen), not after a guess at how long that takes
+    deadline = time.monotonic() + 20
+    while (not any(e.type == "call_state" and e.data.state == "confirmed" for e in sink.events)
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
     print("hangup:", control.hangup(call_id), flush=True)
     while not any(e.type == "call_ended" for e in sink.events) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -80,6 +80,7 @@ STREAMS = 2
 # (4 call slots live + 4 ending + 6 new) calls x 4 sockets = 56 stay under 64 (sip/gate.py).
 ADMIT_WINDOW_S = 1.0
 ADMITS_PER_WINDOW = 6
+PJSUA_SLOTS = 4  # the PyPI wheel's PJSUA_MAX_CALLS, whatever uaConfig.maxCalls asks (measured)
 # A client's `sendonly` stream is "remote hold" to pjsua: for a recording it is the normal
 # state (we only receive), so both states are tapped and watched for RTP.
 RECEIVING = (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
@@ -466,7 +467,7 @@ class RecordingServer:
         self.tap_reader = TapReader(failed=notify)
         self._ending: dict[str, tuple[CallRunner, str]] = {}
         self.refusals = 0
-        self.max_sessions = cfg.max_sessions  # lowered in setup to what pjsua can hold
+        self.slots = PJSUA_SLOTS  # pjsua's call slots: read from the build in setup
         self.listeners: list[SipCall] = []  # supervisors' listen calls, until disconnected
         self.gate: Gate | None = None  # admission control ahead of pjsua (pump thread)
         self._admitted: deque[float] = deque()  # when INVITEs were let through to pjsua
@@ -483,6 +484,22 @@ class RecordingServer:
     @property
     def port(self) -> int:
         return self.pump.bound_port
+
+    @property
+    def gate_off(self) -> bool:
+        """True when new INVITEs reach pjsua unjudged (no gate, or it stands aside)."""
+        return self.gate is None or bool(self.gate.standing_aside)
+
+    @property
+    def max_sessions(self) -> int:
+        """Sessions plus listens at once: `srs.max_sessions`, at most pjsua's call slots.
+
+        With the admission gate, every slot can hold a session: a new INVITE is refused
+        (503) before pjsua sees it once the calls in pjsua (sessions, listens, calls still
+        ending) fill `max_sessions`, so pjsua never runs out and never answers 486 itself.
+        Without the gate (another pjsip, or its structs not as expected) one slot stays free
+        for pjsua to take the INVITE that `_incoming` refuses with 503."""
+        return max(1, min(self.cfg.max_sessions, self.slots - (1 if self.gate_off else 0)))
 
     def session_ids(self) -> list[str]:
         return list(self.pump.run(lambda: list(self.sessions)))
@@ -531,17 +548,13 @@ class RecordingServer:
         declare_siprec()
         self.gate = Gate(self._admit, on_owner=lambda: self.pump.on_pump, failed=self.notify)
         self.gate.install()
-        # The PyPI wheel is built to hold 4 calls at once whatever uaConfig.maxCalls says
-        # (measured: pjsua_call_get_max_count() is 4 after asking for 32); beyond that pjsua
-        # itself answers 486 with no Retry-After. One slot stays free so that a session over
-        # the limit still gets our 503 with Retry-After and fails over.
-        slots = int(_lib.pjsua_call_get_max_count())
-        self.max_sessions = max(1, min(self.cfg.max_sessions, slots - 1))
+        self.slots = int(_lib.pjsua_call_get_max_count())
         if self.max_sessions < self.cfg.max_sessions:
+            spare = " (one kept to answer 503: admission control is off)" if self.gate_off else ""
             self.notify(
                 f"srs.max_sessions is {self.cfg.max_sessions}, but this pjsua build holds "
-                f"{slots} calls at once: taking at most {self.max_sessions} sessions (one "
-                "call slot is kept to answer 503 beyond that)"
+                f"{self.slots} calls at once{spare}: taking at most {self.max_sessions} "
+                "sessions and listens"
             )
         self.tap_dir = tap_dir()
         self.silence = silence_source(self.tap_dir)
@@ -884,6 +897,11 @@ class RecordingServer:
                 f"no free call slot to call the supervisor: {len(self.sessions)} recording "
                 f"sessions and {len(self.listeners)} listening take the {self.max_sessions} this "
                 "server holds (srs.max_sessions); a listen takes one, like a session"
+            )
+        if calls_in_pjsua() >= self.slots:
+            raise ControlError(
+                "no free call slot to call the supervisor: a call that ended is still "
+                "closing in pjsua; try again in a moment"
             )
         assert self.ep is not None
         try:

@@ -11,6 +11,7 @@ admission gate (sip/gate.py) such bursts aborted the process with pjsip's
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -18,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.sip_helpers import events, speech_wav
-from tests.siprec_raw import METADATA, multipart, record, sdp
-from tests.test_srs import _client, _metadata, _start, _wavs, srs_config
+from tests.ports import free_udp_port
+from tests.sip_helpers import Proc, events, speech_wav
+from tests.siprec_raw import METADATA, multipart, record, sdp, send_invite
+from tests.test_srs import SUE, _client, _metadata, _start, _wavs, srs_config
 
 BURST = 20
 ROUNDS = 10  # three-stream bursts, with a two-stream burst after every second one
@@ -170,3 +172,60 @@ def test_sessions_that_end_at_once_are_not_replaced_faster_than_pjsip_frees_sock
     n = ADMITS_PER_WINDOW
     if codes[:n] == [200] * n and sent[n][1] - sent[0][0] < ADMIT_WINDOW_S:
         assert codes[n] == 503, codes  # the next one within the window was paced
+
+
+@pytest.mark.timeout(180)
+def test_four_sessions_at_once_the_fifth_503_and_a_listen_refused_when_full(
+    tmp_path: Path,
+) -> None:
+    """The wheel's 4 call slots all record (the gate answers the 5th INVITE 503 before pjsua
+    sees it, so no slot is kept spare): 4 pjsua2 clients at once, each session analysed (both
+    streams' speech), a 5th INVITE gets 503 with Retry-After (never pjsua's 486), and a listen
+    while all 4 record is refused with the reason. Before, the server took 3 and the 4th
+    client got 503."""
+    from websockets.sync.client import connect
+
+    from tests.test_srs_midcall import _supervise
+
+    customer, agent = _wavs(tmp_path)
+    meta = _metadata(tmp_path / "m.xml")
+    cfg = srs_config(
+        tmp_path / "srs.toml", max_sessions=4, sup_uri=f"sip:sue@127.0.0.1:{free_udp_port()}"
+    )
+    srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off", store=False)
+    clients: list[Proc] = []
+    try:
+        for _ in range(4):
+            clients.append(_client(port, [customer, agent], meta, "--seconds", "12"))
+        for c in clients:
+            c.wait_for(r"state CONFIRMED", timeout=40)
+        deadline = time.monotonic() + 20
+        while sum(e["type"] == "call_started" for e in events(ev)) < 4:
+            assert time.monotonic() < deadline, srs.text[-3000:]
+            time.sleep(0.2)
+        fifth = send_invite(port, *multipart([("application/sdp", sdp(["1", "2"])), (MT, METADATA)]))
+        assert fifth[-1][0] == 503 and fifth[-1][1].get("retry-after") == "7", fifth
+        live = next(e["call_id"] for e in events(ev) if e["type"] == "call_started")
+        with connect(f"ws://127.0.0.1:{http}/ws?token={SUE}", open_timeout=10) as ws:
+            r = _supervise(ws, live, "listen", "full")
+        assert r["type"] == "error" and "no free call slot" in r["error"], r
+        assert "4 recording sessions" in r["error"], r
+        for c in clients:
+            assert c.p.wait(40) == 0, c.text
+        _wait_ended(ev, 4)
+        assert srs.stop() == 0, srs.text
+    finally:
+        srs.kill()
+        for c in clients:
+            c.kill()
+    assert "Traceback" not in srs.text and "Assertion" not in srs.text, srs.text[-3000:]
+    assert "at most 4 sessions" in srs.text, srs.text[:2000]
+    assert "486" not in srs.text and all("486" not in c.text for c in clients)
+    evs = events(ev)
+    started = [e["call_id"] for e in evs if e["type"] == "call_started"]
+    assert len(started) == 4, started
+    for call_id in started:  # every session analysed: both streams' speech
+        speakers = {
+            e["data"]["speaker"] for e in evs if e["type"] == "speech" and e["call_id"] == call_id
+        }
+        assert speakers == {"agent", "customer"}, (call_id, speakers)

@@ -54,6 +54,7 @@ from sip.call import SipCall
 from sip.codecs import apply_codecs
 from sip.endpoint import Pump
 from sip.gate import DROP_BODY, Gate, Refuse, Verdict, calls_in_pjsua
+from sip.refusals import RefusalLog
 from sip.siprec import (
     METADATA_TYPES,
     AgentChoice,
@@ -170,7 +171,7 @@ class SessionInfo:
 
 NewRunner = Callable[[SessionInfo], CallRunner]
 EndRunner = Callable[[CallRunner, str], None]
-Refused = Callable[[str, int, str], None]  # (client, SIP status, why): no call was made
+Refused = Callable[[str], None]  # a line on refused INVITEs (no call was made): sip/refusals.py
 # new metadata or a pause/resume (re-INVITE, UPDATE): (runner, parties now, paused)
 Updated = Callable[[CallRunner, SessionInfo, bool], None]
 
@@ -437,7 +438,7 @@ class RecordingServer:
         new_runner: NewRunner,
         end_runner: EndRunner,
         notify: Callable[[str], None] = lambda line: None,
-        refused: Refused = lambda client, code, why: None,
+        refused: Refused = lambda line: None,
         updated: Updated = lambda runner, info, paused: None,
         log_level: int = 1,
         log_file: str = "",
@@ -467,6 +468,7 @@ class RecordingServer:
         self.tap_reader = TapReader(failed=notify)
         self._ending: dict[str, tuple[CallRunner, str]] = {}
         self.refusals = 0
+        self.refusal_log = RefusalLog(self._say_refused)  # one line per kind and window
         self.slots = PJSUA_SLOTS  # pjsua's call slots: read from the build in setup
         self.listeners: list[SipCall] = []  # supervisors' listen calls, until disconnected
         self.gate: Gate | None = None  # admission control ahead of pjsua (pump thread)
@@ -598,6 +600,7 @@ class RecordingServer:
         self.notify(f"internal error on the SIP thread ({where}): {_why(exc)}; the server goes on")
 
     def release(self) -> None:
+        self._contain(None, "refusal counts", partial(self.refusal_log.flush, everything=True))
         for s in list(self.sessions.values()):
             self._finish(s, "shutdown", None)
         for sup in self.listeners:  # listen calls that did not end in time
@@ -651,15 +654,15 @@ class RecordingServer:
         now = time.monotonic()
         while self._admitted and now - self._admitted[0] >= ADMIT_WINDOW_S:
             self._admitted.popleft()
-        code, why = 0, ""
+        code, why, kind = 0, "", ""
         held = calls_in_pjsua()
         if self._closing:
-            code, why = 503, "the recording server is shutting down"
+            code, why, kind = 503, "the recording server is shutting down", "503 shutting down"
         elif held >= self.max_sessions:
             calls = "1 call" if held == 1 else f"{held} calls"
-            code, why = 503, f"busy: {calls} in progress (srs.max_sessions)"
+            code, why, kind = 503, f"busy: {calls} in progress (srs.max_sessions)", "503 full"
         elif len(self._admitted) >= ADMITS_PER_WINDOW:
-            code = 503
+            code, kind = 503, "503 too fast"
             why = f"busy: {len(self._admitted)} sessions began within {ADMIT_WINDOW_S:g} s"
         else:
             try:
@@ -668,6 +671,7 @@ class RecordingServer:
                 pass
             except SiprecError as exc:
                 code, why = exc.code, str(exc)
+                kind = f"{code} {why[:60]}"
         if not code:
             self._admitted.append(now)
             return None
@@ -675,9 +679,7 @@ class RecordingServer:
         if ">" in client:
             client = client[client.find("<") + 1 : client.find(">")]
         client = client.split(";", 1)[0].strip()
-        self.refusals += 1
-        self.notify(f"refused a recording from {client}: {code} {why}")
-        self.refused(client, code, why)
+        self._note_refusal(client, code, why, kind)
         return Refuse(code, why, self.cfg.retry_after_s if code == 503 else 0)
 
     def _in_dialog(self, whole: str, headers: dict[str, str], body: bytes) -> Verdict:
@@ -703,15 +705,24 @@ class RecordingServer:
             )
         return DROP_BODY
 
+    def _note_refusal(self, client: str, code: int, why: str, kind: str) -> None:
+        """A refused INVITE: said (stderr and an `error` event) if the first of its kind in
+        the window, else counted (sip/refusals.py)."""
+        self.refusals += 1
+        self.refusal_log.refused(kind, f"refused a recording from {client}: {code} {why}")
+
+    def _say_refused(self, line: str) -> None:
+        self.notify(line)
+        self.refused(line)
+
     def _refuse(self, call: RecordingCall, client: str, code: int, why: str) -> None:
         """Answer the INVITE with an error on the next pump step, not inside onIncomingCall:
         pjsua2 frees the INVITE's cloned rdata when that callback returns, and a final
         response sent inside it can have freed it already (an assertion that aborts the
         process, seen with a refusal right after another)."""
         self._graveyard.append(call)
-        self.refusals += 1
-        self.notify(f"refused a recording from {client}: {code} {why}")
-        self.refused(client, code, why)
+        kind = "503 full" if why.startswith("busy") else f"{code} {why[:60]}"
+        self._note_refusal(client, code, why, "503 shutting down" if self._closing else kind)
         self.pump.later(
             0, lambda: self._contain(None, "refusal", partial(self._send_refusal, call, code, why))
         )
@@ -1024,6 +1035,7 @@ class RecordingServer:
             if self._graveyard and not self._closing:
                 self._graveyard.clear()
             now = time.monotonic()
+            self._contain(None, "refusal counts", partial(self.refusal_log.flush, now))
             for s in list(self.sessions.values()):
                 self._contain(s, "media watch", partial(self._watch_one, s, now))
         finally:

@@ -229,3 +229,56 @@ def test_four_sessions_at_once_the_fifth_503_and_a_listen_refused_when_full(
             e["data"]["speaker"] for e in evs if e["type"] == "speech" and e["call_id"] == call_id
         }
         assert speakers == {"agent", "customer"}, (call_id, speakers)
+
+
+def _refusals_by_code(lines: list[str]) -> dict[int, int]:
+    """Refused INVITEs the lines account for, by status: each line said whole is one, each
+    count (`… and N more refused INVITEs (503 full) ...`) is N."""
+    import re
+
+    total: dict[int, int] = {}
+    for line in lines:
+        said = re.search(r"refused a recording from \S+: (\d{3}) ", line)
+        counted = re.search(r"… and (\d+) more refused INVITEs \((\d{3})", line)
+        if said:
+            total[int(said.group(1))] = total.get(int(said.group(1)), 0) + 1
+        elif counted:
+            code = int(counted.group(2))
+            total[code] = total.get(code, 0) + int(counted.group(1))
+    return total
+
+
+@pytest.mark.timeout(180)
+def test_a_flood_of_refused_invites_is_a_few_lines_that_state_the_total(tmp_path: Path) -> None:
+    """60 INVITEs with three streams (488) come in bursts of 20, then, while one session
+    records (max_sessions 1), 60 that find the server full (503): stderr and the `error` events say each kind once
+    and then how many more, not one line per INVITE, and the totals are exact."""
+    customer, agent = _wavs(tmp_path)
+    cfg = srs_config(tmp_path / "srs.toml", max_sessions=1)
+    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
+    two = multipart([("application/sdp", sdp(["1", "2"])), (MT, METADATA)])
+    three = multipart([("application/sdp", sdp(["1", "2", "3"])), (MT, METADATA)])
+    client = None
+    codes: list[int] = []
+    try:
+        for _ in range(3):  # free: refused for their body
+            codes += [_final(r)[0] for r in _burst(port, *three, []) if isinstance(r, list)]
+        client = _client(port, [customer, agent], _metadata(tmp_path / "m.xml"), "--seconds", "8")
+        client.wait_for(r"state CONFIRMED", timeout=30)
+        for _ in range(3):  # full
+            codes += [_final(r)[0] for r in _burst(port, *two, []) if isinstance(r, list)]
+        assert client.p.wait(30) == 0, client.text
+        _wait_ended(ev, 1)
+        assert srs.stop() == 0, srs.text
+    finally:
+        srs.kill()
+        if client is not None:
+            client.kill()
+    assert sorted(codes) == [488] * 60 + [503] * 60, codes
+    lines = [line for line in srs.text.splitlines() if "refused" in line]
+    assert len(lines) <= 8, "\n".join(lines)
+    assert _refusals_by_code(lines) == {503: 60, 488: 60}, lines
+    errors = [e["data"]["message"] for e in events(ev) if e["type"] == "error"]
+    assert len(errors) <= 8, errors
+    assert _refusals_by_code(errors) == {503: 60, 488: 60}, errors
+    assert "Traceback" not in srs.text, srs.text[-3000:]

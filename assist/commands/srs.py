@@ -191,9 +191,10 @@ def run(args: argparse.Namespace) -> int:
         event = recording_event(info, update=True, agent=agent, paused=paused)
         runner.submit(lambda s: s.note(event))
 
-    def refused(client: str, code: int, why: str) -> None:
-        """A session we could not take: an `error` event with no call (call_id "")."""
-        calls.trouble(f"refused a recording from {client}: {code} {why}", source="srs")
+    def refused(line: str) -> None:
+        """Sessions we could not take (the first of a kind, or a count of them: sip/refusals.py):
+        an `error` event with no call (call_id "")."""
+        calls.trouble(line, source="srs")
 
     server = RecordingServer(
         cfg,

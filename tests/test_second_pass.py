@@ -290,3 +290,48 @@ def test_live_words_prompt_a_negative_phrase_before_a_long_complaint_ends() -> N
 def test_no_live_words_in_fast_runs(two_clips) -> None:
     events = run(two_clips, first=False, live_words=True)  # --fast: replayable, no live words
     assert not [e for e in events if e.type == "transcript" and e.data.kind == "partial"]
+
+
+HUNG_AT_EXIT = """
+import os, signal, sys, threading
+from assist.runtime.second_pass import shared_pool
+started = threading.Event()
+def hung():
+    started.set()
+    threading.Event().wait()  # a decode wedged in native code: never returns
+assert shared_pool().submit(hung, block=False) is not None
+started.wait(10)
+print("decoding", flush=True)
+if sys.argv[1] == "fatal":
+    sys.exit(3)
+threading.Event().wait()  # until Ctrl-C
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("how", ["fatal", "ctrl-c"])
+def test_a_hung_decode_does_not_keep_the_process_from_exiting(how: str) -> None:
+    """Before, the pool's ThreadPoolExecutor threads were joined at exit with no limit: a
+    process whose decode hung never exited after a fatal error or Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+
+    p = subprocess.Popen(
+        [sys.executable, "-c", HUNG_AT_EXIT, how],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert p.stdout is not None and p.stdout.readline() == "decoding\n"
+        if how == "ctrl-c":
+            p.send_signal(signal.SIGINT)
+        p.wait(20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+    _, err = p.communicate()
+    assert p.returncode == (3 if how == "fatal" else -signal.SIGINT), (p.returncode, err)
+    assert "1 Whisper decode(s) still running at exit: abandoned" in err, err

@@ -35,12 +35,15 @@ given up, an `error` event says so, and the rest of the call goes on with the fi
 
 from __future__ import annotations
 
+import atexit
 import os
+import queue
 import re
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -86,7 +89,14 @@ def machine_busy() -> bool:
 
 class DecodePool:
     """A fixed thread pool with a bounded number of decodes in flight (running + queued).
-    `busy` says whether the machine has CPU to spare for guesses (default: `machine_busy`)."""
+    `busy` says whether the machine has CPU to spare for guesses (default: `machine_busy`).
+
+    Its threads are daemon threads, not a ThreadPoolExecutor's: at interpreter exit
+    concurrent.futures joins every executor thread with no time limit, so one decode wedged
+    in native code (the --fast runs give it up after DECODE_WAIT_S, a live call at once)
+    kept the process from exiting after a fatal error or Ctrl-C, for ever. A decode still
+    running at exit is abandoned (its result had nowhere to go) and `abandon_at_exit` says
+    so in one line."""
 
     def __init__(
         self, workers: int, max_pending: int, *, busy: Callable[[], bool] = machine_busy
@@ -97,11 +107,49 @@ class DecodePool:
         self.max_pending = max_pending
         self.busy = busy
         self._slots = threading.BoundedSemaphore(max_pending)
-        self._exec = ThreadPoolExecutor(workers, thread_name_prefix="whisper")
+        # bounded by the semaphore (max_pending); None tells a worker to end (`close`)
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
         self._lock = threading.Lock()
         self.in_flight = 0  # running + queued
         self.submitted = 0
         self.rejected = 0
+        self._threads = [
+            threading.Thread(target=self._work, name=f"whisper-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            fut, fn = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn()
+            except BaseException as exc:  # noqa: BLE001 - handed to the future's owner
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+            del item, fut, fn  # not held while waiting for the next one
+
+    def close(self) -> None:
+        """End the threads once the decodes queued are done (never waits for them)."""
+        for _ in self._threads:
+            self._queue.put(None)
+
+    def abandon_at_exit(self) -> None:
+        """At interpreter exit: one line if decodes are still running (they are left)."""
+        with self._lock:
+            left = self.in_flight
+        if left:
+            print(
+                f"assist: {left} Whisper decode(s) still running at exit: abandoned",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def submit(
         self, fn: Callable[[], Hypothesis | None], *, block: bool, timeout: float | None = None
@@ -116,8 +164,9 @@ class DecodePool:
         with self._lock:
             self.submitted += 1
             self.in_flight += 1
-        fut = self._exec.submit(fn)
+        fut: Future[Any] = Future()
         fut.add_done_callback(self._done)
+        self._queue.put((fut, fn))
         return fut
 
     def submit_if_idle(self, fn: Callable[[], Hypothesis | None]) -> Future[Any] | None:
@@ -147,6 +196,7 @@ def shared_pool() -> DecodePool:
         if _shared is None:
             n = decode_workers()
             _shared = DecodePool(n, n * PENDING_PER_WORKER)
+            atexit.register(_shared.abandon_at_exit)
         return _shared
 
 

@@ -75,12 +75,12 @@ from sip.uri import UriError, check_uri, dial_uri
 WATCH_EVERY_S = 0.5
 SUPERVISOR_REPORT_S = 1.0  # as sip/phone.py: a refusal is noted after the console's request
 STREAMS = 2
-# New sessions let through to pjsua in any ADMIT_WINDOW_S: each one's media sockets hold their
-# slots in pjsip's socket table (64) until 500 ms after it ends, so sessions that end at once
-# (a client that cancels each INVITE) must not be replaced faster than the slots come back:
-# (4 call slots live + 4 ending + 6 new) calls x 4 sockets = 56 stay under 64 (sip/gate.py).
+# New sessions let through to pjsua in any ADMIT_WINDOW_S: `srs.sessions_per_s` (at most 6).
+# Each one's media sockets hold their slots in pjsip's socket table (64) until 500 ms after it
+# ends, so sessions that end at once (a client that cancels each INVITE) must not be replaced
+# faster than the slots come back: (4 call slots live + 4 ending + 6 new) calls x 4 sockets =
+# 56 stay under 64 (sip/gate.py, sip/srs_config.py).
 ADMIT_WINDOW_S = 1.0
-ADMITS_PER_WINDOW = 6
 PJSUA_SLOTS = 4  # the PyPI wheel's PJSUA_MAX_CALLS, whatever uaConfig.maxCalls asks (measured)
 # A client's `sendonly` stream is "remote hold" to pjsua: for a recording it is the normal
 # state (we only receive), so both states are tapped and watched for RTP.
@@ -661,7 +661,7 @@ class RecordingServer:
         elif held >= self.max_sessions:
             calls = "1 call" if held == 1 else f"{held} calls"
             code, why, kind = 503, f"busy: {calls} in progress (srs.max_sessions)", "503 full"
-        elif len(self._admitted) >= ADMITS_PER_WINDOW:
+        elif len(self._admitted) >= self.cfg.sessions_per_s:
             code, kind = 503, "503 too fast"
             why = f"busy: {len(self._admitted)} sessions began within {ADMIT_WINDOW_S:g} s"
         else:

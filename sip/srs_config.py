@@ -5,9 +5,10 @@
     port = 5060                  # SIP port: UDP and TCP both listen on it (transport udp+tcp)
     transport = "udp+tcp"        # udp+tcp, udp, tcp or tls
     rtp_port = 20000             # first RTP port (two streams per session)
-    max_sessions = 3             # sessions + supervisors listening; beyond: 503 with Retry-After;
-                                 # lowered to what the pjsua build holds (PyPI wheel: 3)
+    max_sessions = 4             # sessions + supervisors listening; beyond: 503 with Retry-After;
+                                 # lowered to the pjsua build's call slots (PyPI wheel: 4)
     retry_after_s = 30
+    sessions_per_s = 6           # new sessions let in per second at most (1-6); beyond: 503
     agents = ["1*", "*@agents.example.com"]   # AoR patterns of the agents (`*` wildcard)
     fallback_agent_stream = 2    # metadata cannot say: the agent's stream by order (1 or 2)
     media_timeout_s = 30.0       # no RTP on any stream this long: the session is ended
@@ -31,8 +32,14 @@ from assist.runtime.config import file_problem
 
 DEFAULT_PORT = 5060
 DEFAULT_RTP_PORT = 20000
-DEFAULT_MAX_SESSIONS = 3  # the PyPI pjsua2 holds 4 calls; one is kept to answer 503
+DEFAULT_MAX_SESSIONS = 4  # the PyPI pjsua2's call slots, all usable: the gate answers the 503
 MAX_SESSIONS = 30  # for pjsua builds with more call slots; the server lowers it to fit
+# New sessions let in per second (sip/recorder.py ADMIT_WINDOW_S). Each session's 4 media
+# sockets hold their slots in pjsip's socket table (64) until 500 ms after it ends, so sessions
+# that end at once must not be replaced faster than that: (4 live + 4 ending + 6 new) x 4 = 56,
+# the rest for pjsip's own (SIP listeners, TCP connections). Lower it, never higher than 6.
+DEFAULT_SESSIONS_PER_S = 6
+MAX_SESSIONS_PER_S = 6
 DEFAULT_RETRY_AFTER_S = 30
 DEFAULT_MEDIA_TIMEOUT_S = 30.0
 TABLES = ("srs", "overlay", "fleet")  # what `assist srs --config` reads
@@ -56,6 +63,13 @@ class SrsConfig:
     rtp_port: int = key(DEFAULT_RTP_PORT, lo=1024, hi=65000, what="a port number")
     max_sessions: int = key(DEFAULT_MAX_SESSIONS, lo=1, hi=MAX_SESSIONS)
     retry_after_s: int = key(DEFAULT_RETRY_AFTER_S, lo=1, hi=3600, unit="seconds")
+    sessions_per_s: int = key(
+        DEFAULT_SESSIONS_PER_S,
+        lo=1,
+        hi=MAX_SESSIONS_PER_S,
+        what="a number of new sessions per second",
+        doc="beyond it 503: pjsip's socket table",
+    )
     agents: tuple[str, ...] = key(
         (), what='a list of AoR patterns like ["1*", "*@pbx.example"]', check=_pattern
     )

@@ -11,7 +11,6 @@ admission gate (sip/gate.py) such bursts aborted the process with pjsip's
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -128,23 +127,28 @@ def test_bursts_of_invites_never_take_the_server_down(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("per_s", [None, 2])
 def test_sessions_that_end_at_once_are_not_replaced_faster_than_pjsip_frees_sockets(
-    tmp_path: Path,
+    tmp_path: Path, per_s: int | None
 ) -> None:
     """A client that ends each session as soon as it is answered (INVITE, 200, ACK, BYE, one
     after another): each one's media sockets stay taken 500 ms after its end, so the gate lets
-    at most ADMITS_PER_WINDOW sessions begin within ADMIT_WINDOW_S; the next gets 503 with
-    Retry-After, and the server takes sessions again once the window has passed."""
-    from sip.recorder import ADMIT_WINDOW_S, ADMITS_PER_WINDOW
+    at most `srs.sessions_per_s` (default 6, or 2 as set) sessions begin within
+    ADMIT_WINDOW_S; the next gets 503 with Retry-After, and the server takes sessions again
+    once the window has passed."""
+    from sip.recorder import ADMIT_WINDOW_S
+    from sip.srs_config import DEFAULT_SESSIONS_PER_S
 
-    cfg = srs_config(tmp_path / "srs.toml")
+    allowed = per_s or DEFAULT_SESSIONS_PER_S
+    extra = f"sessions_per_s = {per_s}\n" if per_s else ""
+    cfg = srs_config(tmp_path / "srs.toml", extra=extra)
     srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
     ctype, body = multipart([("application/sdp", sdp(["1", "2"])), (MT, METADATA)])
     # (INVITE sent, its final received, code, headers): the server decided in between
     sent: list[tuple[float, float, int, dict[str, str]]] = []
     answered: list[float] = []
     try:
-        for _ in range(3 * ADMITS_PER_WINDOW):
+        for _ in range(3 * allowed):
             t0 = time.monotonic()
             got = record(
                 port, ctype, body, timeout=30, audio=[],
@@ -167,9 +171,9 @@ def test_sessions_that_end_at_once_are_not_replaced_faster_than_pjsip_frees_sock
             assert headers.get("retry-after") == "7", headers
             assert "began within" in headers["status"], headers
     taken = [(t0, t1) for t0, t1, code, _ in sent if code == 200]
-    for i in range(len(taken) - ADMITS_PER_WINDOW):  # never one more than allowed per window
-        assert taken[i + ADMITS_PER_WINDOW][1] - taken[i][0] >= ADMIT_WINDOW_S, codes
-    n = ADMITS_PER_WINDOW
+    for i in range(len(taken) - allowed):  # never one more than allowed per window
+        assert taken[i + allowed][1] - taken[i][0] >= ADMIT_WINDOW_S, codes
+    n = allowed
     if codes[:n] == [200] * n and sent[n][1] - sent[0][0] < ADMIT_WINDOW_S:
         assert codes[n] == 503, codes  # the next one within the window was paced
 
@@ -203,7 +207,8 @@ def test_four_sessions_at_once_the_fifth_503_and_a_listen_refused_when_full(
         while sum(e["type"] == "call_started" for e in events(ev)) < 4:
             assert time.monotonic() < deadline, srs.text[-3000:]
             time.sleep(0.2)
-        fifth = send_invite(port, *multipart([("application/sdp", sdp(["1", "2"])), (MT, METADATA)]))
+        two = multipart([("application/sdp", sdp(["1", "2"])), (MT, METADATA)])
+        fifth = send_invite(port, *two)
         assert fifth[-1][0] == 503 and fifth[-1][1].get("retry-after") == "7", fifth
         live = next(e["call_id"] for e in events(ev) if e["type"] == "call_started")
         with connect(f"ws://127.0.0.1:{http}/ws?token={SUE}", open_timeout=10) as ws:
@@ -251,8 +256,9 @@ def _refusals_by_code(lines: list[str]) -> dict[int, int]:
 @pytest.mark.timeout(180)
 def test_a_flood_of_refused_invites_is_a_few_lines_that_state_the_total(tmp_path: Path) -> None:
     """60 INVITEs with three streams (488) come in bursts of 20, then, while one session
-    records (max_sessions 1), 60 that find the server full (503): stderr and the `error` events say each kind once
-    and then how many more, not one line per INVITE, and the totals are exact."""
+    records (max_sessions 1), 60 that find the server full (503): stderr and the `error`
+    events say each kind once and then how many more, not one line per INVITE, and the
+    totals are exact."""
     customer, agent = _wavs(tmp_path)
     cfg = srs_config(tmp_path / "srs.toml", max_sessions=1)
     srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")

@@ -95,6 +95,8 @@ def test_the_recording_event_says_how_the_agent_was_chosen() -> None:
         ({"transport": "sctp"}, "srs.transport"),
         ({"max_sessions": 0}, "srs.max_sessions"),
         ({"max_sessions": 31}, "srs.max_sessions"),
+        ({"sessions_per_s": 7}, "srs.sessions_per_s: expected a number of new sessions per"),
+        ({"sessions_per_s": 0}, "srs.sessions_per_s"),
         ({"agents": ["ok", "has space"]}, "srs.agents"),
         ({"agents": "1*"}, "srs.agents: expected a list"),
         ({"fallback_agent_stream": 3}, "srs.fallback_agent_stream"),
@@ -113,9 +115,10 @@ def test_defaults_and_unknown_tables() -> None:
     assert (cfg.port, cfg.transport, cfg.max_sessions, cfg.fallback_agent_stream) == (
         5060,
         "udp+tcp",
-        3,
+        4,
         2,
     )
+    assert cfg.sessions_per_s == 6
     with pytest.raises(ConfigError, match="x.toml: sip: unknown table"):
         srs_table({"sip": {}}, "x.toml")
 

@@ -1,6 +1,6 @@
 """Recording sessions at once in one `assist srs` process, and SIP set-up time under a burst.
 
-    python benchmarks/srs_sessions.py [--sessions 1 2 3] [--seconds 20] [--burst 20] [--json]
+    python benchmarks/srs_sessions.py [--sessions 1 2 3 4] [--seconds 20] [--burst 20] [--json]
 
 For each N: one `assist srs` (its defaults: `--asr auto`, store on in a temp file, overlay off)
 and N pjsua2 SIPREC clients (tests/siprec_client.py), each recording an espeak-ng customer
@@ -190,7 +190,7 @@ def _one_burst(k: int, port: int, ctype: str, body: str, streams: int, srs: Proc
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sessions", type=int, nargs="*", default=[1, 2, 3])
+    ap.add_argument("--sessions", type=int, nargs="*", default=[1, 2, 3, 4])
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--burst", type=int, default=20)
     ap.add_argument("--json", action="store_true")

@@ -671,7 +671,7 @@ class RecordingServer:
                 pass
             except SiprecError as exc:
                 code, why = exc.code, str(exc)
-                kind = f"{code} {why[:60]}"
+                kind = _kind(code, why)
         if not code:
             self._admitted.append(now)
             return None
@@ -721,7 +721,7 @@ class RecordingServer:
         response sent inside it can have freed it already (an assertion that aborts the
         process, seen with a refusal right after another)."""
         self._graveyard.append(call)
-        kind = "503 full" if why.startswith("busy") else f"{code} {why[:60]}"
+        kind = "503 full" if why.startswith("busy") else _kind(code, why)
         self._note_refusal(client, code, why, "503 shutting down" if self._closing else kind)
         self.pump.later(
             0, lambda: self._contain(None, "refusal", partial(self._send_refusal, call, code, why))
@@ -1069,6 +1069,12 @@ class _Account(pj.Account):
             self.on_incoming(prm.callId, prm.rdata.wholeMsg)
         except Exception as exc:  # noqa: BLE001 - never out of a pjsua2 callback; reported
             self.notify(f"incoming session failed: {_why(exc)}")
+
+
+def _kind(code: int, why: str) -> str:
+    """A refusal's kind for sip/refusals.py: its status and reason, kept short."""
+    text = f"{code} {why}"
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _new_id() -> str:

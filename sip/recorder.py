@@ -311,6 +311,8 @@ class Session:
         self.listener_uri = ""
         self.listener_name = ""
         self.listen_routes: set[tuple[int, int]] = set()  # (stream port, listener port)
+        # mid-call errors (broken metadata in each UPDATE): said once per kind and window
+        self.update_errors: RefusalLog | None = None
 
     @property
     def call_id(self) -> str:
@@ -705,6 +707,13 @@ class RecordingServer:
             )
         return DROP_BODY
 
+    def _say_update_error(self, s: Session, message: str) -> None:
+        self.notify(f"{s.call_id}: {message}")
+        runner = s.runner
+        if runner is not None:
+            error = Error(source="srs", message=message, recoverable=True)
+            runner.submit(lambda session: session.note(error))
+
     def _note_refusal(self, client: str, code: int, why: str, kind: str) -> None:
         """A refused INVITE: said (stderr and an `error` event) if the first of its kind in
         the window, else counted (sip/refusals.py)."""
@@ -857,10 +866,13 @@ class RecordingServer:
         try:
             update = read_update(headers.get("content-type", ""), body)
         except SiprecError as exc:
-            message = f"new metadata mid-call ignored: {exc}"
-            self.notify(f"{s.call_id}: {message}")
-            error = Error(source="srs", message=message, recoverable=True)
-            s.runner.submit(lambda session: session.note(error))
+            if s.update_errors is None:
+                s.update_errors = RefusalLog(
+                    partial(self._say_update_error, s), noun="mid-call updates ignored"
+                )
+            s.update_errors.refused(
+                _kind(exc.code, str(exc)), f"new metadata mid-call ignored: {exc}"
+            )
             return
         changed = False
         if update.metadata is not None:
@@ -997,6 +1009,8 @@ class RecordingServer:
         if self.sessions.pop(s.call_id, None) is None:
             return
         s.finished = True
+        if s.update_errors is not None:
+            self._contain(None, "update errors", partial(s.update_errors.flush, everything=True))
         s.note_state("ended", reason, code)
         stream = None
         try:
@@ -1037,6 +1051,8 @@ class RecordingServer:
             now = time.monotonic()
             self._contain(None, "refusal counts", partial(self.refusal_log.flush, now))
             for s in list(self.sessions.values()):
+                if s.update_errors is not None:
+                    self._contain(s, "update errors", partial(s.update_errors.flush, now))
                 self._contain(s, "media watch", partial(self._watch_one, s, now))
         finally:
             if not self._closing:

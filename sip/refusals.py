@@ -12,7 +12,9 @@ for a body we cannot record its status and reason (`488 3 audio streams ...`): e
 client error stays visible once per window. At most MAX_KINDS kinds speak per window; refusals
 of further kinds are counted under `other`, so varied reasons (an XML error's line and column)
 cannot flood either. Wall-clock (monotonic) time: this is the SIP adapter, not the core.
-Not thread-safe: the recording server calls it on its SIP thread only.
+The same bounds each session's mid-call errors (an SBC re-sending broken metadata in every
+UPDATE): `noun` names what is counted. Not thread-safe: the recording server calls it on its SIP
+thread only.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class RefusalLog:
         window_s: float = WINDOW_S,
         max_kinds: int = MAX_KINDS,
         clock: Callable[[], float] = time.monotonic,
+        noun: str = "refused INVITEs",
     ) -> None:
         if window_s <= 0 or max_kinds < 1:
             raise ValueError("window_s must be > 0 and max_kinds >= 1")
@@ -49,6 +52,7 @@ class RefusalLog:
         self.window_s = window_s
         self.max_kinds = max_kinds
         self.clock = clock
+        self.noun = noun  # what the count line counts
         self.total = 0  # every refusal, said or counted
         self._tallies: dict[str, _Tally] = {}
 
@@ -80,6 +84,4 @@ class RefusalLog:
             del self._tallies[kind]
             if tally.more:
                 seconds = max(1, round(min(age, self.window_s)))
-                self.say(
-                    f"… and {tally.more} more refused INVITEs ({kind}) in the last {seconds} s"
-                )
+                self.say(f"… and {tally.more} more {self.noun} ({kind}) in the last {seconds} s")

@@ -82,6 +82,7 @@ def main() -> int:
     ap.add_argument("--reinvite-metadata")
     ap.add_argument("--update-at", type=float)
     ap.add_argument("--update-metadata")
+    ap.add_argument("--update-every", type=float, help="UPDATE again this often, to the end")
     ap.add_argument("--pause-at", type=float)
     ap.add_argument("--resume-at", type=float)
     ap.add_argument("--pause-with", choices=("reinvite", "update"), default="reinvite")
@@ -206,6 +207,10 @@ def main() -> int:
         plan.append((args.reinvite_at, "reinvite"))
     if args.update_at is not None:
         plan.append((args.update_at, "update"))
+        at = args.update_at
+        while args.update_every and at + args.update_every < args.seconds:
+            at += args.update_every
+            plan.append((at, "update"))
     if args.pause_at is not None:
         plan.append((args.pause_at, "pause"))
     if args.resume_at is not None:
@@ -221,8 +226,11 @@ def main() -> int:
                     offer("reinvite", args.reinvite_metadata)
                     print("reinvited", flush=True)
                 elif what == "update":
-                    offer("update", args.update_metadata)
-                    print("updated", flush=True)
+                    try:
+                        offer("update", args.update_metadata)
+                        print("updated", flush=True)
+                    except pj.Error as exc:  # the previous one still pending: skipped
+                        print(f"update skipped: {exc.reason}", flush=True)
                 else:
                     direction[0] = "inactive" if what == "pause" else "sendonly"
                     offer(args.pause_with, None)

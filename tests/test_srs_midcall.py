@@ -451,3 +451,54 @@ def test_stopping_the_server_while_a_supervisor_listens_ends_every_call(tmp_path
     assert "Traceback" not in srs.text and "Assertion" not in srs.text, srs.text
     ended = wait_event(ev, timeout=5, type="call_ended")
     assert ended["data"]["reason"] == "interrupted"
+
+
+@pytest.mark.timeout(120)
+def test_broken_metadata_in_every_update_is_a_few_lines_that_state_the_total(
+    tmp_path: Path,
+) -> None:
+    """A client that sends broken metadata in an UPDATE every 0.25 s: the session goes on and
+    its errors are said once, then counted (`… and N more mid-call updates ignored`), not one
+    stderr line and `error` event per UPDATE; the totals are exact."""
+    import re
+
+    customer = write_wav(tmp_path / "customer.wav", tone(CUSTOMER_HZ, 10))
+    agent = write_wav(tmp_path / "agent.wav", tone(AGENT_HZ, 10))
+    meta = tmp_path / "meta.xml"
+    meta.write_text(METADATA)
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<recording><oops")
+    cfg = srs_config(tmp_path / "srs.toml", max_sessions=3)
+    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--asr", "off", store=False)
+    client = None
+    try:
+        client = _client(
+            port, [customer, agent], meta, "--seconds", "6", "--update-at", "1",
+            "--update-metadata", str(broken), "--update-every", "0.25",
+        )  # fmt: skip
+        assert client.p.wait(40) == 0, client.text
+        wait_event(ev, timeout=20, type="call_ended")
+        assert srs.stop() == 0, srs.text
+    finally:
+        srs.kill()
+        if client is not None:
+            client.kill()
+    sent = client.text.count("\nupdated") + client.text.startswith("updated")
+    assert sent >= 10, client.text
+
+    def total(lines: list[str]) -> int:
+        said = sum("new metadata mid-call ignored" in line for line in lines)
+        counted = sum(
+            int(m.group(1))
+            for line in lines
+            if (m := re.search(r"… and (\d+) more mid-call updates ignored", line))
+        )
+        return said + counted
+
+    lines = [line for line in srs.text.splitlines() if "mid-call" in line]
+    assert len(lines) <= 4, lines  # the server's lines and the call's warnings of its events
+    said = [line for line in lines if line.startswith("assist: srs:")]
+    assert total(said) == sent, (sent, lines)
+    errors = [e["data"]["message"] for e in events(ev) if e["type"] == "error"]
+    assert len(errors) <= 4 and total(errors) == sent, (sent, errors)
+    assert "Traceback" not in srs.text, srs.text[-3000:]

@@ -224,7 +224,8 @@ def run(args: argparse.Namespace) -> int:
                 server.start()
                 say(
                     f"recording server listening on {cfg.transport} port {server.port}"
-                    f" (at most {server.max_sessions} sessions)"
+                    f" (at most {server.max_sessions}"
+                    f" session{'' if server.max_sessions == 1 else 's'})"
                 )
                 deadline = None if args.duration is None else time.monotonic() + args.duration
                 while not stop.wait(0.1):

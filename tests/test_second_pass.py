@@ -295,6 +295,9 @@ def test_no_live_words_in_fast_runs(two_clips) -> None:
 HUNG_AT_EXIT = """
 import os, signal, sys, threading
 from assist.runtime.second_pass import shared_pool
+# Ctrl-C as a terminal delivers it, even to a test run started as a background job (whose
+# children inherit SIGINT ignored, and Python then installs no KeyboardInterrupt for it)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 started = threading.Event()
 def hung():
     started.set()

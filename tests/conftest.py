@@ -132,6 +132,18 @@ def browser() -> Iterator[Any]:
     yield from chromium()
 
 
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A redis-server of its own on a free loopback port, per test module, stopped at its end."""
+    from redis_helpers import RedisServer
+
+    srv = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
 @pytest.fixture
 def registry() -> CallRegistry:
     return CallRegistry()

@@ -15,7 +15,6 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,18 +27,10 @@ from fleet.claim import beat
 from fleet.publisher import FleetPublisher
 from tests.redis_helpers import RedisServer
 from tests.sip_helpers import Proc, assist, plugin_config, tone, write_wav
+from tests.waits import wait_until
 
 TTL_S = 2.0
 KEY = "assist:{twin}:hb"
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    srv = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def fleet_table(srv: RedisServer, agent: str = "twin", user: str = "default", pw: str = "") -> str:
@@ -48,13 +39,6 @@ def fleet_table(srv: RedisServer, agent: str = "twin", user: str = "default", pw
         f'password = "{pw or srv.admin_password}"\nagent = "{agent}"\n'
         f"heartbeat_s = 0.5\nheartbeat_ttl_s = {TTL_S}\n"
     )
-
-
-def wait_until(pred, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_two_starts_in_the_same_instant_one_gets_the_name(

@@ -4,11 +4,10 @@ it no longer reads (a real redis-server; the reader's faults are injected)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from redis_helpers import RedisServer
+from waits import wait_until
 
 from assist.core.events import CallStarted, Event, Recording
 from fleet.config import FleetConfig
@@ -17,24 +16,8 @@ from fleet.publisher import FleetPublisher
 from overlay.auth import OverlayConfig
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    srv = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
 def config(srv: RedisServer) -> FleetConfig:
     return FleetConfig(url=f"redis://:{srv.admin_password}@127.0.0.1:{srv.port}/0")
-
-
-def wait_until(pred, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_a_heartbeat_watcher_that_dies_stops_the_console_and_says_so(

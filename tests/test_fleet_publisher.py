@@ -9,11 +9,11 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from redis_helpers import RedisServer, free_port
+from waits import wait_until
 
 from assist.core.errors import ConfigError
 from assist.core.events import CallStarted, Event, Speech
@@ -23,13 +23,6 @@ from fleet.keys import Keys
 from fleet.publisher import FleetPublisher
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    srv = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield srv
-    srv.stop()
 
 
 def admin_url(srv: RedisServer) -> str:
@@ -142,13 +135,6 @@ def test_bad_fleet_config_is_one_line_and_exit_2(
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0, r.stderr
-
-
-def wait_until(pred, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_a_heartbeat_that_dies_stops_the_publisher_and_says_so(

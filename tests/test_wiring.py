@@ -22,15 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TTL_S = 600  # long: a heartbeat left behind would still be there when the test looks
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    srv = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
 @pytest.fixture
 def busy_port() -> Iterator[int]:
     with socket.socket() as s:

@@ -70,6 +70,25 @@ def _sipp(tmp_path: Path, scenario: str, port: int) -> Proc:
     )  # fmt: skip
 
 
+def _sipp_session(tmp_path: Path, scenario: str, extra: str = "") -> tuple[str, list[dict]]:
+    """One recording session that sipp plays from `scenario` against `assist srs` (no pages, no
+    words, no store), ended by the client's BYE: the server's output and its recording events."""
+    cfg = srs_config(tmp_path / "srs.toml", max_sessions=3, extra=extra)
+    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--asr", "off", store=False)
+    sipp = None
+    try:
+        sipp = _sipp(tmp_path, scenario, port)
+        assert sipp.p.wait(40) == 0, sipp.text + srs.text[-3000:]
+        ended = wait_event(ev, timeout=20, type="call_ended")
+        assert srs.stop() == 0, srs.text
+    finally:
+        srs.kill()
+        if sipp is not None:
+            sipp.kill()
+    assert ended["data"]["reason"] == "hangup", srs.text
+    return srs.text, [e["data"] for e in events(ev) if e["type"] == "recording"]
+
+
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("how", ["reinvite", "update"])
 def test_a_transfer_moves_the_call_to_the_new_agents_page(tmp_path: Path, how: str) -> None:
@@ -243,20 +262,7 @@ def test_a_vendor_update_with_partial_metadata_pauses_and_a_reinvite_resumes(
     """sipp as an SBC (it never sends RTP): UPDATE with partial metadata (agent 2002 now sends
     b_leg) and every stream inactive, 4 s, re-INVITE sendonly, 1 s, BYE. The media timeout
     (2.5 s) would have ended the session in the pause."""
-    cfg = srs_config(tmp_path / "srs.toml", max_sessions=3, extra="media_timeout_s = 2.5\n")
-    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--asr", "off", store=False)
-    sipp = None
-    try:
-        sipp = _sipp(tmp_path, "siprec_transfer_uac.xml", port)
-        assert sipp.p.wait(40) == 0, sipp.text
-        ended = wait_event(ev, timeout=20, type="call_ended")
-        assert srs.stop() == 0, srs.text
-    finally:
-        srs.kill()
-        if sipp is not None:
-            sipp.kill()
-    assert ended["data"]["reason"] == "hangup", srs.text
-    recs = [e["data"] for e in events(ev) if e["type"] == "recording"]
+    _, recs = _sipp_session(tmp_path, "siprec_transfer_uac.xml", "media_timeout_s = 2.5\n")
     assert [(r["update"], r["paused"], r["agent_aor"]) for r in recs] == [
         (False, False, "sip:1042@pbx.example.com"),
         (True, True, "sip:2002@pbx.example.com"),
@@ -275,27 +281,14 @@ def test_metadata_alone_in_a_reinvite_and_an_update_is_applied_and_answered(
     (sipp checks it has one) and its ACK answers it; an UPDATE with only metadata (agent 1077)
     gets 200. pjsip 2.15.1 alone answered them 415 and 488 (sipp then fails): the admission
     gate (sip/gate.py) hands them to pjsip without their body. Both updates reach the call."""
-    cfg = srs_config(tmp_path / "srs.toml", max_sessions=3)
-    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--asr", "off", store=False)
-    sipp = None
-    try:
-        sipp = _sipp(tmp_path, "siprec_metadata_only_uac.xml", port)
-        assert sipp.p.wait(40) == 0, sipp.text + srs.text[-3000:]
-        ended = wait_event(ev, timeout=20, type="call_ended")
-        assert srs.stop() == 0, srs.text
-    finally:
-        srs.kill()
-        if sipp is not None:
-            sipp.kill()
-    assert ended["data"]["reason"] == "hangup", srs.text
-    recs = [e["data"] for e in events(ev) if e["type"] == "recording"]
+    text, recs = _sipp_session(tmp_path, "siprec_metadata_only_uac.xml")
     assert [(r["update"], r["paused"], r["agent_aor"]) for r in recs] == [
         (False, False, "sip:1042@pbx.example.com"),
         (True, False, "sip:2002@pbx.example.com"),
         (True, False, "sip:1077@pbx.example.com"),
     ], recs
     assert recs[1]["agent"] == "bob" and recs[1]["by"] == "metadata"
-    assert "Traceback" not in srs.text and "admission control is off" not in srs.text
+    assert "Traceback" not in text and "admission control is off" not in text
 
 
 def _supervise(ws, call_id: str, mode: str, ref: str) -> dict:  # type: ignore[no-untyped-def]

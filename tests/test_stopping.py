@@ -32,6 +32,41 @@ def test_sigint_and_sigterm_set_the_event_and_the_old_handlers_come_back() -> No
         signal.signal(signal.SIGINT, before)
 
 
+SIGNALS_WHILE_WAITING = textwrap.dedent(
+    """
+    import os, signal, threading
+    from assist.commands.stopping import StopSignals
+    s = StopSignals().install()
+    for _ in range(300):
+        threading.Timer(0.0005, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        while not s.event.wait(0):  # the main thread in and out of the event's lock
+            pass
+        s.event.clear()
+    s.restore()
+    print("all 300 seen")
+    """
+)
+
+
+def test_a_signal_landing_inside_the_main_threads_own_wait_does_not_hang_it() -> None:
+    """A handler that set the event itself hung for ever when it ran while the main thread held
+    the event's lock (a lingering `assist demo` once ignored Ctrl-C that way, in CI)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SIGNALS_WHILE_WAITING],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # SIGTERM is what it handles; a hung one ignores it
+        proc.communicate()
+        raise AssertionError("a signal during the main thread's wait hung it") from None
+    assert proc.returncode == 0 and "all 300 seen" in out, err
+
+
 IGNORING_SIGINT = textwrap.dedent(
     """
     import signal, sys

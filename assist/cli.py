@@ -49,9 +49,9 @@ def show_warning(
 ) -> None:
     """`warnings.showwarning` for the CLI: `assist: warning: LIBRARY: message`, one line."""
     parts = Path(filename).parts
-    origin = parts[parts.index("site-packages") + 1] if "site-packages" in parts else Path(
-        filename
-    ).stem
+    origin = (
+        parts[parts.index("site-packages") + 1] if "site-packages" in parts else Path(filename).stem
+    )
     text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
     print(f"assist: warning: {origin} ({category.__name__}): {text}", file=file or sys.stderr)
 

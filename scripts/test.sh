@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 ./scripts/install-test-deps.sh
 PYTHON="${PYTHON:-python3}"
 "$PYTHON" -m ruff check .
+"$PYTHON" -m ruff format --check .
 "$PYTHON" -m mypy
 workers="${ASSIST_TEST_WORKERS:-4}"
 if [ "$workers" = 0 ]; then

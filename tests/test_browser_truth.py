@@ -5,7 +5,8 @@ reads what a person sees: an ended call shown as ended (also after a reload) and
 a prompt the call's end cleared shown as missed, a mood that never says "calm" beside an
 "upset" prompt, transcript lines in spoken order whatever order finals arrive in, a quality
 label from the recogniser's own confidence, a card area whose height holds while cards come and
-go, a console whose rows hold still under the pointer, and Chinese pages without English.
+go, a health strip that never hides or takes a card's buttons, a console whose rows hold still
+under the pointer, and Chinese pages without English.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from overlay_calls import PROMPT_AT, LiveCall
 from playwright.sync_api import Browser, Page, expect
 from scripted_calls import ScriptedCall
 
-from assist.core.events import Feedback, Transcript, Word
+from assist.core.events import AsrLagging, Dropped, Event, Feedback, Transcript, Word
 from assist.runtime.control import CallRegistry, DemoControl
 from overlay.auth import OverlayConfig
 from overlay.server import OverlayServer
@@ -264,6 +265,37 @@ def test_the_card_area_holds_its_height_while_cards_come_and_go(
     expect(page.locator(".card")).to_have_count(1, timeout=15_000)  # the resolved one faded
     seen.add(card_area(page))
     assert len(seen) == 1, seen
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_health_strip_never_hides_or_takes_a_cards_buttons(
+    browser: Browser, server: OverlayServer, registry: CallRegistry
+) -> None:
+    """A loaded machine dropped frames mid-call: the strip covered the card's buttons and took
+    their clicks ("Not helpful" could not be pressed until the strip went)."""
+    page = open_page(browser, server.agent_url() + "&lang=en", width=420, height=480)
+    call = LiveCall(server, registry, "strip-1")
+    try:
+        call.play_to(PROMPT_AT + 0.5)
+        card = page.locator(".card[data-rule=customer_silence]")
+        expect(card).to_have_count(1)
+        call.caught_up()
+        t, seq = PROMPT_AT + 0.5, 100_000  # after every event of the call so far
+        server.publish(Event("strip-1", seq, t, Dropped(queue="audio", count=64, total=64)))
+        server.publish(Event("strip-1", seq + 1, t, AsrLagging(speaker="customer", lag_s=2.5)))
+        health = page.locator("#health")
+        expect(health).to_contain_text("Audio dropping: 64 frames lost")
+        expect(health).to_contain_text("Transcript delayed 2.5 s")
+        page.evaluate("() => { document.getElementById('prompts').scrollTop = 1e6; }")
+        button = card.locator("button.not-helpful")
+        strip, box = health.bounding_box(), button.bounding_box()
+        assert strip is not None and box is not None
+        assert box["y"] + box["height"] <= strip["y"] + 0.5, (box, strip)  # clear of the strip
+        button.click(timeout=5_000)  # and a click there is the card's, never the strip's
+        expect(card).to_have_count(0)
+        expect(page.locator("#ack")).to_have_text("Not helpful: sent")
+    finally:
+        call.finish()
     assert page.errors == []  # type: ignore[attr-defined]
 
 

@@ -99,7 +99,13 @@ def test_console_and_a_publishing_plugin_write_only_our_lines(tmp_path: Path) ->
             'agent = "alice"\n'
         )
         demo = assist(
-            "demo", "--fast", "--no-server", "--asr", "off", "--config", str(plugin),
+            "demo",
+            "--fast",
+            "--no-server",
+            "--asr",
+            "off",
+            "--config",
+            str(plugin),
             env_db=tmp_path / "c.sqlite3",
         )
         assert demo.returncode == 0, demo.stderr

@@ -23,9 +23,7 @@ def test_a_prompt_in_its_window_is_a_hit_with_latency_from_the_cues_moment() -> 
 
 def test_late_early_and_forbidden_prompts_are_false_alarms_or_misses() -> None:
     lb = label((Expect("confirm_numbers", 10.0, 14.0),), forbid=("anything_else",))
-    got = score(
-        [(lb, [(15.0, "confirm_numbers"), (3.0, "anything_else"), (4.0, "pace_fast")])]
-    )
+    got = score([(lb, [(15.0, "confirm_numbers"), (3.0, "anything_else"), (4.0, "pace_fast")])])
     late = got["confirm_numbers"]  # after `by`: a miss, and late, but the cue was real
     assert (late.hits, late.late, late.false_alarms, late.missed) == (0, 1, 0, ["c@10"])
     assert got["anything_else"].false_alarms == 1

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -242,6 +241,7 @@ def test_processes_making_the_same_view_at_once_all_get_it(tmp_path, monkeypatch
     go = tmp_path / "go"
     script = (
         "import sys, time; from pathlib import Path; from assist.runtime import models\n"
+        "print('ready', file=sys.stderr, flush=True)\n"
         "while not Path(sys.argv[2]).exists(): time.sleep(0.001)\n"
         "print(models.deterministic_view(Path(sys.argv[1])))"
     )
@@ -254,7 +254,8 @@ def test_processes_making_the_same_view_at_once_all_get_it(tmp_path, monkeypatch
         )
         for _ in range(6)
     ]
-    time.sleep(3)  # every process imported and waiting: they start together
+    for p in procs:  # every process imported and waiting: they start together
+        assert p.stderr is not None and p.stderr.readline() == "ready\n"
     go.touch()
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, [err for _, err in outs]

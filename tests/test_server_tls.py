@@ -123,7 +123,7 @@ def test_assist_demo_refuses_plain_http_beyond_loopback_in_one_line(tmp_path: Pa
     assert "--insecure" in line
     r = _demo("--host", "")
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
-        'assist: error: overlay.host: expected an address like "127.0.0.1", got \'\''
+        "assist: error: overlay.host: expected an address like \"127.0.0.1\", got ''"
     ]
     r = _demo("--tls-cert", str(tmp_path / "missing.crt"), "--tls-key", str(tmp_path / "k"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1

@@ -43,6 +43,7 @@ from tests.sip_helpers import (
 )
 from tests.siprec_raw import METADATA, multipart, sdp, send_invite
 from tests.test_srs import ALICE, BOB, SUE, Watcher, _client, _start, srs_config
+from tests.waits import wait_until
 
 CLIENT = ROOT / "tests" / "siprec_client.py"
 MT = "application/rs-metadata+xml"
@@ -112,7 +113,8 @@ def test_a_transfer_moves_the_call_to_the_new_agents_page(tmp_path: Path, how: s
         update = wait_event(ev, timeout=40, type="recording", update=True)
         ended = wait_event(ev, timeout=40, type="call_ended")
         assert client.p.wait(20) == 0, client.text
-        time.sleep(0.5)  # the overlay's last sends
+        ending = str(ended["call_id"])  # the overlay's last send has reached bob
+        wait_until(lambda: any(m["type"] == "call_ended" for m in bob.of(ending)), timeout=10)
         assert srs.stop() == 0, srs.text
     finally:
         for w in watchers:
@@ -390,7 +392,7 @@ def test_a_listen_needs_a_free_slot_and_a_busy_phone_is_an_event(tmp_path: Path)
             r = _supervise(ws, call_id, "listen", "full")
             assert r["type"] == "error" and "no free call slot" in r["error"], r
             assert short.p.wait(30) == 0, short.text
-            time.sleep(1.0)  # its session's end reaches the SIP thread
+            wait_event(ev, timeout=20, type="call_ended")  # its session's end is through
             calls = {e["call_id"] for e in events(ev) if e["type"] == "call_ended"}
             live = str(call_id) if call_id not in calls else ""
             live = live or next(
@@ -398,7 +400,11 @@ def test_a_listen_needs_a_free_slot_and_a_busy_phone_is_an_event(tmp_path: Path)
                 for e in events(ev)
                 if e["type"] == "call_started" and e["call_id"] not in calls
             )
-            r = _supervise(ws, live, "listen", "busy")
+            for attempt in range(50):  # as a supervisor would: again while pjsua still closes it
+                r = _supervise(ws, live, "listen", f"busy{attempt}")
+                if "still closing in pjsua" not in r.get("error", ""):
+                    break
+                time.sleep(0.1)
             assert r["type"] == "result", r
             failed = wait_event(ev, timeout=20, type="supervisor_action", ok=False, mode="off")
         assert long.p.wait(40) == 0, long.text

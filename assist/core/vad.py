@@ -214,4 +214,3 @@ class _SteadyLevel:
             return False
         var = self._sumsq / self.size - self.mean**2
         return var < STEADY_STD_DB**2
-

@@ -158,6 +158,8 @@ function showHealth() {
   }
   box.replaceChildren(...lines.map((l) => el("div", "", l)));
   box.hidden = lines.length === 0;
+  // the last card's buttons can scroll above the strip instead of staying under it
+  $("prompts").style.paddingBottom = box.hidden ? "" : `${box.offsetHeight}px`;
 }
 
 // The softphone's registration (a `phone` message): the agent is told while calls cannot

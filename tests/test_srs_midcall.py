@@ -199,7 +199,8 @@ def test_metadata_that_names_the_other_stream_as_the_agents_swaps_the_taps(
         if e["type"] == "speech" and e["data"]["state"] == "start"
     ]
     before = {who for t, who in starts if t < update["t"]}
-    after = {who for t, who in starts if t > update["t"] + 0.5}
+    # from the update on (the talker talks on: its one start as the agent may come 0.4 s later)
+    after = {who for t, who in starts if t >= update["t"]}
     assert before == {"customer"} and after == {"agent"}, starts
 
 

@@ -12,8 +12,10 @@ cd "$(dirname "$0")/.."
 # pocketsphinx-testdata: real recorded speech for the recognition tests
 # redis-server: the fleet tests start their own on a free loopback port
 # festival, festvox-us-slt-hts, flite: the voices of scripts/make_corpus.py (the eval corpus)
+# iproute2: `ip link set lo up` in a network namespace of a test's own (tests/test_srs.py port 0)
 APT_PACKAGES=(chromium baresip sip-tester kamailio kamailio-tls-modules openssl espeak-ng sox
-  fonts-wqy-microhei pocketsphinx-testdata redis-server festival festvox-us-slt-hts flite)
+  fonts-wqy-microhei pocketsphinx-testdata redis-server festival festvox-us-slt-hts flite
+  iproute2)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -39,6 +39,7 @@ CLOCK_RATE = 16_000  # conference bridge rate: the analysis rate, so taps need n
 SHUTDOWN_DRAIN_S = 2.0
 START_TIMEOUT_S = 15.0
 STUN_TIMEOUT_S = 10.0  # per configured STUN server (pjnath gives up after ~8 s)
+BOTH_TRIES = 20  # port 0 with udp+tcp: ports the OS offers for UDP until TCP is free there too
 MAX_CALLS = 32  # asked for; the PyPI wheel still holds 4 calls (see sip/recorder.py setup)
 KEEPALIVE_PROBE_S = 5  # TCP keep-alive: seconds between unanswered probes
 KEEPALIVE_PROBES = 3  # unanswered probes before the kernel closes the connection
@@ -351,15 +352,33 @@ class Pump:
             tcfg.tlsConfig.sockOptParams = keepalive_options(self.keepalive_s)
         elif self.transport == "tcp":
             tcfg.sockOptParams = keepalive_options(self.keepalive_s)
-        tid = self._listen(ep, kind, tcfg, self.port)
-        self.bound_port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1])
         if self.transport == "udp+tcp":  # the recording server: TCP on the same port too
-            tcfg.port = self.bound_port
-            self._listen(ep, pj.PJSIP_TRANSPORT_TCP, tcfg, self.bound_port)
+            self.bound_port = self._listen_both(ep, tcfg)
+        else:
+            tid = self._listen(ep, kind, tcfg, self.port)
+            self.bound_port = _port_of(ep, tid)
         ep.libStart()
         if self.audio == "null":
             ep.audDevManager().setNullDev()
         self.owner.setup(ep, self.bound_port)
+
+    def _listen_both(self, ep: pj.Endpoint, tcfg: pj.TransportConfig) -> int:
+        """UDP and TCP on one port; its number. With port 0 (any free port), the port the OS
+        gives UDP may be taken for TCP (on a busy machine, the local end of some outgoing
+        connection): that UDP transport is closed and another port tried."""
+        for attempt in range(BOTH_TRIES):
+            tcfg.port = self.port
+            udp = self._listen(ep, pj.PJSIP_TRANSPORT_UDP, tcfg, self.port)
+            port = tcfg.port = _port_of(ep, udp)
+            try:
+                self._listen(ep, pj.PJSIP_TRANSPORT_TCP, tcfg, port)
+            except ServiceError:
+                if self.port != 0 or attempt == BOTH_TRIES - 1:
+                    raise
+                ep.transportClose(udp)
+                continue
+            return port
+        raise AssertionError("unreachable")  # the last try returns or raises
 
     def _listen(self, ep: pj.Endpoint, kind: int, tcfg: pj.TransportConfig, port: int) -> int:
         try:
@@ -391,3 +410,8 @@ class Pump:
             except pj.Error:
                 pass  # already half-destroyed after a failed start: nothing left to free
             self.ep = None
+
+
+def _port_of(ep: pj.Endpoint, tid: int) -> int:
+    """The local port a transport listens on."""
+    return int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1])

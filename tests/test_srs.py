@@ -14,6 +14,7 @@ Every process is ended in `finally`.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -393,3 +394,49 @@ def test_a_session_whose_media_stops_is_ended_by_the_server(tmp_path: Path) -> N
             sipp.kill()
     assert ended["data"]["reason"] == "dropped"
     assert "media timeout (no RTP for 1 s)" in srs.text
+
+
+IN_NETNS = """
+import re, socket, subprocess, sys
+low, high, cfg = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # TCP on the lower port, as an
+held.bind(("127.0.0.1", low))  # outgoing connection's local end would hold it
+held.listen()
+for _ in range(4):  # the OS gives UDP either port: the lower one half the time
+    srs = subprocess.Popen(
+        [sys.executable, "-m", "assist", "srs", "--config", cfg, "--no-server", "--no-store",
+         "--asr", "off"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    seen = ""
+    for line in srs.stderr:
+        seen += line
+        m = re.search(r"listening on udp\\+tcp port (\\d+)", line)
+        if m:
+            break
+    srs.terminate()
+    rest = srs.communicate(timeout=30)[1]
+    if not m:
+        sys.exit("no listening line: " + (seen + rest)[-2000:])
+    print(m.group(1), flush=True)
+"""
+
+
+@pytest.mark.timeout(180)
+def test_port_0_finds_a_port_free_for_both_udp_and_tcp(tmp_path: Path) -> None:
+    """`port = 0`: the port the OS gave UDP was once taken for TCP on a busy machine, and the
+    server exited ("cannot listen for SIP … (tcp): Address already in use"). In a network
+    namespace of its own (`unshare -rn`: no root needed) whose ephemeral range is two ports, the
+    lower held by a TCP socket, it must find the upper one every time."""
+    low, high = 40000, 40001
+    shell = (
+        f'ip link set lo up && sysctl -qw net.ipv4.ip_local_port_range="{low} {high}" && exec "$@"'
+    )
+    cfg = srs_config(tmp_path / "srs.toml")
+    r = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", shell, "sh", sys.executable, "-c", IN_NETNS,
+         str(low), str(high), str(cfg)],
+        cwd=ROOT, capture_output=True, text=True, timeout=150,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.split() == [str(high)] * 4, r.stdout

@@ -299,34 +299,47 @@ def test_bye_mid_utterance_still_decodes_the_last_words(tmp_path: Path) -> None:
     assert not any("internet" in f for f in finals), finals  # said after the BYE: not heard
 
 
-@pytest.mark.timeout(90)
-def test_a_vendor_style_session_from_sipp(tmp_path: Path) -> None:
-    """sipp (Debian sip-tester) as an SBC: pre-RFC metadata first, `application/rs-metadata`,
-    labels a_leg/b_leg; the agent (b_leg, sip:1042@...) is found from the metadata, and the
-    BYE ends the call."""
-    cfg = srs_config(tmp_path / "srs.toml")
-    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
-    scenario = ROOT / "tests" / "data" / "siprec_vendor_uac.xml"
+def _sipp(tmp_path: Path, scenario: str, port: int, timeout_s: int) -> Proc:
+    return Proc(
+        ["/usr/bin/sipp", "-sf", str(ROOT / "tests" / "data" / scenario), "-m", "1",
+         "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(free_udp_port()),
+         "-timeout", str(timeout_s), "-timeout_error", "-nostdin", f"127.0.0.1:{port}"],
+        cwd=tmp_path,
+    )  # fmt: skip
+
+
+def _sipp_session(
+    tmp_path: Path, scenario: str, extra: str = "", *, timeout_s: int = 40
+) -> tuple[str, list[dict[str, Any]]]:
+    """One recording session that sipp plays from `scenario` against `assist srs` (no pages, no
+    words, no store), ended by the client's BYE: the server's output and its recording events.
+    `timeout_s`: sipp's own bound on the scenario."""
+    cfg = srs_config(tmp_path / "srs.toml", max_sessions=3, extra=extra)
+    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--asr", "off", store=False)
     sipp = None
     try:
-        sipp = Proc(
-            ["/usr/bin/sipp", "-sf", str(scenario), "-m", "1", "-i", "127.0.0.1",
-             "-p", str(free_udp_port()), "-mp", str(free_udp_port()), "-timeout", "30",
-             "-timeout_error", "-nostdin", f"127.0.0.1:{port}"],
-            cwd=tmp_path,
-        )  # fmt: skip
-        assert sipp.p.wait(40) == 0, sipp.text
-        rec = wait_event(ev, timeout=20, type="recording")["data"]
+        sipp = _sipp(tmp_path, scenario, port, timeout_s)
+        assert sipp.p.wait(40) == 0, sipp.text + srs.text[-3000:]
         ended = wait_event(ev, timeout=20, type="call_ended")
         assert srs.stop() == 0, srs.text
     finally:
         srs.kill()
         if sipp is not None:
             sipp.kill()
+    assert ended["data"]["reason"] == "hangup", srs.text
+    return srs.text, [e["data"] for e in events(ev) if e["type"] == "recording"]
+
+
+@pytest.mark.timeout(90)
+def test_a_vendor_style_session_from_sipp(tmp_path: Path) -> None:
+    """sipp (Debian sip-tester) as an SBC: pre-RFC metadata first, `application/rs-metadata`,
+    labels a_leg/b_leg; the agent (b_leg, sip:1042@...) is found from the metadata, and the
+    BYE ends the call (a hang-up)."""
+    _, recs = _sipp_session(tmp_path, "siprec_vendor_uac.xml", timeout_s=30)
+    rec = recs[0]
     assert rec["agent_aor"] == "sip:1042@pbx.example.com" and rec["by"] == "metadata"
     assert rec["customer_aor"] == "sip:+15550009999@carrier.example"
     assert rec["session_id"] == "vendor-session-1"
-    assert ended["data"]["reason"] == "hangup"
 
 
 @pytest.mark.timeout(120)

@@ -42,7 +42,16 @@ from tests.sip_helpers import (
     write_wav,
 )
 from tests.siprec_raw import METADATA, multipart, sdp, send_invite
-from tests.test_srs import ALICE, BOB, SUE, Watcher, _client, _start, srs_config
+from tests.test_srs import (
+    ALICE,
+    BOB,
+    SUE,
+    Watcher,
+    _client,
+    _sipp_session,
+    _start,
+    srs_config,
+)
 from tests.waits import wait_until
 
 CLIENT = ROOT / "tests" / "siprec_client.py"
@@ -60,34 +69,6 @@ TRANSFERRED = (
                      '<participant participant_id="b"><nameID aor="sip:2002@pbx.example.com"/>')
     .replace('participant_id="a"><send>s2', 'participant_id="b"><send>s2')
 )  # fmt: skip
-
-
-def _sipp(tmp_path: Path, scenario: str, port: int) -> Proc:
-    return Proc(
-        ["/usr/bin/sipp", "-sf", str(ROOT / "tests" / "data" / scenario), "-m", "1",
-         "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(free_udp_port()),
-         "-timeout", "40", "-timeout_error", "-nostdin", f"127.0.0.1:{port}"],
-        cwd=tmp_path,
-    )  # fmt: skip
-
-
-def _sipp_session(tmp_path: Path, scenario: str, extra: str = "") -> tuple[str, list[dict]]:
-    """One recording session that sipp plays from `scenario` against `assist srs` (no pages, no
-    words, no store), ended by the client's BYE: the server's output and its recording events."""
-    cfg = srs_config(tmp_path / "srs.toml", max_sessions=3, extra=extra)
-    srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--asr", "off", store=False)
-    sipp = None
-    try:
-        sipp = _sipp(tmp_path, scenario, port)
-        assert sipp.p.wait(40) == 0, sipp.text + srs.text[-3000:]
-        ended = wait_event(ev, timeout=20, type="call_ended")
-        assert srs.stop() == 0, srs.text
-    finally:
-        srs.kill()
-        if sipp is not None:
-            sipp.kill()
-    assert ended["data"]["reason"] == "hangup", srs.text
-    return srs.text, [e["data"] for e in events(ev) if e["type"] == "recording"]
 
 
 @pytest.mark.timeout(150)

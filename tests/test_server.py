@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from conftest import noise, timeline
 from overlay_calls import PROMPT_AT, LiveCall, alert_pack
+from waits import wait_until
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -56,13 +57,6 @@ async def reply(ws: ClientConnection) -> dict[str, Any]:
     """The next `result` or protocol `error` (no seq), skipping events and board updates."""
     msgs = await recv_until(ws, lambda m: m["type"] in ("result", "error") and "seq" not in m)
     return msgs[-1]
-
-
-def wait_until(pred: Any, timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.05)
 
 
 def settled(srv: OverlayServer, timeout: float = 30.0) -> None:

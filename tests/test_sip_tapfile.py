@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from waits import wait_until
 
 from assist.core.audio import FRAME_SAMPLES
 from sip.tapfile import (
@@ -183,13 +184,6 @@ def test_a_broken_tap_file_is_reported_and_its_call_still_ends(tmp_path: Path) -
     wc.close()
 
 
-def wait_for(what: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not what():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
-
-
 def test_any_failure_in_one_call_loses_that_call_alone_and_says_so(tmp_path: Path) -> None:
     """A push that raises something else than OSError/ValueError (a bug downstream) used to
     end the reader thread: every call's analysis went silent while the calls went on."""
@@ -212,11 +206,11 @@ def test_any_failure_in_one_call_loses_that_call_alone_and_says_so(tmp_path: Pat
         for i in range(1, 200):
             for w in (wa, wc, xa, xc):
                 w.frame(i)
-        wait_for(lambda: lost and len(got) >= 150)
+        wait_until(lambda: lost and len(got) >= 150, timeout=5.0, poll=0.005)
         for i in range(200, 400):  # the reader goes on for the other call
             xa.frame(i)
             xc.frame(i)
-        wait_for(lambda: len(got) >= 350)
+        wait_until(lambda: len(got) >= 350, timeout=5.0, poll=0.005)
         assert reader.alive and reader.died is None
     finally:
         reader.stop()
@@ -235,7 +229,7 @@ def test_a_reader_thread_that_dies_says_so_once(tmp_path: Path) -> None:
     reader._step = step  # type: ignore[method-assign]
     reader.start()
     reader.add(stream)
-    wait_for(lambda: not reader.alive)
+    wait_until(lambda: not reader.alive, timeout=5.0, poll=0.005)
     reader.stop()
     assert isinstance(reader.died, SystemExit)
     assert messages == [

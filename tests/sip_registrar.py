@@ -69,7 +69,11 @@ request_route {{
             consume_credentials();
         }}
         record_route();
-        if (!lookup("location")) {{ sl_send_reply("404", "Not registered"); exit; }}
+        if (!lookup("location")) {{
+            xlog("L_INFO", "NO BINDING for $tu\\n");
+            sl_send_reply("404", "Not registered");
+            exit;
+        }}
         xlog("L_INFO", "INVITE for $tu to $ru\\n");
         t_relay();
         exit;

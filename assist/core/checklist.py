@@ -206,16 +206,22 @@ class Tracker:
         self._customer_spoke = True
         if self._complaint_at is None and self._find("restate", text, self._complaint):
             self._complaint_at = t
-        context = bool(self._context) and (
-            self._find("confirm_numbers", text, self._context)
-            or self._find("confirm_numbers", self._asked, self._context)
-            or numbers.written_as_amount(text)
+        found = numbers.given_in(
+            text,
+            self._asked,
+            self.lang,
+            mentions=(
+                (lambda s: self._find("confirm_numbers", s, self._context))
+                if self._context
+                else None
+            ),
+            words=words,
+            min_digits=self._min_digits,
+            min_conf=self._min_conf,
+            min_digits_alone=self._alone,
         )
-        found = numbers.candidates(text, self.lang, min_digits=self._min_digits, words=words)
         for c in found:
-            if c.digits not in self._given and numbers.given(
-                c, context=context, min_conf=self._min_conf, min_digits_alone=self._alone
-            ):
+            if c.digits not in self._given:
                 self._given[c.digits] = t
         unread = self._unread()
         if unread:  # pinned: "Read back 4729183" until the agent says it

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
@@ -211,6 +211,35 @@ def given(c: Candidate, *, context: bool, min_conf: float = 0.0, min_digits_alon
     sure = c.conf is None or c.conf >= min_conf
     enough = sum(ch.isdigit() for ch in c.digits) >= min_digits_alone
     return context or (sure and (c.run or enough))
+
+
+def given_in(
+    text: str,
+    before: str,
+    lang: str,
+    *,
+    mentions: Callable[[str], bool] | None,
+    words: Sequence[tuple[str, float | None]] = (),
+    min_digits: int = DEFAULT_MIN_DIGITS,
+    unsure_below: float = 0.0,
+    min_conf: float = 0.0,
+    min_digits_alone: int = 0,
+) -> list[Candidate]:
+    """The numbers a speaker gave in `text` (see `given`). Context is `mentions` (the caller's
+    phrase match against its context list; None when it has none) in `text` or in `before`,
+    the other side's utterance before it ("what's your phone number?"), or a currency sign.
+    The `confirm_numbers` rule and the live checklist both judge numbers by it."""
+    found = candidates(text, lang, min_digits=min_digits, words=words, unsure_below=unsure_below)
+    if not found:
+        return []
+    context = mentions is not None and (
+        mentions(text) or mentions(before) or written_as_amount(text)
+    )
+    return [
+        c
+        for c in found
+        if given(c, context=context, min_conf=min_conf, min_digits_alone=min_digits_alone)
+    ]
 
 
 def shown(c: Candidate) -> str:

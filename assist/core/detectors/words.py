@@ -269,29 +269,19 @@ class NumbersNotReadBack(_WordDetector):
             if f.speaker == me:
                 mine_before = f.text
                 continue
-            words = [(w.w, w.conf) for w in f.words]
-            found = numbers.candidates(
+            found = numbers.given_in(
                 f.text,
+                mine_before,
                 self.pack.lang,
+                mentions=(lambda s: bool(self.find(s, self.context))) if self.context else None,
+                words=[(w.w, w.conf) for w in f.words],
                 min_digits=self.p["min_digits"],
-                words=words,
                 unsure_below=self.p["unsure_below"],
-            )
-            if not found:
-                continue
-            context = bool(self.context) and bool(
-                self.find(f.text, self.context)
-                or self.find(mine_before, self.context)
-                or numbers.written_as_amount(f.text)  # "$250": "dollars" written as a sign
+                min_conf=self.p["min_conf"],
+                min_digits_alone=self.p["min_digits_alone"],
             )
             for c in found:
-                if numbers.given(
-                    c,
-                    context=context,
-                    min_conf=self.p["min_conf"],
-                    min_digits_alone=self.p["min_digits_alone"],
-                ):
-                    out.setdefault(c.digits, c)
+                out.setdefault(c.digits, c)
         return list(out.values())
 
     def _closing(self, ctx: Context, t: Transcript, me: str) -> bool:

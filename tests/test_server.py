@@ -41,11 +41,11 @@ def play_call(srv: OverlayServer, call_id: str = "c1", agent: str = "") -> None:
     runner.finish()
 
 
-async def recv_until(ws: ClientConnection, pred: Any) -> list[dict[str, Any]]:
+async def recv_until(ws: ClientConnection, pred: Any, within_s: float = 10) -> list[dict[str, Any]]:
     """Messages up to and including the first for which `pred(msg)` (or type == pred) holds."""
     test = pred if callable(pred) else (lambda m: m.get("type") == pred)
     got = []
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(within_s):
         while True:
             msg = json.loads(await ws.recv())
             got.append(msg)
@@ -332,16 +332,24 @@ async def test_a_stalled_client_is_dropped_and_never_slows_the_others(
             await ws.send(json.dumps({"type": "subscribe"}))
             await in_thread(wait_until, lambda: srv.clients == 2, 10.0)
             n, text = 800, "x" * 8000  # 6.4 MB: more than the socket buffers hold
+            # The pusher keeps at most `ahead` events past what the reader has taken, so the
+            # reader is never behind by its own fault (a test thread starved on a loaded machine
+            # is not what is measured): if the stalled client held the server up, the reader
+            # would stop getting events and the pusher's wait would fail.
+            ahead, taken = 8, [-1]
 
             def publish() -> None:
                 for seq in range(n):
+                    wait_until(lambda s=seq: taken[0] >= s - ahead, 10.0, 0.002, f"reader at {seq}")
                     data = Prompt(prompt_id=f"p-{seq}", rule="r", text=text, severity="info")
                     srv.publish(Event("burst", seq, seq / 10, data))
-                    if seq % 2 == 1:
-                        time.sleep(0.01)
+
+            def took(m: dict[str, Any]) -> bool:
+                taken[0] = m.get("seq", taken[0])
+                return m.get("seq") == n - 1
 
             pusher = in_thread(publish)
-            got = await recv_until(ws, lambda m: m.get("seq") == n - 1)
+            got = await recv_until(ws, took)
             await pusher
             assert [m["seq"] for m in got if "seq" in m] == list(range(n))
         # the stalled one is gone (closed 1013, or aborted when its socket is stuck)

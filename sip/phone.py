@@ -14,14 +14,11 @@ A failure in the work done for one call (a callback, a timer) is contained: the 
 from __future__ import annotations
 
 import gc
-import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
-from typing import Any
 
 import pjsua2 as pj
 
@@ -31,21 +28,16 @@ from assist.runtime.control import ControlError, SuperviseMode
 from assist.runtime.runner import CallRunner
 from sip.account import PROBE_AFTER_S, SipAccount
 from sip.call import Leg, SipCall
-from sip.codecs import apply_codecs
 from sip.config import SipConfig
 from sip.endpoint import Pump
 from sip.instance import claim
+from sip.owner import WATCH_EVERY_S, CallOwner, EndRunner, detach, failure_text
 from sip.probe import probe_udp, probe_worthy
-from sip.recorder import detach
-from sip.tap import silence_source
-from sip.tapfile import TapReader, tap_dir
 from sip.uri import UriError, dial_uri
 
-WATCH_EVERY_S = 0.5
 SUPERVISOR_REPORT_S = 1.0
 
 NewRunner = Callable[[str, str, str], CallRunner]
-EndRunner = Callable[[CallRunner, str], None]
 Ended = Callable[[str, str, str], None]  # (call_id, call_ended reason, SIP outcome)
 
 
@@ -65,11 +57,7 @@ def _op(code: int = 0) -> pj.CallOpParam:
     return prm
 
 
-def _why(exc: BaseException) -> str:
-    return exc.reason if isinstance(exc, pj.Error) else f"{type(exc).__name__}: {exc}"
-
-
-class Softphone:
+class Softphone(CallOwner):
     def __init__(
         self,
         cfg: SipConfig,
@@ -86,12 +74,11 @@ class Softphone:
     ) -> None:
         """`role`: "phone" (`assist sip`: registers, takes calls) or "call" (`assist sip call`:
         places one call and never registers, so it cannot take or replace the phone's binding)."""
+        super().__init__(end_runner=end_runner, notify=notify)
         self.cfg = cfg
         self.role = role
         self.instance = claim(role)
         self.new_runner = new_runner
-        self.end_runner = end_runner
-        self.notify = notify
         self.ended = ended
         self.trouble = trouble  # phone-level problems (registration), any thread
         self.registration = registration  # (state, message) on each change, any thread
@@ -108,15 +95,8 @@ class Softphone:
             stun_servers=cfg.stun_servers,
             keepalive_s=cfg.keepalive_s,
         )
-        self.ep: pj.Endpoint | None = None
         self.account: SipAccount | None = None
         self.legs: dict[str, Leg] = {}
-        self._graveyard: list[Any] = []  # pjsua2 objects released on the next pump step
-        self._closing = False
-        self.tap_dir: Path | None = None  # the calls' tap files (tmpfs), made by setup
-        self.silence: pj.AudioMediaPlayer | None = None  # feeds every tap (sip/tap.py)
-        self.tap_reader = TapReader(failed=notify)
-        self._ending: dict[str, tuple[CallRunner, str]] = {}  # runners ended once taps are read
 
     # -- any thread ----------------------------------------------------------------------------
 
@@ -175,14 +155,7 @@ class Softphone:
     # -- pump owner hooks ----------------------------------------------------------------------
 
     def setup(self, ep: pj.Endpoint, port: int) -> None:
-        self.ep = ep
-        self.tap_dir = tap_dir()
-        self.silence = silence_source(self.tap_dir)
-        self.tap_reader.start()
-        enabled, missing = apply_codecs(ep, self.cfg.codecs)
-        if missing:
-            self.notify(f"sip.codecs: not in this pjsua2 build: {', '.join(missing)}")
-        self.notify(f"codecs: {', '.join(enabled)}")
+        self._start_media(ep, self.cfg.codecs, "sip.codecs")
         if self.cfg.registrar and self.role == "phone":
             kept = "" if self.instance.kept else " (another live phone here has the kept one)"
             self.notify(f"instance id {self.instance.urn}{kept}")
@@ -215,7 +188,9 @@ class Softphone:
 
     def failed(self, exc: BaseException, where: str) -> None:
         """Work on the pump thread that belongs to no call failed: say so, keep going."""
-        self.notify(f"internal error on the SIP thread ({where}): {_why(exc)}; the phone goes on")
+        self.notify(
+            f"internal error on the SIP thread ({where}): {failure_text(exc)}; the phone goes on"
+        )
 
     def release(self) -> None:
         for leg in list(self.legs.values()):  # calls that did not end in time
@@ -224,15 +199,7 @@ class Softphone:
             self._finish(leg, "ended", "shutdown", None)
         if self.ep is None:
             return
-        self.ep.audDevManager().setNoDev()  # stop the bridge's clock
-        self.tap_reader.stop()  # the last tails of calls that ended just now are not read
-        for runner, reason in self._ending.values():
-            self.end_runner(runner, reason)
-        self._ending.clear()
-        self.silence = None
-        if self.tap_dir is not None:
-            shutil.rmtree(self.tap_dir, ignore_errors=True)
-        self._graveyard.clear()
+        self._release_media()
         self.legs.clear()
         if self.account is not None:
             self.account.shutdown()
@@ -246,7 +213,7 @@ class Softphone:
         try:
             fn()
         except Exception as exc:  # noqa: BLE001 - contained per call, reported, never silent
-            message = f"{where} failed: {_why(exc)}"
+            message = f"{where} failed: {failure_text(exc)}"
             if leg is None:
                 self.failed(exc, where)
                 return
@@ -343,7 +310,9 @@ class Softphone:
             leg.call.answer(_op(200))
 
     def _unbuilt(self, leg: Leg, exc: BaseException) -> None:
-        self.notify(f"{leg.call_id}: cannot set up the call's analysis: {_why(exc)}; refusing")
+        self.notify(
+            f"{leg.call_id}: cannot set up the call's analysis: {failure_text(exc)}; refusing"
+        )
         if not leg.finished:
             leg.end_reason = "failed"
             leg.call.hangup(_op(500))
@@ -562,44 +531,12 @@ class Softphone:
             outcome = f"{code} {reason}" if code and not leg.timeout_reason else reason
             self.ended(leg.call_id, leg.end_reason, outcome)
             if leg.runner is not None:
-                # the call's last ~0.25 s is still in the tap files: end the runner once the
-                # tap reader has pushed it (it posts `_end` back here)
-                self._ending[leg.call_id] = (leg.runner, leg.end_reason)
-                if stream is None:
-                    self._end(leg.call_id)
-                else:
-                    self.tap_reader.close(stream, partial(self._post_end, leg.call_id))
+                self._end_after_taps(leg.call_id, leg.runner, leg.end_reason, stream)
 
-    def _bury(self, call: SipCall) -> None:
-        """A finished call: cut from its pjsua slot now (pjsua gives the slot to the next call
-        at once, and the object's destructor would hang up whatever holds it then), freed on a
-        later pump step, after its last callback has returned."""
-        detach(call)
-        self._graveyard.append(call)
-
-    def _post_end(self, call_id: str) -> None:
-        """Tap reader thread: the call's taps are read to their end."""
-        try:
-            self.pump.post(lambda: self._end(call_id))
-        except ServiceError:  # the SIP thread is swamped or gone: release() ends the runner
-            self.notify(f"{call_id}: could not hand the call's end to the SIP thread")
-
-    def _end(self, call_id: str) -> None:
-        item = self._ending.pop(call_id, None)
-        if item is not None:
-            self.end_runner(*item)
-
-    def _watch(self) -> None:
+    def _watch_calls(self, now: float) -> None:
         """Media timeout: a confirmed call whose RTP has stopped is hung up as dropped."""
-        try:
-            if self._graveyard and not self._closing:
-                self._graveyard.clear()  # deleted one step after their last callback returned
-            now = time.monotonic()
-            for leg in list(self.legs.values()):
-                self._contain(leg, "media watch", partial(self._watch_leg, leg, now))
-        finally:
-            if not self._closing:
-                self.pump.later(WATCH_EVERY_S, self._watch)
+        for leg in list(self.legs.values()):
+            self._contain(leg, "media watch", partial(self._watch_leg, leg, now))
 
     def _watch_leg(self, leg: Leg, now: float) -> None:
         if leg.state != "confirmed" or leg.timeout_reason:

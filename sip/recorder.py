@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import shutil
 import threading
 import time
 import uuid
@@ -51,9 +50,9 @@ from assist.runtime.control import ControlError, SuperviseMode
 from assist.runtime.runner import CallRunner
 from sip.account import SRTP_USE
 from sip.call import SipCall
-from sip.codecs import apply_codecs
 from sip.endpoint import Pump
 from sip.gate import DROP_BODY, Gate, Refuse, Verdict, calls_in_pjsua
+from sip.owner import WATCH_EVERY_S, CallOwner, EndRunner, detach, failure_text
 from sip.refusals import RefusalLog
 from sip.siprec import (
     METADATA_TYPES,
@@ -68,11 +67,10 @@ from sip.siprec import (
     split_body,
 )
 from sip.srs_config import SrsConfig
-from sip.tap import RecorderTaps, silence_source
-from sip.tapfile import TapReader, TapStream, tap_dir
+from sip.tap import RecorderTaps
+from sip.tapfile import TapStream
 from sip.uri import UriError, check_uri, dial_uri
 
-WATCH_EVERY_S = 0.5
 SUPERVISOR_REPORT_S = 1.0  # as sip/phone.py: a refusal is noted after the console's request
 STREAMS = 2
 # New sessions let through to pjsua in any ADMIT_WINDOW_S: `srs.sessions_per_s` (at most 6).
@@ -105,11 +103,8 @@ _lib.pjsua_conf_connect.restype = ctypes.c_int
 _lib.pjsua_conf_disconnect.argtypes = [ctypes.c_int, ctypes.c_int]
 _lib.pjsua_conf_disconnect.restype = ctypes.c_int
 _lib.pjsua_call_get_max_count.restype = ctypes.c_uint
-_lib.pjsua_call_set_user_data.argtypes = [ctypes.c_int, ctypes.c_void_p]
-_lib.pjsua_call_set_user_data.restype = ctypes.c_int
 _lib.pjmedia_sdp_print.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
 _lib.pjmedia_sdp_print.restype = ctypes.c_int
-_CALL_ID_OFFSET = 16  # pjsua2::Call: vtable pointer, Account &acc, then pjsua_call_id id
 
 
 def sdp_text(session: Any) -> str:
@@ -119,26 +114,6 @@ def sdp_text(session: Any) -> str:
     if n <= 0:
         raise ValueError("pjmedia_sdp_print failed")
     return buf.raw[:n].decode("utf-8", "replace")
-
-
-def detach(call: pj.Call) -> None:
-    """Cut a finished pjsua2 Call object from its pjsua call slot (pump thread).
-
-    Why: pjsua reuses call slots at once (measured: the session after three refusals got
-    slot 0 again), while pjsua2 keeps the slot number in the finished object, and its
-    destructor hangs up whatever call then holds that slot. Dropping a refused call's
-    object one pump step later hung up the next, live, session. So once a call is over,
-    its object forgets the slot: pjsua's back-pointer is cleared and the object's id set
-    to PJSUA_INVALID_ID (checked against getId() first; nothing is written if the layout
-    is not the one measured for this wheel)."""
-    cid = call.getId()
-    if cid == pj.PJSUA_INVALID_ID:
-        return
-    slot = ctypes.c_int.from_address(int(call.this) + _CALL_ID_OFFSET)
-    if slot.value != cid:
-        return
-    _lib.pjsua_call_set_user_data(cid, None)
-    slot.value = pj.PJSUA_INVALID_ID
 
 
 _TAG = b"siprec"
@@ -170,7 +145,6 @@ class SessionInfo:
 
 
 NewRunner = Callable[[SessionInfo], CallRunner]
-EndRunner = Callable[[CallRunner, str], None]
 Refused = Callable[[str], None]  # a line on refused INVITEs (no call was made): sip/refusals.py
 # new metadata or a pause/resume (re-INVITE, UPDATE): (runner, parties now, paused)
 Updated = Callable[[CallRunner, SessionInfo, bool], None]
@@ -187,10 +161,6 @@ def _op(code: int = 0, headers: dict[str, str] | None = None) -> pj.CallOpParam:
         h.hName, h.hValue = name, value
         prm.txOption.headers.append(h)
     return prm
-
-
-def _why(exc: BaseException) -> str:
-    return exc.reason if isinstance(exc, pj.Error) else f"{type(exc).__name__}: {exc}"
 
 
 def split_message(whole: str) -> tuple[dict[str, str], bytes]:
@@ -430,7 +400,7 @@ class Session:
         return self.taps.release()
 
 
-class RecordingServer:
+class RecordingServer(CallOwner):
     """Owns the recording sessions; the Pump's owner (its hooks run on the pump thread)."""
 
     def __init__(
@@ -445,10 +415,9 @@ class RecordingServer:
         log_level: int = 1,
         log_file: str = "",
     ) -> None:
+        super().__init__(end_runner=end_runner, notify=notify)
         self.cfg = cfg
         self.new_runner = new_runner
-        self.end_runner = end_runner
-        self.notify = notify
         self.refused = refused
         self.updated = updated
         self.pump = Pump(
@@ -460,15 +429,8 @@ class RecordingServer:
             log_file=log_file,
             tls=(cfg.tls_cert, cfg.tls_key, cfg.tls_ca, False),
         )
-        self.ep: pj.Endpoint | None = None
         self.account: _Account | None = None
         self.sessions: dict[str, Session] = {}
-        self._graveyard: list[Any] = []
-        self._closing = False
-        self.tap_dir: Path | None = None
-        self.silence: pj.AudioMediaPlayer | None = None
-        self.tap_reader = TapReader(failed=notify)
-        self._ending: dict[str, tuple[CallRunner, str]] = {}
         self.refusals = 0
         self.refusal_log = RefusalLog(self._say_refused)  # one line per kind and window
         self.slots = PJSUA_SLOTS  # pjsua's call slots: read from the build in setup
@@ -548,7 +510,7 @@ class RecordingServer:
     # -- pump owner hooks ----------------------------------------------------------------------
 
     def setup(self, ep: pj.Endpoint, port: int) -> None:
-        self.ep = ep
+        self.ep = ep  # first: a setup that fails part-way is still released (the gate removed)
         declare_siprec()
         self.gate = Gate(self._admit, on_owner=lambda: self.pump.on_pump, failed=self.notify)
         self.gate.install()
@@ -560,13 +522,7 @@ class RecordingServer:
                 f"{self.slots} calls at once{spare}: taking at most {self.max_sessions} "
                 "sessions and listens"
             )
-        self.tap_dir = tap_dir()
-        self.silence = silence_source(self.tap_dir)
-        self.tap_reader.start()
-        enabled, missing = apply_codecs(ep, self.cfg.codecs)
-        if missing:
-            self.notify(f"srs.codecs: not in this pjsua2 build: {', '.join(missing)}")
-        self.notify(f"codecs: {', '.join(enabled)}")
+        self._start_media(ep, self.cfg.codecs, "srs.codecs")
         acc = _Account(self._incoming, self.notify)
         acfg = pj.AccountConfig()
         host = self.cfg.bind or "127.0.0.1"
@@ -599,7 +555,9 @@ class RecordingServer:
         depends on it (each session's SIP dialog reports its own end)."""
 
     def failed(self, exc: BaseException, where: str) -> None:
-        self.notify(f"internal error on the SIP thread ({where}): {_why(exc)}; the server goes on")
+        self.notify(
+            f"internal error on the SIP thread ({where}): {failure_text(exc)}; the server goes on"
+        )
 
     def release(self) -> None:
         self._contain(None, "refusal counts", partial(self.refusal_log.flush, everything=True))
@@ -613,15 +571,7 @@ class RecordingServer:
         self.listeners.clear()
         if self.ep is None:
             return
-        self.ep.audDevManager().setNoDev()
-        self.tap_reader.stop()
-        for runner, reason in self._ending.values():
-            self.end_runner(runner, reason)
-        self._ending.clear()
-        self.silence = None
-        if self.tap_dir is not None:
-            shutil.rmtree(self.tap_dir, ignore_errors=True)
-        self._graveyard.clear()
+        self._release_media()
         self.sessions.clear()
         if self.account is not None:
             self.account.shutdown()
@@ -639,7 +589,7 @@ class RecordingServer:
             if s is None:
                 self.failed(exc, where)
                 return
-            self.notify(f"{s.call_id}: {where} failed: {_why(exc)}; the session goes on")
+            self.notify(f"{s.call_id}: {where} failed: {failure_text(exc)}; the session goes on")
 
     def _admit(self, whole: str) -> Verdict:
         """An INVITE or UPDATE before pjsip's dialogs and pjsua see it (the gate's judge).
@@ -788,7 +738,7 @@ class RecordingServer:
             call.labels = [(st.index, st.label) for st in offer.streams if st.label]
             session = Session(info, call, offer, self.tap_dir, self.silence)
         except Exception as exc:
-            self._refuse(call, client, 500, f"internal error: {_why(exc)}")
+            self._refuse(call, client, 500, f"internal error: {failure_text(exc)}")
             raise
         call.owner = call_id
         session.sip_call_id = headers.get("call-id", "")
@@ -805,7 +755,9 @@ class RecordingServer:
         try:
             runner = self.new_runner(s.info)
         except Exception as exc:  # noqa: BLE001 - the session is refused, and the line says why
-            why = _why(exc)  # not the exception: its traceback would hold this frame (cycle)
+            why = failure_text(
+                exc
+            )  # not the exception: its traceback would hold this frame (cycle)
             self._post(None, "session setup", lambda: self._unbuilt(s, why))
             return
         self._post(s, "session setup", lambda: self._built(s, runner))
@@ -1020,43 +972,21 @@ class RecordingServer:
                 self._contain(None, "listen hangup", lambda: sup.hangup(pj.CallOpParam(True)))
             stream = s.release()
         finally:
-            self._graveyard.append(s.call)
-            detach(s.call)  # its slot may be the next session's before the object goes
+            self._bury(s.call)  # its slot may be the next session's before the object goes
             self.notify(f"{s.call_id}: ended ({code or ''} {reason})".replace("( ", "("))
             if s.runner is not None:
-                self._ending[s.call_id] = (s.runner, s.end_reason)
-                if stream is None:
-                    self._end(s.call_id)
-                else:
-                    self.tap_reader.close(stream, partial(self._post_end, s.call_id))
+                self._end_after_taps(s.call_id, s.runner, s.end_reason, stream)
             elif stream is not None:
                 self.tap_reader.close(stream, lambda: None)
 
-    def _post_end(self, call_id: str) -> None:
-        try:
-            self.pump.post(lambda: self._end(call_id))
-        except ServiceError:
-            self.notify(f"{call_id}: could not hand the session's end to the SIP thread")
-
-    def _end(self, call_id: str) -> None:
-        item = self._ending.pop(call_id, None)
-        if item is not None:
-            self.end_runner(*item)
-
-    def _watch(self) -> None:
-        """Media timeout: a confirmed session whose RTP stopped on every stream is ended."""
-        try:
-            if self._graveyard and not self._closing:
-                self._graveyard.clear()
-            now = time.monotonic()
-            self._contain(None, "refusal counts", partial(self.refusal_log.flush, now))
-            for s in list(self.sessions.values()):
-                if s.update_errors is not None:
-                    self._contain(s, "update errors", partial(s.update_errors.flush, now))
-                self._contain(s, "media watch", partial(self._watch_one, s, now))
-        finally:
-            if not self._closing:
-                self.pump.later(WATCH_EVERY_S, self._watch)
+    def _watch_calls(self, now: float) -> None:
+        """Refusal counts and update errors said; media timeout: a confirmed session whose RTP
+        stopped on every stream is ended."""
+        self._contain(None, "refusal counts", partial(self.refusal_log.flush, now))
+        for s in list(self.sessions.values()):
+            if s.update_errors is not None:
+                self._contain(s, "update errors", partial(s.update_errors.flush, now))
+            self._contain(s, "media watch", partial(self._watch_one, s, now))
 
     def _watch_one(self, s: Session, now: float) -> None:
         if not s.confirmed or s.end_reason == "dropped" or s.paused:
@@ -1084,7 +1014,7 @@ class _Account(pj.Account):
         try:
             self.on_incoming(prm.callId, prm.rdata.wholeMsg)
         except Exception as exc:  # noqa: BLE001 - never out of a pjsua2 callback; reported
-            self.notify(f"incoming session failed: {_why(exc)}")
+            self.notify(f"incoming session failed: {failure_text(exc)}")
 
 
 def _kind(code: int, why: str) -> str:

@@ -172,9 +172,7 @@ def test_a_broken_tap_file_is_reported_and_its_call_still_ends(tmp_path: Path) -
     reader = TapReader(poll_s=0.005, failed=messages.append).start()
     try:
         reader.add(stream)
-        deadline = time.monotonic() + 5
-        while not messages and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: messages, 5, 0.01, "the broken file reported")
         done = threading.Event()
         reader.close(stream, done.set)  # already gone: `then` runs at once
         assert done.is_set()

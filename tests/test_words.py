@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -13,6 +16,7 @@ from assist.core.session import CallSession
 from assist.runtime.packs import default_pack
 
 SILENT = np.zeros(FRAME_SAMPLES, np.float32)
+PACKS = Path(__file__).resolve().parents[1] / "assist" / "rules"  # the bundled packs' files
 WORD_RULES = {
     "negative_phrase",
     "agent_wording",
@@ -717,3 +721,35 @@ def test_the_customers_short_thanks_in_reply_starts_closing(lang, thanks, near_m
     read = "that is 4729183" if lang == "en" else "您 的 账号 是 4729183"
     script = [greet, (6.0, "customer", given), (9.0, "agent", read), (12.0, "customer", thanks[0])]
     assert "confirm_numbers" not in rules(run(lang, [*script, (16.0, "agent", bye)]))
+
+
+@pytest.mark.parametrize(
+    ("lang", "line"),
+    [("en", "perfect thank you very much"), ("zh", "好 的 谢谢 你们 了")],  # 2 words, 3 chars
+)
+def test_thanks_tail_is_how_far_a_thanks_may_be_from_the_turns_end(lang, line) -> None:
+    """The pack's `thanks_tail` (words, zh characters, after the thanks; 3 by default) decides
+    whether "thank you very much" still ends on the thanks: a tuner can make it strict."""
+    greet = GREET_EN if lang == "en" else GREET_ZH
+    given = "my account number is 4729183" if lang == "en" else "我 的 账号 是 4729183"
+    done = "ok i have updated your address" if lang == "en" else "好 的 已经 帮 您 更新 了"
+    bye = "thank you for calling goodbye" if lang == "en" else "感谢 您 的 来电 再见"
+    script = [greet, (6.0, "customer", given), (9.0, "agent", done), (12.0, "customer", line)]
+    script.append((16.0, "agent", bye))
+    text = (PACKS / f"{lang}.toml").read_text(encoding="utf-8")
+    key = re.search(r"^thanks_max_words = \d+", text, re.M)
+    assert key, "the confirm_numbers rule of the bundled pack sets thanks_max_words"
+
+    def fired(tail: int | None) -> float:
+        pack = None
+        if tail is not None:
+            edited = text.replace(key.group(0), f"{key.group(0)}\nthanks_tail = {tail}", 1)
+            pack = parse_pack(edited, f"{lang}.toml")
+        [t] = [t for t, p in run(lang, script, pack) if p.rule == "confirm_numbers"]
+        return t
+
+    assert fired(None) == pytest.approx(12.0, abs=0.021)  # default 3: ends on the thanks
+    assert fired(3) == pytest.approx(12.0, abs=0.021)
+    assert fired(1) == pytest.approx(16.0, abs=0.021)  # strict: the goodbye starts closing
+    with pytest.raises(RulePackError, match="thanks_tail must be >= 0"):
+        parse_pack(text.replace(key.group(0), f"{key.group(0)}\nthanks_tail = -1", 1), "x.toml")

@@ -172,8 +172,6 @@ class ClosingWithout(_WordDetector):
 
 
 TURN_GAP_S = 2.0  # finals of one speaker this close, with nobody between, are one turn
-THANKS_TAIL = 3  # words (zh: characters) after the thanks that still end on it: "thank you
-# very much", 谢谢你们了
 
 
 def _turn_start(ctx: Context, t: Transcript) -> int:
@@ -208,7 +206,8 @@ class NumbersNotReadBack(_WordDetector):
     question, "thank you for calling"), or the other side says an `other_trigger` phrase ("no,
     that's all", 没有了; also said across the pause of a comma: the turn's finals are joined),
     or thanks `speaker` in reply (`other_thanks`): a turn that answers `speaker`, ends on a
-    thanks phrase, has at most `thanks_max_words` words (zh: characters) and no number
+    thanks phrase (at most `thanks_tail` words or characters after it: "thank you very much",
+    谢谢你们了), has at most `thanks_max_words` words (zh: characters) and no number
     ("Great, thank you", 好的，谢谢): the customer takes the solution, the call's agreement
     step is over and its ending begins (the catalogue's call shape).
     A number counts as given only with evidence (`numbers.Candidate`):
@@ -226,6 +225,7 @@ class NumbersNotReadBack(_WordDetector):
         "other_trigger": (str, ""),
         "other_thanks": (str, ""),
         "thanks_max_words": (int, 8),
+        "thanks_tail": (int, 3),
         "context": (str, ""),
         "min_digits": (int, numbers.DEFAULT_MIN_DIGITS),
         "min_digits_alone": (int, 0),
@@ -248,7 +248,7 @@ class NumbersNotReadBack(_WordDetector):
             raise ValueError("thanks_max_words must be >= 1")
         if self.p["min_digits"] < 1:
             raise ValueError("min_digits must be >= 1")
-        for key in ("digits_per_edit", "min_digits_alone"):
+        for key in ("digits_per_edit", "min_digits_alone", "thanks_tail"):
             if self.p[key] < 0:
                 raise ValueError(f"{key} must be >= 0")
         for key in ("min_conf", "unsure_below"):
@@ -311,7 +311,7 @@ class NumbersNotReadBack(_WordDetector):
             return False
         last = hits[-1]
         said = len(phrases.cjk_chars(last.heard)) if zh else len(phrases.tokens(last.heard))
-        return len(units) - (last.position + said) <= THANKS_TAIL
+        return len(units) - (last.position + said) <= int(self.p["thanks_tail"])
 
     def check(self, ctx: Context) -> Condition | None:
         me = self.p["speaker"]

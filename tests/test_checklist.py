@@ -196,6 +196,32 @@ def test_the_voice_mood_counts_as_upset_too() -> None:
     assert t.feed({"type": "prompt", "t": 42.0, "data": {"rule": "greeting"}}) == []  # over
 
 
+def test_the_pinned_number_is_shown_as_heard_with_its_unsure_digits_marked() -> None:
+    """As the `confirm_numbers` prompt shows it: digits the recogniser was unsure of (under the
+    rule's `unsure_below`) in brackets, never a confident "4729183" the customer may not have
+    said; read back, it ticks and keeps that form."""
+
+    def said(t: Tracker, who: str, at: float, text: str, confs: tuple[float, ...] = ()) -> None:
+        words = [{"w": w, "conf": c} for w, c in zip(text.split(), confs, strict=False)]
+        t.feed({"type": "transcript", "t": at, "data": {
+            "speaker": who, "kind": "final", "text": text, "words": words}})  # fmt: skip
+
+    def pinned(confs: tuple[float, ...]) -> Tracker:
+        t = Tracker(default_pack("en"))
+        said(t, "agent", 2.0, "thank you for calling acme bank my name is sam")
+        said(t, "customer", 6.0, "account 4729 183", confs)
+        return t
+
+    unsure = pinned((0.95, 0.2, 0.9))
+    item = unsure.items["numbers_read_back"]
+    assert (item.verdict, item.t, item.detail) == ("pending", 6.0, "[4729]183")
+    said(unsure, "agent", 9.0, "so that is 4729183")
+    item = unsure.items["numbers_read_back"]
+    assert (item.verdict, item.t, item.detail) == ("yes", 9.0, "[4729]183")
+    sure = pinned((0.95, 0.9, 0.9)).items["numbers_read_back"]
+    assert (sure.verdict, sure.detail) == ("pending", "4729183")
+
+
 def with_checklist(table: str) -> str:
     """The shipped English pack with `table` in place of its own `[checklist]`."""
     text = resources.files("assist").joinpath("rules", "en.toml").read_text("utf-8")

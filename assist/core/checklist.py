@@ -100,6 +100,7 @@ class Tracker:
         # the rule's evidence for a number given (numbers.given); without the rule: long ones
         self._alone = int(p.get("min_digits_alone", 0)) if p else PIN_MIN_DIGITS
         self._min_conf = float(p.get("min_conf", 0.0))
+        self._unsure = float(p.get("unsure_below", 0.0))
         self._per_edit = int(p.get("digits_per_edit", 0))
         self._ringing: float | None = None
         self._answered = False
@@ -109,6 +110,7 @@ class Tracker:
         self._first_turn: list[str] = []  # the agent's finals before the customer's first
         self._complaint_at: float | None = None
         self._given: dict[str, float] = {}  # numbers the customer gave -> when
+        self._shown: dict[str, str] = {}  # -> as heard, unsure digits in brackets ("[4729]183")
         self._said: list[str] = []  # numbers the agent said, in order
         self._upset_at: float | None = None
 
@@ -217,15 +219,18 @@ class Tracker:
             ),
             words=words,
             min_digits=self._min_digits,
+            unsure_below=self._unsure,
             min_conf=self._min_conf,
             min_digits_alone=self._alone,
         )
         for c in found:
             if c.digits not in self._given:
                 self._given[c.digits] = t
+                self._shown[c.digits] = numbers.shown(c)
         unread = self._unread()
-        if unread:  # pinned: "Read back 4729183" until the agent says it
-            self._set("numbers_read_back", "pending", self._given[unread[0]], unread[0])
+        if unread:  # pinned: "Read back 4729183" (as heard, as the prompt shows it) until said
+            first = unread[0]
+            self._set("numbers_read_back", "pending", self._given[first], self._shown[first])
 
     def _unread(self) -> list[str]:
         slack = self._per_edit

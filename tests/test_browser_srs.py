@@ -29,7 +29,7 @@ from assist.core.events import Recording
 from assist.runtime.control import CallRegistry
 from overlay.auth import OverlayConfig
 from overlay.server import OverlayServer
-from tests.sip_helpers import tone, wait_event, write_wav
+from tests.sip_helpers import Proc, tone, wait_event, write_wav
 from tests.siprec_raw import METADATA
 from tests.test_srs import ALICE, SUE, _client, _start, srs_config
 
@@ -119,15 +119,23 @@ def no_call_control(page: Page) -> None:
         expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
 
 
-def test_a_recorded_call_offers_no_control_that_fails_and_listen_stays_on_screen(
-    browser: Browser, tmp_path: Path
-) -> None:
+def _recording_server(
+    tmp_path: Path,
+) -> tuple[tuple[Path, Path, Path], tuple[Proc, Path, int, int]]:
+    """A recording client's two tone streams and metadata (agent 1001: alice), and an
+    `assist srs` without speech recognition or store: (srs, events file, SIP port, HTTP port)."""
     customer = write_wav(tmp_path / "customer.wav", tone(400.0, 20, level=0.1))
     agent = write_wav(tmp_path / "agent.wav", tone(1000.0, 20, level=0.1))
     meta = tmp_path / "meta.xml"
-    meta.write_text(METADATA)  # agent 1001: alice
+    meta.write_text(METADATA)
     cfg = srs_config(tmp_path / "srs.toml", max_sessions=3)
-    srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off", store=False)
+    return (customer, agent, meta), _start(tmp_path, cfg, "--asr", "off", store=False)
+
+
+def test_a_recorded_call_offers_no_control_that_fails_and_listen_stays_on_screen(
+    browser: Browser, tmp_path: Path
+) -> None:
+    (customer, agent, meta), (srs, ev, port, http) = _recording_server(tmp_path)
     client = None
     try:
         base = f"http://127.0.0.1:{http}"
@@ -179,12 +187,7 @@ def test_a_recorded_call_offers_no_control_that_fails_and_listen_stays_on_screen
 def test_a_paused_recording_is_shown_to_the_agent_and_the_supervisor(
     browser: Browser, tmp_path: Path
 ) -> None:
-    customer = write_wav(tmp_path / "customer.wav", tone(400.0, 20, level=0.1))
-    agent = write_wav(tmp_path / "agent.wav", tone(1000.0, 20, level=0.1))
-    meta = tmp_path / "meta.xml"
-    meta.write_text(METADATA)  # agent 1001: alice
-    cfg = srs_config(tmp_path / "srs.toml", max_sessions=3)
-    srs, ev, port, http = _start(tmp_path, cfg, "--asr", "off", store=False)
+    (customer, agent, meta), (srs, ev, port, http) = _recording_server(tmp_path)
     client = None
     try:
         base = f"http://127.0.0.1:{http}"

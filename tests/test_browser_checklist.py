@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from browser_pages import open_page, shot
 from playwright.sync_api import Browser, expect
+from waits import wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -60,12 +61,24 @@ def test_the_checklist_ticks_on_the_overlay_during_a_real_demo_call(
         # the greeting lacked the company: judged during the call, not after it
         expect(item("greeting")).to_have_attribute("data-state", "no")
         expect(page.locator("body.ended")).to_have_count(1, timeout=120_000)
-        # the final verdicts: no read-back and no "anything else" before the goodbye
+        wait_until(lambda: '"call_ended"' in events.read_text(), 10, 0.1, "call_ended written")
+        # the final verdicts: the number never read back is "no" whatever was heard
         expect(item("numbers_read_back")).to_have_attribute("data-state", "no")
-        expect(item("anything_else_asked")).to_have_attribute("data-state", "no")
-        expect(item("thanked")).to_have_attribute("data-state", "yes")
         expect(item("customer_hung_up_first")).to_have_attribute("data-state", "n/a")  # a demo
-        expect(item("thanked")).to_have_text("✓Thanked")
+        # no "anything else" before the goodbye, and the goodbye thanks: judged at the closing.
+        # A loaded machine can drop the closing's audio (the call's `dropped` events say so):
+        # then neither is judged (n/a), but neither may ever show a "yes" it did not hear
+        written = [json.loads(line) for line in events.read_text().splitlines()]
+        closing_heard = not [e for e in written if e["type"] == "dropped"]
+        expect(item("anything_else_asked")).to_have_attribute(
+            "data-state", "no" if closing_heard else re.compile(r"^(no|n/a)$")
+        )
+        expect(item("thanked")).to_have_attribute(
+            "data-state", "yes" if closing_heard else re.compile(r"^(yes|n/a)$")
+        )
+        thanked = item("thanked").get_attribute("data-state")
+        if thanked == "yes":
+            expect(item("thanked")).to_have_text("✓Thanked")
         log = page.evaluate("() => window.assist.view.checklistLog")
         during = [(x["name"], x["state"]) for x in log if not x["ended"]]
         assert ("greeting", "pending") in during and ("greeting", "no") in during, log
@@ -82,7 +95,9 @@ def test_the_checklist_ticks_on_the_overlay_during_a_real_demo_call(
         expect(sup.locator("#f-scores")).to_contain_text("missed in them: Greeting 1")
         # the same grid in Chinese (a page opened after the call replays it)
         zh = open_page(browser, urls["Overlay"] + "&lang=zh")
-        expect(zh.locator("#checklist [data-item=thanked]")).to_have_text("✓感谢客户")
+        if thanked == "yes":
+            expect(zh.locator("#checklist [data-item=thanked]")).to_have_text("✓感谢客户")
+        expect(zh.locator("#checklist [data-item=numbers_read_back]")).to_contain_text("✗")
         assert page.errors == [] and sup.errors == [] and zh.errors == []  # type: ignore[attr-defined]
     finally:
         proc.send_signal(signal.SIGINT)

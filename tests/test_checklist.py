@@ -134,6 +134,31 @@ def test_each_prompt_is_a_no_at_its_moment_and_never_shows_yes_first() -> None:
     assert history(events, "numbers_read_back")[1][2] == "4729183"  # pinned, then missed
 
 
+def test_a_call_that_ends_before_any_closing_is_never_ticked_for_what_was_not_heard() -> None:
+    """The customer gives a number and the call ends before any closing is heard (they hang
+    up; on a loaded machine the closing's audio was dropped): the number never said back is
+    "no" at the end, and "anything else" and "thanked" are n/a, not judged. All three used
+    to turn "yes" at the end, on a call whose agent was never heard doing any of them."""
+    script: Script = [
+        (2.0, "agent", "thank you for calling acme bank my name is sam"),
+        (6.0, "customer", "my account number is 4729183"),
+        (9.0, "agent", "let me look at your account"),
+    ]
+    for events in (call("en", script), call("en", script[:2])):
+        end = events[-1]["t"]
+        assert events[-1]["type"] == "call_ended" and end > 6.0
+        assert "confirm_numbers" not in [e["data"]["rule"] for e in events if e["type"] == "prompt"]
+        items = {i.name: i for i in stored(events) or []}
+        assert (items["numbers_read_back"].verdict, items["numbers_read_back"].t) == ("no", end)
+        assert items["numbers_read_back"].detail == "4729183"
+        assert items["anything_else_asked"].verdict == items["thanked"].verdict == "n/a"
+        assert items["greeting"].verdict == "yes"
+        judged = checklist([e for e in events if e["type"] != "checklist"], default_pack("en"))
+        assert [(i.name, i.verdict, i.t) for i in judged] == [
+            (i.name, i.verdict, i.t) for i in items.values()
+        ]
+
+
 def ringing_call(answer_at: float, hangup: list[tuple[float, str, Any]]) -> Script:
     return [
         (0.0, "note", CallState(state="ringing")),

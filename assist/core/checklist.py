@@ -8,8 +8,11 @@ call through the same Tracker, so the overlay and the report give the same verdi
 
 - "no" at the moment the item's prompt fired (the word cues judge); nothing turns it back.
 - "yes" as soon as the agent is heard doing it (the phrase lists the item's rule uses).
-- At the call's end an item still pending that applied (the call got far enough for it)
-  without its prompt is "yes": the rule engine is the judge of "no". Else n/a.
+- At the call's end: a number the customer gave and the agent never said back is "no" (the
+  same test as live, closing heard or not); "anything else" and "thanked" still pending are
+  n/a (no closing was heard to judge them by); the greeting and the restatement still
+  pending that applied (the call got far enough for them) are "yes", the rule engine being
+  the judge of "no". Else n/a.
 - Answered promptly: SIP ringing to answer within `[checklist] answer_s`.
 - Who hung up comes from a `hangup` event (SIP knows; a recording or a demo does not: n/a).
   The customer was upset at the hang-up when an `upset_rules` prompt fired, or the voice mood
@@ -143,7 +146,7 @@ class Tracker:
         elif kind == "hangup":
             self._hangup(str(data.get("by")), t)
         elif kind == "call_ended":
-            self._finish()
+            self._finish(t)
         return [self.items[n] for n in ITEMS if self.items[n] != before[n]]
 
     def _set(self, name: str, verdict: Verdict, t: float | None, detail: str | None = None) -> None:
@@ -250,16 +253,19 @@ class Tracker:
         else:
             self._set("not_hung_up_on_upset", "n/a", None)
 
-    def _finish(self) -> None:
-        """The call ended: a pending item that applied is "yes" (no prompt said "no"), the
-        rest n/a."""
+    def _finish(self, t: float) -> None:
+        """The call ended: a number given and never said back is "no" now, whether or not
+        closing was heard (the customer hung up, or the closing's audio was lost); the two
+        closing items still pending are n/a (no closing was heard to judge them by: they
+        used to turn "yes" on calls whose agent was never heard asking or thanking); any
+        other pending item that applied is "yes" (no prompt said "no"), the rest n/a."""
         self.ended = True
+        unread = self._unread()
+        if unread:
+            self._set("numbers_read_back", "no", t, self._shown[unread[0]])
         applied: dict[str, float | None] = {
             "greeting": self._agent[0][0] if self._agent else None,
             "restated": self._complaint_at,
-            "numbers_read_back": min(self._given.values()) if self._given else None,
-            "anything_else_asked": self._agent[-1][0] if len(self._agent) >= 2 else None,
-            "thanked": self._agent[-1][0] if len(self._agent) >= 2 else None,
         }
         for name in ITEMS:
             if self.items[name].verdict != "pending":

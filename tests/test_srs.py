@@ -389,15 +389,9 @@ def test_a_session_whose_media_stops_is_ended_by_the_server(tmp_path: Path) -> N
     cfg = srs_config(tmp_path / "srs.toml")
     cfg.write_text(cfg.read_text().replace("[srs]\n", "[srs]\nmedia_timeout_s = 1.0\n"))
     srs, ev, port, _ = _start(tmp_path, cfg, "--no-server", "--no-store", "--asr", "off")
-    scenario = ROOT / "tests" / "data" / "siprec_silent_uac.xml"
     sipp = None
     try:
-        sipp = Proc(
-            ["/usr/bin/sipp", "-sf", str(scenario), "-m", "1", "-i", "127.0.0.1",
-             "-p", str(free_udp_port()), "-mp", str(free_udp_port()), "-timeout", "30",
-             "-timeout_error", "-nostdin", f"127.0.0.1:{port}"],
-            cwd=tmp_path,
-        )  # fmt: skip
+        sipp = _sipp(tmp_path, "siprec_silent_uac.xml", port, timeout_s=30)
         assert sipp.p.wait(40) == 0, sipp.text  # it got the server's BYE
         ended = wait_event(ev, timeout=20, type="call_ended")
         assert srs.stop() == 0, srs.text

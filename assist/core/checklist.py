@@ -112,8 +112,8 @@ class Tracker:
         self._customer_spoke = False
         self._first_turn: list[str] = []  # the agent's finals before the customer's first
         self._complaint_at: float | None = None
-        self._given: dict[str, float] = {}  # numbers the customer gave -> when
-        self._shown: dict[str, str] = {}  # -> as heard, unsure digits in brackets ("[4729]183")
+        # numbers the customer gave -> (when, as heard: unsure digits in brackets, "[4729]183")
+        self._given: dict[str, tuple[float, str]] = {}
         self._said: list[str] = []  # numbers the agent said, in order
         self._upset_at: float | None = None
 
@@ -227,13 +227,11 @@ class Tracker:
             min_digits_alone=self._alone,
         )
         for c in found:
-            if c.digits not in self._given:
-                self._given[c.digits] = t
-                self._shown[c.digits] = numbers.shown(c)
+            self._given.setdefault(c.digits, (t, numbers.shown(c)))
         unread = self._unread()
         if unread:  # pinned: "Read back 4729183" (as heard, as the prompt shows it) until said
-            first = unread[0]
-            self._set("numbers_read_back", "pending", self._given[first], self._shown[first])
+            at, shown = self._given[unread[0]]
+            self._set("numbers_read_back", "pending", at, shown)
 
     def _unread(self) -> list[str]:
         slack = self._per_edit
@@ -262,7 +260,7 @@ class Tracker:
         self.ended = True
         unread = self._unread()
         if unread:
-            self._set("numbers_read_back", "no", t, self._shown[unread[0]])
+            self._set("numbers_read_back", "no", t, self._given[unread[0]][1])
         applied: dict[str, float | None] = {
             "greeting": self._agent[0][0] if self._agent else None,
             "restated": self._complaint_at,

@@ -347,6 +347,30 @@ def test_the_follow_panel_names_the_agent_and_rows_hold_still_under_the_pointer(
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_click_on_a_row_is_not_lost_when_the_board_updates_while_the_button_is_down(
+    browser: Browser, server: OverlayServer
+) -> None:
+    """The board is rebuilt on each update (several a second on a busy floor). A row rebuilt
+    between the press and the release lost the click: the follow panel never opened (seen in
+    a fresh run, on a recorded call's console). The rows now wait for the release."""
+    page = open_page(browser, server.supervisor_url() + "&lang=en", width=1280, height=600)
+    call = ScriptedCall(server, "sip-5d2e9a01", agent="alice")
+    call.meters(2.0)
+    expect(page.locator("tr.call")).to_have_count(1)
+    box = page.locator("tr.call td.agent").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    before = page.evaluate("JSON.stringify(window.assist.board())")
+    call.meters(3.0)  # the board changes while the button is down
+    page.wait_for_function("b => JSON.stringify(window.assist.board()) !== b", arg=before)
+    page.mouse.up()
+    expect(page.locator("#follow")).to_be_visible()
+    expect(page.locator("#f-title")).to_have_text("Following: alice")
+    expect(page.locator("tr.call td.num").first).to_have_text("0:03")  # the update, shown after
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_sub_second_lag_shows_no_strip(browser: Browser, server: OverlayServer) -> None:
     """Problem 9: a transcript delayed 0.6 s is not news; 2.4 s is."""
     page = open_page(browser, server.agent_url() + "&lang=zh", width=420, height=900)

@@ -10,6 +10,8 @@ const follow = { call: null, prompts: new Map(), partials: {}, meters: null, act
 let board = [];
 let shownOrder = []; // call ids in the order on screen (held while the pointer is on the table)
 let pointerOnTable = false;
+let pressed = false; // a button is down on the board: its rows are not rebuilt until it is up
+let renderLater = false; // a render was held back while `pressed`
 let holdTimer = null;
 const HOLD_MS = 4000; // a pointer resting on the table this long lets the rows re-sort
 let status = "connecting";
@@ -102,6 +104,7 @@ function ordered() {
 }
 
 function render() {
+  if (pressed) { renderLater = true; return; }
   const body = $("calls");
   body.replaceChildren();
   if (!board.length) {
@@ -172,6 +175,16 @@ function holdRows() {
   pointerOnTable = true;
   clearTimeout(holdTimer);
   holdTimer = setTimeout(() => { pointerOnTable = false; render(); }, HOLD_MS);
+}
+// A click is a press and a release on the same element: a row rebuilt between the two (the
+// board updates several times a second) lost the click, so rebuilding waits for the release.
+$("board").addEventListener("pointerdown", () => { pressed = true; });
+for (const type of ["pointerup", "pointercancel"]) {
+  window.addEventListener(type, () => {
+    if (!pressed) return;
+    pressed = false;
+    if (renderLater) { renderLater = false; setTimeout(render); } // after the click's handler
+  });
 }
 $("board").addEventListener("pointerenter", holdRows);
 $("board").addEventListener("pointermove", holdRows);

@@ -167,8 +167,14 @@ def test_twenty_plugins_one_console_nothing_lost_flagged_on_top(floor: Floor) ->
         # back: a demo plugin has no phone, so it answers "not available in demo mode"
         # 20 processes starting on 2 shared cores: bounded by the event, not by a guess
         sup.wait(lambda: (r := sup.row(ids[7])) and r["live"], timeout=180)
-        sup.ws.send(json.dumps({"type": "supervise", "call_id": ids[7], "mode": "listen", "id": 1}))
-        reply = sup.wait(lambda: [r for r in sup.results if r.get("id") == 1])[0]
+        # (the console's one connect to Redis for a command can time out while 20 plugins start
+        # on 2 loaded cores: it says "unreachable", and the supervisor clicks again)
+        for attempt in range(1, 4):
+            msg = {"type": "supervise", "call_id": ids[7], "mode": "listen", "id": attempt}
+            sup.ws.send(json.dumps(msg))
+            reply = sup.wait(lambda a=attempt: [r for r in sup.results if r.get("id") == a])[0]
+            if "Redis is unreachable" not in reply.get("error", ""):
+                break
         assert reply["type"] == "error" and "not available in demo mode" in reply["error"]
 
         expect(page.locator("tr.call")).to_have_count(PLUGINS)  # every plugin's call
